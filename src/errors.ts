@@ -1,0 +1,107 @@
+/**
+ * Base class of every runtime error thrown by prisma-replica-router.
+ * Messages name replicas by their configured name only: never a connection string or a password.
+ */
+export class ReplicaRouterError extends Error {
+  override name = 'ReplicaRouterError'
+}
+
+/** A model write (create, update, delete, upsert, …) was sent through `$replica()`. Thrown before any network I/O. */
+export class ReplicaWriteError extends ReplicaRouterError {
+  override name = 'ReplicaWriteError'
+  /** Model name, e.g. `User`. */
+  readonly model: string
+  /** Operation, e.g. `create`. */
+  readonly operation: string
+  /** Name of the replica the write was refused on. */
+  readonly replica: string
+
+  constructor(model: string, operation: string, replica: string) {
+    super(
+      `Cannot run \`${model}.${operation}\` on replica \`${replica}\`: replicas are read-only. ` +
+        'Send writes through the client itself or `$primary()`.',
+    )
+    this.model = model
+    this.operation = operation
+    this.replica = replica
+  }
+}
+
+/** `$replica()` was called on a transaction client: a transaction runs on the primary only. */
+export class ReplicaInTransactionError extends ReplicaRouterError {
+  override name = 'ReplicaInTransactionError'
+
+  constructor() {
+    super('Cannot use $replica inside of a transaction: a transaction always runs on the primary.')
+  }
+}
+
+/** `$replica(name)` named a replica that is not configured. */
+export class UnknownReplicaError extends ReplicaRouterError {
+  override name = 'UnknownReplicaError'
+  /** The name that was asked for. */
+  readonly replica: string
+  /** The configured replica names. */
+  readonly known: readonly string[]
+
+  constructor(replica: string, known: readonly string[]) {
+    super(`Unknown replica \`${replica}\`; configured replicas: ${known.map((n) => `\`${n}\``).join(', ')}`)
+    this.replica = replica
+    this.known = known
+  }
+}
+
+/** A custom routing policy returned something other than one of the candidates it was given. */
+export class RoutingPolicyError extends ReplicaRouterError {
+  override name = 'RoutingPolicyError'
+  /** Name of the policy. */
+  readonly policy: string
+
+  constructor(policy: string, message: string) {
+    super(`Routing policy \`${policy}\` ${message}`)
+    this.policy = policy
+  }
+}
+
+/**
+ * An option passed to `readReplicas()` is invalid. Thrown at construction, never later.
+ * A `TypeError`, like every argument error in JavaScript.
+ */
+export class InvalidOptionError extends TypeError {
+  override name = 'InvalidOptionError'
+  /** Path of the offending option, e.g. `replicas[1].weight`. */
+  readonly option: string
+
+  constructor(option: string, message: string) {
+    super(message)
+    this.option = option
+  }
+}
+
+const hasName = (error: unknown, name: string): boolean =>
+  typeof error === 'object' && error !== null && (error as { name?: unknown }).name === name
+
+/** True for every runtime error of this library (not for {@link InvalidOptionError}, a `TypeError`). */
+export function isReplicaRouterError(error: unknown): error is ReplicaRouterError {
+  return error instanceof ReplicaRouterError
+}
+
+/** True for a {@link ReplicaWriteError}. */
+export function isReplicaWriteError(error: unknown): error is ReplicaWriteError {
+  return error instanceof ReplicaWriteError || hasName(error, 'ReplicaWriteError')
+}
+
+/** True for a {@link ReplicaInTransactionError}. */
+export function isReplicaInTransactionError(error: unknown): error is ReplicaInTransactionError {
+  return error instanceof ReplicaInTransactionError || hasName(error, 'ReplicaInTransactionError')
+}
+
+/** True for an {@link UnknownReplicaError}. */
+export function isUnknownReplicaError(error: unknown): error is UnknownReplicaError {
+  return error instanceof UnknownReplicaError || hasName(error, 'UnknownReplicaError')
+}
+
+/** True for an {@link InvalidOptionError}. */
+export function isInvalidOptionError(error: unknown): error is InvalidOptionError {
+  return error instanceof InvalidOptionError || hasName(error, 'InvalidOptionError')
+}

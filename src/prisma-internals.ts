@@ -1,0 +1,64 @@
+/**
+ * The ONLY module that relies on Prisma Client internals. test/prisma-internals.test.ts is its canary: it
+ * fails loudly when a Prisma release changes what is read here.
+ *
+ * Read here, from the `__internalParams` that Prisma passes to every query extension callback:
+ * - `transaction`: set for every query of a batch or interactive `$transaction`.
+ * - `dataPath`: the fluent-API path (`['select', 'posts']` for `findUnique(...).posts()`); the client unpacks
+ *   the result along it after the query, which a query sent to another client must do itself.
+ */
+import { ReplicaRouterError } from './errors.js'
+
+interface InternalParams {
+  readonly transaction?: unknown
+  readonly dataPath?: unknown
+}
+
+function internalParams(params: object): InternalParams {
+  const internal = (params as { __internalParams?: unknown }).__internalParams
+  if (typeof internal !== 'object' || internal === null) {
+    throw new ReplicaRouterError(
+      'prisma-replica-router cannot see `__internalParams` in this Prisma Client version, so it cannot tell ' +
+        'transactions apart and refuses to route. Please report the Prisma version.',
+    )
+  }
+  return internal as InternalParams
+}
+
+/** True when the query runs inside a batch or interactive `$transaction`. */
+export function isInTransaction(params: object): boolean {
+  return internalParams(params).transaction !== undefined
+}
+
+/** The relation names of a fluent-API call (`findUnique(...).posts()` -> `['posts']`), or `undefined`. */
+export function fluentPath(params: object): readonly string[] | undefined {
+  const dataPath = internalParams(params).dataPath
+  if (!Array.isArray(dataPath) || dataPath.length === 0) return undefined
+  const path: string[] = []
+  for (let i = 1; i < dataPath.length; i += 2) path.push(String(dataPath[i]))
+  return path
+}
+
+/** Unpacks a result along a fluent path, as the client does for its own queries (`null` stays `null`). */
+export function unpackFluent(result: unknown, path: readonly string[]): unknown {
+  let value = result
+  for (const key of path) {
+    if (value === null || value === undefined) return value
+    value = (value as Record<string, unknown>)[key]
+  }
+  return value
+}
+
+const TRANSACTION_SCOPE = Symbol.for('prisma.client.transaction.scope_context')
+
+/**
+ * True when `client` is an interactive-transaction client. Prisma 7 marks those with the
+ * `prisma.client.transaction.scope_context` symbol and denies them `$extends`/`$connect`
+ * (Prisma 5/6 denied `$transaction` instead). Any of these signs is enough.
+ */
+export function isTransactionClient(client: unknown): boolean {
+  const c = client as Record<string | symbol, unknown>
+  return (
+    c[TRANSACTION_SCOPE] !== undefined || typeof c.$extends !== 'function' || typeof c.$transaction !== 'function'
+  )
+}

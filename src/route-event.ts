@@ -1,0 +1,28 @@
+/** Where a query was sent. */
+export type RouteTarget = 'primary' | 'replica'
+
+/**
+ * Why a query went where it did.
+ * - `read`: a read, sent to a replica chosen by the policy.
+ * - `write`: a model write (create, update, delete, upsert, …), always on the primary.
+ * - `raw`: a raw query (`$queryRaw`, `$executeRaw`, …), always on the primary.
+ * - `transaction`: any query of a batch or interactive `$transaction`, always on the primary.
+ * - `sticky`: a read sent to the primary because its scope wrote recently (read-your-writes).
+ * - `forced-primary`: sent through `$primary()`.
+ * - `forced-replica`: sent through `$replica()`.
+ */
+export type RouteReason = 'read' | 'write' | 'raw' | 'transaction' | 'sticky' | 'forced-primary' | 'forced-replica'
+
+/** One routing decision, passed to `onRoute`. Names replicas by their configured name, never by URL. */
+export interface RouteEvent {
+  /** Model name (e.g. `User`), or `undefined` for a client-level operation such as `$queryRaw`. */
+  readonly model: string | undefined
+  /** Operation, e.g. `findMany`, `create`, `$queryRaw`. */
+  readonly operation: string
+  /** Where the query was sent. */
+  readonly target: RouteTarget
+  /** Name of the replica, when `target` is `replica`. */
+  readonly replica?: string
+  /** Why. */
+  readonly reason: RouteReason
+}

@@ -1,0 +1,415 @@
+import { spawn, execFile } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { appendFile, chown, mkdtemp, readFile, rm } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import pg from 'pg'
+
+const execFileAsync = promisify(execFile)
+
+/** One server of a {@link LocalCluster}. Serializable, so a test worker can re-attach to it. */
+export interface LocalServerInfo {
+  /** `primary`, or the replica's name (`replica-1`, `replica-2`, …). */
+  readonly name: string
+  readonly port: number
+  /** `postgresql://postgres@127.0.0.1:<port>/<database>` */
+  readonly url: string
+  readonly dataDir: string
+}
+
+/** Everything needed to re-attach to a running local cluster from another process (e.g. a vitest worker). */
+export interface LocalClusterInfo {
+  readonly baseDir: string
+  readonly pgBin: string
+  /** True when server commands must run as the `postgres` OS user (the current user is root). */
+  readonly runAsPostgres: boolean
+  readonly database: string
+  readonly primary: LocalServerInfo
+  readonly replicas: readonly LocalServerInfo[]
+  /** PID of the watchdog that stops the servers if the owning process dies. */
+  readonly watchdogPid: number | undefined
+}
+
+/** Options of {@link startLocalCluster}. */
+export interface StartLocalClusterOptions {
+  /**
+   * Number of physical streaming replicas.
+   * @default 2
+   */
+  readonly replicas?: number
+  /**
+   * Database created on the primary (and replicated).
+   * @default 'app'
+   */
+  readonly database?: string
+  /**
+   * Folder of the PostgreSQL binaries (initdb, pg_ctl, pg_basebackup).
+   * @default `$PG_BIN`, else `pg_config --bindir`, else the newest /usr/lib/postgresql/<version>/bin
+   */
+  readonly pgBin?: string
+  /**
+   * Parent folder of the data directories.
+   * @default '/dev/shm' when present, else the OS temp dir
+   */
+  readonly baseDir?: string
+  /**
+   * Start a watchdog process that stops the servers and removes the data if this process dies.
+   * @default true
+   */
+  readonly watchdog?: boolean
+}
+
+/** Thrown when the PostgreSQL server binaries cannot be found. */
+export class PostgresBinariesNotFoundError extends Error {
+  override name = 'PostgresBinariesNotFoundError'
+}
+
+const POLL_MS = 2
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+
+async function freePort(): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const server = createServer()
+    server.unref()
+    server.on('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      server.close(() => {
+        if (address && typeof address === 'object') resolve(address.port)
+        else reject(new Error('could not allocate a free port'))
+      })
+    })
+  })
+}
+
+function findPgBin(explicit?: string): string {
+  const candidates: string[] = []
+  if (explicit) candidates.push(explicit)
+  if (process.env.PG_BIN) candidates.push(process.env.PG_BIN)
+  for (const version of ['18', '17', '16', '15', '14']) candidates.push(`/usr/lib/postgresql/${version}/bin`)
+  for (const dir of candidates) {
+    if (existsSync(join(dir, 'initdb')) && existsSync(join(dir, 'pg_ctl')) && existsSync(join(dir, 'pg_basebackup'))) {
+      return dir
+    }
+  }
+  throw new PostgresBinariesNotFoundError(
+    `PostgreSQL server binaries (initdb, pg_ctl, pg_basebackup) not found in: ${candidates.join(', ')}. ` +
+      'Install them (Debian/Ubuntu: `apt-get install -y --no-install-recommends postgresql-15`) or set PG_BIN.',
+  )
+}
+
+async function postgresIds(): Promise<{ uid: number; gid: number }> {
+  const [{ stdout: uid }, { stdout: gid }] = await Promise.all([
+    execFileAsync('id', ['-u', 'postgres']),
+    execFileAsync('id', ['-g', 'postgres']),
+  ])
+  return { uid: Number(uid.trim()), gid: Number(gid.trim()) }
+}
+
+/** Runs one server command, as the postgres OS user when we are root. Output goes into the error on failure. */
+async function runPg(info: Pick<LocalClusterInfo, 'pgBin' | 'runAsPostgres'>, tool: string, args: string[]) {
+  const bin = join(info.pgBin, tool)
+  const [file, argv] = info.runAsPostgres ? ['runuser', ['-u', 'postgres', '--', bin, ...args]] : [bin, args]
+  try {
+    return await execFileAsync(file, argv, { maxBuffer: 16 * 1024 * 1024 })
+  } catch (error) {
+    const e = error as { stderr?: string; stdout?: string; message: string }
+    throw new Error(`${tool} ${args[0] ?? ''} failed: ${e.stderr ?? ''}${e.stdout ?? ''}`.trim(), { cause: error })
+  }
+}
+
+const serverConf = (port: number, socketDir: string) => `
+# prisma-replica-router local test cluster
+listen_addresses = '127.0.0.1'
+port = ${String(port)}
+unix_socket_directories = '${socketDir}'
+fsync = off
+full_page_writes = off
+synchronous_commit = on
+wal_level = replica
+max_wal_senders = 16
+max_replication_slots = 16
+hot_standby = on
+hot_standby_feedback = on
+wal_receiver_status_interval = 1s
+max_connections = 200
+shared_buffers = 32MB
+shared_preload_libraries = 'pg_stat_statements'
+logging_collector = off
+log_min_messages = warning
+# The SQLSTATE in every log line lets tests prove e.g. that no write ever reached a replica (25006).
+log_line_prefix = '%m [%p] sqlstate=%e '
+`
+
+function serverUrl(port: number, database: string): string {
+  return `postgresql://postgres@127.0.0.1:${String(port)}/${database}`
+}
+
+async function withPg<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 })
+  client.on('error', () => {
+    /* a server killed under us: the query that follows reports it */
+  })
+  await client.connect()
+  try {
+    return await fn(client)
+  } finally {
+    await client.end().catch(() => undefined)
+  }
+}
+
+/**
+ * Waits until every replica has replayed the primary's WAL up to the primary's position at the time of the call
+ * (`pg_last_wal_replay_lsn() >= pg_current_wal_lsn()`). Works on any streaming-replication topology.
+ */
+export async function waitForReplay(
+  primaryUrl: string,
+  replicas: readonly { name: string; url: string }[],
+  timeoutMs = 15_000,
+): Promise<void> {
+  const target = await withPg(primaryUrl, async (c) => {
+    const { rows } = await c.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')
+    return rows[0]?.lsn ?? '0/0'
+  })
+  const deadline = Date.now() + timeoutMs
+  await Promise.all(
+    replicas.map(({ name, url }) =>
+      withPg(url, async (c) => {
+        for (;;) {
+          const { rows } = await c.query<{ ok: boolean; at: string | null }>(
+            'SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn AS ok, pg_last_wal_replay_lsn()::text AS at',
+            [target],
+          )
+          if (rows[0]?.ok) return
+          if (Date.now() > deadline) {
+            throw new Error(`${name} did not replay up to ${target} within ${String(timeoutMs)} ms (at ${rows[0]?.at ?? 'unknown'})`)
+          }
+          await sleep(POLL_MS)
+        }
+      }),
+    ),
+  )
+}
+
+/**
+ * A PostgreSQL primary plus physical streaming replicas on 127.0.0.1, owned by this process.
+ * Create with {@link startLocalCluster}; re-attach from another process with {@link LocalCluster.attach}.
+ */
+export class LocalCluster {
+  readonly info: LocalClusterInfo
+
+  private constructor(info: LocalClusterInfo) {
+    this.info = info
+  }
+
+  /** Re-attaches to a cluster started by another process of the same machine (e.g. vitest's globalSetup). */
+  static attach(info: LocalClusterInfo): LocalCluster {
+    return new LocalCluster(info)
+  }
+
+  /** @internal */
+  static create(info: LocalClusterInfo): LocalCluster {
+    return new LocalCluster(info)
+  }
+
+  get primaryUrl(): string {
+    return this.info.primary.url
+  }
+
+  get replicaUrls(): string[] {
+    return this.info.replicas.map((r) => r.url)
+  }
+
+  replica(name: string): LocalServerInfo {
+    const found = this.info.replicas.find((r) => r.name === name)
+    if (!found) {
+      throw new Error(`No replica named \`${name}\`; known: ${this.info.replicas.map((r) => r.name).join(', ')}`)
+    }
+    return found
+  }
+
+  /** Runs one SQL statement on a server (`primary` or a replica name) and returns its rows. */
+  async query<R extends Record<string, unknown> = Record<string, unknown>>(
+    server: string,
+    sql: string,
+    params: unknown[] = [],
+  ): Promise<R[]> {
+    const url = server === 'primary' ? this.primaryUrl : this.replica(server).url
+    return await withPg(url, async (c) => (await c.query<R>(sql, params)).rows)
+  }
+
+  /** The primary's current WAL position (`pg_current_wal_lsn()`). */
+  async primaryLsn(): Promise<string> {
+    const [row] = await this.query<{ lsn: string }>('primary', 'SELECT pg_current_wal_lsn()::text AS lsn')
+    if (!row) throw new Error('pg_current_wal_lsn() returned no row')
+    return row.lsn
+  }
+
+  /**
+   * Waits until the given replicas (default: all) have replayed everything the primary has written so far,
+   * comparing `pg_last_wal_replay_lsn()` with the primary's `pg_current_wal_lsn()`. A condition, not a sleep.
+   */
+  async waitForReplication(options: { replicas?: readonly string[]; timeoutMs?: number } = {}): Promise<void> {
+    const names = options.replicas ?? this.info.replicas.map((r) => r.name)
+    await waitForReplay(
+      this.primaryUrl,
+      names.map((name) => ({ name, url: this.replica(name).url })),
+      options.timeoutMs,
+    )
+  }
+
+  /** Sets `recovery_min_apply_delay` on a replica (0 removes it) and reloads its configuration. */
+  async setReplicaLag(name: string, ms: number): Promise<void> {
+    if (!Number.isInteger(ms) || ms < 0) throw new TypeError(`Expected \`ms\` to be an integer >= 0, got \`${String(ms)}\``)
+    await withPg(this.replica(name).url, async (c) => {
+      await c.query(
+        ms === 0 ? 'ALTER SYSTEM RESET recovery_min_apply_delay' : `ALTER SYSTEM SET recovery_min_apply_delay = '${String(ms)}ms'`,
+      )
+      await c.query('SELECT pg_reload_conf()')
+    })
+  }
+
+  /** Pauses WAL replay on a replica and waits until it is paused. */
+  async pauseReplay(name: string): Promise<void> {
+    await withPg(this.replica(name).url, async (c) => {
+      await c.query('SELECT pg_wal_replay_pause()')
+      for (;;) {
+        const { rows } = await c.query<{ state: string }>('SELECT pg_get_wal_replay_pause_state() AS state')
+        if (rows[0]?.state === 'paused') return
+        await sleep(POLL_MS)
+      }
+    })
+  }
+
+  /** Resumes WAL replay on a replica. */
+  async resumeReplay(name: string): Promise<void> {
+    await withPg(this.replica(name).url, async (c) => {
+      await c.query('SELECT pg_wal_replay_resume()')
+    })
+  }
+
+  /** The server's log so far (`primary` or a replica name). */
+  async serverLog(server: string): Promise<string> {
+    const { dataDir } = server === 'primary' ? this.info.primary : this.replica(server)
+    return await readFile(`${dataDir}.log`, 'utf8')
+  }
+
+  /** Stops a replica at once (`pg_ctl -m immediate stop`), like a crash. */
+  async stopReplica(name: string): Promise<void> {
+    await runPg(this.info, 'pg_ctl', ['stop', '-D', this.replica(name).dataDir, '-m', 'immediate', '-w'])
+  }
+
+  /** Starts a stopped replica and waits until it accepts connections. */
+  async startReplica(name: string): Promise<void> {
+    const { dataDir } = this.replica(name)
+    await runPg(this.info, 'pg_ctl', ['start', '-D', dataDir, '-l', `${dataDir}.log`, '-w', '-t', '60'])
+  }
+
+  /** Stops every server and removes the data directories. Idempotent. */
+  async stop(): Promise<void> {
+    if (this.info.watchdogPid !== undefined) {
+      try {
+        process.kill(this.info.watchdogPid, 'SIGTERM')
+      } catch {
+        /* already gone */
+      }
+    }
+    const servers = [...this.info.replicas, this.info.primary]
+    await Promise.all(
+      servers.map((s) =>
+        existsSync(join(s.dataDir, 'postmaster.pid'))
+          ? runPg(this.info, 'pg_ctl', ['stop', '-D', s.dataDir, '-m', 'immediate', '-w']).catch(() => undefined)
+          : undefined,
+      ),
+    )
+    await rm(this.info.baseDir, { recursive: true, force: true })
+  }
+}
+
+function startWatchdog(info: Omit<LocalClusterInfo, 'watchdogPid'>): number | undefined {
+  const pgCtl = join(info.pgBin, 'pg_ctl')
+  const asPg = info.runAsPostgres ? 'runuser -u postgres -- ' : ''
+  const dirs = [...info.replicas, info.primary].map((s) => `'${s.dataDir}'`).join(' ')
+  // Polls the owner's PID once a second; when the owner is gone, stops the servers and removes the data.
+  const script = `
+trap 'exit 0' TERM
+while kill -0 ${String(process.pid)} 2>/dev/null; do sleep 1; done
+for d in ${dirs}; do [ -f "$d/postmaster.pid" ] && ${asPg}'${pgCtl}' stop -D "$d" -m immediate -w >/dev/null 2>&1; done
+rm -rf '${info.baseDir}'
+`
+  const child = spawn('sh', ['-c', script], { detached: true, stdio: 'ignore' })
+  child.unref()
+  return child.pid
+}
+
+/**
+ * Starts a PostgreSQL primary and `replicas` physical streaming replicas on 127.0.0.1 (free ports),
+ * with data on /dev/shm when present. Works as root (servers run as the `postgres` OS user) and as a normal user.
+ * No Docker. Typical start-up: 1–3 s.
+ */
+export async function startLocalCluster(options: StartLocalClusterOptions = {}): Promise<LocalCluster> {
+  const replicaCount = options.replicas ?? 2
+  if (!Number.isInteger(replicaCount) || replicaCount < 0) {
+    throw new TypeError(`Expected \`replicas\` to be an integer >= 0, got \`${String(replicaCount)}\``)
+  }
+  const database = options.database ?? 'app'
+  if (!/^[a-z_][a-z0-9_]*$/.test(database)) {
+    throw new TypeError(`Expected \`database\` to be a lower-case SQL identifier, got \`${database}\``)
+  }
+  const pgBin = findPgBin(options.pgBin)
+  const runAsPostgres = process.getuid?.() === 0
+  const parent = options.baseDir ?? (existsSync('/dev/shm') ? '/dev/shm' : tmpdir())
+  const baseDir = await mkdtemp(join(parent, 'prr-cluster-'))
+  if (runAsPostgres) {
+    const { uid, gid } = await postgresIds()
+    await chown(baseDir, uid, gid)
+  }
+  const ports = await Promise.all(Array.from({ length: replicaCount + 1 }, () => freePort()))
+  const [primaryPort = 0, ...replicaPorts] = ports
+  const primary: LocalServerInfo = {
+    name: 'primary',
+    port: primaryPort,
+    url: serverUrl(primaryPort, database),
+    dataDir: join(baseDir, 'primary'),
+  }
+  const replicas: LocalServerInfo[] = replicaPorts.map((port, i) => ({
+    name: `replica-${String(i + 1)}`,
+    port,
+    url: serverUrl(port, database),
+    dataDir: join(baseDir, `replica-${String(i + 1)}`),
+  }))
+  const base = { baseDir, pgBin, runAsPostgres, database, primary, replicas }
+  const watchdogPid = options.watchdog === false ? undefined : startWatchdog(base)
+  const cluster = LocalCluster.create({ ...base, watchdogPid })
+  try {
+    await runPg(base, 'initdb', ['-D', primary.dataDir, '-U', 'postgres', '--auth=trust', '--no-sync', '-E', 'UTF8', '--locale=C', '--no-instructions'])
+    await appendFile(join(primary.dataDir, 'postgresql.conf'), serverConf(primary.port, baseDir))
+    await runPg(base, 'pg_ctl', ['start', '-D', primary.dataDir, '-l', `${primary.dataDir}.log`, '-w', '-t', '60'])
+    await withPg(serverUrl(primary.port, 'postgres'), async (c) => {
+      await c.query(`CREATE DATABASE ${database}`)
+    })
+    await withPg(primary.url, async (c) => {
+      await c.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements')
+    })
+    await Promise.all(
+      replicas.map(async (replica) => {
+        await runPg(base, 'pg_basebackup', ['-h', '127.0.0.1', '-p', String(primary.port), '-U', 'postgres', '-D', replica.dataDir, '-R', '-X', 'stream', '-c', 'fast', '--no-sync', '-C', '-S', replica.name.replaceAll('-', '_')])
+        // A replication slot per replica: concurrent base backups, paused or stopped replicas never lose WAL.
+        // Written last, so these settings win over the primary's copied postgresql.conf and -R's conninfo.
+        await appendFile(
+          join(replica.dataDir, 'postgresql.auto.conf'),
+          `port = ${String(replica.port)}\nprimary_conninfo = 'host=127.0.0.1 port=${String(primary.port)} user=postgres application_name=${replica.name}'\n`,
+        )
+        await runPg(base, 'pg_ctl', ['start', '-D', replica.dataDir, '-l', `${replica.dataDir}.log`, '-w', '-t', '60'])
+      }),
+    )
+    await cluster.waitForReplication()
+    return cluster
+  } catch (error) {
+    await cluster.stop().catch(() => undefined)
+    throw error
+  }
+}

@@ -1,0 +1,63 @@
+import { PrismaPg } from '@prisma/adapter-pg'
+import { inject, type TestContext } from 'vitest'
+import { PrismaClient } from '../../generated/prisma/client.ts'
+import { readReplicas, type ReadReplicasOptions, type RouteEvent } from '../../src/index.ts'
+import { LocalCluster, waitForReplay } from '../../src/testing/local-cluster.ts'
+import type { TopologyInfo } from './topology-info.ts'
+
+export const topology: TopologyInfo = inject('topology')
+
+/** The local cluster, when the suite runs on it (faults can be injected). */
+export const cluster: LocalCluster | undefined = topology.local ? LocalCluster.attach(topology.local) : undefined
+
+/** Skips the calling test unless it can control the servers, saying why. */
+export function requireCluster(ctx: TestContext): LocalCluster {
+  if (!cluster) {
+    return ctx.skip(
+      `needs the local cluster to inject lag or outages; this run uses an existing topology (${topology.kind})`,
+    )
+  }
+  return cluster
+}
+
+export const replicaNames = topology.replicas.map((r) => r.name)
+
+/** Waits until every replica (or the given ones) replayed all the primary wrote so far. */
+export async function waitForReplication(names: readonly string[] = replicaNames): Promise<void> {
+  await waitForReplay(
+    topology.primaryUrl,
+    topology.replicas.filter((r) => names.includes(r.name)),
+  )
+}
+
+export function newClient(url: string): PrismaClient {
+  return new PrismaClient({ adapter: new PrismaPg({ connectionString: url }) })
+}
+
+type Extra = Omit<ReadReplicasOptions, 'replicas' | 'onRoute'>
+
+/** A routed client over the test topology, recording every routing event. */
+export function routedClient(options: Extra = {}) {
+  const events: RouteEvent[] = []
+  const base = newClient(topology.primaryUrl)
+  const replicas = topology.replicas.map((r) => ({ client: newClient(r.url), name: r.name }))
+  const prisma = base.$extends(readReplicas({ ...options, replicas, onRoute: (e) => events.push(e) }))
+  return { prisma, events, base, replicas }
+}
+
+/** Restores replay and removes injected lag on every replica (afterEach of fault-injecting tests). */
+export async function healReplicas(): Promise<void> {
+  if (!cluster) return
+  for (const name of replicaNames) {
+    await cluster.setReplicaLag(name, 0)
+    await cluster.resumeReplay(name)
+  }
+  await waitForReplication()
+}
+
+let counter = 0
+/** A value unique to this test run, for rows a test creates and looks up. */
+export function unique(prefix: string): string {
+  counter += 1
+  return `${prefix}-${String(process.pid)}-${String(Date.now())}-${String(counter)}`
+}

@@ -1,0 +1,16 @@
+import type { LocalClusterInfo } from '../../src/testing/local-cluster.ts'
+
+/** What globalSetup hands to the test files (serializable). */
+export interface TopologyInfo {
+  readonly kind: 'local' | 'containers' | 'external'
+  readonly primaryUrl: string
+  readonly replicas: readonly { readonly name: string; readonly url: string }[]
+  /** Present for the local cluster only: the servers can be paused, lagged, killed and restarted. */
+  readonly local?: LocalClusterInfo
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    topology: TopologyInfo
+  }
+}
