@@ -22,7 +22,7 @@ function internalParams(params: object): InternalParams {
         'transactions apart and refuses to route. Please report the Prisma version.',
     )
   }
-  return internal as InternalParams
+  return internal
 }
 
 /** True when the query runs inside a batch or interactive `$transaction`. */

@@ -107,7 +107,7 @@ export function readReplicas(options: ReadReplicasOptions) {
         /** The primary: bypasses routing. Inside a transaction, returns the transaction client itself. */
         $primary<T extends object>(this: T): Omit<T, '$primary' | '$replica'> {
           const context = Prisma.getExtensionContext(this)
-          if (isTransactionClient(context)) return context as Omit<T, '$primary' | '$replica'>
+          if (isTransactionClient(context)) return context
           return primary as unknown as Omit<T, '$primary' | '$replica'>
         },
 

@@ -1,5 +1,5 @@
-import { Prisma } from '@prisma/client/extension'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { Prisma as GeneratedPrisma } from '../generated/prisma/client.ts'
 import {
   isReplicaInTransactionError,
   isReplicaWriteError,
@@ -112,13 +112,14 @@ describe('$primary() and $replica() (drop-in with @prisma/extension-read-replica
   it('$primary() inside a transaction returns the transaction client', async () => {
     await prisma.$transaction(async (tx) => {
       expect(tx.$primary()).toBe(tx)
+      await tx.user.count()
     })
   })
 
   it('$replica() inside a transaction throws', async () => {
     const error = await prisma
       .$transaction(async (tx) => {
-        tx.$replica()
+        await tx.$replica().user.count()
       })
       .catch((e: unknown) => e)
     expect(isReplicaInTransactionError(error)).toBe(true)
@@ -224,7 +225,7 @@ describe('fluent API returns exactly what a plain client returns', () => {
 
 describe('composition with other extensions', () => {
   it('a soft-delete extension applied BEFORE readReplicas filters the reads a replica serves', async () => {
-    const softDelete = Prisma.defineExtension({
+    const softDelete = GeneratedPrisma.defineExtension({
       name: 'soft-delete',
       query: {
         post: {

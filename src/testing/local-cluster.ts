@@ -46,7 +46,7 @@ export interface StartLocalClusterOptions {
   readonly database?: string
   /**
    * Folder of the PostgreSQL binaries (initdb, pg_ctl, pg_basebackup).
-   * @default `$PG_BIN`, else `pg_config --bindir`, else the newest /usr/lib/postgresql/<version>/bin
+   * @default `$PG_BIN`, else the newest /usr/lib/postgresql/<version>/bin
    */
   readonly pgBin?: string
   /**
@@ -86,10 +86,9 @@ async function freePort(): Promise<number> {
 }
 
 function findPgBin(explicit?: string): string {
-  const candidates: string[] = []
-  if (explicit) candidates.push(explicit)
-  if (process.env.PG_BIN) candidates.push(process.env.PG_BIN)
-  for (const version of ['18', '17', '16', '15', '14']) candidates.push(`/usr/lib/postgresql/${version}/bin`)
+  // An explicit folder (option, then PG_BIN) is the only one tried: a typo must not silently pick another version.
+  const chosen = explicit ?? process.env.PG_BIN
+  const candidates = chosen ? [chosen] : ['18', '17', '16', '15', '14'].map((v) => `/usr/lib/postgresql/${v}/bin`)
   for (const dir of candidates) {
     if (existsSync(join(dir, 'initdb')) && existsSync(join(dir, 'pg_ctl')) && existsSync(join(dir, 'pg_basebackup'))) {
       return dir
@@ -319,11 +318,9 @@ export class LocalCluster {
     }
     const servers = [...this.info.replicas, this.info.primary]
     await Promise.all(
-      servers.map((s) =>
-        existsSync(join(s.dataDir, 'postmaster.pid'))
-          ? runPg(this.info, 'pg_ctl', ['stop', '-D', s.dataDir, '-m', 'immediate', '-w']).catch(() => undefined)
-          : undefined,
-      ),
+      servers
+        .filter((s) => existsSync(join(s.dataDir, 'postmaster.pid')))
+        .map((s) => runPg(this.info, 'pg_ctl', ['stop', '-D', s.dataDir, '-m', 'immediate', '-w']).catch(() => undefined)),
     )
     await rm(this.info.baseDir, { recursive: true, force: true })
   }

@@ -1,29 +1,13 @@
-import { execFile } from 'node:child_process'
-import { promisify } from 'node:util'
 import type { TestProject } from 'vitest/node'
 import { startLocalCluster, waitForReplay } from '../../src/testing/local-cluster.ts'
+import { prismaMigrateDeploy } from '../../src/testing/prisma-migrate.ts'
 import type { TopologyInfo } from './topology-info.ts'
-
-const execFileAsync = promisify(execFile)
 
 function splitUrls(value: string): string[] {
   return value
     .split(',')
     .map((s) => s.trim())
     .filter((s) => s !== '')
-}
-
-/** `prisma migrate deploy` against the PRIMARY only; replicas receive the schema through replication. */
-async function migratePrimary(primaryUrl: string): Promise<void> {
-  try {
-    await execFileAsync('npx', ['prisma', 'migrate', 'deploy'], {
-      env: { ...process.env, DATABASE_URL: primaryUrl },
-    })
-  } catch (error) {
-    const e = error as { stdout?: string; stderr?: string }
-    const output = `${e.stdout ?? ''}${e.stderr ?? ''}`.replaceAll(primaryUrl, '<primary url>')
-    throw new Error(`prisma migrate deploy failed against the primary:\n${output}`)
-  }
 }
 
 /**
@@ -64,7 +48,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     stop = () => cluster.stop()
   }
   try {
-    await migratePrimary(info.primaryUrl)
+    await prismaMigrateDeploy(info.primaryUrl)
     await waitForReplay(info.primaryUrl, info.replicas)
   } catch (error) {
     await stop()

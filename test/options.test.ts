@@ -1,0 +1,148 @@
+import { describe, expect, it } from 'vitest'
+import { isInvalidOptionError, readReplicas, type ReadReplicasOptions } from '../src/index.ts'
+import { resolveOptions } from '../src/options.ts'
+
+/** A structural stand-in: option parsing only looks at the shape of a client. */
+const fakeClient = () => ({ $connect: async () => {}, $disconnect: async () => {}, $extends: () => ({}) })
+
+function errorOf(options: unknown): Error & { option?: string } {
+  try {
+    readReplicas(options as ReadReplicasOptions)
+  } catch (error) {
+    return error as Error & { option?: string }
+  }
+  throw new Error('expected readReplicas() to throw')
+}
+
+describe('option validation: a typed error with an exact message, at construction', () => {
+  it.each([
+    [{ replicas: [] }, 'replicas', 'At least one replica must be specified: `replicas` is empty'],
+    [{}, 'replicas', 'At least one replica must be specified: `replicas` is empty'],
+    [{ replicas: 'x' }, 'replicas', 'Expected `replicas` to be an array, got `x` (string)'],
+    [{ replicas: [{}] }, 'replicas[0].client', 'Expected `replicas[0].client` to be a PrismaClient, got `undefined`'],
+    [
+      { replicas: [fakeClient(), 42] },
+      'replicas[1]',
+      'Expected `replicas[1]` to be a PrismaClient or { client, name?, weight? }, got `42` (number)',
+    ],
+    [
+      { replicas: [{ client: fakeClient(), weight: 0 }] },
+      'replicas[0].weight',
+      'Expected `replicas[0].weight` to be a finite number > 0, got `0` (number)',
+    ],
+    [
+      { replicas: [{ client: fakeClient(), weight: Number.NaN }] },
+      'replicas[0].weight',
+      'Expected `replicas[0].weight` to be a finite number > 0, got `NaN` (number)',
+    ],
+    [
+      { replicas: [{ client: fakeClient(), weight: '2' }] },
+      'replicas[0].weight',
+      'Expected `replicas[0].weight` to be a finite number > 0, got `2` (string)',
+    ],
+    [
+      { replicas: [{ client: fakeClient(), name: '' }] },
+      'replicas[0].name',
+      'Expected `replicas[0].name` to be 1-64 characters of letters, digits, _ . : -, got `` (string)',
+    ],
+    [
+      { replicas: [{ client: fakeClient(), name: 'a' }, { client: fakeClient(), name: 'a' }] },
+      'replicas[1].name',
+      'Duplicate replica name `a`: names must be unique',
+    ],
+    [
+      { replicas: [{ client: fakeClient(), wieght: 2 }] },
+      'replicas[0].wieght',
+      'Unknown option `replicas[0].wieght`; expected one of: `client`, `name`, `weight`',
+    ],
+    [
+      { replicas: [fakeClient()], policy: 'round-robbin' },
+      'policy',
+      'Expected `policy` to be one of `round-robin`, `random`, `weighted`, `least-in-flight` or a RoutingPolicy ({ name, pick }), got `round-robbin` (string)',
+    ],
+    [
+      { replicas: [fakeClient()], policy: { name: '', pick: () => undefined } },
+      'policy.name',
+      'Expected `policy.name` to be a non-empty string, got `` (string)',
+    ],
+    [
+      { replicas: [fakeClient()], sticky: { windowMs: -1 } },
+      'sticky.windowMs',
+      'Expected `sticky.windowMs` to be a finite number >= 0, got `-1` (number)',
+    ],
+    [
+      { replicas: [fakeClient()], sticky: { windowMs: Infinity } },
+      'sticky.windowMs',
+      'Expected `sticky.windowMs` to be a finite number >= 0, got `Infinity` (number)',
+    ],
+    [
+      { replicas: [fakeClient()], sticky: true },
+      'sticky',
+      'Expected `sticky` to be `false` or { windowMs }, got `true` (boolean)',
+    ],
+    [
+      { replicas: [fakeClient()], sticky: { window: 5 } },
+      'sticky.window',
+      'Unknown option `sticky.window`; expected one of: `windowMs`',
+    ],
+    [
+      { replicas: [fakeClient()], onRoute: 'log' },
+      'onRoute',
+      'Expected `onRoute` to be a function, got `log` (string)',
+    ],
+    [
+      { replicas: [fakeClient()], replica: [] },
+      'replica',
+      'Unknown option `replica`; expected one of: `replicas`, `policy`, `sticky`, `onRoute`',
+    ],
+    [null, 'options', 'Expected options to be an object with `replicas`, got `null`'],
+  ])('%j -> %s', (options, option, message) => {
+    const error = errorOf(options)
+    expect(isInvalidOptionError(error)).toBe(true)
+    expect(error).toBeInstanceOf(TypeError)
+    expect(error.name).toBe('InvalidOptionError')
+    expect(error.option).toBe(option)
+    expect(error.message).toBe(message)
+  })
+
+  it('keeps the drop-in message of @prisma/extension-read-replicas for an empty list', () => {
+    expect(() => readReplicas({ replicas: [] })).toThrow('At least one replica must be specified')
+  })
+
+  it('never echoes a connection string or password passed by mistake', () => {
+    const secret = 'postgresql://app:hunter2-s3cret@db.internal:5432/prod'
+    for (const options of [
+      { replicas: [secret] },
+      { replicas: [{ client: secret }] },
+      { replicas: [{ client: fakeClient(), name: secret }] },
+      { replicas: [fakeClient()], policy: secret },
+      { replicas: secret },
+    ]) {
+      const error = errorOf(options)
+      expect(isInvalidOptionError(error)).toBe(true)
+      expect(error.message).not.toContain('hunter2')
+      expect(error.message).not.toContain('db.internal')
+      expect(error.message).toContain('characters (not shown)')
+    }
+  })
+
+  it('applies defaults: round-robin, a 2 s window, names replica-<n>, weight 1', () => {
+    const resolved = resolveOptions({ replicas: [fakeClient(), { client: fakeClient(), name: 'b', weight: 3 }] })
+    expect(resolved.policy.name).toBe('round-robin')
+    expect(resolved.windowMs).toBe(2000)
+    expect(resolved.replicas.map((r) => [r.name, r.weight, r.index])).toEqual([
+      ['replica-1', 1, 0],
+      ['b', 3, 1],
+    ])
+    expect(resolveOptions({ replicas: [fakeClient()], sticky: false }).windowMs).toBe(false)
+    expect(resolveOptions({ replicas: [fakeClient()], sticky: {} }).windowMs).toBe(2000)
+  })
+
+  it('accepts every built-in policy by name and a custom one', () => {
+    for (const name of ['round-robin', 'random', 'weighted', 'least-in-flight'] as const) {
+      expect(resolveOptions({ replicas: [fakeClient()], policy: name }).policy.name).toBe(name)
+    }
+    const custom = { name: 'mine', pick: <T>(c: readonly T[]) => c[0] as T }
+    expect(resolveOptions({ replicas: [fakeClient()], policy: custom }).policy).toBe(custom)
+  })
+})

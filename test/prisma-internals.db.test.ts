@@ -1,0 +1,88 @@
+/**
+ * CANARY for src/prisma-internals.ts, the only module that relies on Prisma Client internals.
+ * If a Prisma release changes any of this, these tests fail loudly and name what changed.
+ */
+import { Prisma } from '@prisma/client/extension'
+import { afterAll, describe, expect, it } from 'vitest'
+import { fluentPath, isInTransaction, isTransactionClient, unpackFluent } from '../src/prisma-internals.ts'
+import { newClient, topology } from './support/db.ts'
+
+interface Seen {
+  operation: string
+  internal: unknown
+  inTransaction: boolean
+  path: readonly string[] | undefined
+}
+
+const seen: Seen[] = []
+const base = newClient(topology.primaryUrl)
+const client = base.$extends(
+  Prisma.defineExtension({
+    query: {
+      $allOperations(params) {
+        seen.push({
+          operation: params.operation,
+          internal: (params as { __internalParams?: unknown }).__internalParams,
+          inTransaction: isInTransaction(params),
+          path: fluentPath(params),
+        })
+        return params.query(params.args)
+      },
+    },
+  }),
+)
+afterAll(() => base.$disconnect())
+
+describe('Prisma internals canary (@prisma/client ' + Prisma.prismaVersion.client + ')', () => {
+  it('passes __internalParams to query extensions, without `transaction` outside transactions', async () => {
+    await client.user.findMany({ take: 1 })
+    const last = seen.at(-1)
+    expect(typeof last?.internal, '__internalParams is no longer passed to query extensions').toBe('object')
+    expect(last?.inTransaction).toBe(false)
+    expect(last?.path).toBeUndefined()
+  })
+
+  it('sets __internalParams.transaction for every query of a batch transaction', async () => {
+    const before = seen.length
+    await client.$transaction([client.user.count(), client.note.findMany({ take: 1 })])
+    expect(seen.slice(before).map((s) => s.inTransaction)).toEqual([true, true])
+  })
+
+  it('sets __internalParams.transaction for every query of an interactive transaction, raw included', async () => {
+    const before = seen.length
+    await client.$transaction(async (tx) => {
+      await tx.user.count()
+      await tx.$queryRaw`SELECT 1`
+    })
+    expect(seen.slice(before).map((s) => [s.operation, s.inTransaction])).toEqual([
+      ['count', true],
+      ['$queryRaw', true],
+    ])
+  })
+
+  it('exposes the fluent path as __internalParams.dataPath = [select, relation, …]', async () => {
+    const user = await base.user.create({ data: { email: `canary-${String(Date.now())}@x`, posts: { create: { title: 't' } } } })
+    await client.user.findUnique({ where: { id: user.id } }).posts()
+    expect(seen.at(-1)?.path).toEqual(['posts'])
+    expect((seen.at(-1)?.internal as { dataPath?: unknown }).dataPath).toEqual(['select', 'posts'])
+    await client.post.findFirst({ where: { authorId: user.id } }).author().posts()
+    expect(seen.at(-1)?.path).toEqual(['author', 'posts'])
+  })
+
+  it('unpacks like the client does: along the path, null stays null', () => {
+    expect(unpackFluent({ author: { posts: [1] } }, ['author', 'posts'])).toEqual([1])
+    expect(unpackFluent(null, ['posts'])).toBeNull()
+    expect(unpackFluent({ author: null }, ['author', 'posts'])).toBeNull()
+  })
+
+  it('recognises an interactive-transaction client, and not a plain or extended one', async () => {
+    expect(isTransactionClient(base)).toBe(false)
+    expect(isTransactionClient(client)).toBe(false)
+    await client.$transaction(async (tx) => {
+      await tx.user.count()
+      expect(isTransactionClient(tx)).toBe(true)
+      // The sign Prisma 7 gives: the transaction scope symbol. If this fails, check isTransactionClient().
+      expect((tx as unknown as Record<symbol, unknown>)[Symbol.for('prisma.client.transaction.scope_context')]).toBeDefined()
+    })
+  })
+})

@@ -1,0 +1,42 @@
+import { afterAll, expect, it } from 'vitest'
+import { readReplicas, runInScope, type RouteEvent } from '../src/index.ts'
+import { newClient, topology, unique } from './support/db.ts'
+
+/** Same servers, but every URL carries a password (ignored by the servers' trust auth). */
+const SECRET = 'pw-Zq81-never-logged'
+const withPassword = (url: string) => url.replace('postgresql://postgres@', `postgresql://postgres:${SECRET}@`)
+
+const events: RouteEvent[] = []
+const base = newClient(withPassword(topology.primaryUrl))
+const prisma = base.$extends(
+  readReplicas({
+    replicas: topology.replicas.map((r) => ({ client: newClient(withPassword(r.url)), name: r.name })),
+    onRoute: (e) => events.push(e),
+  }),
+)
+afterAll(() => prisma.$disconnect())
+
+it('reports every reason, with the exact event shape, and never a URL or password', async () => {
+  await runInScope(async () => {
+    await prisma.note.findMany({ take: 1 })
+    const note = await prisma.note.create({ data: { title: unique('event') } })
+    await prisma.note.findUnique({ where: { id: note.id } })
+    await prisma.$queryRaw`SELECT 1`
+    await prisma.$transaction([prisma.note.count()])
+    await prisma.$primary().note.count()
+    await prisma.$replica('replica-2').note.count()
+  })
+  expect(events).toEqual([
+    { model: 'Note', operation: 'findMany', target: 'replica', replica: 'replica-1', reason: 'read' },
+    { model: 'Note', operation: 'create', target: 'primary', reason: 'write' },
+    { model: 'Note', operation: 'findUnique', target: 'primary', reason: 'sticky' },
+    { model: undefined, operation: '$queryRaw', target: 'primary', reason: 'raw' },
+    { model: 'Note', operation: 'count', target: 'primary', reason: 'transaction' },
+    { model: 'Note', operation: 'count', target: 'primary', reason: 'forced-primary' },
+    { model: 'Note', operation: 'count', target: 'replica', replica: 'replica-2', reason: 'forced-replica' },
+  ])
+  const serialized = JSON.stringify(events)
+  expect(serialized).not.toContain(SECRET)
+  expect(serialized).not.toContain('postgresql://')
+  expect(serialized).not.toContain('127.0.0.1')
+})
