@@ -2,7 +2,8 @@ import { defineConfig } from 'vitest/config'
 
 export default defineConfig({
   test: {
-    reporters: ['default'],
+    // Verbose: every test by name, and the reason of every skip (e.g. no local cluster to inject faults into).
+    reporters: ['verbose'],
     projects: [
       {
         test: {

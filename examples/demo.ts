@@ -14,7 +14,7 @@ const ms = () => `${(performance.now() - started).toFixed(0).padStart(5)} ms`
 console.log(`${ms()}  cluster up: primary :${String(cluster.info.primary.port)}, ${cluster.info.replicas.map((r) => `${r.name} :${String(r.port)}`).join(', ')}`)
 
 const describe = (e: RouteEvent) =>
-  `${(e.model ? `${e.model}.` : '') + e.operation}`.padEnd(20) + ` -> ${(e.replica ?? e.target).padEnd(9)} (${e.reason})`
+  ((e.model ? `${e.model}.` : '') + e.operation).padEnd(20) + ` -> ${(e.replica ?? e.target).padEnd(9)} (${e.reason})`
 
 try {
   await prismaMigrateDeploy(cluster.primaryUrl)
@@ -47,7 +47,7 @@ try {
   await runInScope(async () => {
     for (let i = 0; i < 4; i++) await prisma.user.count()
     const posts = await prisma.user.findUnique({ where: { id: user.id } }).posts()
-    console.log(`${ms()}  fluent API on a replica: ${String(posts.length)} post(s), "${posts[0]?.title ?? ''}"`)
+    console.log(`${ms()}  fluent API on a replica: ${String(posts?.length ?? 0)} post(s), "${posts?.[0]?.title ?? ''}"`)
   })
 
   console.log('\n-- explicit routing, raw queries, transactions')
