@@ -64,6 +64,36 @@ export class RoutingPolicyError extends ReplicaRouterError {
 }
 
 /**
+ * No replica could serve a read and `fallback` is `'error'`: every replica is down or lagging, or the ones
+ * tried failed at the connection level.
+ */
+export class NoReplicaAvailableError extends ReplicaRouterError {
+  override name = 'NoReplicaAvailableError'
+  /** Model of the read, or `undefined` for `$replica()`. */
+  readonly model: string | undefined
+  /** Operation of the read. */
+  readonly operation: string
+  /** Every replica and its state at the time. */
+  readonly replicas: readonly { readonly name: string; readonly state: string }[]
+
+  constructor(
+    model: string | undefined,
+    operation: string,
+    replicas: readonly { readonly name: string; readonly state: string }[],
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `No replica available for \`${model === undefined ? operation : `${model}.${operation}`}\`: ` +
+        `${replicas.map((r) => `${r.name} ${r.state}`).join(', ')} (fallback: 'error')`,
+      options,
+    )
+    this.model = model
+    this.operation = operation
+    this.replicas = replicas
+  }
+}
+
+/**
  * An option passed to `readReplicas()` is invalid. Thrown at construction, never later.
  * A `TypeError`, like every argument error in JavaScript.
  */
@@ -99,6 +129,11 @@ export function isReplicaInTransactionError(error: unknown): error is ReplicaInT
 /** True for an {@link UnknownReplicaError}. */
 export function isUnknownReplicaError(error: unknown): error is UnknownReplicaError {
   return error instanceof UnknownReplicaError || hasName(error, 'UnknownReplicaError')
+}
+
+/** True for a {@link NoReplicaAvailableError}. */
+export function isNoReplicaAvailableError(error: unknown): error is NoReplicaAvailableError {
+  return error instanceof NoReplicaAvailableError || hasName(error, 'NoReplicaAvailableError')
 }
 
 /** True for an {@link InvalidOptionError}. */

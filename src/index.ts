@@ -1,5 +1,7 @@
 export { readReplicas } from './read-replicas.js'
 export type {
+  HealthOptions,
+  MaxLagOptions,
   PolicyName,
   PrismaClientLike,
   ReadReplicasOptions,
@@ -7,6 +9,7 @@ export type {
   StickyOptions,
 } from './options.js'
 export type { RouteEvent, RouteReason, RouteTarget } from './route-event.js'
+export type { HealthEvent, ReplicaHealth, ReplicaLag, ReplicaStatus } from './health-event.js'
 export { runInScope, currentScope, ReplicaScope } from './scope.js'
 export type { ReplicaCandidate, RoutingContext, RoutingPolicy } from './policies/routing-policy.js'
 export { roundRobin } from './policies/round-robin.js'
@@ -15,12 +18,14 @@ export { weighted } from './policies/weighted.js'
 export { leastInFlight } from './policies/least-in-flight.js'
 export {
   InvalidOptionError,
+  NoReplicaAvailableError,
   ReplicaInTransactionError,
   ReplicaRouterError,
   ReplicaWriteError,
   RoutingPolicyError,
   UnknownReplicaError,
   isInvalidOptionError,
+  isNoReplicaAvailableError,
   isReplicaInTransactionError,
   isReplicaRouterError,
   isReplicaWriteError,

@@ -1,5 +1,6 @@
 import { describeValue } from './describe-value.js'
 import { InvalidOptionError } from './errors.js'
+import type { HealthEvent } from './health-event.js'
 import type { RouteEvent } from './route-event.js'
 import { leastInFlight } from './policies/least-in-flight.js'
 import { random } from './policies/random.js'
@@ -15,6 +16,8 @@ export interface PrismaClientLike {
   $connect(): Promise<void>
   $disconnect(): Promise<void>
   $extends: unknown
+  /** Used by the health check for one cheap query per server (`pg_last_wal_replay_lsn()`). */
+  $queryRawUnsafe(query: string): PromiseLike<unknown>
 }
 
 /** A replica with a name and a weight. */
@@ -50,6 +53,37 @@ export interface StickyOptions {
   readonly windowMs?: number
 }
 
+/** Replicas further behind than this leave rotation until they catch up. Set at least one of the two. */
+export interface MaxLagOptions {
+  /**
+   * Maximum time a replica may be behind (how long since the primary was first seen past the replica's replay
+   * position). A finite number > 0.
+   * @example { ms: 500 }
+   */
+  readonly ms?: number
+  /**
+   * Maximum WAL bytes a replica may be behind the primary. A finite number > 0.
+   * @example { bytes: 16 * 1024 * 1024 }
+   */
+  readonly bytes?: number
+}
+
+/** The background health check. */
+export interface HealthOptions {
+  /**
+   * Milliseconds between two checks. Each check runs one cheap query on the primary and on each replica.
+   * Its timer is `unref`'d, starts with the first query and stops on `$disconnect()`. A finite number >= 10.
+   * @default 1000
+   * @example { intervalMs: 250 }
+   */
+  readonly intervalMs?: number
+  /**
+   * Milliseconds a check may take on one server before that server counts as down. A finite number > 0.
+   * @default 1000
+   */
+  readonly timeoutMs?: number
+}
+
 /** Options of `readReplicas()`. */
 export interface ReadReplicasOptions {
   /**
@@ -79,6 +113,38 @@ export interface ReadReplicasOptions {
    * @example (event) => console.log(event.model, event.operation, '->', event.replica ?? event.target, event.reason)
    */
   readonly onRoute?: (event: RouteEvent) => void
+  /**
+   * Take replicas out of rotation while their measured lag is over these limits; they come back when under.
+   * @default undefined (lag is measured and reported, but no replica is excluded for it)
+   * @example { ms: 500 }
+   */
+  readonly maxLag?: MaxLagOptions
+  /**
+   * What a read does when no replica is usable (all down or lagging): `'primary'` sends it to the primary;
+   * `'error'` throws `NoReplicaAvailableError`. Both are reported to `onRoute` with reason `fallback`.
+   * @default 'primary'
+   * @example 'error'
+   */
+  readonly fallback?: 'primary' | 'error'
+  /**
+   * The background health check that re-admits failed replicas and measures lag.
+   * @default { intervalMs: 1000, timeoutMs: 1000 }
+   */
+  readonly health?: HealthOptions
+  /**
+   * A read on a replica that takes longer than this counts as a connection-level failure: the replica leaves
+   * rotation and the read is retried elsewhere (so a hung server costs at most one timeout). Raise it, or set
+   * `false`, if you run reads longer than this on replicas.
+   * @default 10000
+   * @example 30000
+   */
+  readonly readTimeoutMs?: number | false
+  /**
+   * Called when a replica changes state (up, down, lagging). Exceptions it throws become process warnings.
+   * @default undefined
+   * @example (e) => logger.warn(`${e.replica} is ${e.state} (${e.cause})`)
+   */
+  readonly onHealthChange?: (event: HealthEvent) => void
 }
 
 /** A replica after validation. */
@@ -95,11 +161,28 @@ export interface ResolvedOptions {
   readonly policy: RoutingPolicy
   readonly windowMs: number | false
   readonly onRoute: ((event: RouteEvent) => void) | undefined
+  readonly maxLag: { readonly ms: number | undefined; readonly bytes: number | undefined }
+  readonly fallback: 'primary' | 'error'
+  readonly health: { readonly intervalMs: number; readonly timeoutMs: number }
+  readonly readTimeoutMs: number | false
+  readonly onHealthChange: ((event: HealthEvent) => void) | undefined
 }
 
-const OPTION_KEYS = ['replicas', 'policy', 'sticky', 'onRoute'] as const
+const OPTION_KEYS = [
+  'replicas',
+  'policy',
+  'sticky',
+  'onRoute',
+  'maxLag',
+  'fallback',
+  'health',
+  'readTimeoutMs',
+  'onHealthChange',
+] as const
 const REPLICA_KEYS = ['client', 'name', 'weight'] as const
 const STICKY_KEYS = ['windowMs'] as const
+const MAX_LAG_KEYS = ['ms', 'bytes'] as const
+const HEALTH_KEYS = ['intervalMs', 'timeoutMs'] as const
 const POLICIES: Record<PolicyName, () => RoutingPolicy> = {
   'round-robin': roundRobin,
   random: () => random(),
@@ -118,7 +201,12 @@ const isObject = (value: unknown): value is Record<string, unknown> =>
 export function isPrismaClientLike(value: unknown): value is PrismaClientLike {
   if ((typeof value !== 'object' && typeof value !== 'function') || value === null) return false
   const v = value as Record<string, unknown>
-  return typeof v.$connect === 'function' && typeof v.$disconnect === 'function' && typeof v.$extends === 'function'
+  return (
+    typeof v.$connect === 'function' &&
+    typeof v.$disconnect === 'function' &&
+    typeof v.$extends === 'function' &&
+    typeof v.$queryRawUnsafe === 'function'
+  )
 }
 
 function checkKeys(path: string, value: Record<string, unknown>, known: readonly string[]): void {
@@ -146,10 +234,7 @@ function resolveReplica(entry: unknown, index: number): ResolvedReplica {
       `Expected \`${path}.name\` to be 1-64 characters of letters, digits, _ . : -, got ${describeValue(name)}`,
     )
   }
-  if (typeof weight !== 'number' || !Number.isFinite(weight) || weight <= 0) {
-    fail(`${path}.weight`, `Expected \`${path}.weight\` to be a finite number > 0, got ${describeValue(weight)}`)
-  }
-  return { client: client as PrismaClientLike, name: name as string, weight: weight as number, index }
+  return { client: client as PrismaClientLike, name: name as string, weight: checkNumber(`${path}.weight`, weight, 0, true), index }
 }
 
 function resolvePolicy(policy: unknown): RoutingPolicy {
@@ -179,10 +264,49 @@ function resolveWindow(sticky: unknown): number | false {
   }
   checkKeys('sticky.', sticky, STICKY_KEYS)
   const { windowMs = 2000 } = sticky
-  if (typeof windowMs !== 'number' || !Number.isFinite(windowMs) || windowMs < 0) {
-    fail('sticky.windowMs', `Expected \`sticky.windowMs\` to be a finite number >= 0, got ${describeValue(windowMs)}`)
+  return checkNumber('sticky.windowMs', windowMs, 0, false)
+}
+
+/** A finite number >= `min` (or > `min` when `exclusive`), else an InvalidOptionError naming `path`. */
+function checkNumber(path: string, value: unknown, min: number, exclusive: boolean): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || (exclusive ? value <= min : value < min)) {
+    fail(path, `Expected \`${path}\` to be a finite number ${exclusive ? '>' : '>='} ${String(min)}, got ${describeValue(value)}`)
   }
-  return windowMs as number
+  return value as number
+}
+
+function resolveObject(path: string, value: unknown, keys: readonly string[]): Record<string, unknown> {
+  if (value === undefined) return {}
+  if (!isObject(value)) {
+    return fail(path, `Expected \`${path}\` to be an object with ${keys.map((k) => `\`${k}\``).join(' or ')}, got ${describeValue(value)}`)
+  }
+  checkKeys(`${path}.`, value, keys)
+  return value
+}
+
+function resolveMaxLag(value: unknown): ResolvedOptions['maxLag'] {
+  const { ms, bytes } = resolveObject('maxLag', value, MAX_LAG_KEYS)
+  if (value !== undefined && ms === undefined && bytes === undefined) {
+    fail('maxLag', 'Expected `maxLag` to set `ms`, `bytes` or both, got an empty object')
+  }
+  return {
+    ms: ms === undefined ? undefined : checkNumber('maxLag.ms', ms, 0, true),
+    bytes: bytes === undefined ? undefined : checkNumber('maxLag.bytes', bytes, 0, true),
+  }
+}
+
+function resolveHealth(value: unknown): ResolvedOptions['health'] {
+  const { intervalMs = 1000, timeoutMs = 1000 } = resolveObject('health', value, HEALTH_KEYS)
+  return {
+    intervalMs: checkNumber('health.intervalMs', intervalMs, 10, false),
+    timeoutMs: checkNumber('health.timeoutMs', timeoutMs, 0, true),
+  }
+}
+
+function checkFunction(path: string, value: unknown): void {
+  if (value !== undefined && typeof value !== 'function') {
+    fail(path, `Expected \`${path}\` to be a function, got ${describeValue(value)}`)
+  }
 }
 
 /** Validates every option up front and applies defaults. Throws {@link InvalidOptionError}. */
@@ -206,13 +330,21 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     }
     seen.add(replica.name)
   }
-  if (onRoute !== undefined && typeof onRoute !== 'function') {
-    fail('onRoute', `Expected \`onRoute\` to be a function, got ${describeValue(onRoute)}`)
+  const { fallback = 'primary', readTimeoutMs = 10_000, onHealthChange } = options
+  checkFunction('onRoute', onRoute)
+  checkFunction('onHealthChange', onHealthChange)
+  if (fallback !== 'primary' && fallback !== 'error') {
+    fail('fallback', `Expected \`fallback\` to be \`primary\` or \`error\`, got ${describeValue(fallback)}`)
   }
   return {
     replicas: resolved,
     policy: resolvePolicy(options.policy),
     windowMs: resolveWindow(options.sticky),
     onRoute: onRoute as ResolvedOptions['onRoute'],
+    maxLag: resolveMaxLag(options.maxLag),
+    fallback: fallback as 'primary' | 'error',
+    health: resolveHealth(options.health),
+    readTimeoutMs: readTimeoutMs === false ? false : checkNumber('readTimeoutMs', readTimeoutMs, 0, true),
+    onHealthChange: onHealthChange as ResolvedOptions['onHealthChange'],
   }
 }

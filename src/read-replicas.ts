@@ -1,8 +1,11 @@
 import { Prisma } from '@prisma/client/extension'
+import { connectionErrorCause, ReadTimeoutError } from './connection-error.js'
 import { describeValue } from './describe-value.js'
-import { ReplicaInTransactionError, ReplicaWriteError } from './errors.js'
+import { NoReplicaAvailableError, ReplicaInTransactionError, ReplicaWriteError } from './errors.js'
+import type { ReplicaStatus } from './health-event.js'
+import { HealthMonitor } from './health-monitor.js'
 import { modelProperty, READ_OPERATIONS } from './operations.js'
-import { resolveOptions, type ReadReplicasOptions } from './options.js'
+import { resolveOptions, type PrismaClientLike, type ReadReplicasOptions, type ResolvedOptions } from './options.js'
 import { fluentPath, isInTransaction, isTransactionClient, unpackFluent } from './prisma-internals.js'
 import { Router, type ReplicaState } from './router.js'
 
@@ -32,24 +35,99 @@ async function settle<T>(router: Router, promise: PromiseLike<T>): Promise<T> {
   }
 }
 
-async function readOnReplica(replica: ReplicaState, model: string, params: QueryParams): Promise<unknown> {
-  const delegate = (replica.client as unknown as Record<string, Delegate | undefined>)[modelProperty(model)]
-  const run = delegate?.[params.operation]
-  if (!run) throw new TypeError(`Replica \`${replica.name}\` has no \`${model}.${params.operation}\``)
-  replica.inFlight++
+/** Rejects with a ReadTimeoutError after `ms` (the late result is dropped). The timer never holds the process. */
+async function withTimeout<T>(promise: Promise<T>, ms: number | false): Promise<T> {
+  if (ms === false) return await promise
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(new ReadTimeoutError(`read timed out after ${String(ms)} ms`))
+    }, ms)
+    timer.unref()
+  })
+  promise.catch(() => undefined) // a late failure of an abandoned read is not unhandled
   try {
-    const result = await run(params.args)
-    const path = fluentPath(params)
-    return path ? unpackFluent(result, path) : result
+    return await Promise.race([promise, timeout])
   } finally {
-    replica.inFlight--
+    clearTimeout(timer)
+  }
+}
+
+/**
+ * Runs reads on replicas: picks one in rotation, and on a connection-level failure takes it out of rotation
+ * and retries once on another replica in rotation, then on the primary (or throws, with `fallback: 'error'`).
+ * Errors of the query itself are never retried.
+ */
+class ReplicaReader {
+  constructor(
+    private readonly router: Router,
+    private readonly options: Pick<ResolvedOptions, 'fallback' | 'readTimeoutMs'>,
+  ) {}
+
+  async read(model: string, params: QueryParams): Promise<unknown> {
+    const { operation } = params
+    const context = { model, operation }
+    const replica = this.router.pick(context)
+    if (!replica) return await this.toPrimary(model, params, 'fallback', undefined)
+    this.router.emit(model, operation, 'read', replica)
+    let failure: unknown
+    try {
+      return await this.attempt(replica, model, params)
+    } catch (error) {
+      if (!this.isConnectionFailure(replica, error)) throw error
+      failure = error
+    }
+    const second = this.router.pick(context, replica)
+    if (second) {
+      this.router.emit(model, operation, 'retry', second)
+      try {
+        return await this.attempt(second, model, params)
+      } catch (error) {
+        if (!this.isConnectionFailure(second, error)) throw error
+        failure = error
+      }
+    }
+    return await this.toPrimary(model, params, 'retry', failure)
+  }
+
+  private async toPrimary(model: string, params: QueryParams, reason: 'fallback' | 'retry', failure: unknown): Promise<unknown> {
+    if (this.options.fallback === 'error') {
+      const states = this.router.replicas.map((r) => ({ name: r.name, state: r.state }))
+      throw new NoReplicaAvailableError(model, params.operation, states, failure === undefined ? undefined : { cause: failure })
+    }
+    this.router.emit(model, params.operation, reason)
+    return await params.query(params.args)
+  }
+
+  private isConnectionFailure(replica: ReplicaState, error: unknown): boolean {
+    const cause = connectionErrorCause(error)
+    if (cause === undefined) return false
+    this.router.fail(replica, cause)
+    return true
+  }
+
+  private async attempt(replica: ReplicaState, model: string, params: QueryParams): Promise<unknown> {
+    const delegate = (replica.client as unknown as Record<string, Delegate | undefined>)[modelProperty(model)]
+    const run = delegate?.[params.operation]
+    if (!run) throw new TypeError(`Replica \`${replica.name}\` has no \`${model}.${params.operation}\``)
+    replica.inFlight++
+    try {
+      const result = await withTimeout(Promise.resolve(run(params.args)), this.options.readTimeoutMs)
+      replica.reads++
+      const path = fluentPath(params)
+      return path ? unpackFluent(result, path) : result
+    } finally {
+      replica.inFlight--
+    }
   }
 }
 
 /**
  * A Prisma Client extension that sends reads to read replicas and everything else to the primary, with
- * read-your-writes through a sticky window. Apply it last, after extensions that rewrite query arguments
- * (soft delete, row-level filters), so that replicas receive the rewritten arguments.
+ * read-your-writes through a sticky window, and replica health: a replica that fails or lags leaves rotation,
+ * and a read that fails on a replica at the connection level is retried elsewhere. Apply it last, after
+ * extensions that rewrite query arguments (soft delete, row-level filters), so that replicas receive the
+ * rewritten arguments.
  *
  * @example
  * ```ts
@@ -64,12 +142,15 @@ export function readReplicas(options: ReadReplicasOptions) {
   return Prisma.defineExtension((base) => {
     const client = base as unknown as AnyClient
     const router = new Router(resolved)
+    const monitor = new HealthMonitor(router, base as unknown as PrismaClientLike, resolved)
+    const reader = new ReplicaReader(router, resolved)
 
     /** `$primary()`: the base client, reporting `forced-primary`; writes through it open the sticky window. */
     const primary = client.$extends({
       name: 'prisma-replica-router/primary',
       query: {
         $allOperations(params: QueryParams) {
+          monitor.ensureStarted()
           router.emit(params.model, params.operation, 'forced-primary')
           const isRead = params.model !== undefined && READ_OPERATIONS.has(params.operation)
           return isRead ? params.query(params.args) : settle(router, params.query(params.args))
@@ -88,10 +169,13 @@ export function readReplicas(options: ReadReplicasOptions) {
               if (params.model !== undefined && !READ_OPERATIONS.has(params.operation)) {
                 throw new ReplicaWriteError(params.model, params.operation, replica.name)
               }
+              monitor.ensureStarted()
               router.emit(params.model, params.operation, 'forced-replica', replica)
               replica.inFlight++
               try {
-                return await params.query(params.args)
+                const result = await params.query(params.args)
+                replica.reads++
+                return result
               } finally {
                 replica.inFlight--
               }
@@ -112,10 +196,11 @@ export function readReplicas(options: ReadReplicasOptions) {
         },
 
         /**
-         * A replica, ignoring stickiness: the one named, else one chosen by the policy.
-         * Model writes through it throw `ReplicaWriteError`; raw queries run on the replica.
+         * A replica, ignoring stickiness: the one named (whatever its health), else one in rotation chosen by
+         * the policy. Model writes through it throw `ReplicaWriteError`; raw queries run on the replica.
          * @throws {ReplicaInTransactionError} inside a transaction.
          * @throws {UnknownReplicaError} for a name that is not configured.
+         * @throws {NoReplicaAvailableError} without a name, when no replica is in rotation.
          */
         $replica<T extends object>(this: T, name?: string): Omit<T, '$primary' | '$replica'> {
           const context = Prisma.getExtensionContext(this)
@@ -123,18 +208,31 @@ export function readReplicas(options: ReadReplicasOptions) {
           if (name !== undefined && typeof name !== 'string') {
             throw new TypeError(`Expected \`name\` to be a string, got ${describeValue(name)}`)
           }
-          const replica =
-            name === undefined ? router.pick({ model: undefined, operation: '$replica' }) : router.byName(name)
+          const replica = name === undefined ? router.pick({ model: undefined, operation: '$replica' }) : router.byName(name)
+          if (!replica) {
+            throw new NoReplicaAvailableError(
+              undefined,
+              '$replica',
+              router.replicas.map((r) => ({ name: r.name, state: r.state })),
+            )
+          }
           return forcedReplicas.get(replica) as unknown as Omit<T, '$primary' | '$replica'>
         },
 
-        /** Connects the primary and every replica. */
+        /** Health, lag and counters of every replica. */
+        $replicaStatus(): ReplicaStatus[] {
+          return router.status()
+        },
+
+        /** Connects the primary and every replica, and starts the health check. */
         async $connect(): Promise<void> {
+          monitor.ensureStarted()
           await Promise.all([client.$connect(), ...router.replicas.map((r) => r.client.$connect())])
         },
 
-        /** Disconnects the primary and every replica. */
+        /** Stops the health check, then disconnects the primary and every replica. */
         async $disconnect(): Promise<void> {
+          await monitor.stop()
           await Promise.all([client.$disconnect(), ...router.replicas.map((r) => r.client.$disconnect())])
         },
       },
@@ -143,6 +241,7 @@ export function readReplicas(options: ReadReplicasOptions) {
         $allOperations(prismaParams) {
           const params = prismaParams as unknown as QueryParams
           const { model, operation } = params
+          monitor.ensureStarted()
           if (isInTransaction(params)) {
             router.emit(model, operation, 'transaction')
             return settle(router, params.query(params.args))
@@ -159,9 +258,7 @@ export function readReplicas(options: ReadReplicasOptions) {
             router.emit(model, operation, 'sticky')
             return params.query(params.args)
           }
-          const replica = router.pick({ model, operation })
-          router.emit(model, operation, 'read', replica)
-          return readOnReplica(replica, model, params)
+          return reader.read(model, params)
         },
       },
     })

@@ -10,8 +10,19 @@ export type RouteTarget = 'primary' | 'replica'
  * - `sticky`: a read sent to the primary because its scope wrote recently (read-your-writes).
  * - `forced-primary`: sent through `$primary()`.
  * - `forced-replica`: sent through `$replica()`.
+ * - `fallback`: a read sent to the primary because no replica is usable (all down or lagging).
+ * - `retry`: a read sent again, to another replica or the primary, after a connection-level failure.
  */
-export type RouteReason = 'read' | 'write' | 'raw' | 'transaction' | 'sticky' | 'forced-primary' | 'forced-replica'
+export type RouteReason =
+  | 'read'
+  | 'write'
+  | 'raw'
+  | 'transaction'
+  | 'sticky'
+  | 'forced-primary'
+  | 'forced-replica'
+  | 'fallback'
+  | 'retry'
 
 /** One routing decision, passed to `onRoute`. Names replicas by their configured name, never by URL. */
 export interface RouteEvent {

@@ -3,7 +3,12 @@ import { isInvalidOptionError, readReplicas, type ReadReplicasOptions } from '..
 import { resolveOptions } from '../src/options.ts'
 
 /** A structural stand-in: option parsing only looks at the shape of a client. */
-const fakeClient = () => ({ $connect: async () => {}, $disconnect: async () => {}, $extends: () => ({}) })
+const fakeClient = () => ({
+  $connect: async () => {},
+  $disconnect: async () => {},
+  $extends: () => ({}),
+  $queryRawUnsafe: () => Promise.resolve([]),
+})
 
 function errorOf(options: unknown): Error & { option?: string } {
   try {
@@ -93,9 +98,20 @@ describe('option validation: a typed error with an exact message, at constructio
     [
       { replicas: [fakeClient()], replica: [] },
       'replica',
-      'Unknown option `replica`; expected one of: `replicas`, `policy`, `sticky`, `onRoute`',
+      'Unknown option `replica`; expected one of: `replicas`, `policy`, `sticky`, `onRoute`, `maxLag`, `fallback`, `health`, `readTimeoutMs`, `onHealthChange`',
     ],
     [null, 'options', 'Expected options to be an object with `replicas`, got `null`'],
+    [{ replicas: [fakeClient()], maxLag: {} }, 'maxLag', 'Expected `maxLag` to set `ms`, `bytes` or both, got an empty object'],
+    [{ replicas: [fakeClient()], maxLag: 500 }, 'maxLag', 'Expected `maxLag` to be an object with `ms` or `bytes`, got `500` (number)'],
+    [{ replicas: [fakeClient()], maxLag: { ms: 0 } }, 'maxLag.ms', 'Expected `maxLag.ms` to be a finite number > 0, got `0` (number)'],
+    [{ replicas: [fakeClient()], maxLag: { bytes: -1 } }, 'maxLag.bytes', 'Expected `maxLag.bytes` to be a finite number > 0, got `-1` (number)'],
+    [{ replicas: [fakeClient()], maxLag: { seconds: 1 } }, 'maxLag.seconds', 'Unknown option `maxLag.seconds`; expected one of: `ms`, `bytes`'],
+    [{ replicas: [fakeClient()], fallback: 'replica' }, 'fallback', 'Expected `fallback` to be `primary` or `error`, got `replica` (string)'],
+    [{ replicas: [fakeClient()], health: { intervalMs: 5 } }, 'health.intervalMs', 'Expected `health.intervalMs` to be a finite number >= 10, got `5` (number)'],
+    [{ replicas: [fakeClient()], health: { timeoutMs: 0 } }, 'health.timeoutMs', 'Expected `health.timeoutMs` to be a finite number > 0, got `0` (number)'],
+    [{ replicas: [fakeClient()], health: false }, 'health', 'Expected `health` to be an object with `intervalMs` or `timeoutMs`, got `false` (boolean)'],
+    [{ replicas: [fakeClient()], readTimeoutMs: true }, 'readTimeoutMs', 'Expected `readTimeoutMs` to be a finite number > 0, got `true` (boolean)'],
+    [{ replicas: [fakeClient()], onHealthChange: {} }, 'onHealthChange', 'Expected `onHealthChange` to be a function, got an object'],
   ])('%j -> %s', (options, option, message) => {
     const error = errorOf(options)
     expect(isInvalidOptionError(error)).toBe(true)
@@ -126,7 +142,7 @@ describe('option validation: a typed error with an exact message, at constructio
     }
   })
 
-  it('applies defaults: round-robin, a 2 s window, names replica-<n>, weight 1', () => {
+  it('applies defaults: round-robin, a 2 s window, names replica-<n>, weight 1, fallback primary, 1 s health checks, 10 s read timeout', () => {
     const resolved = resolveOptions({ replicas: [fakeClient(), { client: fakeClient(), name: 'b', weight: 3 }] })
     expect(resolved.policy.name).toBe('round-robin')
     expect(resolved.windowMs).toBe(2000)
@@ -136,6 +152,11 @@ describe('option validation: a typed error with an exact message, at constructio
     ])
     expect(resolveOptions({ replicas: [fakeClient()], sticky: false }).windowMs).toBe(false)
     expect(resolveOptions({ replicas: [fakeClient()], sticky: {} }).windowMs).toBe(2000)
+    expect(resolved.fallback).toBe('primary')
+    expect(resolved.health).toEqual({ intervalMs: 1000, timeoutMs: 1000 })
+    expect(resolved.readTimeoutMs).toBe(10_000)
+    expect(resolved.maxLag).toEqual({ ms: undefined, bytes: undefined })
+    expect(resolveOptions({ replicas: [fakeClient()], readTimeoutMs: false }).readTimeoutMs).toBe(false)
   })
 
   it('accepts every built-in policy by name and a custom one', () => {

@@ -3,7 +3,12 @@ import { isReplicaRouterError, runInScope, type RoutingPolicy } from '../src/ind
 import { resolveOptions, type ReadReplicasOptions } from '../src/options.ts'
 import { Router } from '../src/router.ts'
 
-const fakeClient = () => ({ $connect: async () => {}, $disconnect: async () => {}, $extends: () => ({}) })
+const fakeClient = () => ({
+  $connect: async () => {},
+  $disconnect: async () => {},
+  $extends: () => ({}),
+  $queryRawUnsafe: () => Promise.resolve([]),
+})
 
 function router(options: Partial<ReadReplicasOptions> = {}): Router {
   return new Router(resolveOptions({ replicas: [fakeClient(), fakeClient()], ...options }))

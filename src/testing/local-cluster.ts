@@ -307,6 +307,42 @@ export class LocalCluster {
     await runPg(this.info, 'pg_ctl', ['start', '-D', dataDir, '-l', `${dataDir}.log`, '-w', '-t', '60'])
   }
 
+  /** True while the replica's server runs (its postmaster.pid exists). */
+  isRunning(name: string): boolean {
+    return existsSync(join(this.replica(name).dataDir, 'postmaster.pid'))
+  }
+
+  /** PIDs of a running replica's server: the postmaster first, then its children. */
+  private async serverPids(name: string): Promise<number[]> {
+    const pidFile = await readFile(join(this.replica(name).dataDir, 'postmaster.pid'), 'utf8')
+    const postmaster = Number(pidFile.split('\n')[0])
+    const children = await execFileAsync('pgrep', ['-P', String(postmaster)]).then(
+      ({ stdout }) => stdout.split('\n').filter(Boolean).map(Number),
+      () => [],
+    )
+    return [postmaster, ...children]
+  }
+
+  /**
+   * Freezes a replica's whole server (SIGSTOP to the postmaster and every backend), like a hung host:
+   * connections neither fail nor answer. Always pair with {@link thawReplica}.
+   */
+  async freezeReplica(name: string): Promise<void> {
+    for (const pid of await this.serverPids(name)) process.kill(pid, 'SIGSTOP')
+  }
+
+  /** Resumes a server frozen by {@link freezeReplica} (SIGCONT). Harmless on a running server. */
+  async thawReplica(name: string): Promise<void> {
+    if (!this.isRunning(name)) return
+    for (const pid of (await this.serverPids(name)).reverse()) {
+      try {
+        process.kill(pid, 'SIGCONT')
+      } catch {
+        /* exited meanwhile */
+      }
+    }
+  }
+
   /** Stops every server and removes the data directories. Idempotent. */
   async stop(): Promise<void> {
     if (this.info.watchdogPid !== undefined) {

@@ -1,7 +1,7 @@
 import { PrismaPg } from '@prisma/adapter-pg'
 import { inject, type TestContext } from 'vitest'
 import { PrismaClient } from '../../generated/prisma/client.ts'
-import { readReplicas, type ReadReplicasOptions, type RouteEvent } from '../../src/index.ts'
+import { readReplicas, type HealthEvent, type ReadReplicasOptions, type RouteEvent } from '../../src/index.ts'
 import { LocalCluster, waitForReplay } from '../../src/testing/local-cluster.ts'
 import type { TopologyInfo } from './topology-info.ts'
 
@@ -45,10 +45,12 @@ export function routedClient(options: Extra = {}) {
   return { prisma, events, base, replicas }
 }
 
-/** Restores replay and removes injected lag on every replica (afterEach of fault-injecting tests). */
+/** Restarts, thaws, resumes replay and removes injected lag on every replica (afterEach of fault tests). */
 export async function healReplicas(): Promise<void> {
   if (!cluster) return
   for (const name of replicaNames) {
+    if (cluster.isRunning(name)) await cluster.thawReplica(name)
+    else await cluster.startReplica(name)
     await cluster.setReplicaLag(name, 0)
     await cluster.resumeReplay(name)
   }
@@ -60,4 +62,25 @@ let counter = 0
 export function unique(prefix: string): string {
   counter += 1
   return `${prefix}-${String(process.pid)}-${String(Date.now())}-${String(counter)}`
+}
+
+/** Waits until `condition()` holds (polled every 5 ms), or fails after `timeoutMs` naming `what`. */
+export async function until(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = performance.now() + timeoutMs
+  while (!(await condition())) {
+    if (performance.now() > deadline) throw new Error(`timed out after ${String(timeoutMs)} ms waiting for: ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+}
+
+/** Routing and health events with the time they happened, in one timeline. */
+export function timeline() {
+  const entries: ({ at: number; kind: 'route' } & RouteEvent | { at: number; kind: 'health' } & HealthEvent)[] = []
+  return {
+    entries,
+    onRoute: (e: RouteEvent) => entries.push({ at: performance.now(), kind: 'route', ...e }),
+    onHealthChange: (e: HealthEvent) => entries.push({ at: performance.now(), kind: 'health', ...e }),
+    health: (replica: string, state: HealthEvent['state']) =>
+      entries.find((e) => e.kind === 'health' && e.replica === replica && e.state === state),
+  }
 }

@@ -1,0 +1,74 @@
+/**
+ * Tells connection-level failures (the server is gone, refused, restarting, unreachable, timed out) from errors
+ * of the query itself (constraint, syntax, not found, 25006 …). Only the former are safe and useful to retry
+ * elsewhere: the read never ran to completion on a working server.
+ */
+
+/** Driver-adapter error kinds (from @prisma/driver-adapter-utils) that mean "this server cannot serve". */
+const ADAPTER_KINDS = new Set([
+  'DatabaseNotReachable',
+  'ConnectionClosed',
+  'SocketTimeout',
+  'TlsConnectionError',
+  'TooManyConnections',
+  'AuthenticationFailed',
+  'DatabaseAccessDenied',
+])
+
+/** Prisma error codes: P1001 can't reach, P1002 timed out, P1008 operation timed out, P1017 server closed. */
+const PRISMA_CODES = new Set(['P1001', 'P1002', 'P1008', 'P1017'])
+
+/** SQLSTATE: class 08 connection exception, 57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect now, 53300 too many connections. */
+const SQLSTATE = /^(08[0-9A-Z]{3}|57P0[123]|53300)$/
+
+const NODE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+])
+
+const MESSAGES: readonly [RegExp, string][] = [
+  [/Connection terminated unexpectedly/i, 'connection-terminated'],
+  [/Connection terminated due to connection timeout/i, 'connect-timeout'],
+  [/timeout exceeded when trying to connect/i, 'connect-timeout'],
+  [/server closed the connection unexpectedly/i, 'connection-terminated'],
+]
+
+/** Our own read timeout (`readTimeoutMs`). */
+export class ReadTimeoutError extends Error {
+  override name = 'ReadTimeoutError'
+  readonly code = 'timeout'
+}
+
+const field = (value: unknown, key: string): unknown =>
+  typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[key] : undefined
+
+/**
+ * The cause of a connection-level failure, as a short code safe to log (`57P01`, `DatabaseNotReachable`,
+ * `ECONNREFUSED`, `timeout`, …), or `undefined` when the error came from the query itself.
+ */
+export function connectionErrorCause(error: unknown, depth = 0): string | undefined {
+  if (typeof error !== 'object' || error === null || depth > 4) return undefined
+  if (error instanceof ReadTimeoutError) return error.code
+  const adapter = field(field(field(error, 'meta'), 'driverAdapterError'), 'cause') ?? field(error, 'cause')
+  const sqlstate = field(adapter, 'originalCode') ?? field(adapter, 'code')
+  if (typeof sqlstate === 'string' && SQLSTATE.test(sqlstate)) return sqlstate
+  const kind = field(adapter, 'kind')
+  if (typeof kind === 'string' && ADAPTER_KINDS.has(kind)) return kind
+  const code = field(error, 'code')
+  if (typeof code === 'string') {
+    if (SQLSTATE.test(code) || NODE_CODES.has(code)) return code
+    if (PRISMA_CODES.has(code)) return code
+  }
+  const message = field(error, 'message')
+  if (typeof message === 'string') {
+    for (const [pattern, cause] of MESSAGES) if (pattern.test(message)) return cause
+  }
+  const nested = field(error, 'cause')
+  return nested === undefined || nested === error ? undefined : connectionErrorCause(nested, depth + 1)
+}

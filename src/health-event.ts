@@ -1,0 +1,50 @@
+/**
+ * A replica's health:
+ * - `up`: in rotation.
+ * - `down`: out of rotation: a read or a health check failed at the connection level (or timed out).
+ * - `lagging`: out of rotation: its measured lag is over `maxLag`.
+ */
+export type ReplicaHealth = 'up' | 'down' | 'lagging'
+
+/** Replication lag of a replica, as last measured by the health check. */
+export interface ReplicaLag {
+  /** How long the replica has been behind the position it has replayed (see the README). */
+  readonly ms: number
+  /** WAL bytes between the primary's position and the replica's replay position. */
+  readonly bytes: number
+}
+
+/** A change of a replica's health, passed to `onHealthChange`. Names only, never a connection string. */
+export interface HealthEvent {
+  /** The replica's name. */
+  readonly replica: string
+  /** The new state. */
+  readonly state: ReplicaHealth
+  /** The state before. */
+  readonly previous: ReplicaHealth
+  /**
+   * Why: a connection-level cause (`ECONNREFUSED`, `DatabaseNotReachable`, `57P01`, `timeout`, …) for `down`;
+   * `lag-ms` or `lag-bytes` for `lagging`; `recovered` or `caught-up` for `up`.
+   */
+  readonly cause: string
+  /** The lag measured with this change, when known. */
+  readonly lag?: ReplicaLag
+}
+
+/** One replica in `$replicaStatus()`. */
+export interface ReplicaStatus {
+  readonly name: string
+  readonly state: ReplicaHealth
+  /** Cause of the last state change (see {@link HealthEvent.cause}); `undefined` before any change. */
+  readonly cause: string | undefined
+  /** Last measured lag; `undefined` until the first health check that could measure it. */
+  readonly lag: ReplicaLag | undefined
+  /** Last replay position seen (`pg_last_wal_replay_lsn()`), e.g. `0/3000148`. */
+  readonly replayLsn: string | undefined
+  /** Queries of this router in flight on the replica now. */
+  readonly inFlight: number
+  /** Reads the replica has served successfully. */
+  readonly reads: number
+  /** Connection-level failures: of reads, and of health checks that took the replica out of rotation. */
+  readonly failures: number
+}

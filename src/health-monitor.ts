@@ -1,0 +1,131 @@
+import { connectionErrorCause } from './connection-error.js'
+import { formatLsn, LagTracker, parseLsn } from './lag-tracker.js'
+import type { PrismaClientLike, ResolvedOptions } from './options.js'
+import type { ReplicaState, Router } from './router.js'
+
+class ProbeTimeout extends Error {
+  override name = 'ProbeTimeout'
+  readonly code = 'timeout'
+}
+
+/** Resolves with `promise`, or rejects with a ProbeTimeout after `ms`. The timer never keeps the process alive. */
+async function within<T>(promise: PromiseLike<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(new ProbeTimeout())
+    }, ms)
+    timer.unref()
+  })
+  try {
+    return await Promise.race([promise, timeout])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+const first = (rows: unknown): Record<string, unknown> | undefined =>
+  Array.isArray(rows) && typeof rows[0] === 'object' && rows[0] !== null ? (rows[0] as Record<string, unknown>) : undefined
+
+/**
+ * The background health check of one router: every `intervalMs`, one cheap query on the primary
+ * (`pg_current_wal_lsn()`) and one on each replica (`pg_last_wal_replay_lsn()`), each with its own timeout.
+ * A replica that fails leaves rotation; one that answers (and is within `maxLag`) comes back.
+ * Lazy: starts with the first query; `stop()` (on `$disconnect()`) ends it; the timer is `unref`'d.
+ */
+export class HealthMonitor {
+  private readonly tracker = new LagTracker()
+  private timer: NodeJS.Timeout | undefined
+  private current: Promise<void> | undefined
+  private running = false
+  /** Replicas whose previous probe has not answered yet (a hung server): not probed again meanwhile. */
+  private readonly pending = new Set<ReplicaState>()
+
+  constructor(
+    private readonly router: Router,
+    private readonly primary: PrismaClientLike,
+    private readonly options: Pick<ResolvedOptions, 'health' | 'maxLag'>,
+  ) {}
+
+  /** Starts the loop unless it runs; the first check runs at once. Cheap enough for every query. */
+  ensureStarted(): void {
+    if (this.running) return
+    this.running = true
+    this.schedule(0)
+  }
+
+  /** Stops the loop and waits for a check in progress, so no query runs after `$disconnect()`. */
+  async stop(): Promise<void> {
+    this.running = false
+    clearTimeout(this.timer)
+    this.timer = undefined
+    await this.current
+  }
+
+  /** Fixed rate: checks start every `intervalMs` (not `intervalMs` after the previous one ended), never overlapping. */
+  private schedule(delay: number): void {
+    this.timer = setTimeout(() => {
+      const started = performance.now()
+      this.current = this.check().finally(() => {
+        this.current = undefined
+        const elapsed = performance.now() - started
+        if (this.running) this.schedule(Math.max(0, this.options.health.intervalMs - elapsed))
+      })
+    }, delay)
+    this.timer.unref()
+  }
+
+  /** One round of checks. Never throws. */
+  async check(): Promise<void> {
+    const { timeoutMs } = this.options.health
+    const primaryLsn = await within(this.primary.$queryRawUnsafe('SELECT pg_current_wal_lsn()::text AS lsn'), timeoutMs).then(
+      (rows) => {
+        const lsn = first(rows)?.lsn
+        return typeof lsn === 'string' ? parseLsn(lsn) : undefined
+      },
+      () => undefined, // the primary's own trouble is not the replicas' health: lag is just not measurable now
+    )
+    const at = performance.now()
+    if (primaryLsn !== undefined) this.tracker.record(primaryLsn, at)
+    const replays = await Promise.all(this.router.replicas.map((replica) => this.checkReplica(replica, primaryLsn !== undefined)))
+    const known = replays.filter((lsn): lsn is bigint => lsn !== undefined)
+    if (known.length > 0) this.tracker.prune(known.reduce((a, b) => (a < b ? a : b)))
+  }
+
+  private async checkReplica(replica: ReplicaState, lagMeasurable: boolean): Promise<bigint | undefined> {
+    const { timeoutMs } = this.options.health
+    let row: Record<string, unknown> | undefined
+    try {
+      if (this.pending.has(replica)) throw new ProbeTimeout()
+      const probe = Promise.resolve(
+        replica.client.$queryRawUnsafe('SELECT pg_last_wal_replay_lsn()::text AS lsn, pg_is_in_recovery() AS standby'),
+      )
+      this.pending.add(replica)
+      void probe.then(
+        () => this.pending.delete(replica),
+        () => this.pending.delete(replica),
+      )
+      row = first(await within(probe, timeoutMs))
+    } catch (error) {
+      const cause = error instanceof ProbeTimeout ? error.code : (connectionErrorCause(error) ?? 'health-check-failed')
+      if (replica.state !== 'down') this.router.fail(replica, cause)
+      return undefined
+    }
+    const replayText = row?.lsn
+    // A server that is no longer in recovery (promoted) has no replay position: it has everything it serves.
+    const replay = typeof replayText === 'string' ? parseLsn(replayText) : this.tracker.latest
+    if (replay === undefined) return undefined
+    replica.replayLsn = formatLsn(replay)
+    const { ms: maxMs, bytes: maxBytes } = this.options.maxLag
+    if (!lagMeasurable) {
+      // Without the primary's position the lag is unknown: re-admit only when no lag limit is configured.
+      if (replica.state === 'down' && maxMs === undefined && maxBytes === undefined) this.router.setHealth(replica, 'up', 'recovered')
+      return replay
+    }
+    const lag = { ms: Math.round(this.tracker.lagMs(replay, performance.now())), bytes: this.tracker.lagBytes(replay) }
+    if (maxMs !== undefined && lag.ms > maxMs) this.router.setHealth(replica, 'lagging', 'lag-ms', lag)
+    else if (maxBytes !== undefined && lag.bytes > maxBytes) this.router.setHealth(replica, 'lagging', 'lag-bytes', lag)
+    else this.router.setHealth(replica, 'up', replica.state === 'down' ? 'recovered' : 'caught-up', lag)
+    return replay
+  }
+}

@@ -1,0 +1,35 @@
+import { expect, it } from 'vitest'
+import { connectionErrorCause, ReadTimeoutError } from '../src/connection-error.ts'
+
+/** Shapes as Prisma 7 + @prisma/adapter-pg produce them (recorded against a real server, see health tests). */
+const prismaAdapterError = (code: string, cause: Record<string, unknown>) =>
+  Object.assign(new Error('Invalid invocation'), { code, meta: { driverAdapterError: { name: 'DriverAdapterError', cause } } })
+
+it.each([
+  ['server down / refused', prismaAdapterError('P1001', { kind: 'DatabaseNotReachable', host: 'h', port: 1 }), 'DatabaseNotReachable'],
+  ['admin shutdown', prismaAdapterError('P2010', { kind: 'postgres', code: '57P01', originalCode: '57P01' }), '57P01'],
+  ['crash shutdown', prismaAdapterError('P2010', { kind: 'postgres', code: '57P02', originalCode: '57P02' }), '57P02'],
+  ['starting up', prismaAdapterError('P2010', { kind: 'postgres', code: '57P03', originalCode: '57P03' }), '57P03'],
+  ['connection failure class 08', prismaAdapterError('P2010', { kind: 'postgres', code: '08006', originalCode: '08006' }), '08006'],
+  ['closed', prismaAdapterError('P1017', { kind: 'ConnectionClosed' }), 'ConnectionClosed'],
+  ['socket timeout', prismaAdapterError('P1008', { kind: 'SocketTimeout' }), 'SocketTimeout'],
+  ['bare prisma code', Object.assign(new Error('x'), { code: 'P1001' }), 'P1001'],
+  ['node error', Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }), 'ECONNREFUSED'],
+  ['pg message', new Error('Connection terminated unexpectedly'), 'connection-terminated'],
+  ['nested cause', new Error('wrapped', { cause: Object.assign(new Error('x'), { code: 'ECONNRESET' }) }), 'ECONNRESET'],
+  ['our timeout', new ReadTimeoutError('read timed out'), 'timeout'],
+])('connection-level: %s -> %s', (_label, error, cause) => {
+  expect(connectionErrorCause(error)).toBe(cause)
+})
+
+it.each([
+  ['not found (P2025)', Object.assign(new Error('No record'), { code: 'P2025', meta: { modelName: 'Note' } })],
+  ['read-only transaction (25006)', prismaAdapterError('P2010', { kind: 'postgres', code: '25006', originalCode: '25006' })],
+  ['division by zero', prismaAdapterError('P2010', { kind: 'postgres', code: '22012', originalCode: '22012' })],
+  ['unique violation', prismaAdapterError('P2002', { kind: 'UniqueConstraintViolation' })],
+  ['validation', Object.assign(new Error('Unknown argument `nope`'), { name: 'PrismaClientValidationError' })],
+  ['a string', 'ECONNREFUSED'],
+  ['null', null],
+])('query-level, never retried: %s', (_label, error) => {
+  expect(connectionErrorCause(error)).toBeUndefined()
+})

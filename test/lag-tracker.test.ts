@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest'
+import { formatLsn, LagTracker, parseLsn } from '../src/lag-tracker.ts'
+
+describe('LSN', () => {
+  it('parses and formats PostgreSQL positions', () => {
+    expect(parseLsn('0/0')).toBe(0n)
+    expect(parseLsn('16/B374D848')).toBe((0x16n << 32n) | 0xb374d848n)
+    expect(formatLsn(parseLsn('16/B374D848'))).toBe('16/B374D848')
+    expect(() => parseLsn('nope')).toThrow(TypeError)
+  })
+})
+
+describe('LagTracker', () => {
+  it('an idle primary: a replica that replayed everything has no lag, however much time passes', () => {
+    const t = new LagTracker()
+    t.record(100n, 0)
+    t.record(100n, 5_000)
+    expect(t.lagMs(100n, 60_000)).toBe(0)
+    expect(t.lagBytes(100n)).toBe(0)
+  })
+
+  it('measures time since the primary was first seen past the replay position', () => {
+    const t = new LagTracker()
+    t.record(100n, 0)
+    t.record(200n, 1000)
+    t.record(300n, 2000)
+    expect(t.lagMs(100n, 2500)).toBe(1500) // behind since the 200 sample
+    expect(t.lagMs(250n, 2500)).toBe(500)
+    expect(t.lagMs(300n, 2500)).toBe(0)
+    expect(t.lagBytes(150n)).toBe(150)
+    expect(t.lagBytes(400n)).toBe(0)
+  })
+
+  it('keeps the first time a position was seen when the primary does not move', () => {
+    const t = new LagTracker()
+    t.record(200n, 1000)
+    t.record(200n, 2000)
+    expect(t.lagMs(100n, 3000)).toBe(2000)
+  })
+
+  it('prunes samples no replica needs, keeping answers unchanged', () => {
+    const t = new LagTracker()
+    for (let i = 1; i <= 10; i++) t.record(BigInt(i * 100), i * 1000)
+    const before = t.lagMs(550n, 20_000)
+    t.prune(550n)
+    expect(t.lagMs(550n, 20_000)).toBe(before)
+    expect(t.lagMs(1000n, 20_000)).toBe(0)
+  })
+})
