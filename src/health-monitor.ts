@@ -1,5 +1,5 @@
 import { connectionErrorCause } from './connection-error.js'
-import { formatLsn, LagTracker, parseLsn } from './lag-tracker.js'
+import { LagTracker, parseLsn } from './lag-tracker.js'
 import type { PrismaClientLike, ResolvedOptions } from './options.js'
 import type { ReplicaState, Router } from './router.js'
 
@@ -78,6 +78,7 @@ export class HealthMonitor {
   /** One round of checks. Never throws. */
   async check(): Promise<void> {
     const { timeoutMs } = this.options.health
+    const startedAt = performance.now()
     const primaryLsn = await within(this.primary.$queryRawUnsafe('SELECT pg_current_wal_lsn()::text AS lsn'), timeoutMs).then(
       (rows) => {
         const lsn = first(rows)?.lsn
@@ -86,7 +87,10 @@ export class HealthMonitor {
       () => undefined, // the primary's own trouble is not the replicas' health: lag is just not measurable now
     )
     const at = performance.now()
-    if (primaryLsn !== undefined) this.tracker.record(primaryLsn, at)
+    if (primaryLsn !== undefined) {
+      this.tracker.record(primaryLsn, at)
+      this.router.primaryPosition.observe(startedAt, primaryLsn)
+    }
     const replays = await Promise.all(this.router.replicas.map((replica) => this.checkReplica(replica, primaryLsn !== undefined)))
     const known = replays.filter((lsn): lsn is bigint => lsn !== undefined)
     if (known.length > 0) this.tracker.prune(known.reduce((a, b) => (a < b ? a : b)))
@@ -107,15 +111,21 @@ export class HealthMonitor {
       )
       row = first(await within(probe, timeoutMs))
     } catch (error) {
-      const cause = error instanceof ProbeTimeout ? error.code : (connectionErrorCause(error) ?? 'health-check-failed')
-      if (replica.state !== 'down') this.router.fail(replica, cause)
+      const cause = error instanceof ProbeTimeout ? error.code : connectionErrorCause(error)
+      if (cause === undefined) {
+        // The server answered, with an error of the query: alive, but it cannot report its replay position
+        // (e.g. not PostgreSQL streaming replication). Usable only when no lag limit must be enforced.
+        const { ms, bytes } = this.options.maxLag
+        if (ms === undefined && bytes === undefined) this.router.setHealth(replica, 'up', 'lag-unmeasurable')
+        else this.router.setHealth(replica, 'down', 'lag-unmeasurable')
+      } else if (replica.state !== 'down') this.router.fail(replica, cause)
       return undefined
     }
     const replayText = row?.lsn
     // A server that is no longer in recovery (promoted) has no replay position: it has everything it serves.
     const replay = typeof replayText === 'string' ? parseLsn(replayText) : this.tracker.latest
     if (replay === undefined) return undefined
-    replica.replayLsn = formatLsn(replay)
+    this.router.observeReplay(replica, replay)
     const { ms: maxMs, bytes: maxBytes } = this.options.maxLag
     if (!lagMeasurable) {
       // Without the primary's position the lag is unknown: re-admit only when no lag limit is configured.

@@ -10,7 +10,15 @@ export type {
 } from './options.js'
 export type { RouteEvent, RouteReason, RouteTarget } from './route-event.js'
 export type { HealthEvent, ReplicaHealth, ReplicaLag, ReplicaStatus } from './health-event.js'
-export { runInScope, currentScope, ReplicaScope } from './scope.js'
+export { runInScope, currentScope, ReplicaScope, type RunInScopeOptions } from './scope.js'
+export type { RouterStats } from './router.js'
+export type { StickyKind } from './route-event.js'
+export {
+  InvalidConsistencyTokenError,
+  parseConsistencyToken,
+  encodeConsistencyToken,
+  type ConsistencyPoint,
+} from './consistency-token.js'
 export type { ReplicaCandidate, RoutingContext, RoutingPolicy } from './policies/routing-policy.js'
 export { roundRobin } from './policies/round-robin.js'
 export { random, type RandomPolicyOptions } from './policies/random.js'

@@ -42,16 +42,29 @@ export interface ReplicaConfig {
 /** Name of a built-in routing policy. */
 export type PolicyName = 'round-robin' | 'random' | 'weighted' | 'least-in-flight'
 
-/** Read-your-writes by a fixed window after each write. */
+/**
+ * Read-your-writes after a write, raw query or transaction in a scope.
+ * - `lsn`: a read of the scope goes to a replica only if that replica has replayed the primary's WAL position
+ *   taken after the scope's last write (else the primary). Reads return to replicas as soon as they caught up.
+ * - `window`: the scope's reads go to the primary for `windowMs` after each write.
+ */
 export interface StickyOptions {
   /**
-   * After a write, raw query or transaction, reads in the same scope go to the primary for this many
-   * milliseconds. A finite number >= 0; `0` never pins a scope.
+   * @default 'lsn'
+   * @example { mode: 'window', windowMs: 5000 }
+   */
+  readonly mode?: 'lsn' | 'window'
+  /**
+   * Window mode only: how long the scope's reads stay on the primary after a write. A finite number >= 0;
+   * `0` never pins a scope. Setting it without `mode` selects window mode.
    * @default 2000
    * @example { windowMs: 5000 }
    */
   readonly windowMs?: number
 }
+
+/** The default sticky mode, chosen by measurement (README, "Consistency"). */
+export const DEFAULT_STICKY_MODE: 'lsn' | 'window' = 'lsn'
 
 /** Replicas further behind than this leave rotation until they catch up. Set at least one of the two. */
 export interface MaxLagOptions {
@@ -100,10 +113,11 @@ export interface ReadReplicasOptions {
    */
   readonly policy?: PolicyName | RoutingPolicy
   /**
-   * Read-your-writes: after a write in a scope (see `runInScope`), that scope's reads go to the primary for
-   * `windowMs`. `false` turns it off: reads always go to replicas and may not see the scope's own writes yet.
-   * @default { windowMs: 2000 }
-   * @example false
+   * Read-your-writes within a scope (see `runInScope`): by WAL position (`{ mode: 'lsn' }`) or by a fixed
+   * window after each write (`{ mode: 'window', windowMs }`). `false` turns it off: reads always go to
+   * replicas and may not see the scope's own writes yet.
+   * @default { mode: 'lsn' }
+   * @example { mode: 'window', windowMs: 2000 }
    */
   readonly sticky?: StickyOptions | false
   /**
@@ -159,7 +173,7 @@ export interface ResolvedReplica {
 export interface ResolvedOptions {
   readonly replicas: readonly ResolvedReplica[]
   readonly policy: RoutingPolicy
-  readonly windowMs: number | false
+  readonly sticky: false | { readonly mode: 'window'; readonly windowMs: number } | { readonly mode: 'lsn' }
   readonly onRoute: ((event: RouteEvent) => void) | undefined
   readonly maxLag: { readonly ms: number | undefined; readonly bytes: number | undefined }
   readonly fallback: 'primary' | 'error'
@@ -180,7 +194,7 @@ const OPTION_KEYS = [
   'onHealthChange',
 ] as const
 const REPLICA_KEYS = ['client', 'name', 'weight'] as const
-const STICKY_KEYS = ['windowMs'] as const
+const STICKY_KEYS = ['mode', 'windowMs'] as const
 const MAX_LAG_KEYS = ['ms', 'bytes'] as const
 const HEALTH_KEYS = ['intervalMs', 'timeoutMs'] as const
 const POLICIES: Record<PolicyName, () => RoutingPolicy> = {
@@ -256,15 +270,20 @@ function resolvePolicy(policy: unknown): RoutingPolicy {
   )
 }
 
-function resolveWindow(sticky: unknown): number | false {
-  if (sticky === undefined) return 2000
+function resolveSticky(sticky: unknown): ResolvedOptions['sticky'] {
   if (sticky === false) return false
-  if (!isObject(sticky)) {
-    return fail('sticky', `Expected \`sticky\` to be \`false\` or { windowMs }, got ${describeValue(sticky)}`)
+  if (sticky !== undefined && !isObject(sticky)) {
+    return fail('sticky', `Expected \`sticky\` to be \`false\` or { mode, windowMs }, got ${describeValue(sticky)}`)
   }
-  checkKeys('sticky.', sticky, STICKY_KEYS)
-  const { windowMs = 2000 } = sticky
-  return checkNumber('sticky.windowMs', windowMs, 0, false)
+  const { mode = sticky?.windowMs === undefined ? DEFAULT_STICKY_MODE : 'window', windowMs } = resolveObject('sticky', sticky, STICKY_KEYS)
+  if (mode === 'lsn') {
+    if (windowMs !== undefined) fail('sticky.windowMs', '`sticky.windowMs` applies to `mode: \'window\'` only, not to `mode: \'lsn\'`')
+    return { mode: 'lsn' }
+  }
+  if (mode !== 'window') {
+    return fail('sticky.mode', `Expected \`sticky.mode\` to be \`lsn\` or \`window\`, got ${describeValue(mode)}`)
+  }
+  return { mode: 'window', windowMs: windowMs === undefined ? 2000 : checkNumber('sticky.windowMs', windowMs, 0, false) }
 }
 
 /** A finite number >= `min` (or > `min` when `exclusive`), else an InvalidOptionError naming `path`. */
@@ -339,7 +358,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   return {
     replicas: resolved,
     policy: resolvePolicy(options.policy),
-    windowMs: resolveWindow(options.sticky),
+    sticky: resolveSticky(options.sticky),
     onRoute: onRoute as ResolvedOptions['onRoute'],
     maxLag: resolveMaxLag(options.maxLag),
     fallback: fallback as 'primary' | 'error',

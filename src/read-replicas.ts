@@ -1,13 +1,15 @@
 import { Prisma } from '@prisma/client/extension'
 import { connectionErrorCause, ReadTimeoutError } from './connection-error.js'
+import { encodeConsistencyToken } from './consistency-token.js'
 import { describeValue } from './describe-value.js'
 import { NoReplicaAvailableError, ReplicaInTransactionError, ReplicaWriteError } from './errors.js'
 import type { ReplicaStatus } from './health-event.js'
 import { HealthMonitor } from './health-monitor.js'
+import { parseLsn } from './lag-tracker.js'
 import { modelProperty, READ_OPERATIONS } from './operations.js'
 import { resolveOptions, type PrismaClientLike, type ReadReplicasOptions, type ResolvedOptions } from './options.js'
 import { fluentPath, isInTransaction, isTransactionClient, unpackFluent } from './prisma-internals.js'
-import { Router, type ReplicaState } from './router.js'
+import { Router, type ReplicaState, type RouterStats } from './router.js'
 
 /** What a query extension callback receives (the public part). */
 interface QueryParams {
@@ -25,14 +27,21 @@ type AnyClient = Record<string, unknown> & {
 
 type Delegate = Record<string, (args: unknown) => Promise<unknown>>
 
-async function settle<T>(router: Router, promise: PromiseLike<T>): Promise<T> {
-  router.markWrite()
+async function settle<T>(router: Router, promise: PromiseLike<T>, inTransaction = false): Promise<T> {
+  router.beginWrite()
   try {
     return await promise
   } finally {
-    // The window runs from the end of the write, when its effects are committed (or never will be).
-    router.markWrite()
+    // Read-your-writes counts from the end of the write, when its effects are committed (or never will be).
+    router.endWrite(inTransaction)
   }
+}
+
+/** The primary's current WAL position, through the base client (not routed). */
+async function queryLsn(client: PrismaClientLike, sql: string): Promise<bigint | undefined> {
+  const rows = await client.$queryRawUnsafe(sql)
+  const lsn = Array.isArray(rows) ? (rows[0] as { lsn?: unknown } | undefined)?.lsn : undefined
+  return typeof lsn === 'string' ? parseLsn(lsn) : undefined
 }
 
 /** Rejects with a ReadTimeoutError after `ms` (the late result is dropped). The timer never holds the process. */
@@ -66,10 +75,34 @@ class ReplicaReader {
 
   async read(model: string, params: QueryParams): Promise<unknown> {
     const { operation } = params
+    const router = this.router
+    if (router.mode === 'window' && router.isSticky()) {
+      router.emit(model, operation, 'sticky', undefined, 'window')
+      return await params.query(params.args)
+    }
+    let accept: ((r: ReplicaState) => boolean) | undefined
+    if (router.mode === 'lsn') {
+      const required = await router.requirement(performance.now())
+      if (required === 'primary') {
+        router.emit(model, operation, 'sticky', undefined, 'lsn')
+        return await params.query(params.args)
+      }
+      if (required !== undefined) accept = (r) => r.replay !== undefined && r.replay >= required
+    }
     const context = { model, operation }
-    const replica = this.router.pick(context)
+    let replica = router.pick(context, undefined, accept)
+    if (!replica && accept) {
+      // No replica is KNOWN to have replayed the scope's write: ask the most advanced one, once.
+      const candidate = router.mostAdvanced(context)
+      if (!candidate) return await this.toPrimary(model, params, 'fallback', undefined)
+      if (await this.checkReplay(candidate)) replica = candidate
+      if (!replica || !accept(replica)) {
+        router.emit(model, operation, 'sticky', undefined, 'lsn')
+        return await params.query(params.args)
+      }
+    }
     if (!replica) return await this.toPrimary(model, params, 'fallback', undefined)
-    this.router.emit(model, operation, 'read', replica)
+    router.emit(model, operation, 'read', replica)
     let failure: unknown
     try {
       return await this.attempt(replica, model, params)
@@ -77,7 +110,7 @@ class ReplicaReader {
       if (!this.isConnectionFailure(replica, error)) throw error
       failure = error
     }
-    const second = this.router.pick(context, replica)
+    const second = this.router.pick(context, replica, accept)
     if (second) {
       this.router.emit(model, operation, 'retry', second)
       try {
@@ -97,6 +130,22 @@ class ReplicaReader {
     }
     this.router.emit(model, params.operation, reason)
     return await params.query(params.args)
+  }
+
+  /** One round trip to learn a replica's replay position; false if it failed (a connection failure takes it out). */
+  private async checkReplay(replica: ReplicaState): Promise<boolean> {
+    this.router.replicaChecks += 1
+    try {
+      const lsn = await withTimeout(
+        Promise.resolve(queryLsn(replica.client, 'SELECT pg_last_wal_replay_lsn()::text AS lsn')),
+        this.options.readTimeoutMs,
+      )
+      if (lsn !== undefined) this.router.observeReplay(replica, lsn)
+      return true
+    } catch (error) {
+      this.isConnectionFailure(replica, error)
+      return false
+    }
   }
 
   private isConnectionFailure(replica: ReplicaState, error: unknown): boolean {
@@ -141,7 +190,11 @@ export function readReplicas(options: ReadReplicasOptions) {
 
   return Prisma.defineExtension((base) => {
     const client = base as unknown as AnyClient
-    const router = new Router(resolved)
+    const router = new Router(resolved, async () => {
+      const lsn = await queryLsn(base as unknown as PrismaClientLike, 'SELECT pg_current_wal_lsn()::text AS lsn')
+      if (lsn === undefined) throw new TypeError('pg_current_wal_lsn() returned no position')
+      return lsn
+    })
     const monitor = new HealthMonitor(router, base as unknown as PrismaClientLike, resolved)
     const reader = new ReplicaReader(router, resolved)
 
@@ -219,6 +272,21 @@ export function readReplicas(options: ReadReplicasOptions) {
           return forcedReplicas.get(replica) as unknown as Omit<T, '$primary' | '$replica'>
         },
 
+        /**
+         * A compact token for the current scope's last write (WAL position + time), for a cookie or header of the
+         * next request, maybe served by another app instance: `runInScope(next, { token })` reads that write.
+         * `undefined` when the scope has written nothing. Costs at most one round trip to the primary.
+         */
+        async $consistencyToken(): Promise<string | undefined> {
+          const point = await router.consistencyPoint()
+          return point && encodeConsistencyToken(point)
+        },
+
+        /** Router-wide counters: read-your-writes round trips, retries, fallbacks, and the sticky mode in force. */
+        $routerStats(): RouterStats {
+          return router.stats()
+        },
+
         /** Health, lag and counters of every replica. */
         $replicaStatus(): ReplicaStatus[] {
           return router.status()
@@ -244,7 +312,7 @@ export function readReplicas(options: ReadReplicasOptions) {
           monitor.ensureStarted()
           if (isInTransaction(params)) {
             router.emit(model, operation, 'transaction')
-            return settle(router, params.query(params.args))
+            return settle(router, params.query(params.args), true)
           }
           if (model === undefined) {
             router.emit(model, operation, 'raw')
@@ -253,10 +321,6 @@ export function readReplicas(options: ReadReplicasOptions) {
           if (!READ_OPERATIONS.has(operation)) {
             router.emit(model, operation, 'write')
             return settle(router, params.query(params.args))
-          }
-          if (router.isSticky()) {
-            router.emit(model, operation, 'sticky')
-            return params.query(params.args)
           }
           return reader.read(model, params)
         },

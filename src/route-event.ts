@@ -24,6 +24,9 @@ export type RouteReason =
   | 'fallback'
   | 'retry'
 
+/** What kept a `sticky` read on the primary: the time window, or an LSN check (no replica had replayed the write). */
+export type StickyKind = 'window' | 'lsn'
+
 /** One routing decision, passed to `onRoute`. Names replicas by their configured name, never by URL. */
 export interface RouteEvent {
   /** Model name (e.g. `User`), or `undefined` for a client-level operation such as `$queryRaw`. */
@@ -36,4 +39,6 @@ export interface RouteEvent {
   readonly replica?: string
   /** Why. */
   readonly reason: RouteReason
+  /** With reason `sticky`: the window or an LSN check. */
+  readonly sticky?: StickyKind
 }

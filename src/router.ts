@@ -2,8 +2,26 @@ import { RoutingPolicyError, UnknownReplicaError } from './errors.js'
 import type { HealthEvent, ReplicaHealth, ReplicaLag, ReplicaStatus } from './health-event.js'
 import type { PrismaClientLike, ResolvedOptions } from './options.js'
 import type { ReplicaCandidate, RoutingContext, RoutingPolicy } from './policies/routing-policy.js'
-import type { RouteEvent, RouteReason } from './route-event.js'
-import { currentScope } from './scope.js'
+import { connectionErrorCause } from './connection-error.js'
+import type { ConsistencyPoint } from './consistency-token.js'
+import { formatLsn } from './lag-tracker.js'
+import { PrimaryPosition } from './primary-position.js'
+import type { RouteEvent, RouteReason, StickyKind } from './route-event.js'
+import { currentScope, type ScopeState } from './scope.js'
+
+/** Router-wide counters returned by `$routerStats()`. */
+export interface RouterStats {
+  /** The read-your-writes mode in force (`lsn` falls back to `window` where WAL positions are unavailable). */
+  readonly mode: 'lsn' | 'window' | false
+  /** `pg_current_wal_lsn()` queries sent to the primary for read-your-writes (at most one per write, shared). */
+  readonly positionQueries: number
+  /** `pg_last_wal_replay_lsn()` checks sent to replicas because no cached position sufficed. */
+  readonly replicaChecks: number
+  /** Reads retried after a connection-level failure. */
+  readonly retries: number
+  /** Reads that found no usable replica (sent to the primary, or refused with `fallback: 'error'`). */
+  readonly fallbacks: number
+}
 
 /** A replica's live state. Doubles as the candidate a policy sees (read-only to it). */
 export interface ReplicaState extends ReplicaCandidate {
@@ -12,7 +30,8 @@ export interface ReplicaState extends ReplicaCandidate {
   state: ReplicaHealth
   cause: string | undefined
   lag: ReplicaLag | undefined
-  replayLsn: string | undefined
+  /** Lower bound of the replica's replay position (positions only grow), from health checks and LSN checks. */
+  replay: bigint | undefined
   reads: number
   failures: number
 }
@@ -24,28 +43,40 @@ export interface ReplicaState extends ReplicaCandidate {
 export class Router {
   readonly replicas: readonly ReplicaState[]
   private readonly policy: RoutingPolicy
-  private readonly windowMs: number | false
+  /** The read-your-writes mode; `lsn` turns into `window` if the servers cannot report WAL positions. */
+  mode: 'lsn' | 'window' | false
+  private readonly windowMs: number
   private readonly onRoute: ((event: RouteEvent) => void) | undefined
   private readonly onHealthChange: ((event: HealthEvent) => void) | undefined
   /** Replicas in rotation (state `up`), in configuration order. Rebuilt on every state change only. */
   private usable: readonly ReplicaState[]
   /** Sticky state of the client-wide scope, used outside `runInScope`. */
-  private readonly clientScope = { lastWriteAt: -Infinity }
+  private readonly clientScope: ScopeState = { lastWriteAt: -Infinity, pending: undefined, required: undefined }
+  /** The primary's WAL position after writes (LSN mode). */
+  readonly primaryPosition: PrimaryPosition
+  /** LSN checks sent to replicas (LSN mode's other extra round trip, on reads). */
+  replicaChecks = 0
+  /** Reads retried after a connection-level failure. */
+  retries = 0
+  /** Reads sent to the primary (or refused) because no replica was usable. */
+  fallbacks = 0
 
-  constructor(options: ResolvedOptions) {
+  constructor(options: ResolvedOptions, queryPrimaryLsn: () => Promise<bigint>) {
     this.replicas = options.replicas.map((r) => ({
       ...r,
       inFlight: 0,
       state: 'up',
       cause: undefined,
       lag: undefined,
-      replayLsn: undefined,
+      replay: undefined,
       reads: 0,
       failures: 0,
     }))
     this.usable = this.replicas
     this.policy = options.policy
-    this.windowMs = options.windowMs
+    this.mode = options.sticky === false ? false : options.sticky.mode
+    this.windowMs = options.sticky !== false && options.sticky.mode === 'window' ? options.sticky.windowMs : 2000
+    this.primaryPosition = new PrimaryPosition(queryPrimaryLsn)
     this.onRoute = options.onRoute
     this.onHealthChange = options.onHealthChange
   }
@@ -54,41 +85,112 @@ export class Router {
     return this.replicas.map((r) => r.name)
   }
 
-  private scopeState(): { lastWriteAt: number } {
+  private scopeState(): ScopeState {
     const scope = currentScope()
     if (!scope) return this.clientScope
     let state = scope.state.get(this)
     if (!state) {
-      state = { lastWriteAt: -Infinity }
+      const seed = scope.seed
+      state = seed
+        ? { lastWriteAt: performance.now() - (Date.now() - seed.time), pending: undefined, required: seed.lsn }
+        : { lastWriteAt: -Infinity, pending: undefined, required: undefined }
       scope.state.set(this, state)
     }
     return state
   }
 
-  /** Records a write (or raw query, or transaction query) in the current scope: opens its sticky window. */
-  markWrite(): void {
-    if (this.windowMs === false) return
+  /** A write (or raw query, or transaction query) starts in the current scope. */
+  beginWrite(): void {
+    if (this.mode === false) return
     this.scopeState().lastWriteAt = performance.now()
   }
 
-  /** True when the current scope wrote within the sticky window. */
+  /**
+   * A write ended (committed, or never will be). Window mode: the window runs from now. LSN mode: the scope
+   * needs the primary's position after this moment, or, for a transaction query (COMMIT still to come), after
+   * its next read begins.
+   */
+  endWrite(inTransaction: boolean): void {
+    if (this.mode === false) return
+    const state = this.scopeState()
+    const now = performance.now()
+    state.lastWriteAt = now
+    state.pending = inTransaction || state.pending === 'at-read' ? 'at-read' : now
+  }
+
+  /** Window mode: true when the current scope wrote within the window. */
   isSticky(): boolean {
-    if (this.windowMs === false) return false
+    if (this.mode !== 'window') return false
     return performance.now() - this.scopeState().lastWriteAt < this.windowMs
+  }
+
+  /**
+   * LSN mode: the WAL position a replica must have replayed to serve the current scope (`undefined`: none), or
+   * `'primary'` when it cannot be known now (the position query failed).
+   */
+  async requirement(readStartedAt: number): Promise<bigint | undefined | 'primary'> {
+    const state = this.scopeState()
+    const pending = state.pending
+    if (pending !== undefined) {
+      let lsn: bigint
+      try {
+        lsn = await this.primaryPosition.after(pending === 'at-read' ? readStartedAt : pending)
+      } catch (error) {
+        if (connectionErrorCause(error) === undefined) this.lsnUnsupported(error)
+        return 'primary'
+      }
+      if (state.required === undefined || lsn > state.required) state.required = lsn
+      if (state.pending === pending) state.pending = undefined
+    }
+    return state.required
+  }
+
+  /** The scope's last write as a consistency point, or `undefined` when the scope has written nothing. */
+  async consistencyPoint(): Promise<ConsistencyPoint | undefined> {
+    const state = this.scopeState()
+    if (state.lastWriteAt === -Infinity && state.required === undefined) return undefined
+    if (state.pending !== undefined || state.required === undefined) {
+      const lsn = await this.primaryPosition.after(state.pending === 'at-read' || state.pending === undefined ? performance.now() : state.pending)
+      if (state.required === undefined || lsn > state.required) state.required = lsn
+      state.pending = undefined
+    }
+    return { lsn: state.required, time: Date.now() - (performance.now() - state.lastWriteAt) }
+  }
+
+  /** Records a replica's replay position (a lower bound: positions only grow). */
+  observeReplay(replica: ReplicaState, lsn: bigint): void {
+    if (replica.replay === undefined || lsn > replica.replay) replica.replay = lsn
+  }
+
+  /** The servers cannot report WAL positions (e.g. Aurora): LSN mode becomes window mode, said once. */
+  lsnUnsupported(error: unknown): void {
+    if (this.mode !== 'lsn') return
+    this.mode = 'window'
+    process.emitWarning(
+      `sticky mode 'lsn' needs pg_current_wal_lsn() on the primary; it failed (${error instanceof Error ? error.message.split('\n').pop() ?? '' : ''}), so this client uses mode 'window' (${String(this.windowMs)} ms)`,
+      'PrismaReplicaRouterWarning',
+    )
   }
 
   /**
    * Chooses a replica in rotation through the policy, leaving out `exclude` (a replica that just failed).
    * `undefined` when none is usable.
    */
-  pick(context: RoutingContext, exclude?: ReplicaState): ReplicaState | undefined {
-    const candidates = exclude ? this.usable.filter((r) => r !== exclude) : this.usable
+  pick(context: RoutingContext, exclude?: ReplicaState, accept?: (r: ReplicaState) => boolean): ReplicaState | undefined {
+    const candidates = exclude || accept ? this.usable.filter((r) => r !== exclude && (!accept || accept(r))) : this.usable
     if (candidates.length === 0) return undefined
     const chosen = this.policy.pick(candidates, context)
     if (!candidates.includes(chosen as ReplicaState)) {
       throw new RoutingPolicyError(this.policy.name, 'returned a value that is not one of the candidates it was given')
     }
     return chosen as ReplicaState
+  }
+
+  /** Among replicas in rotation, the one that has replayed furthest as far as we know (ties: the policy). */
+  mostAdvanced(context: RoutingContext): ReplicaState | undefined {
+    let best: bigint | undefined
+    for (const r of this.usable) if (r.replay !== undefined && (best === undefined || r.replay > best)) best = r.replay
+    return this.pick(context, undefined, (r) => r.replay === best)
   }
 
   /** The replica called `name`. */
@@ -121,6 +223,17 @@ export class Router {
     this.setHealth(replica, 'down', cause)
   }
 
+  /** Router-wide counters, for `$routerStats()`. */
+  stats(): RouterStats {
+    return {
+      mode: this.mode,
+      positionQueries: this.primaryPosition.queries,
+      replicaChecks: this.replicaChecks,
+      retries: this.retries,
+      fallbacks: this.fallbacks,
+    }
+  }
+
   /** Every replica with its state, for `$replicaStatus()` and errors. */
   status(): ReplicaStatus[] {
     return this.replicas.map((r) => ({
@@ -128,7 +241,7 @@ export class Router {
       state: r.state,
       cause: r.cause,
       lag: r.lag,
-      replayLsn: r.replayLsn,
+      replayLsn: r.replay === undefined ? undefined : formatLsn(r.replay),
       inFlight: r.inFlight,
       reads: r.reads,
       failures: r.failures,
@@ -136,12 +249,16 @@ export class Router {
   }
 
   /** Reports a decision to `onRoute`. A throwing listener becomes a process warning, never a failed query. */
-  emit(model: string | undefined, operation: string, reason: RouteReason, replica?: ReplicaState): void {
+  emit(model: string | undefined, operation: string, reason: RouteReason, replica?: ReplicaState, sticky?: StickyKind): void {
+    if (reason === 'retry') this.retries += 1
+    else if (reason === 'fallback') this.fallbacks += 1
     const listener = this.onRoute
     if (!listener) return
     const event: RouteEvent = replica
       ? { model, operation, target: 'replica', replica: replica.name, reason }
-      : { model, operation, target: 'primary', reason }
+      : sticky
+        ? { model, operation, target: 'primary', reason, sticky }
+        : { model, operation, target: 'primary', reason }
     this.safely('onRoute', () => {
       listener(event)
     })

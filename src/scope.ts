@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
+import { type ConsistencyPoint, parseConsistencyToken } from './consistency-token.js'
 
 /**
  * A unit of read-your-writes, typically one HTTP request: a write in a scope pins that scope's reads to the
@@ -6,7 +7,43 @@ import { AsyncLocalStorage } from 'node:async_hooks'
  */
 export class ReplicaScope {
   /** @internal Per-router state, keyed by router, so one scope serves every router it meets. */
-  readonly state = new WeakMap<object, { lastWriteAt: number }>()
+  readonly state = new WeakMap<object, ScopeState>()
+  /** @internal The last write this scope inherits from a consistency token (another request or instance). */
+  readonly seed: ConsistencyPoint | undefined
+
+  /** @internal */
+  constructor(seed?: ConsistencyPoint) {
+    this.seed = seed
+  }
+}
+
+/**
+ * @internal Read-your-writes state of one scope for one router.
+ * `pending`: a write finished and its primary WAL position is not known yet: a position query started at or
+ * after this time (ms, monotonic) covers it; `at-read` for transactions, whose COMMIT comes after their last
+ * query settles: only a query started after the next read began covers them.
+ */
+export interface ScopeState {
+  lastWriteAt: number
+  pending: number | 'at-read' | undefined
+  required: bigint | undefined
+}
+
+/** Options of {@link runInScope}. */
+export interface RunInScopeOptions {
+  /**
+   * A token from `$consistencyToken()` of an earlier request (a cookie, a header), maybe served by another
+   * app instance: this scope then reads that write too. An unusable token (empty, truncated, another version,
+   * too long, non-ASCII) is ignored unless `strict`; `null` and `undefined` mean none.
+   * @default undefined
+   * @example { token: req.get('x-consistency-token') }
+   */
+  readonly token?: string | null
+  /**
+   * Throw `InvalidConsistencyTokenError` for an unusable token instead of ignoring it.
+   * @default false
+   */
+  readonly strict?: boolean
 }
 
 const storage = new AsyncLocalStorage<ReplicaScope>()
@@ -24,9 +61,33 @@ const storage = new AsyncLocalStorage<ReplicaScope>()
  * ```ts
  * app.use((c, next) => runInScope(next))
  * ```
+ * @example Read-your-writes across requests and app instances (LSN mode)
+ * ```ts
+ * app.use((req, res, next) => runInScope(next, { token: req.cookies.rw }))
+ * // after a write: res.cookie('rw', await prisma.$consistencyToken())
+ * ```
  */
-export function runInScope<T>(callback: () => T): T {
-  return storage.run(new ReplicaScope(), callback)
+export function runInScope<T>(callback: () => PromiseLike<T>, options?: RunInScopeOptions): Promise<T>
+export function runInScope<T>(callback: () => T, options?: RunInScopeOptions): T
+export function runInScope(callback: () => unknown, options: RunInScopeOptions = {}): unknown {
+  let seed: ConsistencyPoint | undefined
+  if (options.token !== undefined && options.token !== null) {
+    try {
+      seed = parseConsistencyToken(options.token)
+    } catch (error) {
+      if (options.strict === true) throw error
+    }
+  }
+  return storage.run(new ReplicaScope(seed), () => {
+    const result = callback()
+    // Prisma's promises are lazy: they run when awaited, which would be outside the scope. Start them here.
+    if (typeof result === 'object' && result !== null && typeof (result as PromiseLike<unknown>).then === 'function') {
+      return new Promise((resolve, reject) => {
+        ;(result as PromiseLike<unknown>).then(resolve, reject)
+      })
+    }
+    return result
+  })
 }
 
 /** The scope the caller runs in, or `undefined` outside {@link runInScope}. */

@@ -83,12 +83,22 @@ describe('option validation: a typed error with an exact message, at constructio
     [
       { replicas: [fakeClient()], sticky: true },
       'sticky',
-      'Expected `sticky` to be `false` or { windowMs }, got `true` (boolean)',
+      'Expected `sticky` to be `false` or { mode, windowMs }, got `true` (boolean)',
     ],
     [
       { replicas: [fakeClient()], sticky: { window: 5 } },
       'sticky.window',
-      'Unknown option `sticky.window`; expected one of: `windowMs`',
+      'Unknown option `sticky.window`; expected one of: `mode`, `windowMs`',
+    ],
+    [
+      { replicas: [fakeClient()], sticky: { mode: 'causal' } },
+      'sticky.mode',
+      'Expected `sticky.mode` to be `lsn` or `window`, got `causal` (string)',
+    ],
+    [
+      { replicas: [fakeClient()], sticky: { mode: 'lsn', windowMs: 100 } },
+      'sticky.windowMs',
+      "`sticky.windowMs` applies to `mode: 'window'` only, not to `mode: 'lsn'`",
     ],
     [
       { replicas: [fakeClient()], onRoute: 'log' },
@@ -142,16 +152,18 @@ describe('option validation: a typed error with an exact message, at constructio
     }
   })
 
-  it('applies defaults: round-robin, a 2 s window, names replica-<n>, weight 1, fallback primary, 1 s health checks, 10 s read timeout', () => {
+  it('applies defaults: round-robin, LSN read-your-writes (window 2 s when chosen), names replica-<n>, weight 1, fallback primary, 1 s health checks, 10 s read timeout', () => {
     const resolved = resolveOptions({ replicas: [fakeClient(), { client: fakeClient(), name: 'b', weight: 3 }] })
     expect(resolved.policy.name).toBe('round-robin')
-    expect(resolved.windowMs).toBe(2000)
+    expect(resolved.sticky).toEqual({ mode: 'lsn' })
     expect(resolved.replicas.map((r) => [r.name, r.weight, r.index])).toEqual([
       ['replica-1', 1, 0],
       ['b', 3, 1],
     ])
-    expect(resolveOptions({ replicas: [fakeClient()], sticky: false }).windowMs).toBe(false)
-    expect(resolveOptions({ replicas: [fakeClient()], sticky: {} }).windowMs).toBe(2000)
+    expect(resolveOptions({ replicas: [fakeClient()], sticky: false }).sticky).toBe(false)
+    expect(resolveOptions({ replicas: [fakeClient()], sticky: {} }).sticky).toEqual({ mode: 'lsn' })
+    expect(resolveOptions({ replicas: [fakeClient()], sticky: { windowMs: 500 } }).sticky).toEqual({ mode: 'window', windowMs: 500 })
+    expect(resolveOptions({ replicas: [fakeClient()], sticky: { mode: 'window' } }).sticky).toEqual({ mode: 'window', windowMs: 2000 })
     expect(resolved.fallback).toBe('primary')
     expect(resolved.health).toEqual({ intervalMs: 1000, timeoutMs: 1000 })
     expect(resolved.readTimeoutMs).toBe(10_000)

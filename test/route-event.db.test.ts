@@ -11,6 +11,7 @@ const base = newClient(withPassword(topology.primaryUrl))
 const prisma = base.$extends(
   readReplicas({
     replicas: topology.replicas.map((r) => ({ client: newClient(withPassword(r.url)), name: r.name })),
+    sticky: { mode: 'window', windowMs: 60_000 },
     onRoute: (e) => events.push(e),
   }),
 )
@@ -29,7 +30,7 @@ it('reports every reason, with the exact event shape, and never a URL or passwor
   expect(events).toEqual([
     { model: 'Note', operation: 'findMany', target: 'replica', replica: 'replica-1', reason: 'read' },
     { model: 'Note', operation: 'create', target: 'primary', reason: 'write' },
-    { model: 'Note', operation: 'findUnique', target: 'primary', reason: 'sticky' },
+    { model: 'Note', operation: 'findUnique', target: 'primary', reason: 'sticky', sticky: 'window' },
     { model: undefined, operation: '$queryRaw', target: 'primary', reason: 'raw' },
     { model: 'Note', operation: 'count', target: 'primary', reason: 'transaction' },
     { model: 'Note', operation: 'count', target: 'primary', reason: 'forced-primary' },

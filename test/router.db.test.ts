@@ -2,7 +2,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { runInScope } from '../src/index.ts'
 import { healReplicas, replicaNames, requireCluster, routedClient, unique, waitForReplication } from './support/db.ts'
 
-const stickyOn = routedClient()
+const stickyOn = routedClient({ sticky: { mode: 'window' } })
 const stickyOff = routedClient({ sticky: false })
 
 afterEach(healReplicas)
@@ -25,7 +25,7 @@ async function staleReads(prisma: Routed, pairs: number): Promise<number> {
   })
 }
 
-describe('sticky after write (read-your-writes window)', () => {
+describe('window mode: sticky after write for windowMs', () => {
   it('with 300 ms replica lag, 200 create-then-read pairs give 0 stale reads sticky, >0 without', async (ctx) => {
     const cluster = requireCluster(ctx)
     await waitForReplication()
@@ -47,7 +47,7 @@ describe('sticky after write (read-your-writes window)', () => {
       expect(events.at(-1)?.reason).toBe('read')
       await prisma.$executeRaw`INSERT INTO "Note" (title) VALUES ('raw')`
       await prisma.note.findMany({ take: 1 })
-      expect(events.at(-1)).toMatchObject({ target: 'primary', reason: 'sticky' })
+      expect(events.at(-1)).toMatchObject({ target: 'primary', reason: 'sticky', sticky: 'window' })
     })
     await runInScope(async () => {
       await prisma.$transaction(async (tx) => tx.note.count())
@@ -55,7 +55,7 @@ describe('sticky after write (read-your-writes window)', () => {
       await stickyOff.prisma.note.create({ data: { title } })
       // Pinned to the primary by the transaction: sees a row the paused replicas cannot have.
       expect(await prisma.note.findFirst({ where: { title } })).not.toBeNull()
-      expect(events.at(-1)).toMatchObject({ target: 'primary', reason: 'sticky' })
+      expect(events.at(-1)).toMatchObject({ target: 'primary', reason: 'sticky', sticky: 'window' })
     })
     await prisma.$disconnect()
   })

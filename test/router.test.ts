@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { isReplicaRouterError, runInScope, type RoutingPolicy } from '../src/index.ts'
+import { currentScope, isReplicaRouterError, ReplicaScope, runInScope, type RoutingPolicy } from '../src/index.ts'
 import { resolveOptions, type ReadReplicasOptions } from '../src/options.ts'
 import { Router } from '../src/router.ts'
 
@@ -11,7 +11,7 @@ const fakeClient = () => ({
 })
 
 function router(options: Partial<ReadReplicasOptions> = {}): Router {
-  return new Router(resolveOptions({ replicas: [fakeClient(), fakeClient()], ...options }))
+  return new Router(resolveOptions({ replicas: [fakeClient(), fakeClient()], sticky: { mode: 'window' }, ...options }), () => Promise.resolve(0n))
 }
 
 afterEach(() => {
@@ -23,7 +23,7 @@ describe('sticky window (pure logic; proven on real replicas in router.db.test.t
     vi.useFakeTimers({ toFake: ['performance'] })
     const r = router({ sticky: { windowMs: 1000 } })
     expect(r.isSticky()).toBe(false)
-    r.markWrite()
+    r.endWrite(false)
     vi.advanceTimersByTime(999)
     expect(r.isSticky()).toBe(true)
     vi.advanceTimersByTime(1)
@@ -33,7 +33,7 @@ describe('sticky window (pure logic; proven on real replicas in router.db.test.t
   it('windowMs 0 and sticky false never pin', () => {
     for (const sticky of [{ windowMs: 0 }, false as const]) {
       const r = router({ sticky })
-      r.markWrite()
+      r.endWrite(false)
       expect(r.isSticky()).toBe(false)
     }
   })
@@ -41,7 +41,7 @@ describe('sticky window (pure logic; proven on real replicas in router.db.test.t
   it('scopes are independent of each other and of the client-wide scope', async () => {
     const r = router()
     await runInScope(async () => {
-      r.markWrite()
+      r.endWrite(false)
       await Promise.resolve()
       expect(r.isSticky()).toBe(true)
       runInScope(() => {
@@ -58,7 +58,7 @@ describe('sticky window (pure logic; proven on real replicas in router.db.test.t
     const a = router()
     const b = router()
     runInScope(() => {
-      a.markWrite()
+      a.endWrite(false)
       expect(a.isSticky()).toBe(true)
       expect(b.isSticky()).toBe(false)
     })
@@ -94,5 +94,19 @@ describe('onRoute', () => {
     }).not.toThrow()
     expect(warn).toHaveBeenCalledWith('onRoute threw: listener bug', 'PrismaReplicaRouterWarning')
     warn.mockRestore()
+  })
+})
+
+describe('runInScope', () => {
+  it('starts a lazy promise (like a PrismaPromise) inside the scope it was created in', async () => {
+    let seen: unknown = 'not run'
+    const lazy = {
+      then(resolve: (value: unknown) => void) {
+        seen = currentScope()
+        resolve('done')
+      },
+    }
+    expect(await runInScope(() => lazy as PromiseLike<string>)).toBe('done')
+    expect(seen).toBeInstanceOf(ReplicaScope)
   })
 })

@@ -1,0 +1,188 @@
+import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { isReplicaRouterError, readReplicas, runInScope, type RouteEvent } from '../src/index.ts'
+import { healReplicas, newClient, replicaNames, requireCluster, routedClient, topology, unique, waitForReplication } from './support/db.ts'
+
+afterEach(healReplicas)
+
+const lsn = routedClient({ sticky: { mode: 'lsn' } })
+const win = routedClient({ sticky: { mode: 'window', windowMs: 2000 } })
+afterAll(async () => {
+  await Promise.all([lsn.prisma.$disconnect(), win.prisma.$disconnect()])
+})
+
+type Routed = typeof lsn.prisma
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Create-then-read pairs in one scope (optionally `gapMs` apart, the workload's think time). */
+async function pairs(prisma: Routed, events: RouteEvent[], count: number, gapMs = 0) {
+  return await runInScope(async () => {
+    let stale = 0
+    let onReplica = 0
+    for (let i = 0; i < count; i++) {
+      const note = await prisma.note.create({ data: { title: unique('lsn') } })
+      if (gapMs > 0) await pause(gapMs)
+      const read = await prisma.note.findUnique({ where: { id: note.id } })
+      if (read?.title !== note.title) stale += 1
+      if (events.at(-1)?.target === 'replica') onReplica += 1
+    }
+    return { stale, replicaShare: onReplica / count }
+  })
+}
+
+describe('LSN mode: a read goes to a replica only if it has replayed the scope’s last write', () => {
+  it('with 300 ms replica lag, 200 create-then-read pairs give 0 stale reads', async (ctx) => {
+    const cluster = requireCluster(ctx)
+    await waitForReplication()
+    for (const name of replicaNames) await cluster.setReplicaLag(name, 300)
+    const result = await pairs(lsn.prisma, lsn.events, 200)
+    console.info(`LSN mode, 300 ms lag: ${String(result.stale)} stale of 200, ${(result.replicaShare * 100).toFixed(0)}% on replicas`)
+    expect(result.stale).toBe(0)
+  })
+
+  it('replicas replaying normally: write, then read 20 ms later — LSN mode serves the majority from replicas, window mode ~none; 0 stale', async () => {
+    await waitForReplication()
+    const before = lsn.prisma.$routerStats()
+    const fromLsn = await pairs(lsn.prisma, lsn.events, 100, 20)
+    const after = lsn.prisma.$routerStats()
+    const fromWindow = await pairs(win.prisma, win.events, 100, 20)
+    console.info(
+      `write then read 20 ms later, 100 pairs: LSN mode ${(fromLsn.replicaShare * 100).toFixed(0)}% on replicas (${String(fromLsn.stale)} stale), ` +
+        `window mode (2 s) ${(fromWindow.replicaShare * 100).toFixed(0)}% on replicas (${String(fromWindow.stale)} stale); ` +
+        `LSN extra round trips: ${String(after.positionQueries - before.positionQueries)} to the primary, ${String(after.replicaChecks - before.replicaChecks)} to replicas for 100 writes`,
+    )
+    expect(fromLsn.stale).toBe(0)
+    expect(fromWindow.stale).toBe(0)
+    expect(fromLsn.replicaShare).toBeGreaterThan(0.5)
+    expect(after.positionQueries - before.positionQueries).toBeLessThanOrEqual(100)
+  })
+
+  it('one replica paused, the other live: reads after a write never go to the paused one', async (ctx) => {
+    const cluster = requireCluster(ctx)
+    await waitForReplication()
+    await cluster.pauseReplay('replica-1')
+    const before = lsn.events.length
+    const result = await pairs(lsn.prisma, lsn.events, 50, 20)
+    const reads = lsn.events.slice(before).filter((e) => e.operation === 'findUnique')
+    const by = (name?: string) => reads.filter((e) => e.replica === name).length
+    console.info(`replica-1 paused: reads after writes: replica-1 ${String(by('replica-1'))}, replica-2 ${String(by('replica-2'))}, primary ${String(by(undefined))}`)
+    expect(result.stale).toBe(0)
+    expect(by('replica-1')).toBe(0)
+    expect(by('replica-2')).toBeGreaterThan(0)
+  })
+
+  it('transactions: reads after an interactive or batch transaction see its writes (300 ms lag)', async (ctx) => {
+    const cluster = requireCluster(ctx)
+    await waitForReplication()
+    for (const name of replicaNames) await cluster.setReplicaLag(name, 300)
+    let stale = 0
+    await runInScope(async () => {
+      for (let i = 0; i < 25; i++) {
+        const title = unique('itx')
+        await lsn.prisma.$transaction(async (tx) => tx.note.create({ data: { title } }))
+        if (!(await lsn.prisma.note.findFirst({ where: { title } }))) stale += 1
+        const batch = unique('batch')
+        await lsn.prisma.$transaction([lsn.prisma.note.create({ data: { title: batch } })])
+        if (!(await lsn.prisma.note.findFirst({ where: { title: batch } }))) stale += 1
+      }
+    })
+    expect(stale).toBe(0)
+  })
+
+  it('concurrent writers share the primary position query', async () => {
+    await waitForReplication()
+    const before = lsn.prisma.$routerStats().positionQueries
+    const scopes = 16
+    await Promise.all(
+      Array.from({ length: scopes }, () =>
+        runInScope(async () => {
+          const note = await lsn.prisma.note.create({ data: { title: unique('share') } })
+          expect(await lsn.prisma.note.findUnique({ where: { id: note.id } })).not.toBeNull()
+        }),
+      ),
+    )
+    const used = lsn.prisma.$routerStats().positionQueries - before
+    console.info(`${String(scopes)} concurrent write-then-read scopes: ${String(used)} primary position queries`)
+    expect(used).toBeLessThan(scopes)
+  })
+
+  it('reads of a scope that has not written cost no extra round trip', async () => {
+    const before = lsn.prisma.$routerStats()
+    await runInScope(async () => {
+      for (let i = 0; i < 20; i++) await lsn.prisma.note.count()
+    })
+    const after = lsn.prisma.$routerStats()
+    expect([after.positionQueries - before.positionQueries, after.replicaChecks - before.replicaChecks]).toEqual([0, 0])
+  })
+})
+
+describe('consistency tokens: read-your-writes across requests and app instances', () => {
+  it('a token taken in one scope and passed to a fresh scope of another instance gives 0 stale reads (300 ms lag)', async (ctx) => {
+    const cluster = requireCluster(ctx)
+    const other = routedClient({ sticky: { mode: 'lsn' } }) // another app instance: its own router and pools
+    await waitForReplication()
+    for (const name of replicaNames) await cluster.setReplicaLag(name, 300)
+    let stale = 0
+    let tokenLength = 0
+    for (let i = 0; i < 50; i++) {
+      const title = unique('token')
+      const token = await runInScope(async () => {
+        await lsn.prisma.note.create({ data: { title } })
+        return await lsn.prisma.$consistencyToken()
+      })
+      tokenLength = Math.max(tokenLength, token?.length ?? 0)
+      const seen = await runInScope(() => other.prisma.note.findFirst({ where: { title } }), { token })
+      if (!seen) stale += 1
+    }
+    // The check can fail: without the token the other instance reads a lagging replica.
+    const title = unique('no-token')
+    await runInScope(() => lsn.prisma.note.create({ data: { title } }))
+    const withoutToken = await runInScope(() => other.prisma.note.findFirst({ where: { title } }))
+    console.info(`token handoff, 50 writes with 300 ms lag: ${String(stale)} stale (token ≤ ${String(tokenLength)} chars)`)
+    expect(stale).toBe(0)
+    expect(withoutToken).toBeNull()
+    await other.prisma.$disconnect()
+  })
+
+  it('$consistencyToken() is undefined for a scope that wrote nothing', async () => {
+    expect(await runInScope(() => lsn.prisma.$consistencyToken())).toBeUndefined()
+  })
+
+  it.each([
+    ['empty', ''],
+    ['truncated', '1.3000'],
+    ['wrong version', '9.3000148.lz3k2a1'],
+    ['huge', '1.' + 'f'.repeat(100_000) + '.lz3k2a1'],
+    ['non-ASCII', '1.3000148.ł∂ß'],
+    ['garbage', '\u0000\u0001; DROP TABLE "Note"'],
+  ])('a bad token (%s) is ignored: the scope works and its writes go to the primary; strict throws a typed error', async (_label, token) => {
+    const events: RouteEvent[] = []
+    const prisma = newClient(topology.primaryUrl).$extends(
+      readReplicas({ replicas: topology.replicas.map((r) => newClient(r.url)), onRoute: (e) => events.push(e) }),
+    )
+    const title = unique('bad-token')
+    const seen = await runInScope(async () => {
+      await prisma.note.create({ data: { title } })
+      return prisma.note.findFirst({ where: { title } })
+    }, { token })
+    expect(seen?.title).toBe(title)
+    expect(events[0]).toMatchObject({ operation: 'create', target: 'primary', reason: 'write' })
+    let error: unknown
+    try {
+      runInScope(() => undefined, { token, strict: true })
+    } catch (e) {
+      error = e
+    }
+    expect(isReplicaRouterError(error)).toBe(true)
+    expect((error as Error).name).toBe('InvalidConsistencyTokenError')
+    expect((error as Error).message).not.toContain(token.slice(0, 20) || '\u0000')
+    await prisma.$disconnect()
+  })
+
+  it('a forged token far ahead of the primary keeps that scope on the primary, never anything worse', async () => {
+    const { prisma, events } = routedClient({ sticky: { mode: 'lsn' } })
+    const found = await runInScope(() => prisma.note.count(), { token: '1.ffffffffffffffff.0' })
+    expect(found).toBeTypeOf('number')
+    expect(events.at(-1)).toMatchObject({ target: 'primary', reason: 'sticky', sticky: 'lsn' })
+    await prisma.$disconnect()
+  })
+})
