@@ -62,6 +62,9 @@ async function withTimeout<T>(promise: Promise<T>, ms: number | false): Promise<
   }
 }
 
+/** A replica's replay position checked less than this long ago is not checked again (ms). */
+const RECHECK_MS = 5
+
 /**
  * Runs reads on replicas: picks one in rotation, and on a connection-level failure takes it out of rotation
  * and retries once on another replica in rotation, then on the primary (or throws, with `fallback: 'error'`).
@@ -132,19 +135,34 @@ class ReplicaReader {
     return await params.query(params.args)
   }
 
-  /** One round trip to learn a replica's replay position; false if it failed (a connection failure takes it out). */
+  /**
+   * Learns a replica's replay position: one round trip, shared by concurrent readers, and not repeated within
+   * {@link RECHECK_MS} of the last one (a lagging replica is not asked on every read). False if it failed (a
+   * connection failure also takes the replica out of rotation).
+   */
   private async checkReplay(replica: ReplicaState): Promise<boolean> {
+    if (replica.positionCheck) return await replica.positionCheck
+    if (performance.now() - replica.positionCheckedAt < RECHECK_MS) return true
+    replica.positionCheckedAt = performance.now()
     this.router.replicaChecks += 1
+    const check = withTimeout(
+      Promise.resolve(queryLsn(replica.client, 'SELECT pg_last_wal_replay_lsn()::text AS lsn')),
+      this.options.readTimeoutMs,
+    ).then(
+      (lsn) => {
+        if (lsn !== undefined) this.router.observeReplay(replica, lsn)
+        return true
+      },
+      (error: unknown) => {
+        this.isConnectionFailure(replica, error)
+        return false
+      },
+    )
+    replica.positionCheck = check
     try {
-      const lsn = await withTimeout(
-        Promise.resolve(queryLsn(replica.client, 'SELECT pg_last_wal_replay_lsn()::text AS lsn')),
-        this.options.readTimeoutMs,
-      )
-      if (lsn !== undefined) this.router.observeReplay(replica, lsn)
-      return true
-    } catch (error) {
-      this.isConnectionFailure(replica, error)
-      return false
+      return await check
+    } finally {
+      replica.positionCheck = undefined
     }
   }
 

@@ -32,6 +32,9 @@ export interface ReplicaState extends ReplicaCandidate {
   lag: ReplicaLag | undefined
   /** Lower bound of the replica's replay position (positions only grow), from health checks and LSN checks. */
   replay: bigint | undefined
+  /** LSN check in flight on this replica (shared by concurrent readers) and when the last one started. */
+  positionCheck: Promise<boolean> | undefined
+  positionCheckedAt: number
   reads: number
   failures: number
 }
@@ -69,6 +72,8 @@ export class Router {
       cause: undefined,
       lag: undefined,
       replay: undefined,
+      positionCheck: undefined,
+      positionCheckedAt: -Infinity,
       reads: 0,
       failures: 0,
     }))

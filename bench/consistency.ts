@@ -1,0 +1,125 @@
+/**
+ * bench/consistency — not a test. `npm run bench:consistency [-- --workers 16 --seconds 2 --rounds 3]`
+ * Mixed workload at fixed concurrency: each worker is a scope; 10% of its operations are a write (create)
+ * followed by 3 reads of the written row, the rest are reads of random rows. Compares no stickiness, window
+ * mode (2 s) and LSN mode, interleaved (A B C A B C …), with replicas replaying normally and with 100 ms of
+ * injected replay delay. Prints stale reads, share of reads on replicas, primary queries per second, p50/p99
+ * read latency and the extra round trips per write.
+ */
+import { parseArgs } from 'node:util'
+import { PrismaPg } from '@prisma/adapter-pg'
+import { PrismaClient } from '../generated/prisma/client.ts'
+import { readReplicas, runInScope, type ReadReplicasOptions } from '../src/index.ts'
+import { startLocalCluster } from '../src/testing/local-cluster.ts'
+import { prismaMigrateDeploy } from '../src/testing/prisma-migrate.ts'
+
+const { values } = parseArgs({
+  options: {
+    workers: { type: 'string', default: '16' },
+    seconds: { type: 'string', default: '2' },
+    rounds: { type: 'string', default: '3' },
+  },
+})
+const workers = Number(values.workers)
+const seconds = Number(values.seconds)
+const rounds = Number(values.rounds)
+
+const variants: { name: string; sticky: ReadReplicasOptions['sticky'] }[] = [
+  { name: 'none (sticky: false)', sticky: false },
+  { name: 'window 2000 ms', sticky: { mode: 'window', windowMs: 2000 } },
+  { name: 'lsn', sticky: { mode: 'lsn' } },
+]
+
+interface Totals {
+  reads: number
+  ownReads: number
+  stale: number
+  onReplica: number
+  primaryQueries: number
+  writes: number
+  extraRoundTrips: number
+  elapsedMs: number
+  latencies: number[]
+}
+
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0
+
+const cluster = await startLocalCluster({ replicas: 2 })
+try {
+  await prismaMigrateDeploy(cluster.primaryUrl)
+  const client = (url: string) => new PrismaClient({ adapter: new PrismaPg({ connectionString: url }) })
+  const seed = client(cluster.primaryUrl)
+  await seed.note.createMany({ data: Array.from({ length: 1000 }, (_, i) => ({ title: `seed-${String(i)}` })) })
+  const maxId = (await seed.note.aggregate({ _max: { id: true } }))._max.id ?? 1
+  await cluster.waitForReplication()
+
+  for (const lagMs of [0, 100]) {
+    for (const name of ['replica-1', 'replica-2']) await cluster.setReplicaLag(name, lagMs)
+    const totals = new Map<string, Totals>(variants.map((v) => [v.name, { reads: 0, ownReads: 0, stale: 0, onReplica: 0, primaryQueries: 0, writes: 0, extraRoundTrips: 0, elapsedMs: 0, latencies: [] }]))
+    for (let round = 0; round < rounds; round++) {
+      for (const variant of variants) {
+        const t = totals.get(variant.name)!
+        let lastTarget = 'primary'
+        const prisma = client(cluster.primaryUrl).$extends(
+          readReplicas({
+            replicas: cluster.info.replicas.map((r) => ({ client: client(r.url), name: r.name })),
+            sticky: variant.sticky,
+            onRoute: (e) => {
+              lastTarget = e.target
+              if (e.target === 'primary') t.primaryQueries += 1
+            },
+          }),
+        )
+        await prisma.$connect()
+        const started = performance.now()
+        const end = started + seconds * 1000
+        const read = async (id: number, own: boolean) => {
+          const at = performance.now()
+          const row = await prisma.note.findUnique({ where: { id } })
+          t.latencies.push(performance.now() - at)
+          t.reads += 1
+          if (lastTarget === 'replica') t.onReplica += 1
+          if (own) {
+            t.ownReads += 1
+            if (!row) t.stale += 1
+          }
+        }
+        await Promise.all(
+          Array.from({ length: workers }, () =>
+            runInScope(async () => {
+              while (performance.now() < end) {
+                if (Math.random() < 0.1) {
+                  const note = await prisma.note.create({ data: { title: 'w' } })
+                  t.writes += 1
+                  for (let i = 0; i < 3; i++) await read(note.id, true)
+                } else {
+                  await read(1 + Math.floor(Math.random() * maxId), false)
+                }
+              }
+            }),
+          ),
+        )
+        t.elapsedMs += performance.now() - started
+        const stats = prisma.$routerStats()
+        t.extraRoundTrips += stats.positionQueries + stats.replicaChecks
+        t.primaryQueries += stats.positionQueries
+        await prisma.$disconnect()
+      }
+    }
+    console.log(`\n### ${lagMs === 0 ? 'replicas replaying normally (loopback, ~1 ms)' : `${String(lagMs)} ms recovery_min_apply_delay on both replicas`}\n`)
+    console.log(`${String(workers)} scopes, 10% writes each followed by 3 reads of the written row, ${String(rounds)} interleaved rounds × ${String(seconds)} s per variant\n`)
+    console.log('| sticky | stale reads (of own writes) | reads on replicas | reads/s | primary queries/s | read p50 | read p99 | extra round trips / write |')
+    console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
+    for (const variant of variants) {
+      const t = totals.get(variant.name)!
+      const sorted = [...t.latencies].sort((a, b) => a - b)
+      console.log(
+        `| ${variant.name} | ${String(t.stale)} / ${String(t.ownReads)} | ${((100 * t.onReplica) / t.reads).toFixed(1)}% | ${((1000 * t.reads) / t.elapsedMs).toFixed(0)} | ` +
+          `${((1000 * t.primaryQueries) / t.elapsedMs).toFixed(0)} | ${percentile(sorted, 50).toFixed(2)} ms | ${percentile(sorted, 99).toFixed(2)} ms | ` +
+          `${(t.extraRoundTrips / Math.max(1, t.writes)).toFixed(2)} |`,
+      )
+    }
+  }
+} finally {
+  await cluster.stop()
+}
