@@ -14,7 +14,7 @@ const ms = () => `${(performance.now() - started).toFixed(0).padStart(5)} ms`
 console.log(`${ms()}  cluster up: primary :${String(cluster.info.primary.port)}, ${cluster.info.replicas.map((r) => `${r.name} :${String(r.port)}`).join(', ')}`)
 
 const describe = (e: RouteEvent) =>
-  ((e.model ? `${e.model}.` : '') + e.operation).padEnd(20) + ` -> ${(e.replica ?? e.target).padEnd(9)} (${e.reason})`
+  ((e.model ? `${e.model}.` : '') + e.operation).padEnd(20) + ` -> ${(e.replica ?? e.target).padEnd(9)} (${e.reason}${e.sticky ? `: ${e.sticky}` : ''})`
 
 try {
   await prismaMigrateDeploy(cluster.primaryUrl)
@@ -25,20 +25,20 @@ try {
   const prisma = client(cluster.primaryUrl).$extends(
     readReplicas({
       replicas: cluster.info.replicas.map((r) => ({ client: client(r.url), name: r.name })),
-      sticky: { windowMs: 2000 },
       onRoute: (event) => {
         console.log(`${ms()}    ${describe(event)}`)
       },
     }),
   )
 
-  console.log('\n-- request A: writes a user, then reads it back (read-your-writes: the primary serves it)')
+  console.log('\n-- request A: writes a user, then reads it back (read-your-writes: a replica that has replayed it, else the primary)')
   const user = await runInScope(async () => {
     const created = await prisma.user.create({
       data: { email: 'ada@example.com', name: 'Ada', posts: { create: [{ title: 'Notes on the engine' }] } },
     })
     const again = await prisma.user.findUnique({ where: { id: created.id } })
     console.log(`${ms()}  request A sees its own write: ${String(again?.name)}`)
+    console.log(`${ms()}  consistency token for the next request: ${String(await prisma.$consistencyToken())}`)
     return created
   })
 
