@@ -159,6 +159,15 @@ export interface ReadReplicasOptions {
    * @example (e) => logger.warn(`${e.replica} is ${e.state} (${e.cause})`)
    */
   readonly onHealthChange?: (event: HealthEvent) => void
+  /**
+   * Per-model routing of reads, by model name as in the schema: `'primary'` (always the primary, e.g. an
+   * audit log that must never be stale), a replica's name (always that replica while it is in rotation, e.g.
+   * reporting on a dedicated replica), or a {@link RoutingPolicy} for that model's reads. Writes always go to
+   * the primary; read-your-writes still applies. Unknown models and replica names are errors.
+   * @default {}
+   * @example { AuditLog: 'primary', Report: 'analytics', Product: sameRegionFirst }
+   */
+  readonly rules?: Readonly<Record<string, 'primary' | (string & {}) | RoutingPolicy>>
 }
 
 /** A replica after validation. */
@@ -180,6 +189,8 @@ export interface ResolvedOptions {
   readonly health: { readonly intervalMs: number; readonly timeoutMs: number }
   readonly readTimeoutMs: number | false
   readonly onHealthChange: ((event: HealthEvent) => void) | undefined
+  /** Model name -> `'primary'`, a configured replica's name, or a policy (a name `primary` is the primary). */
+  readonly rules: ReadonlyMap<string, string | RoutingPolicy>
 }
 
 const OPTION_KEYS = [
@@ -192,6 +203,7 @@ const OPTION_KEYS = [
   'health',
   'readTimeoutMs',
   'onHealthChange',
+  'rules',
 ] as const
 const REPLICA_KEYS = ['client', 'name', 'weight'] as const
 const STICKY_KEYS = ['mode', 'windowMs'] as const
@@ -248,6 +260,7 @@ function resolveReplica(entry: unknown, index: number): ResolvedReplica {
       `Expected \`${path}.name\` to be 1-64 characters of letters, digits, _ . : -, got ${describeValue(name)}`,
     )
   }
+  if (name === 'primary') fail(`${path}.name`, '`primary` is reserved for the primary: choose another replica name')
   return { client: client as PrismaClientLike, name: name as string, weight: checkNumber(`${path}.weight`, weight, 0, true), index }
 }
 
@@ -322,6 +335,26 @@ function resolveHealth(value: unknown): ResolvedOptions['health'] {
   }
 }
 
+function resolveRules(value: unknown, replicas: readonly ResolvedReplica[]): ResolvedOptions['rules'] {
+  const rules = new Map<string, string | RoutingPolicy>()
+  if (value === undefined) return rules
+  if (!isObject(value)) return fail('rules', `Expected \`rules\` to be an object of model name -> rule, got ${describeValue(value)}`)
+  for (const [model, rule] of Object.entries(value)) {
+    const path = `rules.${model}`
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(model)) fail(path, `Expected a model name as the key of \`rules\`, got ${describeValue(model)}`)
+    if (rule === 'primary' || (typeof rule === 'string' && replicas.some((r) => r.name === rule))) rules.set(model, rule)
+    else if (isObject(rule) && typeof rule.pick === 'function' && typeof rule.name === 'string' && rule.name !== '') {
+      rules.set(model, rule as unknown as RoutingPolicy)
+    } else {
+      fail(
+        path,
+        `Expected \`${path}\` to be \`primary\`, a replica name (${replicas.map((r) => `\`${r.name}\``).join(', ')}) or a RoutingPolicy, got ${describeValue(rule)}`,
+      )
+    }
+  }
+  return rules
+}
+
 function checkFunction(path: string, value: unknown): void {
   if (value !== undefined && typeof value !== 'function') {
     fail(path, `Expected \`${path}\` to be a function, got ${describeValue(value)}`)
@@ -365,5 +398,6 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     health: resolveHealth(options.health),
     readTimeoutMs: readTimeoutMs === false ? false : checkNumber('readTimeoutMs', readTimeoutMs, 0, true),
     onHealthChange: onHealthChange as ResolvedOptions['onHealthChange'],
+    rules: resolveRules(options.rules, resolved),
   }
 }

@@ -2,13 +2,14 @@ import { Prisma } from '@prisma/client/extension'
 import { connectionErrorCause, ReadTimeoutError } from './connection-error.js'
 import { encodeConsistencyToken } from './consistency-token.js'
 import { describeValue } from './describe-value.js'
-import { NoReplicaAvailableError, ReplicaInTransactionError, ReplicaWriteError } from './errors.js'
+import { InvalidOptionError, NoReplicaAvailableError, ReplicaInTransactionError, ReplicaWriteError } from './errors.js'
 import type { ReplicaStatus } from './health-event.js'
 import { HealthMonitor } from './health-monitor.js'
 import { parseLsn } from './lag-tracker.js'
 import { modelProperty, READ_OPERATIONS } from './operations.js'
 import { resolveOptions, type PrismaClientLike, type ReadReplicasOptions, type ResolvedOptions } from './options.js'
 import { fluentPath, isInTransaction, isTransactionClient, unpackFluent } from './prisma-internals.js'
+import type { RoutingPolicy } from './policies/routing-policy.js'
 import { Router, type ReplicaState, type RouterStats } from './router.js'
 
 /** What a query extension callback receives (the public part). */
@@ -73,39 +74,66 @@ const RECHECK_MS = 5
 class ReplicaReader {
   constructor(
     private readonly router: Router,
-    private readonly options: Pick<ResolvedOptions, 'fallback' | 'readTimeoutMs'>,
+    private readonly options: Pick<ResolvedOptions, 'fallback' | 'readTimeoutMs' | 'rules'>,
   ) {}
 
   async read(model: string, params: QueryParams): Promise<unknown> {
     const { operation } = params
     const router = this.router
+    const rule = this.options.rules.get(model)
+    if (rule === 'primary') {
+      router.emit(model, operation, 'rule')
+      return await params.query(params.args)
+    }
     if (router.mode === 'window' && router.isSticky()) {
       router.emit(model, operation, 'sticky', undefined, 'window')
       return await params.query(params.args)
     }
-    let accept: ((r: ReplicaState) => boolean) | undefined
+    // A rule naming a replica restricts the candidates to it; a rule with a policy replaces the policy.
+    const named = typeof rule === 'string' ? router.byName(rule) : undefined
+    const policy = typeof rule === 'object' ? rule : undefined
+    const reason = named ? 'rule' : 'read'
+    let accept: ((r: ReplicaState) => boolean) | undefined = named && ((r) => r === named)
     if (router.mode === 'lsn') {
       const required = await router.requirement(performance.now())
       if (required === 'primary') {
         router.emit(model, operation, 'sticky', undefined, 'lsn')
         return await params.query(params.args)
       }
-      if (required !== undefined) accept = (r) => r.replay !== undefined && r.replay >= required
-    }
-    const context = { model, operation }
-    let replica = router.pick(context, undefined, accept)
-    if (!replica && accept) {
-      // No replica is KNOWN to have replayed the scope's write: ask the most advanced one, once.
-      const candidate = router.mostAdvanced(context)
-      if (!candidate) return await this.toPrimary(model, params, 'fallback', undefined)
-      if (await this.checkReplay(candidate)) replica = candidate
-      if (!replica || !accept(replica)) {
-        router.emit(model, operation, 'sticky', undefined, 'lsn')
-        return await params.query(params.args)
+      if (required !== undefined) {
+        const allowed = accept
+        accept = (r) => (!allowed || allowed(r)) && r.replay !== undefined && r.replay >= required
+        let replica = router.pick({ model, operation }, undefined, accept, policy)
+        if (!replica) {
+          // No replica is KNOWN to have replayed the scope's write: ask the most advanced one, once.
+          const candidate = router.mostAdvanced({ model, operation }, allowed, policy)
+          if (!candidate) return await this.toPrimary(model, params, 'fallback', undefined)
+          if ((await this.checkReplay(candidate)) && accept(candidate)) replica = candidate
+          else {
+            router.emit(model, operation, 'sticky', undefined, 'lsn')
+            return await params.query(params.args)
+          }
+        }
+        return await this.readOn(replica, model, params, reason, accept, policy)
       }
     }
+    const replica = router.pick({ model, operation }, undefined, accept, policy)
     if (!replica) return await this.toPrimary(model, params, 'fallback', undefined)
-    router.emit(model, operation, 'read', replica)
+    return await this.readOn(replica, model, params, reason, accept, policy)
+  }
+
+  /** Reads on `replica`; on a connection failure, once on another acceptable replica, then the primary. */
+  private async readOn(
+    replica: ReplicaState,
+    model: string,
+    params: QueryParams,
+    reason: 'read' | 'rule',
+    accept: ((r: ReplicaState) => boolean) | undefined,
+    policy: RoutingPolicy | undefined,
+  ): Promise<unknown> {
+    const { operation } = params
+    const context = { model, operation }
+    this.router.emit(model, operation, reason, replica)
     let failure: unknown
     try {
       return await this.attempt(replica, model, params)
@@ -113,7 +141,7 @@ class ReplicaReader {
       if (!this.isConnectionFailure(replica, error)) throw error
       failure = error
     }
-    const second = this.router.pick(context, replica, accept)
+    const second = this.router.pick(context, replica, accept, policy)
     if (second) {
       this.router.emit(model, operation, 'retry', second)
       try {
@@ -208,6 +236,12 @@ export function readReplicas(options: ReadReplicasOptions) {
 
   return Prisma.defineExtension((base) => {
     const client = base as unknown as AnyClient
+    for (const model of resolved.rules.keys()) {
+      const delegate = (client as Record<string, unknown>)[modelProperty(model)] as { findMany?: unknown } | undefined
+      if (typeof delegate?.findMany !== 'function') {
+        throw new InvalidOptionError(`rules.${model}`, `Unknown model \`${model}\` in \`rules\`: this client has no \`${modelProperty(model)}\` model`)
+      }
+    }
     const router = new Router(resolved, async () => {
       const lsn = await queryLsn(base as unknown as PrismaClientLike, 'SELECT pg_current_wal_lsn()::text AS lsn')
       if (lsn === undefined) throw new TypeError('pg_current_wal_lsn() returned no position')

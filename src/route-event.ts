@@ -12,6 +12,7 @@ export type RouteTarget = 'primary' | 'replica'
  * - `forced-replica`: sent through `$replica()`.
  * - `fallback`: a read sent to the primary because no replica is usable (all down or lagging).
  * - `retry`: a read sent again, to another replica or the primary, after a connection-level failure.
+ * - `rule`: a read routed by a per-model rule (`rules`: the primary, or a named replica).
  */
 export type RouteReason =
   | 'read'
@@ -23,6 +24,7 @@ export type RouteReason =
   | 'forced-replica'
   | 'fallback'
   | 'retry'
+  | 'rule'
 
 /** What kept a `sticky` read on the primary: the time window, or an LSN check (no replica had replayed the write). */
 export type StickyKind = 'window' | 'lsn'

@@ -178,24 +178,31 @@ export class Router {
   }
 
   /**
-   * Chooses a replica in rotation through the policy, leaving out `exclude` (a replica that just failed).
-   * `undefined` when none is usable.
+   * Chooses a replica in rotation through the policy (or `policy`), leaving out `exclude` (a replica that just
+   * failed) and any replica `accept` refuses. `undefined` when none is left.
    */
-  pick(context: RoutingContext, exclude?: ReplicaState, accept?: (r: ReplicaState) => boolean): ReplicaState | undefined {
+  pick(
+    context: RoutingContext,
+    exclude?: ReplicaState,
+    accept?: (r: ReplicaState) => boolean,
+    policy: RoutingPolicy = this.policy,
+  ): ReplicaState | undefined {
     const candidates = exclude || accept ? this.usable.filter((r) => r !== exclude && (!accept || accept(r))) : this.usable
     if (candidates.length === 0) return undefined
-    const chosen = this.policy.pick(candidates, context)
+    const chosen = policy.pick(candidates, context)
     if (!candidates.includes(chosen as ReplicaState)) {
-      throw new RoutingPolicyError(this.policy.name, 'returned a value that is not one of the candidates it was given')
+      throw new RoutingPolicyError(policy.name, 'returned a value that is not one of the candidates it was given')
     }
     return chosen as ReplicaState
   }
 
-  /** Among replicas in rotation, the one that has replayed furthest as far as we know (ties: the policy). */
-  mostAdvanced(context: RoutingContext): ReplicaState | undefined {
+  /** Among replicas in rotation that `allow` accepts, the one that has replayed furthest as far as we know. */
+  mostAdvanced(context: RoutingContext, allow?: (r: ReplicaState) => boolean, policy?: RoutingPolicy): ReplicaState | undefined {
     let best: bigint | undefined
-    for (const r of this.usable) if (r.replay !== undefined && (best === undefined || r.replay > best)) best = r.replay
-    return this.pick(context, undefined, (r) => r.replay === best)
+    for (const r of this.usable) {
+      if ((!allow || allow(r)) && r.replay !== undefined && (best === undefined || r.replay > best)) best = r.replay
+    }
+    return this.pick(context, undefined, (r) => (!allow || allow(r)) && r.replay === best, policy)
   }
 
   /** The replica called `name`. */
