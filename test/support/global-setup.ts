@@ -1,6 +1,7 @@
 import type { TestProject } from 'vitest/node'
 import { startLocalCluster, waitForReplay } from '../../src/testing/local-cluster.ts'
 import { prismaMigrateDeploy } from '../../src/testing/prisma-migrate.ts'
+import { assertPrimary } from '../../src/check-primary.ts'
 import type { TopologyInfo } from './topology-info.ts'
 
 function splitUrls(value: string): string[] {
@@ -48,6 +49,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     stop = () => cluster.stop()
   }
   try {
+    await assertPrimary(info.primaryUrl, 'PRIMARY_URL') // the guard users run before migrating
     await prismaMigrateDeploy(info.primaryUrl)
     await waitForReplay(info.primaryUrl, info.replicas)
   } catch (error) {

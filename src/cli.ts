@@ -1,0 +1,74 @@
+#!/usr/bin/env node
+/**
+ * `prisma-replica-router check-primary [--config <prisma.config.ts>] [--env <VAR>]`
+ *
+ * Run it before `prisma migrate deploy`: it connects to the migration URL (the datasource URL of
+ * prisma.config.ts when present, else $DATABASE_URL; or the variable named by --env) and exits non-zero when
+ * that server is a hot standby, so migrations can only ever run against the primary.
+ * Exit codes: 0 primary, 1 hot standby (refused), 2 usage or connection error. URLs are never printed.
+ */
+import { existsSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import { assertPrimary, NotPrimaryError } from './check-primary.js'
+
+const USAGE = 'usage: prisma-replica-router check-primary [--config <prisma.config.ts>] [--env <VAR>]'
+
+async function migrationUrl(config: string | undefined, envName: string | undefined): Promise<{ url: string; source: string }> {
+  if (envName !== undefined) {
+    const url = process.env[envName]
+    if (!url) throw new Error(`$${envName} is not set`)
+    return { url, source: `$${envName}` }
+  }
+  const configFile = config ?? (existsSync('prisma.config.ts') ? 'prisma.config.ts' : undefined)
+  if (configFile !== undefined) {
+    const prismaConfig = (await import('@prisma/config')) as {
+      loadConfigFromFile: (input: { configFile: string }) => Promise<{ config?: { datasource?: { url?: unknown } } }>
+    }
+    const loaded = await prismaConfig.loadConfigFromFile({ configFile: resolve(configFile) })
+    const url = loaded.config?.datasource?.url
+    if (typeof url !== 'string' || url === '') throw new Error(`${configFile} has no datasource.url`)
+    return { url, source: `the datasource URL of ${configFile}` }
+  }
+  const url = process.env.DATABASE_URL
+  if (!url) throw new Error('no prisma.config.ts here and $DATABASE_URL is not set')
+  return { url, source: '$DATABASE_URL' }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { config: { type: 'string' }, env: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  })
+  if (values.help === true) {
+    console.log(USAGE)
+    return 0
+  }
+  if (positionals.length !== 1 || positionals[0] !== 'check-primary') {
+    console.error(USAGE)
+    return 2
+  }
+  let target: { url: string; source: string }
+  try {
+    target = await migrationUrl(values.config, values.env)
+  } catch (error) {
+    console.error(`check-primary: ${error instanceof Error ? error.message : String(error)}`)
+    return 2
+  }
+  try {
+    await assertPrimary(target.url, target.source)
+  } catch (error) {
+    if (error instanceof NotPrimaryError) {
+      console.error(`check-primary: ${error.message}`)
+      return 1
+    }
+    const reason = error instanceof Error ? error.message.split(target.url).join('<url>') : String(error)
+    console.error(`check-primary: cannot check ${target.source}: ${reason}`)
+    return 2
+  }
+  console.log(`check-primary: ${target.source} is the primary (not in recovery)`)
+  return 0
+}
+
+process.exitCode = await main(process.argv.slice(2))
