@@ -46,8 +46,8 @@ it('a user project imports prisma-replica-router/testing from the built package 
   chmodSync(project, 0o755)
   const asUsers: string[][] = process.getuid?.() === 0 ? [[], ['runuser', '-u', 'postgres', '--']] : [[]]
   for (const prefix of asUsers) {
-    const [command, ...args] = [...prefix, process.execPath, 'cluster-check.js'] as [string, ...string[]]
-    const result = spawnSync(command, args, { cwd: project, encoding: 'utf8', timeout: 60_000 })
+    const argv = [...prefix, process.execPath, 'cluster-check.js']
+    const result = spawnSync(argv[0] ?? process.execPath, argv.slice(1), { cwd: project, encoding: 'utf8', timeout: 60_000 })
     expect(result.stderr).toBe('')
     const report = JSON.parse(result.stdout.trim()) as { paused: number; live: number; uid: number; extension: string; attached: boolean }
     expect(report).toMatchObject({ paused: 0, live: 1, extension: 'function', attached: true })
