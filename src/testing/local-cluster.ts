@@ -131,6 +131,7 @@ synchronous_commit = on
 wal_level = replica
 max_wal_senders = 16
 max_replication_slots = 16
+wal_keep_size = 256MB
 hot_standby = on
 hot_standby_feedback = on
 wal_receiver_status_interval = 1s
@@ -142,6 +143,8 @@ log_min_messages = warning
 # The SQLSTATE in every log line lets tests prove e.g. that no write ever reached a replica (25006).
 log_line_prefix = '%m [%p] sqlstate=%e '
 `
+
+const slotName = (replica: string) => replica.replaceAll('-', '_')
 
 function serverUrl(port: number, database: string): string {
   return `postgresql://postgres@127.0.0.1:${String(port)}/${database}`
@@ -426,11 +429,16 @@ export async function startLocalCluster(options: StartLocalClusterOptions = {}):
     })
     await withPg(primary.url, async (c) => {
       await c.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements')
+      // One physical slot per replica, created BEFORE the base backups and reserving WAL at once, so that a
+      // concurrent backup's checkpoint cannot remove a segment another backup still needs; paused or stopped
+      // replicas never lose WAL either.
+      for (const replica of replicas) {
+        await c.query('SELECT pg_create_physical_replication_slot($1, true)', [slotName(replica.name)])
+      }
     })
     await Promise.all(
       replicas.map(async (replica) => {
-        await runPg(base, 'pg_basebackup', ['-h', '127.0.0.1', '-p', String(primary.port), '-U', 'postgres', '-D', replica.dataDir, '-R', '-X', 'stream', '-c', 'fast', '--no-sync', '-C', '-S', replica.name.replaceAll('-', '_')])
-        // A replication slot per replica: concurrent base backups, paused or stopped replicas never lose WAL.
+        await runPg(base, 'pg_basebackup', ['-h', '127.0.0.1', '-p', String(primary.port), '-U', 'postgres', '-D', replica.dataDir, '-R', '-X', 'stream', '-c', 'fast', '--no-sync', '-S', slotName(replica.name)])
         // Written last, so these settings win over the primary's copied postgresql.conf and -R's conninfo.
         await appendFile(
           join(replica.dataDir, 'postgresql.auto.conf'),
