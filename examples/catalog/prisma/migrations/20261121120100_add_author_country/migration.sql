@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "Author" ADD COLUMN     "country" TEXT;
