@@ -39,3 +39,6 @@ export {
   isReplicaWriteError,
   isUnknownReplicaError,
 } from './errors.js'
+export { prometheusMetrics, type ReplicaRouterClientLike } from './prometheus.js'
+export { SPAN_ATTRIBUTES } from './observability.js'
+export { assertPrimary, NotPrimaryError } from './check-primary.js'

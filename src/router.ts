@@ -5,6 +5,7 @@ import type { ReplicaCandidate, RoutingContext, RoutingPolicy } from './policies
 import { connectionErrorCause } from './connection-error.js'
 import type { ConsistencyPoint } from './consistency-token.js'
 import { formatLsn } from './lag-tracker.js'
+import { annotateActiveSpan, debugLogger, formatHealth, formatRoute, otelAvailable } from './observability.js'
 import { PrimaryPosition } from './primary-position.js'
 import type { RouteEvent, RouteReason, StickyKind } from './route-event.js'
 import { currentScope, type ScopeState } from './scope.js'
@@ -51,6 +52,10 @@ export class Router {
   private readonly windowMs: number
   private readonly onRoute: ((event: RouteEvent) => void) | undefined
   private readonly onHealthChange: ((event: HealthEvent) => void) | undefined
+  /** `DEBUG=prisma-replica-router` logging, decided once. */
+  private readonly debug = debugLogger()
+  /** Whether a routing decision has anyone to tell: skips building events otherwise. */
+  private readonly observed: boolean
   /** Replicas in rotation (state `up`), in configuration order. Rebuilt on every state change only. */
   private usable: readonly ReplicaState[]
   /** Sticky state of the client-wide scope, used outside `runInScope`. */
@@ -84,6 +89,7 @@ export class Router {
     this.primaryPosition = new PrimaryPosition(queryPrimaryLsn)
     this.onRoute = options.onRoute
     this.onHealthChange = options.onHealthChange
+    this.observed = this.onRoute !== undefined || this.debug !== undefined || otelAvailable
   }
 
   get replicaNames(): string[] {
@@ -221,11 +227,14 @@ export class Router {
     replica.cause = cause
     this.usable = this.replicas.filter((r) => r.state === 'up')
     const listener = this.onHealthChange
-    if (listener) {
+    if (listener || this.debug) {
       const event: HealthEvent = lag ? { replica: replica.name, state, previous, cause, lag } : { replica: replica.name, state, previous, cause }
-      this.safely('onHealthChange', () => {
-        listener(event)
-      })
+      this.debug?.(formatHealth(event))
+      if (listener) {
+        this.safely('onHealthChange', () => {
+          listener(event)
+        })
+      }
     }
   }
 
@@ -264,16 +273,20 @@ export class Router {
   emit(model: string | undefined, operation: string, reason: RouteReason, replica?: ReplicaState, sticky?: StickyKind): void {
     if (reason === 'retry') this.retries += 1
     else if (reason === 'fallback') this.fallbacks += 1
-    const listener = this.onRoute
-    if (!listener) return
+    if (!this.observed) return
     const event: RouteEvent = replica
       ? { model, operation, target: 'replica', replica: replica.name, reason }
       : sticky
         ? { model, operation, target: 'primary', reason, sticky }
         : { model, operation, target: 'primary', reason }
-    this.safely('onRoute', () => {
-      listener(event)
-    })
+    annotateActiveSpan(event)
+    this.debug?.(formatRoute(event))
+    const listener = this.onRoute
+    if (listener) {
+      this.safely('onRoute', () => {
+        listener(event)
+      })
+    }
   }
 
   private safely(name: string, call: () => void): void {

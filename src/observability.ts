@@ -1,0 +1,62 @@
+import { createRequire } from 'node:module'
+import type { HealthEvent } from './health-event.js'
+import type { RouteEvent } from './route-event.js'
+
+/** The part of `@opentelemetry/api` used here. */
+interface OtelApi {
+  trace: { getActiveSpan(): { setAttributes(attributes: Record<string, string>): unknown } | undefined }
+}
+
+/**
+ * `@opentelemetry/api`, when the application has it installed (an optional peer dependency), else `undefined`.
+ * Resolved once, from where this package is installed; no cost afterwards when absent.
+ */
+const otel: OtelApi | undefined = (() => {
+  try {
+    return createRequire(import.meta.url)('@opentelemetry/api') as OtelApi
+  } catch {
+    return undefined
+  }
+})()
+
+/** Span attribute names set on the active span for every routing decision. */
+export const SPAN_ATTRIBUTES = {
+  target: 'replica_router.target',
+  replica: 'replica_router.replica',
+  reason: 'replica_router.reason',
+  sticky: 'replica_router.sticky',
+} as const
+
+/** Adds the decision to the active OpenTelemetry span, if OpenTelemetry is installed and a span is active. */
+export function annotateActiveSpan(event: RouteEvent): void {
+  const span = otel?.trace.getActiveSpan()
+  if (!span) return
+  const attributes: Record<string, string> = { [SPAN_ATTRIBUTES.target]: event.target, [SPAN_ATTRIBUTES.reason]: event.reason }
+  if (event.replica !== undefined) attributes[SPAN_ATTRIBUTES.replica] = event.replica
+  if (event.sticky !== undefined) attributes[SPAN_ATTRIBUTES.sticky] = event.sticky
+  span.setAttributes(attributes)
+}
+
+/** True when OpenTelemetry's API is installed (spans may be annotated). */
+export const otelAvailable = otel !== undefined
+
+/**
+ * `debug`-style logging: on when `DEBUG` names `prisma-replica-router` (or `prisma-replica-router:*`, or `*`),
+ * read once per extended client. Lines name replicas only: never a URL or a password.
+ */
+export function debugLogger(env: string | undefined = process.env.DEBUG): ((line: string) => void) | undefined {
+  const on = (env ?? '')
+    .split(/[\s,]+/)
+    .some((pattern) => pattern === '*' || pattern === 'prisma-replica-router' || pattern === 'prisma-replica-router:*')
+  return on ? (line) => process.stderr.write(`prisma-replica-router ${line}\n`) : undefined
+}
+
+export function formatRoute(e: RouteEvent): string {
+  const what = e.model === undefined ? e.operation : `${e.model}.${e.operation}`
+  return `route ${what} -> ${e.replica ?? e.target} (${e.reason}${e.sticky ? `: ${e.sticky}` : ''})`
+}
+
+export function formatHealth(e: HealthEvent): string {
+  const lag = e.lag ? ` lag ${String(e.lag.ms)} ms / ${String(e.lag.bytes)} bytes` : ''
+  return `health ${e.replica} ${e.previous} -> ${e.state} (${e.cause})${lag}`
+}
