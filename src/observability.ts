@@ -37,6 +37,11 @@ export function annotateActiveSpan(event: RouteEvent): void {
   span.setAttributes(attributes)
 }
 
+/** True when OpenTelemetry is installed and a span is active (cheap: no event is built otherwise). */
+export function hasActiveSpan(): boolean {
+  return otel?.trace.getActiveSpan() !== undefined
+}
+
 /** True when OpenTelemetry's API is installed (spans may be annotated). */
 export const otelAvailable = otel !== undefined
 

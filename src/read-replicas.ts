@@ -1,11 +1,12 @@
 import { Prisma } from '@prisma/client/extension'
-import { connectionErrorCause, ReadTimeoutError } from './connection-error.js'
+import { connectionErrorCause } from './connection-error.js'
 import { encodeConsistencyToken } from './consistency-token.js'
 import { describeValue } from './describe-value.js'
 import { InvalidOptionError, NoReplicaAvailableError, ReplicaInTransactionError, ReplicaWriteError } from './errors.js'
 import type { ReplicaStatus } from './health-event.js'
 import { HealthMonitor } from './health-monitor.js'
 import { parseLsn } from './lag-tracker.js'
+import { ReadDeadlines } from './read-deadlines.js'
 import { modelProperty, READ_OPERATIONS } from './operations.js'
 import { resolveOptions, type PrismaClientLike, type ReadReplicasOptions, type ResolvedOptions } from './options.js'
 import { fluentPath, isInTransaction, isTransactionClient, unpackFluent } from './prisma-internals.js'
@@ -45,24 +46,6 @@ async function queryLsn(client: PrismaClientLike, sql: string): Promise<bigint |
   return typeof lsn === 'string' ? parseLsn(lsn) : undefined
 }
 
-/** Rejects with a ReadTimeoutError after `ms` (the late result is dropped). The timer never holds the process. */
-async function withTimeout<T>(promise: Promise<T>, ms: number | false): Promise<T> {
-  if (ms === false) return await promise
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      reject(new ReadTimeoutError(`read timed out after ${String(ms)} ms`))
-    }, ms)
-    timer.unref()
-  })
-  promise.catch(() => undefined) // a late failure of an abandoned read is not unhandled
-  try {
-    return await Promise.race([promise, timeout])
-  } finally {
-    clearTimeout(timer)
-  }
-}
-
 /** A replica's replay position checked less than this long ago is not checked again (ms). */
 const RECHECK_MS = 5
 
@@ -75,7 +58,15 @@ class ReplicaReader {
   constructor(
     private readonly router: Router,
     private readonly options: Pick<ResolvedOptions, 'fallback' | 'readTimeoutMs' | 'rules'>,
-  ) {}
+  ) {
+    this.deadlines = options.readTimeoutMs === false ? undefined : new ReadDeadlines(options.readTimeoutMs)
+  }
+
+  private readonly deadlines: ReadDeadlines | undefined
+
+  private timed<T>(promise: Promise<T>): Promise<T> {
+    return this.deadlines ? this.deadlines.run(promise) : promise
+  }
 
   async read(model: string, params: QueryParams): Promise<unknown> {
     const { operation } = params
@@ -95,7 +86,8 @@ class ReplicaReader {
     const reason = named ? 'rule' : 'read'
     let accept: ((r: ReplicaState) => boolean) | undefined = named && ((r) => r === named)
     if (router.mode === 'lsn') {
-      const required = await router.requirement(performance.now())
+      // Fast path: no write pending in this scope -> no await, no round trip.
+      const required = router.hasPendingWrite() ? await router.requirement(performance.now()) : router.required()
       if (required === 'primary') {
         router.emit(model, operation, 'sticky', undefined, 'lsn')
         return await params.query(params.args)
@@ -173,10 +165,7 @@ class ReplicaReader {
     if (performance.now() - replica.positionCheckedAt < RECHECK_MS) return true
     replica.positionCheckedAt = performance.now()
     this.router.replicaChecks += 1
-    const check = withTimeout(
-      Promise.resolve(queryLsn(replica.client, 'SELECT pg_last_wal_replay_lsn()::text AS lsn')),
-      this.options.readTimeoutMs,
-    ).then(
+    const check = this.timed(queryLsn(replica.client, 'SELECT pg_last_wal_replay_lsn()::text AS lsn')).then(
       (lsn) => {
         if (lsn !== undefined) this.router.observeReplay(replica, lsn)
         return true
@@ -207,7 +196,7 @@ class ReplicaReader {
     if (!run) throw new TypeError(`Replica \`${replica.name}\` has no \`${model}.${params.operation}\``)
     replica.inFlight++
     try {
-      const result = await withTimeout(Promise.resolve(run(params.args)), this.options.readTimeoutMs)
+      const result = await this.timed(run(params.args))
       replica.reads++
       const path = fluentPath(params)
       return path ? unpackFluent(result, path) : result

@@ -5,7 +5,7 @@ import type { ReplicaCandidate, RoutingContext, RoutingPolicy } from './policies
 import { connectionErrorCause } from './connection-error.js'
 import type { ConsistencyPoint } from './consistency-token.js'
 import { formatLsn } from './lag-tracker.js'
-import { annotateActiveSpan, debugLogger, formatHealth, formatRoute, otelAvailable } from './observability.js'
+import { annotateActiveSpan, debugLogger, formatHealth, formatRoute, hasActiveSpan, otelAvailable } from './observability.js'
 import { PrimaryPosition } from './primary-position.js'
 import type { RouteEvent, RouteReason, StickyKind } from './route-event.js'
 import { currentScope, type ScopeState } from './scope.js'
@@ -139,6 +139,16 @@ export class Router {
    * LSN mode: the WAL position a replica must have replayed to serve the current scope (`undefined`: none), or
    * `'primary'` when it cannot be known now (the position query failed).
    */
+  /** True when a write of the current scope still needs its primary position (LSN mode). */
+  hasPendingWrite(): boolean {
+    return this.scopeState().pending !== undefined
+  }
+
+  /** The position the current scope requires, when no write is pending (see {@link requirement}). */
+  required(): bigint | undefined {
+    return this.scopeState().required
+  }
+
   async requirement(readStartedAt: number): Promise<bigint | undefined | 'primary'> {
     const state = this.scopeState()
     const pending = state.pending
@@ -274,6 +284,7 @@ export class Router {
     if (reason === 'retry') this.retries += 1
     else if (reason === 'fallback') this.fallbacks += 1
     if (!this.observed) return
+    if (!this.onRoute && !this.debug && !hasActiveSpan()) return
     const event: RouteEvent = replica
       ? { model, operation, target: 'replica', replica: replica.name, reason }
       : sticky

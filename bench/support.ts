@@ -1,0 +1,40 @@
+/** Shared by the benchmarks: a seeded local cluster and simple statistics. Not a test. */
+import { PrismaPg } from '@prisma/adapter-pg'
+import { PrismaClient } from '../generated/prisma/client.ts'
+import { startLocalCluster, type LocalCluster } from '../src/testing/local-cluster.ts'
+import { prismaMigrateDeploy } from '../src/testing/prisma-migrate.ts'
+
+export const client = (url: string) => new PrismaClient({ adapter: new PrismaPg({ connectionString: url }) })
+
+/** A local primary + `replicas` streaming replicas, migrated, with `users` users of 5 posts each, replayed. */
+export async function seededCluster(replicas = 2, users = 200): Promise<{ cluster: LocalCluster; maxUserId: number }> {
+  const cluster = await startLocalCluster({ replicas })
+  try {
+    await prismaMigrateDeploy(cluster.primaryUrl)
+    const seed = client(cluster.primaryUrl)
+    for (let i = 0; i < users; i++) {
+      await seed.user.create({
+        data: { email: `u${String(i)}@bench`, name: `User ${String(i)}`, posts: { create: Array.from({ length: 5 }, (_, j) => ({ title: `p${String(j)}` })) } },
+      })
+    }
+    const maxUserId = (await seed.user.aggregate({ _max: { id: true } }))._max.id ?? users
+    await seed.$disconnect()
+    await cluster.waitForReplication()
+    return { cluster, maxUserId }
+  } catch (error) {
+    await cluster.stop()
+    throw error
+  }
+}
+
+export function percentile(values: readonly number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN
+}
+
+export const median = (values: readonly number[]) => percentile(values, 50)
+
+/** Writes a JSON result line that bench/run-all.ts collects (after the human-readable output). */
+export function emitResult(name: string, data: unknown): void {
+  console.log(`@@result ${name} ${JSON.stringify(data)}`)
+}
