@@ -59,7 +59,8 @@ if (overhead) {
     }),
   )
   const labels = queries.map((q, qi) => `<text x="${(60 + (qi + 0.5) * groupWidth).toFixed(1)}" y="${String(height - 18)}" font-size="13" text-anchor="middle">${q}</text>`)
-  const legend = variants.map((v, vi) => `<rect x="${String(70 + vi * 190)}" y="10" width="12" height="12" fill="${colors[v]}"/><text x="${String(88 + vi * 190)}" y="21" font-size="12">${{ plain: 'plain PrismaClient', official: '@prisma/extension-read-replicas', ours: 'prisma-replica-router' }[v]}</text>`)
+  const legendX = [20, 180, 440] // room for each label
+  const legend = variants.map((v, vi) => `<rect x="${String(legendX[vi] ?? 0)}" y="10" width="12" height="12" fill="${colors[v]}"/><text x="${String((legendX[vi] ?? 0) + 18)}" y="21" font-size="12">${{ plain: 'plain PrismaClient', official: '@prisma/extension-read-replicas', ours: 'prisma-replica-router' }[v]}</text>`)
   writeFileSync(
     'bench/latency.svg',
     `<svg xmlns="http://www.w3.org/2000/svg" width="${String(width)}" height="${String(height)}" font-family="sans-serif">` +
