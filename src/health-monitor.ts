@@ -1,5 +1,5 @@
 import { connectionErrorCause } from './connection-error.js'
-import { LagTracker, parseLsn } from './lag-tracker.js'
+import { LagTracker, PRIMARY_LSN_SQL, queryLsn, REPLAY_LSN_SQL } from './lag-tracker.js'
 import type { PrismaClientLike, ResolvedOptions } from './options.js'
 import type { ReplicaState, Router } from './router.js'
 
@@ -23,9 +23,6 @@ async function within<T>(promise: PromiseLike<T>, ms: number): Promise<T> {
     clearTimeout(timer)
   }
 }
-
-const first = (rows: unknown): Record<string, unknown> | undefined =>
-  Array.isArray(rows) && typeof rows[0] === 'object' && rows[0] !== null ? (rows[0] as Record<string, unknown>) : undefined
 
 /**
  * The background health check of one router: every `intervalMs`, one cheap query on the primary
@@ -79,11 +76,7 @@ export class HealthMonitor {
   async check(): Promise<void> {
     const { timeoutMs } = this.options.health
     const startedAt = performance.now()
-    const primaryLsn = await within(this.primary.$queryRawUnsafe('SELECT pg_current_wal_lsn()::text AS lsn'), timeoutMs).then(
-      (rows) => {
-        const lsn = first(rows)?.lsn
-        return typeof lsn === 'string' ? parseLsn(lsn) : undefined
-      },
+    const primaryLsn = await within(queryLsn(this.primary, PRIMARY_LSN_SQL), timeoutMs).catch(
       () => undefined, // the primary's own trouble is not the replicas' health: lag is just not measurable now
     )
     const at = performance.now()
@@ -98,18 +91,16 @@ export class HealthMonitor {
 
   private async checkReplica(replica: ReplicaState, lagMeasurable: boolean): Promise<bigint | undefined> {
     const { timeoutMs } = this.options.health
-    let row: Record<string, unknown> | undefined
+    let replayed: bigint | undefined
     try {
       if (this.pending.has(replica)) throw new ProbeTimeout()
-      const probe = Promise.resolve(
-        replica.client.$queryRawUnsafe('SELECT pg_last_wal_replay_lsn()::text AS lsn, pg_is_in_recovery() AS standby'),
-      )
+      const probe = queryLsn(replica.client, REPLAY_LSN_SQL)
       this.pending.add(replica)
       void probe.then(
         () => this.pending.delete(replica),
         () => this.pending.delete(replica),
       )
-      row = first(await within(probe, timeoutMs))
+      replayed = await within(probe, timeoutMs)
     } catch (error) {
       const cause = error instanceof ProbeTimeout ? error.code : connectionErrorCause(error)
       if (cause === undefined) {
@@ -121,9 +112,8 @@ export class HealthMonitor {
       } else if (replica.state !== 'down') this.router.fail(replica, cause)
       return undefined
     }
-    const replayText = row?.lsn
     // A server that is no longer in recovery (promoted) has no replay position: it has everything it serves.
-    const replay = typeof replayText === 'string' ? parseLsn(replayText) : this.tracker.latest
+    const replay = replayed ?? this.tracker.latest
     if (replay === undefined) return undefined
     this.router.observeReplay(replica, replay)
     const { ms: maxMs, bytes: maxBytes } = this.options.maxLag

@@ -10,6 +10,26 @@ export function formatLsn(lsn: bigint): string {
   return `${(lsn >> 32n).toString(16).toUpperCase()}/${(lsn & 0xffffffffn).toString(16).toUpperCase()}`
 }
 
+/** The part of a PrismaClient used to ask a server for a WAL position. */
+interface RawQueryable {
+  $queryRawUnsafe(query: string): PromiseLike<unknown>
+}
+
+/**
+ * Runs `sql`, which returns one row with a `lsn` text column (`pg_current_wal_lsn()::text AS lsn` on the
+ * primary, `pg_last_wal_replay_lsn()::text AS lsn` on a replica), and parses it; `undefined` for SQL NULL
+ * (a server not in recovery has no replay position).
+ */
+export async function queryLsn(client: RawQueryable, sql: string): Promise<bigint | undefined> {
+  const rows = await client.$queryRawUnsafe(sql)
+  const lsn = Array.isArray(rows) ? (rows[0] as { lsn?: unknown } | undefined)?.lsn : undefined
+  return typeof lsn === 'string' ? parseLsn(lsn) : undefined
+}
+
+/** The SQL of the two position queries, shared by the health check and read-your-writes. */
+export const PRIMARY_LSN_SQL = 'SELECT pg_current_wal_lsn()::text AS lsn'
+export const REPLAY_LSN_SQL = 'SELECT pg_last_wal_replay_lsn()::text AS lsn'
+
 const MAX_SAMPLES = 10_000
 
 /**

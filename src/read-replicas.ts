@@ -5,7 +5,7 @@ import { describeValue } from './describe-value.js'
 import { InvalidOptionError, NoReplicaAvailableError, ReplicaInTransactionError, ReplicaWriteError } from './errors.js'
 import type { ReplicaStatus } from './health-event.js'
 import { HealthMonitor } from './health-monitor.js'
-import { parseLsn } from './lag-tracker.js'
+import { PRIMARY_LSN_SQL, queryLsn, REPLAY_LSN_SQL } from './lag-tracker.js'
 import { ReadDeadlines } from './read-deadlines.js'
 import { modelProperty, READ_OPERATIONS } from './operations.js'
 import { resolveOptions, type PrismaClientLike, type ReadReplicasOptions, type ResolvedOptions } from './options.js'
@@ -37,13 +37,6 @@ async function settle<T>(router: Router, promise: PromiseLike<T>, inTransaction 
     // Read-your-writes counts from the end of the write, when its effects are committed (or never will be).
     router.endWrite(inTransaction)
   }
-}
-
-/** The primary's current WAL position, through the base client (not routed). */
-async function queryLsn(client: PrismaClientLike, sql: string): Promise<bigint | undefined> {
-  const rows = await client.$queryRawUnsafe(sql)
-  const lsn = Array.isArray(rows) ? (rows[0] as { lsn?: unknown } | undefined)?.lsn : undefined
-  return typeof lsn === 'string' ? parseLsn(lsn) : undefined
 }
 
 /** A replica's replay position checked less than this long ago is not checked again (ms). */
@@ -165,7 +158,7 @@ class ReplicaReader {
     if (performance.now() - replica.positionCheckedAt < RECHECK_MS) return true
     replica.positionCheckedAt = performance.now()
     this.router.replicaChecks += 1
-    const check = this.timed(queryLsn(replica.client, 'SELECT pg_last_wal_replay_lsn()::text AS lsn')).then(
+    const check = this.timed(queryLsn(replica.client, REPLAY_LSN_SQL)).then(
       (lsn) => {
         if (lsn !== undefined) this.router.observeReplay(replica, lsn)
         return true
@@ -232,7 +225,7 @@ export function readReplicas(options: ReadReplicasOptions) {
       }
     }
     const router = new Router(resolved, async () => {
-      const lsn = await queryLsn(base as unknown as PrismaClientLike, 'SELECT pg_current_wal_lsn()::text AS lsn')
+      const lsn = await queryLsn(base as unknown as PrismaClientLike, PRIMARY_LSN_SQL)
       if (lsn === undefined) throw new TypeError('pg_current_wal_lsn() returned no position')
       return lsn
     })
