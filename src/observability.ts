@@ -42,8 +42,6 @@ export function hasActiveSpan(): boolean {
   return otel?.trace.getActiveSpan() !== undefined
 }
 
-/** True when OpenTelemetry's API is installed (spans may be annotated). */
-export const otelAvailable = otel !== undefined
 
 /**
  * `debug`-style logging: on when `DEBUG` names `prisma-replica-router` (or `prisma-replica-router:*`, or `*`),

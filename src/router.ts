@@ -5,7 +5,7 @@ import type { ReplicaCandidate, RoutingContext, RoutingPolicy } from './policies
 import { connectionErrorCause } from './connection-error.js'
 import type { ConsistencyPoint } from './consistency-token.js'
 import { formatLsn } from './lag-tracker.js'
-import { annotateActiveSpan, debugLogger, formatHealth, formatRoute, hasActiveSpan, otelAvailable } from './observability.js'
+import { annotateActiveSpan, debugLogger, formatHealth, formatRoute, hasActiveSpan } from './observability.js'
 import { PrimaryPosition } from './primary-position.js'
 import type { RouteEvent, RouteReason, StickyKind } from './route-event.js'
 import { currentScope, type ScopeState } from './scope.js'
@@ -54,8 +54,6 @@ export class Router {
   private readonly onHealthChange: ((event: HealthEvent) => void) | undefined
   /** `DEBUG=prisma-replica-router` logging, decided once. */
   private readonly debug = debugLogger()
-  /** Whether a routing decision has anyone to tell: skips building events otherwise. */
-  private readonly observed: boolean
   /** Replicas in rotation (state `up`), in configuration order. Rebuilt on every state change only. */
   private usable: readonly ReplicaState[]
   /** Sticky state of the client-wide scope, used outside `runInScope`. */
@@ -89,7 +87,6 @@ export class Router {
     this.primaryPosition = new PrimaryPosition(queryPrimaryLsn)
     this.onRoute = options.onRoute
     this.onHealthChange = options.onHealthChange
-    this.observed = this.onRoute !== undefined || this.debug !== undefined || otelAvailable
   }
 
   get replicaNames(): string[] {
@@ -135,10 +132,6 @@ export class Router {
     return performance.now() - this.scopeState().lastWriteAt < this.windowMs
   }
 
-  /**
-   * LSN mode: the WAL position a replica must have replayed to serve the current scope (`undefined`: none), or
-   * `'primary'` when it cannot be known now (the position query failed).
-   */
   /** True when a write of the current scope still needs its primary position (LSN mode). */
   hasPendingWrite(): boolean {
     return this.scopeState().pending !== undefined
@@ -149,19 +142,30 @@ export class Router {
     return this.scopeState().required
   }
 
+  /**
+   * Learns the primary position that covers the scope's pending write (a query started after the write ended,
+   * or after `readStartedAt` for a transaction) and raises the scope's requirement to it. A write that becomes
+   * pending meanwhile stays pending.
+   */
+  private async resolvePending(state: ScopeState, readStartedAt: number): Promise<void> {
+    const pending = state.pending
+    if (pending === undefined) return
+    const lsn = await this.primaryPosition.after(pending === 'at-read' ? readStartedAt : pending)
+    if (state.required === undefined || lsn > state.required) state.required = lsn
+    if (state.pending === pending) state.pending = undefined
+  }
+
+  /**
+   * LSN mode: the WAL position a replica must have replayed to serve the current scope (`undefined`: none), or
+   * `'primary'` when it cannot be known now (the position query failed).
+   */
   async requirement(readStartedAt: number): Promise<bigint | undefined | 'primary'> {
     const state = this.scopeState()
-    const pending = state.pending
-    if (pending !== undefined) {
-      let lsn: bigint
-      try {
-        lsn = await this.primaryPosition.after(pending === 'at-read' ? readStartedAt : pending)
-      } catch (error) {
-        if (connectionErrorCause(error) === undefined) this.lsnUnsupported(error)
-        return 'primary'
-      }
-      if (state.required === undefined || lsn > state.required) state.required = lsn
-      if (state.pending === pending) state.pending = undefined
+    try {
+      await this.resolvePending(state, readStartedAt)
+    } catch (error) {
+      if (connectionErrorCause(error) === undefined) this.lsnUnsupported(error)
+      return 'primary'
     }
     return state.required
   }
@@ -170,12 +174,10 @@ export class Router {
   async consistencyPoint(): Promise<ConsistencyPoint | undefined> {
     const state = this.scopeState()
     if (state.lastWriteAt === -Infinity && state.required === undefined) return undefined
-    if (state.pending !== undefined || state.required === undefined) {
-      const lsn = await this.primaryPosition.after(state.pending === 'at-read' || state.pending === undefined ? performance.now() : state.pending)
-      if (state.required === undefined || lsn > state.required) state.required = lsn
-      state.pending = undefined
-    }
-    return { lsn: state.required, time: Date.now() - (performance.now() - state.lastWriteAt) }
+    // A write still in flight (begun, not ended) has no pending mark yet: a position taken from now covers it.
+    if (state.pending === undefined && state.required === undefined) state.pending = 'at-read'
+    await this.resolvePending(state, performance.now())
+    return { lsn: state.required ?? 0n, time: Date.now() - (performance.now() - state.lastWriteAt) }
   }
 
   /** Records a replica's replay position (a lower bound: positions only grow). */
@@ -283,7 +285,7 @@ export class Router {
   emit(model: string | undefined, operation: string, reason: RouteReason, replica?: ReplicaState, sticky?: StickyKind): void {
     if (reason === 'retry') this.retries += 1
     else if (reason === 'fallback') this.fallbacks += 1
-    if (!this.observed) return
+    // Build the event only for someone: a listener, DEBUG logging, or an active OpenTelemetry span.
     if (!this.onRoute && !this.debug && !hasActiveSpan()) return
     const event: RouteEvent = replica
       ? { model, operation, target: 'replica', replica: replica.name, reason }
