@@ -64,14 +64,7 @@ export function unique(prefix: string): string {
   return `${prefix}-${String(process.pid)}-${String(Date.now())}-${String(counter)}`
 }
 
-/** Waits until `condition()` holds (polled every 5 ms), or fails after `timeoutMs` naming `what`. */
-export async function until(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs
-  while (!(await condition())) {
-    if (performance.now() > deadline) throw new Error(`timed out after ${String(timeoutMs)} ms waiting for: ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 5))
-  }
-}
+export { until } from './until.ts'
 
 /** Routing and health events with the time they happened, in one timeline. */
 export function timeline() {
