@@ -6,6 +6,9 @@
  * - `transaction`: set for every query of a batch or interactive `$transaction`.
  * - `dataPath`: the fluent-API path (`['select', 'posts']` for `findUnique(...).posts()`); the client unpacks
  *   the result along it after the query, which a query sent to another client must do itself.
+ *
+ * Read from a client: `_extensions.isEmpty()`, whether any `$extends` was applied to it (a client without
+ * extensions lets replica reads skip the extended client's request pipeline: see fast-reads.ts).
  */
 import { ReplicaRouterError } from './errors.js'
 
@@ -61,4 +64,14 @@ export function isTransactionClient(client: unknown): boolean {
   return (
     c[TRANSACTION_SCOPE] !== undefined || typeof c.$extends !== 'function' || typeof c.$transaction !== 'function'
   )
+}
+
+/**
+ * True when `client` is a PrismaClient with no extension applied (no query, result, model or client component
+ * to honour). `false` when unknown: the caller then takes the path that honours every extension.
+ */
+export function hasNoExtensions(client: unknown): boolean {
+  const extensions = (client as { _extensions?: { isEmpty?: unknown } } | null)?._extensions
+  if (typeof extensions?.isEmpty !== 'function') return false
+  return (extensions as { isEmpty(): unknown }).isEmpty() === true
 }

@@ -9,7 +9,8 @@ import { PRIMARY_LSN_SQL, queryLsn, REPLAY_LSN_SQL } from './lag-tracker.js'
 import { ReadDeadlines } from './read-deadlines.js'
 import { modelProperty, READ_OPERATIONS } from './operations.js'
 import { resolveOptions, type PrismaClientLike, type ReadReplicasOptions, type ResolvedOptions } from './options.js'
-import { fluentPath, isInTransaction, isTransactionClient, unpackFluent } from './prisma-internals.js'
+import { withFastReads } from './fast-reads.js'
+import { fluentPath, hasNoExtensions, isInTransaction, isTransactionClient, unpackFluent } from './prisma-internals.js'
 import type { RoutingPolicy } from './policies/routing-policy.js'
 import { Router, type ReplicaState, type RouterStats } from './router.js'
 
@@ -18,7 +19,9 @@ interface QueryParams {
   readonly model?: string
   readonly operation: string
   readonly args: unknown
-  readonly query: (args: unknown) => Promise<unknown>
+  readonly query: (args: unknown) => PromiseLike<unknown>
+  /** Set by the fast read path (fast-reads.ts): no Prisma internals to read, no fluent path to unpack. */
+  readonly direct?: true
 }
 
 type AnyClient = Record<string, unknown> & {
@@ -27,7 +30,7 @@ type AnyClient = Record<string, unknown> & {
   $disconnect(): Promise<void>
 }
 
-type Delegate = Record<string, (args: unknown) => Promise<unknown>>
+type Delegate = Record<string, (args: unknown) => PromiseLike<unknown>>
 
 async function settle<T>(router: Router, promise: PromiseLike<T>, inTransaction = false): Promise<T> {
   router.beginWrite()
@@ -61,54 +64,78 @@ class ReplicaReader {
     return this.deadlines ? this.deadlines.run(promise) : promise
   }
 
-  async read(model: string, params: QueryParams): Promise<unknown> {
+  /**
+   * Routes one read. Synchronous up to the query whenever it can be (no rule to the primary, no write of the
+   * scope waiting for its primary position): one promise chain from the caller to the replica's client.
+   */
+  read(model: string, params: QueryParams): Promise<unknown> {
     const { operation } = params
     const router = this.router
     const rule = this.options.rules.get(model)
     if (rule === 'primary') {
       router.emit(model, operation, 'rule')
-      return await params.query(params.args)
+      return onPrimary(params)
     }
     if (router.mode === 'window' && router.isSticky()) {
       router.emit(model, operation, 'sticky', undefined, 'window')
-      return await params.query(params.args)
+      return onPrimary(params)
     }
     // A rule naming a replica restricts the candidates to it; a rule with a policy replaces the policy.
     const named = typeof rule === 'string' ? router.byName(rule) : undefined
     const policy = typeof rule === 'object' ? rule : undefined
     const reason = named ? 'rule' : 'read'
-    let accept: ((r: ReplicaState) => boolean) | undefined = named && ((r) => r === named)
+    const accept: ((r: ReplicaState) => boolean) | undefined = named && ((r) => r === named)
     if (router.mode === 'lsn') {
-      // Fast path: no write pending in this scope -> no await, no round trip.
-      const required = router.hasPendingWrite() ? await router.requirement(performance.now()) : router.required()
-      if (required === 'primary') {
-        router.emit(model, operation, 'sticky', undefined, 'lsn')
-        return await params.query(params.args)
+      // No write pending in this scope -> no round trip to learn the position it requires.
+      if (router.hasPendingWrite()) {
+        return router
+          .requirement(performance.now())
+          .then((required) => this.readCausal(model, params, required, reason, accept, policy))
       }
-      if (required !== undefined) {
-        const allowed = accept
-        accept = (r) => (!allowed || allowed(r)) && r.replay !== undefined && r.replay >= required
-        let replica = router.pick({ model, operation }, undefined, accept, policy)
-        if (!replica) {
-          // No replica is KNOWN to have replayed the scope's write: ask the most advanced one, once.
-          const candidate = router.mostAdvanced({ model, operation }, allowed, policy)
-          if (!candidate) return await this.toPrimary(model, params, 'fallback', undefined)
-          if ((await this.checkReplay(candidate)) && accept(candidate)) replica = candidate
-          else {
-            router.emit(model, operation, 'sticky', undefined, 'lsn')
-            return await params.query(params.args)
-          }
-        }
-        return await this.readOn(replica, model, params, reason, accept, policy)
-      }
+      const required = router.required()
+      if (required !== undefined) return this.readCausal(model, params, required, reason, accept, policy)
     }
     const replica = router.pick({ model, operation }, undefined, accept, policy)
+    if (!replica) return this.toPrimary(model, params, 'fallback', undefined)
+    return this.readOn(replica, model, params, reason, accept, policy)
+  }
+
+  /** A read that must see the scope's writes: on a replica known to have replayed `required`, else the primary. */
+  private async readCausal(
+    model: string,
+    params: QueryParams,
+    required: bigint | 'primary' | undefined,
+    reason: 'read' | 'rule',
+    allowed: ((r: ReplicaState) => boolean) | undefined,
+    policy: RoutingPolicy | undefined,
+  ): Promise<unknown> {
+    const { operation } = params
+    const router = this.router
+    if (required === 'primary') {
+      router.emit(model, operation, 'sticky', undefined, 'lsn')
+      return await onPrimary(params)
+    }
+    const accept =
+      required === undefined
+        ? allowed
+        : (r: ReplicaState) => (!allowed || allowed(r)) && r.replay !== undefined && r.replay >= required
+    let replica = router.pick({ model, operation }, undefined, accept, policy)
+    if (!replica && required !== undefined && accept) {
+      // No replica is KNOWN to have replayed the scope's write: ask the most advanced one, once.
+      const candidate = router.mostAdvanced({ model, operation }, allowed, policy)
+      if (!candidate) return await this.toPrimary(model, params, 'fallback', undefined)
+      if ((await this.checkReplay(candidate)) && accept(candidate)) replica = candidate
+      else {
+        router.emit(model, operation, 'sticky', undefined, 'lsn')
+        return await onPrimary(params)
+      }
+    }
     if (!replica) return await this.toPrimary(model, params, 'fallback', undefined)
     return await this.readOn(replica, model, params, reason, accept, policy)
   }
 
   /** Reads on `replica`; on a connection failure, once on another acceptable replica, then the primary. */
-  private async readOn(
+  private readOn(
     replica: ReplicaState,
     model: string,
     params: QueryParams,
@@ -116,24 +143,30 @@ class ReplicaReader {
     accept: ((r: ReplicaState) => boolean) | undefined,
     policy: RoutingPolicy | undefined,
   ): Promise<unknown> {
-    const { operation } = params
-    const context = { model, operation }
-    this.router.emit(model, operation, reason, replica)
-    let failure: unknown
-    try {
-      return await this.attempt(replica, model, params)
-    } catch (error) {
-      if (!this.isConnectionFailure(replica, error)) throw error
-      failure = error
-    }
-    const second = this.router.pick(context, replica, accept, policy)
+    this.router.emit(model, params.operation, reason, replica)
+    return this.attempt(replica, model, params).then(undefined, (error: unknown) =>
+      this.afterFailure(error, replica, model, params, accept, policy),
+    )
+  }
+
+  private async afterFailure(
+    error: unknown,
+    replica: ReplicaState,
+    model: string,
+    params: QueryParams,
+    accept: ((r: ReplicaState) => boolean) | undefined,
+    policy: RoutingPolicy | undefined,
+  ): Promise<unknown> {
+    if (!this.isConnectionFailure(replica, error)) throw error
+    let failure = error
+    const second = this.router.pick({ model, operation: params.operation }, replica, accept, policy)
     if (second) {
-      this.router.emit(model, operation, 'retry', second)
+      this.router.emit(model, params.operation, 'retry', second)
       try {
         return await this.attempt(second, model, params)
-      } catch (error) {
-        if (!this.isConnectionFailure(second, error)) throw error
-        failure = error
+      } catch (secondError) {
+        if (!this.isConnectionFailure(second, secondError)) throw secondError
+        failure = secondError
       }
     }
     return await this.toPrimary(model, params, 'retry', failure)
@@ -145,7 +178,7 @@ class ReplicaReader {
       throw new NoReplicaAvailableError(model, params.operation, states, failure === undefined ? undefined : { cause: failure })
     }
     this.router.emit(model, params.operation, reason)
-    return await params.query(params.args)
+    return await onPrimary(params)
   }
 
   /**
@@ -183,20 +216,56 @@ class ReplicaReader {
     return true
   }
 
-  private async attempt(replica: ReplicaState, model: string, params: QueryParams): Promise<unknown> {
+  /**
+   * Runs the read on `replica`'s client, counting it in flight until it settles or times out (a late result of a
+   * timed-out read is dropped).
+   */
+  private attempt(replica: ReplicaState, model: string, params: QueryParams): Promise<unknown> {
     const delegate = (replica.client as unknown as Record<string, Delegate | undefined>)[modelProperty(model)]
     const run = delegate?.[params.operation]
-    if (!run) throw new TypeError(`Replica \`${replica.name}\` has no \`${model}.${params.operation}\``)
-    replica.inFlight++
-    try {
-      const result = await this.timed(run(params.args))
-      replica.reads++
-      const path = fluentPath(params)
-      return path ? unpackFluent(result, path) : result
-    } finally {
-      replica.inFlight--
-    }
+    if (!run) return Promise.reject(new TypeError(`Replica \`${replica.name}\` has no \`${model}.${params.operation}\``))
+    const path = params.direct ? undefined : fluentPath(params)
+    const deadlines = this.deadlines
+    return new Promise((resolve, reject) => {
+      replica.inFlight++
+      let open = true
+      const close = (): boolean => {
+        if (!open) return false
+        open = false
+        replica.inFlight--
+        return true
+      }
+      const ticket = deadlines?.track((timeout) => {
+        if (close()) reject(timeout)
+      })
+      let query: PromiseLike<unknown>
+      try {
+        query = run(params.args)
+      } catch (error) {
+        if (ticket) deadlines?.release(ticket)
+        close()
+        throw error
+      }
+      query.then(
+        (result) => {
+          if (ticket) deadlines?.release(ticket)
+          if (!close()) return
+          replica.reads++
+          resolve(path ? unpackFluent(result, path) : result)
+        },
+        (error: unknown) => {
+          if (ticket) deadlines?.release(ticket)
+          // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the query's own error, unchanged
+          if (close()) reject(error)
+        },
+      )
+    })
   }
+}
+
+/** Runs the query as it was asked, on the primary. */
+function onPrimary(params: QueryParams): Promise<unknown> {
+  return Promise.resolve(params.query(params.args))
 }
 
 /**
@@ -272,7 +341,7 @@ export function readReplicas(options: ReadReplicasOptions) {
       ]),
     )
 
-    return base.$extends({
+    const extended = base.$extends({
       name: 'prisma-replica-router',
       client: {
         /** The primary: bypasses routing. Inside a transaction, returns the transaction client itself. */
@@ -359,6 +428,12 @@ export function readReplicas(options: ReadReplicasOptions) {
           return reader.read(model, params)
         },
       },
+    })
+    if (!hasNoExtensions(base)) return extended
+    // Nothing on `base` rewrites queries or results: reads may skip the extended client's pipeline.
+    return withFastReads(extended, base, (model, operation, args, query) => {
+      monitor.ensureStarted()
+      return reader.read(model, { model, operation, args, query, direct: true })
     })
   })
 }

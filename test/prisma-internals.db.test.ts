@@ -4,7 +4,7 @@
  */
 import { Prisma } from '@prisma/client/extension'
 import { afterAll, describe, expect, it } from 'vitest'
-import { fluentPath, isInTransaction, isTransactionClient, unpackFluent } from '../src/prisma-internals.ts'
+import { fluentPath, hasNoExtensions, isInTransaction, isTransactionClient, unpackFluent } from '../src/prisma-internals.ts'
 import { newClient, topology } from './support/db.ts'
 
 interface Seen {
@@ -84,5 +84,12 @@ describe('Prisma internals canary (@prisma/client ' + Prisma.prismaVersion.clien
       // The sign Prisma 7 gives: the transaction scope symbol. If this fails, check isTransactionClient().
       expect((tx as unknown as Record<symbol, unknown>)[Symbol.for('prisma.client.transaction.scope_context')]).toBeDefined()
     })
+  })
+
+  it('tells a client without extensions (fast reads) from an extended one (every extension honoured)', () => {
+    expect(hasNoExtensions(base), 'a PrismaClient no longer exposes `_extensions.isEmpty()`: reads lose the fast path').toBe(true)
+    expect(hasNoExtensions(client)).toBe(false)
+    expect(hasNoExtensions(base.$extends({}))).toBe(false)
+    expect(hasNoExtensions({})).toBe(false)
   })
 })

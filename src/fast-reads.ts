@@ -1,0 +1,189 @@
+/**
+ * The fast read path. A query extension makes every read pass through the extended client's request pipeline
+ * (argument cloning, the extension chain, result visiting) before the replica client runs its own: about 10 %
+ * more latency than a plain client. When the client that `readReplicas` extends has no extension of its own,
+ * nothing in that first pass changes the query, so the extended client is wrapped instead: its model delegates
+ * answer read operations (`findMany`, `findUnique`, `count`, …) by routing at once and calling the chosen
+ * client's delegate directly. Everything else is the extended client itself, untouched:
+ * - writes, raw queries, `$transaction`, transaction clients and `$extends` on top of it use the extended client
+ *   (the query extension routes them, and a later `$extends` keeps routing reads through it);
+ * - a read used in a batch `$transaction([...])` becomes the extended client's own query (primary, in the batch);
+ * - the fluent API (`findUnique(...).posts()`) is answered by the extended client's query.
+ */
+import { READ_OPERATIONS } from './operations.js'
+
+/** Routes one read: runs it on a replica, or through `primary` (the unextended client's delegate). */
+export type RouteRead = (
+  model: string,
+  operation: string,
+  args: unknown,
+  primary: (args: unknown) => PromiseLike<unknown>,
+) => Promise<unknown>
+
+type Action = (args?: unknown) => PromiseLike<unknown> & Record<string | symbol, unknown>
+type Delegate = Record<string | symbol, unknown> & { $name?: unknown }
+
+/** Operations whose result carries the fluent API (relation accessors). */
+const FLUENT_OPERATIONS: ReadonlySet<string> = new Set(['findUnique', 'findUniqueOrThrow', 'findFirst', 'findFirstOrThrow'])
+
+const NOT_A_MODEL = Symbol('not a model')
+
+function isDelegate(value: unknown): value is Delegate {
+  return typeof value === 'object' && value !== null && typeof (value as Delegate).findMany === 'function'
+}
+
+/**
+ * A lazy, PrismaPromise-compatible result of a routed read: nothing runs until it is awaited (or `then`,
+ * `catch`, `finally` is called), and it runs once. A class, so that a read allocates one small object.
+ */
+class RoutedRead {
+  readonly #target: ReadTarget
+  readonly #args: unknown
+  #result: Promise<unknown> | undefined
+  #query: (PromiseLike<unknown> & Record<string | symbol, unknown>) | undefined
+
+  constructor(target: ReadTarget, args: unknown) {
+    this.#target = target
+    this.#args = args
+  }
+
+  #run(): Promise<unknown> {
+    const target = this.#target
+    return (this.#result ??= target.route(target.model, target.operation, this.#args, target.primary))
+  }
+
+  /** The extended client's own query for the same call (its query extension routes it); made once, lazily. */
+  static viaExtension(read: RoutedRead): PromiseLike<unknown> & Record<string | symbol, unknown> {
+    return (read.#query ??= read.#target.viaExtension(read.#args))
+  }
+
+  then<A = unknown, B = never>(
+    onFulfilled?: ((value: unknown) => A | PromiseLike<A>) | null,
+    onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null,
+  ): Promise<A | B> {
+    return this.#run().then(onFulfilled, onRejected)
+  }
+
+  catch<B = never>(onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null): Promise<unknown> {
+    return this.#run().catch(onRejected)
+  }
+
+  finally(onFinally?: (() => void) | null): Promise<unknown> {
+    return this.#run().finally(onFinally)
+  }
+
+  /** In a batch `$transaction([...])`: the extended client's own query, which runs on the primary in the batch. */
+  requestTransaction(transaction: unknown): unknown {
+    const query = RoutedRead.viaExtension(this)
+    const request = query.requestTransaction
+    return typeof request === 'function' ? (request as (t: unknown) => unknown).call(query, transaction) : query
+  }
+
+  get spec(): { action: string; args: unknown; model: string } {
+    return { action: this.#target.operation, args: this.#args, model: this.#target.model }
+  }
+}
+// On the prototype, as Prisma's batch `$transaction` checks it; not a field of every read.
+Object.defineProperty(RoutedRead.prototype, Symbol.toStringTag, { value: 'PrismaPromise' })
+
+/** What every read of one model operation shares. */
+interface ReadTarget {
+  readonly model: string
+  readonly operation: string
+  readonly route: RouteRead
+  /** The unextended client's action (the primary). */
+  readonly primary: (args: unknown) => PromiseLike<unknown>
+  /** The extended client's action (its query extension routes). */
+  readonly viaExtension: Action
+}
+
+/**
+ * The class of a model's routed reads: RoutedRead plus one method per relation of the model (the fluent API,
+ * `findUnique(...).posts()`), answered by the extended client's own query, whose extension unpacks it.
+ */
+function routedReadClass(relations: readonly string[]): typeof RoutedRead {
+  class ModelRoutedRead extends RoutedRead {}
+  for (const relation of relations) {
+    Object.defineProperty(ModelRoutedRead.prototype, relation, {
+      configurable: true,
+      writable: true,
+      value(this: RoutedRead, args?: unknown): unknown {
+        return (RoutedRead.viaExtension(this)[relation] as (args?: unknown) => unknown)(args)
+      },
+    })
+  }
+  return ModelRoutedRead
+}
+
+/** The relation names of a model: the fluent accessors Prisma puts on a `findUnique` promise (nothing runs). */
+function relationsOf(delegate: Delegate): string[] {
+  const probe = (delegate.findUnique as Action)({ where: {} })
+  const own = new Set<string | symbol>(['then', 'catch', 'finally', 'requestTransaction', 'spec'])
+  return Reflect.ownKeys(probe).filter(
+    (key): key is string => typeof key === 'string' && !own.has(key) && typeof probe[key] === 'function',
+  )
+}
+
+/**
+ * A proxy of `real` whose `get` is `get`, and every other operation `real`'s. Its own target is an empty object:
+ * a proxy's `get` checks its target's own property descriptor on every access, and asking that of Prisma's
+ * own proxies costs more than the whole routing decision.
+ */
+function forwardingProxy<T extends object>(real: T, get: (prop: string | symbol) => unknown): T {
+  return new Proxy({} as T, {
+    get: (_target, prop) => get(prop),
+    set: (_target, prop, value) => Reflect.set(real, prop, value),
+    has: (_target, prop) => Reflect.has(real, prop),
+    ownKeys: () => Reflect.ownKeys(real),
+    getOwnPropertyDescriptor(_target, prop) {
+      const descriptor = Reflect.getOwnPropertyDescriptor(real, prop)
+      // The empty target cannot back a non-configurable property: report it as configurable.
+      return descriptor && { ...descriptor, configurable: true }
+    },
+    defineProperty: (_target, prop, descriptor) => Reflect.defineProperty(real, prop, descriptor),
+    deleteProperty: (_target, prop) => Reflect.deleteProperty(real, prop),
+    getPrototypeOf: () => Reflect.getPrototypeOf(real),
+  })
+}
+
+function fastDelegate(model: string, delegate: Delegate, baseDelegate: Delegate, route: RouteRead): Delegate {
+  const Fluent = routedReadClass(relationsOf(delegate))
+  const actions = new Map<string | symbol, Action>()
+  for (const operation of READ_OPERATIONS) {
+    const primaryAction = baseDelegate[operation] as Action
+    const extendedAction = delegate[operation] as Action
+    const target: ReadTarget = {
+      model,
+      operation,
+      route,
+      primary: (args) => primaryAction(args),
+      viaExtension: (args) => extendedAction(args),
+    }
+    const Read = FLUENT_OPERATIONS.has(operation) ? Fluent : RoutedRead
+    actions.set(operation, ((args?: unknown) => new Read(target, args)) as unknown as Action)
+  }
+  return forwardingProxy(delegate, (prop) => actions.get(prop) ?? Reflect.get(delegate, prop))
+}
+
+/**
+ * Wraps `extended` (the result of `base.$extends(...)` with the routing query extension) so that model reads
+ * are routed without the extended client's pipeline. Only valid when `base` has no extension of its own.
+ */
+export function withFastReads<C extends object>(extended: C, base: object, route: RouteRead): C {
+  const delegates = new Map<string | symbol, Delegate | typeof NOT_A_MODEL>()
+  const lookup = (target: C, prop: string | symbol): Delegate | typeof NOT_A_MODEL => {
+    if (typeof prop !== 'string' || prop.startsWith('$') || prop.startsWith('_')) return NOT_A_MODEL
+    const delegate: unknown = Reflect.get(target, prop)
+    const baseDelegate: unknown = Reflect.get(base, prop)
+    if (!isDelegate(delegate) || !isDelegate(baseDelegate) || typeof delegate.$name !== 'string') return NOT_A_MODEL
+    return fastDelegate(delegate.$name, delegate, baseDelegate, route)
+  }
+  return forwardingProxy(extended, (prop) => {
+    let fast = delegates.get(prop)
+    if (fast === undefined) {
+      fast = lookup(extended, prop)
+      delegates.set(prop, fast)
+    }
+    return fast === NOT_A_MODEL ? Reflect.get(extended, prop) : fast
+  })
+}

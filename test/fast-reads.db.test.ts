@@ -1,0 +1,90 @@
+import { afterAll, describe, expect, it } from 'vitest'
+import { Prisma as GeneratedPrisma } from '../generated/prisma/client.ts'
+import { readReplicas } from '../src/index.ts'
+import { newClient, routedClient, topology, unique, waitForReplication } from './support/db.ts'
+
+// readReplicas applied straight to a PrismaClient: reads take the fast path (src/fast-reads.ts).
+const { prisma, events } = routedClient({ sticky: false })
+const plain = newClient(topology.primaryUrl)
+afterAll(() => Promise.all([prisma.$disconnect(), plain.$disconnect()]))
+
+const softDelete = GeneratedPrisma.defineExtension({
+  name: 'soft-delete',
+  query: {
+    post: {
+      findMany({ args, query }) {
+        return query({ ...args, where: { ...args.where, deletedAt: null } })
+      },
+    },
+  },
+})
+
+describe('the fast read path (readReplicas applied to a client without extensions)', () => {
+  it('is lazy and runs once, like a PrismaPromise', async () => {
+    const before = events.length
+    const query = prisma.user.findMany({ take: 1 })
+    expect(events.length, 'a read must not run before it is awaited').toBe(before)
+    expect(Object.prototype.toString.call(query)).toBe('[object PrismaPromise]')
+    const first = await query
+    const second = await query
+    expect(second).toBe(first)
+    expect(events.slice(before)).toEqual([{ model: 'User', operation: 'findMany', target: 'replica', replica: expect.any(String) as string, reason: 'read' }])
+  })
+
+  it('rejects as Prisma does, through await and .catch', async () => {
+    await expect(prisma.user.findUniqueOrThrow({ where: { id: -1 } })).rejects.toMatchObject({ code: 'P2025' })
+    const code = await prisma.user.findFirstOrThrow({ where: { id: -1 } }).catch((e: unknown) => (e as { code?: string }).code)
+    expect(code).toBe('P2025')
+    expect(await prisma.user.findUnique({ where: { id: -1 } }).finally(() => undefined)).toBeNull()
+  })
+
+  it('keeps the client and its models as Prisma shapes them', async () => {
+    expect('user' in prisma).toBe(true)
+    expect(Object.keys(prisma)).toContain('user')
+    expect(prisma.user.fields.email.name).toBe('email')
+    const before = events.length
+    const user = await prisma.user.create({ data: { email: unique('fast') + '@x' } })
+    expect(events.slice(before).map((e) => e.reason)).toEqual(['write'])
+    await prisma.user.delete({ where: { id: user.id } })
+  })
+
+  it('a read inside a batch $transaction becomes part of the batch, on the primary', async () => {
+    const email = unique('batch') + '@x'
+    const before = events.length
+    const [created, found] = await prisma.$transaction([
+      prisma.user.create({ data: { email } }),
+      prisma.user.findUnique({ where: { email } }),
+    ])
+    expect(found?.id).toBe(created.id)
+    expect(events.slice(before).map((e) => `${e.target}:${e.reason}`)).toEqual(['primary:transaction', 'primary:transaction'])
+  })
+
+  it('a client extended AFTER readReplicas keeps routing reads (through the query extension) and its own methods', async () => {
+    const later = prisma.$extends({ name: 'later', client: { $hello: () => 'hello' } })
+    const author = await plain.user.create({ data: { email: unique('later') + '@x', posts: { create: [{ title: 'a' }] } } })
+    await waitForReplication()
+    const before = events.length
+    const posts = await later.post.findMany({ where: { authorId: author.id } })
+    expect(posts.map((p) => p.title)).toEqual(['a'])
+    expect(events.slice(before).map((e) => `${e.target}:${e.reason}`)).toEqual(['replica:read'])
+    expect(later.$hello()).toBe('hello')
+    expect(later.$replicaStatus().length).toBe(topology.replicas.length)
+  })
+
+  it('an extension applied BEFORE readReplicas takes the other path, and its rewrites reach the replicas', async () => {
+    const routed: string[] = []
+    const client = newClient(topology.primaryUrl)
+      .$extends(softDelete)
+      .$extends(readReplicas({ replicas: topology.replicas.map((r) => newClient(r.url)), sticky: false, onRoute: (e) => routed.push(e.target) }))
+    const author = await plain.user.create({
+      data: { email: unique('before') + '@x', posts: { create: [{ title: 'kept' }, { title: 'gone', deletedAt: new Date() }] } },
+    })
+    await waitForReplication()
+    const filtered = await client.post.findMany({ where: { authorId: author.id }, orderBy: { id: 'asc' } })
+    const unfiltered = await prisma.post.findMany({ where: { authorId: author.id }, orderBy: { id: 'asc' } })
+    expect(filtered.map((p) => p.title)).toEqual(['kept'])
+    expect(unfiltered.map((p) => p.title), 'the control sees the soft-deleted post').toEqual(['kept', 'gone'])
+    expect(routed).toEqual(['replica'])
+    await client.$disconnect()
+  })
+})
