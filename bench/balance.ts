@@ -2,7 +2,7 @@
  * bench/balance — `npm run bench:balance`. Share of reads per replica under 16 concurrent workers for each
  * built-in policy (weights 1 and 2 for `weighted`), counted from routing decisions. max/min = 1.00 is perfectly even.
  */
-import { readReplicas, type PolicyName } from '../src/index.ts'
+import { readReplicas, type PolicyName } from 'prisma-replica-router'
 import { client, emitResult, seededCluster } from './support.ts'
 
 const { cluster, maxUserId } = await seededCluster(2)

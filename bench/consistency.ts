@@ -9,7 +9,7 @@
 import { parseArgs } from 'node:util'
 import { PrismaPg } from '@prisma/adapter-pg'
 import { PrismaClient } from '../generated/prisma/client.ts'
-import { readReplicas, runInScope, type ReadReplicasOptions } from '../src/index.ts'
+import { readReplicas, runInScope, type ReadReplicasOptions } from 'prisma-replica-router'
 import { startLocalCluster } from '../src/testing/local-cluster.ts'
 import { prismaMigrateDeploy } from '../src/testing/prisma-migrate.ts'
 

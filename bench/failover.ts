@@ -7,7 +7,7 @@
 import { parseArgs } from 'node:util'
 import { PrismaPg } from '@prisma/adapter-pg'
 import { PrismaClient } from '../generated/prisma/client.ts'
-import { readReplicas, type HealthEvent } from '../src/index.ts'
+import { readReplicas, type HealthEvent } from 'prisma-replica-router'
 import { startLocalCluster } from '../src/testing/local-cluster.ts'
 import { prismaMigrateDeploy } from '../src/testing/prisma-migrate.ts'
 

@@ -5,7 +5,7 @@
  * number of reads through a plain PrismaClient in the same run (baseline).
  */
 import { parseArgs } from 'node:util'
-import { readReplicas, runInScope } from '../src/index.ts'
+import { readReplicas, runInScope } from 'prisma-replica-router'
 import { client, emitResult, seededCluster } from './support.ts'
 
 const { values } = parseArgs({ options: { reads: { type: 'string', default: '20000' } } })
