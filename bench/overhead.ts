@@ -1,7 +1,8 @@
 /**
  * bench/overhead — `npm run bench:overhead`. Latency of reads served by a replica through: a plain PrismaClient
  * connected to the replica (the baseline), a second plain client (a control: what "no difference" measures as),
- * @prisma/extension-read-replicas 0.5, and prisma-replica-router as built (dist/, what users import). Same
+ * @prisma/extension-read-replicas 0.5, and prisma-replica-router as built (dist/, what users import) applied to
+ * a plain client (the fast read path) and after another extension (the query-extension path). Same
  * replica, same queries; each round runs a block of sequential reads per variant, in an order that rotates
  * from round to round, so that no variant always follows the same one.
  */
@@ -23,6 +24,10 @@ try {
     'plain (control)': client(replicaUrl),
     official: client(cluster.primaryUrl).$extends(officialReadReplicas({ replicas: [client(replicaUrl)] })),
     ours: client(cluster.primaryUrl).$extends(readReplicas({ replicas: [client(replicaUrl)] })),
+    // readReplicas applied after another extension (here an empty one): reads take the path that honours it.
+    'ours (after another extension)': client(cluster.primaryUrl)
+      .$extends({ name: 'another' })
+      .$extends(readReplicas({ replicas: [client(replicaUrl)] })),
   }
   type Name = keyof typeof variants
   const names = Object.keys(variants) as Name[]

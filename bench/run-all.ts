@@ -41,15 +41,21 @@ for (const bench of benches) {
 // Chart: median and p99 read latency per variant, from the overhead benchmark.
 const overhead = results.overhead as Overhead | undefined
 if (overhead) {
-  const variants = ['plain', 'official', 'ours'] as const
-  const colors = { plain: '#8a8a8a', official: '#4c78a8', ours: '#f58518' }
+  const variants = ['plain', 'official', 'ours', 'ours (after another extension)'] as const
+  const colors = { plain: '#8a8a8a', official: '#4c78a8', ours: '#f58518', 'ours (after another extension)': '#fdbf6f' }
+  const names = {
+    plain: 'plain PrismaClient',
+    official: '@prisma/extension-read-replicas',
+    ours: 'prisma-replica-router',
+    'ours (after another extension)': 'prisma-replica-router after another extension',
+  }
   const queries = Object.keys(overhead.result)
   const max = Math.max(...queries.flatMap((q) => variants.map((v) => overhead.result[q]?.[v]?.median ?? 0))) * 1.15
   const width = 640
-  const height = 320
+  const height = 360
   const groupWidth = (width - 80) / queries.length
-  const bar = groupWidth / 4
-  const y = (ms: number) => height - 40 - (ms / max) * (height - 80)
+  const bar = groupWidth / (variants.length + 1)
+  const y = (ms: number) => height - 40 - (ms / max) * (height - 120)
   const bars = queries.flatMap((q, qi) =>
     variants.map((v, vi) => {
       const m = overhead.result[q]?.[v]?.median ?? 0
@@ -59,12 +65,16 @@ if (overhead) {
     }),
   )
   const labels = queries.map((q, qi) => `<text x="${(60 + (qi + 0.5) * groupWidth).toFixed(1)}" y="${String(height - 18)}" font-size="13" text-anchor="middle">${q}</text>`)
-  const legendX = [20, 180, 440] // room for each label
-  const legend = variants.map((v, vi) => `<rect x="${String(legendX[vi] ?? 0)}" y="10" width="12" height="12" fill="${colors[v]}"/><text x="${String((legendX[vi] ?? 0) + 18)}" y="21" font-size="12">${{ plain: 'plain PrismaClient', official: '@prisma/extension-read-replicas', ours: 'prisma-replica-router' }[v]}</text>`)
+  // Two legend entries per row.
+  const legend = variants.map((v, vi) => {
+    const x = vi % 2 === 0 ? 20 : 330
+    const y = 10 + Math.floor(vi / 2) * 18
+    return `<rect x="${String(x)}" y="${String(y)}" width="12" height="12" fill="${colors[v]}"/><text x="${String(x + 18)}" y="${String(y + 11)}" font-size="12">${names[v]}</text>`
+  })
   writeFileSync(
     'bench/latency.svg',
     `<svg xmlns="http://www.w3.org/2000/svg" width="${String(width)}" height="${String(height)}" font-family="sans-serif">` +
-      `<rect width="100%" height="100%" fill="white"/><text x="${String(width / 2)}" y="48" font-size="14" text-anchor="middle">Median read latency on a replica (same run, interleaved)</text>` +
+      `<rect width="100%" height="100%" fill="white"/><text x="${String(width / 2)}" y="64" font-size="14" text-anchor="middle">Median read latency on a replica (same run, interleaved)</text>` +
       `<line x1="55" y1="${String(height - 40)}" x2="${String(width - 10)}" y2="${String(height - 40)}" stroke="#333"/>${bars.join('')}${labels.join('')}${legend.join('')}</svg>\n`,
   )
 }

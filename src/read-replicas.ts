@@ -273,7 +273,8 @@ function onPrimary(params: QueryParams): Promise<unknown> {
  * read-your-writes through a sticky window, and replica health: a replica that fails or lags leaves rotation,
  * and a read that fails on a replica at the connection level is retried elsewhere. Apply it last, after
  * extensions that rewrite query arguments (soft delete, row-level filters), so that replicas receive the
- * rewritten arguments.
+ * rewritten arguments. Applied to a client with no extension, model reads take a fast path (src/fast-reads.ts)
+ * that skips the extended client's own request pipeline.
  *
  * @example
  * ```ts
