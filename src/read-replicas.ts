@@ -144,9 +144,7 @@ class ReplicaReader {
     policy: RoutingPolicy | undefined,
   ): Promise<unknown> {
     this.router.emit(model, params.operation, reason, replica)
-    return this.attempt(replica, model, params).then(undefined, (error: unknown) =>
-      this.afterFailure(error, replica, model, params, accept, policy),
-    )
+    return this.attempt(replica, model, params, (error) => this.afterFailure(error, replica, model, params, accept, policy))
   }
 
   private async afterFailure(
@@ -220,43 +218,69 @@ class ReplicaReader {
    * Runs the read on `replica`'s client, counting it in flight until it settles or times out (a late result of a
    * timed-out read is dropped).
    */
-  private attempt(replica: ReplicaState, model: string, params: QueryParams): Promise<unknown> {
+  private attempt(
+    replica: ReplicaState,
+    model: string,
+    params: QueryParams,
+    onFailure?: (error: unknown) => Promise<unknown>,
+  ): Promise<unknown> {
     const delegate = (replica.client as unknown as Record<string, Delegate | undefined>)[modelProperty(model)]
     const run = delegate?.[params.operation]
     if (!run) return Promise.reject(new TypeError(`Replica \`${replica.name}\` has no \`${model}.${params.operation}\``))
     const path = params.direct ? undefined : fluentPath(params)
     const deadlines = this.deadlines
+    replica.inFlight++
+    let open = true
+    const close = (): boolean => {
+      if (!open) return false
+      open = false
+      replica.inFlight--
+      return true
+    }
+    let query: PromiseLike<unknown>
+    try {
+      query = run(params.args)
+    } catch (error) {
+      close()
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the query's own error, unchanged
+      return Promise.reject(error)
+    }
+    if (!deadlines) {
+      // No timeout: one step on top of the query.
+      return Promise.resolve(
+        query.then(
+          (result) => {
+            close()
+            replica.reads++
+            return path ? unpackFluent(result, path) : result
+          },
+          (error: unknown) => {
+            close()
+            if (onFailure) return onFailure(error)
+            throw error
+          },
+        ),
+      )
+    }
     return new Promise((resolve, reject) => {
-      replica.inFlight++
-      let open = true
-      const close = (): boolean => {
-        if (!open) return false
-        open = false
-        replica.inFlight--
-        return true
+      const fail = (error: unknown): void => {
+        if (onFailure) resolve(onFailure(error))
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the query's own error, unchanged
+        else reject(error)
       }
-      const ticket = deadlines?.track((timeout) => {
-        if (close()) reject(timeout)
+      const ticket = deadlines.track((timeout) => {
+        if (close()) fail(timeout)
       })
-      let query: PromiseLike<unknown>
-      try {
-        query = run(params.args)
-      } catch (error) {
-        if (ticket) deadlines?.release(ticket)
-        close()
-        throw error
-      }
       query.then(
         (result) => {
-          if (ticket) deadlines?.release(ticket)
+          deadlines.release(ticket)
           if (!close()) return
           replica.reads++
           resolve(path ? unpackFluent(result, path) : result)
         },
         (error: unknown) => {
-          if (ticket) deadlines?.release(ticket)
-          // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the query's own error, unchanged
-          if (close()) reject(error)
+          deadlines.release(ticket)
+          if (close()) fail(error)
         },
       )
     })
