@@ -100,8 +100,10 @@ describe('a replica that dies', () => {
     await waitForReplication()
     const toPrimary = routed()
     const strict = routed({ fallback: 'error' })
+    const untimed = routed({ readTimeoutMs: false }) // the attempt path without a read timeout
     await toPrimary.prisma.note.count() // warm: pools hold connections that the kill will break
     await strict.prisma.note.count()
+    await untimed.prisma.note.count()
     await cluster.stopReplica('replica-1')
     await cluster.stopReplica('replica-2')
 
@@ -109,6 +111,8 @@ describe('a replica that dies', () => {
     const routes = toPrimary.events.entries.filter((e) => e.kind === 'route').slice(-20)
     expect(routes.every((e) => e.target === 'primary' && ['retry', 'fallback'].includes(e.reason))).toBe(true)
     expect(routes.at(-1)).toMatchObject({ target: 'primary', reason: 'fallback' })
+    for (let i = 0; i < 5; i++) expect((await untimed.prisma.note.findFirst({ where: { title } }))?.title).toBe(title)
+    expect(untimed.events.entries.filter((e) => e.kind === 'route').slice(-5).every((e) => e.target === 'primary')).toBe(true)
 
     for (let i = 0; i < 3; i++) {
       const error = await strict.prisma.note.findFirst({ where: { title } }).catch((e: unknown) => e)
