@@ -11,6 +11,7 @@
  * - the fluent API (`findUnique(...).posts()`) is answered by the extended client's query.
  */
 import { READ_OPERATIONS } from './operations.js'
+import { withoutCallSite } from './without-call-site.js'
 
 /** Routes one read: runs it on a replica, or through `primary` (the unextended client's delegate). */
 export type RouteRead = (
@@ -156,8 +157,8 @@ function fastDelegate(model: string, delegate: Delegate, baseDelegate: Delegate,
       model,
       operation,
       route,
-      primary: (args) => primaryAction(args),
-      viaExtension: (args) => extendedAction(args),
+      primary: (args) => withoutCallSite(() => primaryAction(args)),
+      viaExtension: (args) => withoutCallSite(() => extendedAction(args)),
     }
     const Read = FLUENT_OPERATIONS.has(operation) ? Fluent : RoutedRead
     actions.set(operation, ((args?: unknown) => new Read(target, args)) as unknown as Action)

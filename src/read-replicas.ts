@@ -10,6 +10,7 @@ import { ReadDeadlines } from './read-deadlines.js'
 import { modelProperty, READ_OPERATIONS } from './operations.js'
 import { resolveOptions, type PrismaClientLike, type ReadReplicasOptions, type ResolvedOptions } from './options.js'
 import { withFastReads } from './fast-reads.js'
+import { withoutCallSite } from './without-call-site.js'
 import { fluentPath, hasNoExtensions, isInTransaction, isTransactionClient, unpackFluent } from './prisma-internals.js'
 import type { RoutingPolicy } from './policies/routing-policy.js'
 import { Router, type ReplicaState, type RouterStats } from './router.js'
@@ -239,7 +240,7 @@ class ReplicaReader {
     }
     let query: PromiseLike<unknown>
     try {
-      query = run(params.args)
+      query = withoutCallSite(() => run(params.args))
     } catch (error) {
       close()
       // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the query's own error, unchanged

@@ -88,3 +88,14 @@ describe('the fast read path (readReplicas applied to a client without extension
     await client.$disconnect()
   })
 })
+
+describe('errors of routed reads', () => {
+  it('a Prisma validation error on a replica read is Prisma\'s own, and never points into the router', async () => {
+    const error = await prisma.user
+      .findMany({ where: { nope: 1 } as never })
+      .then(() => undefined, (e: unknown) => e as Error)
+    expect(error?.name).toBe('PrismaClientValidationError')
+    expect(error?.message).toContain('Unknown argument `nope`')
+    expect(error?.message).not.toMatch(/read-replicas|fast-reads|prisma-replica-router/)
+  })
+})

@@ -1,0 +1,17 @@
+/**
+ * Prisma records a call site (an `Error` with a stack, for the code location in its error messages) for every
+ * query a model delegate creates, unless its error format is `minimal` (the NODE_ENV=production default). For a
+ * query that the router creates on a replica's or the primary's client, that stack holds only router and Prisma
+ * frames (Prisma prints no location from it: checked in test/fast-reads.db.test.ts), yet capturing it costs
+ * several microseconds per read, more the deeper the stack. The router therefore creates its queries with stack
+ * traces off; only that synchronous creation is affected, and the limit is restored at once.
+ */
+export function withoutCallSite<T>(create: () => T): T {
+  const limit = Error.stackTraceLimit
+  Error.stackTraceLimit = 0
+  try {
+    return create()
+  } finally {
+    Error.stackTraceLimit = limit
+  }
+}
