@@ -4,7 +4,9 @@ import { PrismaClient } from '../generated/prisma/client.ts'
 import { startLocalCluster, type LocalCluster } from '../src/testing/local-cluster.ts'
 import { prismaMigrateDeploy } from '../src/testing/prisma-migrate.ts'
 
-export const client = (url: string) => new PrismaClient({ adapter: new PrismaPg({ connectionString: url }) })
+/** A PrismaClient on `url`; `errorFormat: 'minimal'` is what Prisma uses when NODE_ENV=production. */
+export const client = (url: string, errorFormat?: 'minimal' | 'colorless') =>
+  new PrismaClient({ adapter: new PrismaPg({ connectionString: url }), ...(errorFormat && { errorFormat }) })
 
 /** A local primary + `replicas` streaming replicas, migrated, with `users` users of 5 posts each, replayed. */
 export async function seededCluster(replicas = 2, users = 200): Promise<{ cluster: LocalCluster; maxUserId: number }> {
