@@ -116,7 +116,7 @@ try {
       'Per-round ratio: the variant\'s median over the plain client\'s median in the same round, one value per round; ' +
       'the interval is a bootstrap over rounds. ' +
       'In development mode every query a plain client creates records its call site (a stack trace); prisma-replica-router ' +
-      'creates its replica queries without one (that location would point into the router), hence ratios below 1 there.',
+      'creates its queries without one (its stack would hold only router and Prisma frames), hence ratios below 1 there.',
   )
   emitResult('overhead', { rounds, ops, result: result['production (errorFormat minimal)'], modes: result })
 } finally {
