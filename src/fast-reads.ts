@@ -49,8 +49,16 @@ class RoutedRead {
   }
 
   #run(): Promise<unknown> {
+    if (this.#result) return this.#result
     const target = this.#target
-    return (this.#result ??= target.route(target.model, target.operation, this.#args, target.primary))
+    try {
+      this.#result = target.route(target.model, target.operation, this.#args, target.primary)
+    } catch (error) {
+      // Like a PrismaPromise: a failure to start is a rejection, never a throw from `then`/`catch`/`finally`.
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the error as thrown
+      this.#result = Promise.reject(error)
+    }
+    return this.#result
   }
 
   /** The extended client's own query for the same call (its query extension routes it); made once, lazily. */
@@ -119,21 +127,32 @@ function routedReadClass(relations: readonly string[]): typeof RoutedRead {
 /** The relation names of a model: the fluent accessors Prisma puts on a `findUnique` promise (nothing runs). */
 function relationsOf(delegate: Delegate): string[] {
   const probe = (delegate.findUnique as Action)({ where: {} })
-  const own = new Set<string | symbol>(['then', 'catch', 'finally', 'requestTransaction', 'spec'])
+  // A relation may be called `spec`: Prisma's accessor then wins over the promise's `spec`, and so does ours.
+  const own = new Set<string | symbol>(['then', 'catch', 'finally', 'requestTransaction'])
   return Reflect.ownKeys(probe).filter(
     (key): key is string => typeof key === 'string' && !own.has(key) && typeof probe[key] === 'function',
   )
 }
 
+const INSPECT = Symbol.for('nodejs.util.inspect.custom')
+
 /**
  * A proxy of `real` whose `get` is `get`, and every other operation `real`'s. Its own target is an empty object:
  * a proxy's `get` checks its target's own property descriptor on every access, and asking that of Prisma's
- * own proxies costs more than the whole routing decision.
+ * own proxies costs more than the whole routing decision. `onWrite(prop)` is told of every assignment,
+ * definition or deletion (a test double replacing a delegate method must win over the fast path).
  */
-function forwardingProxy<T extends object>(real: T, get: (prop: string | symbol) => unknown): T {
-  return new Proxy({} as T, {
+function forwardingProxy<T extends object>(real: T, get: (prop: string | symbol) => unknown, onWrite: (prop: string | symbol) => void): T {
+  // util.inspect shows a proxy's target: make it show the real client.
+  const target = {
+    [INSPECT]: (_depth: number, options: object, inspect: (value: unknown, options: object) => string) => inspect(real, options),
+  }
+  return new Proxy(target as unknown as T, {
     get: (_target, prop) => get(prop),
-    set: (_target, prop, value) => Reflect.set(real, prop, value),
+    set(_target, prop, value) {
+      onWrite(prop)
+      return Reflect.set(real, prop, value)
+    },
     has: (_target, prop) => Reflect.has(real, prop),
     ownKeys: () => Reflect.ownKeys(real),
     getOwnPropertyDescriptor(_target, prop) {
@@ -141,8 +160,16 @@ function forwardingProxy<T extends object>(real: T, get: (prop: string | symbol)
       // The empty target cannot back a non-configurable property: report it as configurable.
       return descriptor && { ...descriptor, configurable: true }
     },
-    defineProperty: (_target, prop, descriptor) => Reflect.defineProperty(real, prop, descriptor),
-    deleteProperty: (_target, prop) => Reflect.deleteProperty(real, prop),
+    defineProperty(_target, prop, descriptor) {
+      onWrite(prop)
+      return Reflect.defineProperty(real, prop, descriptor)
+    },
+    deleteProperty(_target, prop) {
+      onWrite(prop)
+      return Reflect.deleteProperty(real, prop)
+    },
+    // Freezing would freeze the empty target and break every later `Object.keys`: refuse it instead.
+    preventExtensions: () => false,
     getPrototypeOf: () => Reflect.getPrototypeOf(real),
   })
 }
@@ -163,7 +190,11 @@ function fastDelegate(model: string, delegate: Delegate, baseDelegate: Delegate,
     const Read = FLUENT_OPERATIONS.has(operation) ? Fluent : RoutedRead
     actions.set(operation, ((args?: unknown) => new Read(target, args)) as unknown as Action)
   }
-  return forwardingProxy(delegate, (prop) => actions.get(prop) ?? Reflect.get(delegate, prop))
+  return forwardingProxy(
+    delegate,
+    (prop) => actions.get(prop) ?? Reflect.get(delegate, prop),
+    (prop) => actions.delete(prop),
+  )
 }
 
 /**
@@ -179,12 +210,17 @@ export function withFastReads<C extends object>(extended: C, base: object, route
     if (!isDelegate(delegate) || !isDelegate(baseDelegate) || typeof delegate.$name !== 'string') return NOT_A_MODEL
     return fastDelegate(delegate.$name, delegate, baseDelegate, route)
   }
-  return forwardingProxy(extended, (prop) => {
-    let fast = delegates.get(prop)
-    if (fast === undefined) {
-      fast = lookup(extended, prop)
-      delegates.set(prop, fast)
-    }
-    return fast === NOT_A_MODEL ? Reflect.get(extended, prop) : fast
-  })
+  return forwardingProxy(
+    extended,
+    (prop) => {
+      let fast = delegates.get(prop)
+      if (fast === undefined) {
+        fast = lookup(extended, prop)
+        delegates.set(prop, fast)
+      }
+      return fast === NOT_A_MODEL ? Reflect.get(extended, prop) : fast
+    },
+    // A model replaced on the client (a test double) is the client's own from then on.
+    (prop) => delegates.set(prop, NOT_A_MODEL),
+  )
 }

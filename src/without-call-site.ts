@@ -1,3 +1,9 @@
+/** Whether `Error.stackTraceLimit` can be set here (not in a hardened environment with a frozen `Error`). */
+const settable = (() => {
+  const descriptor = Object.getOwnPropertyDescriptor(Error, 'stackTraceLimit')
+  return descriptor?.writable === true || descriptor?.set !== undefined
+})()
+
 /**
  * Prisma records a call site (an `Error` with a stack, for the code location in its error messages) for every
  * query a model delegate creates, unless its error format is `minimal` (the NODE_ENV=production default). For a
@@ -7,6 +13,8 @@
  * traces off; only that synchronous creation is affected, and the limit is restored at once.
  */
 export function withoutCallSite<T>(create: () => T): T {
+  // A frozen `Error` (hardened environments): create as asked.
+  if (!settable) return create()
   const limit = Error.stackTraceLimit
   Error.stackTraceLimit = 0
   try {

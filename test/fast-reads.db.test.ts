@@ -1,4 +1,5 @@
-import { afterAll, describe, expect, it } from 'vitest'
+import { inspect } from 'node:util'
+import { afterAll, describe, expect, it, vi } from 'vitest'
 import { Prisma as GeneratedPrisma } from '../generated/prisma/client.ts'
 import { readReplicas } from '../src/index.ts'
 import { newClient, routedClient, topology, unique, waitForReplication } from './support/db.ts'
@@ -86,6 +87,38 @@ describe('the fast read path (readReplicas applied to a client without extension
     expect(unfiltered.map((p) => p.title), 'the control sees the soft-deleted post').toEqual(['kept', 'gone'])
     expect(routed).toEqual(['replica'])
     await client.$disconnect()
+  })
+})
+
+describe('the fast path behaves like a client, for code that pokes at it', () => {
+  it('a routing failure is a rejection: .catch and .finally handlers run, nothing throws synchronously', async () => {
+    const boom = { name: 'boom', pick: () => { throw new Error('policy boom') } }
+    const client = newClient(topology.primaryUrl).$extends(readReplicas({ replicas: [newClient(topology.replicas[0]!.url)], policy: boom }))
+    let query: Promise<unknown> | undefined
+    expect(() => { query = client.user.findMany().catch((e: unknown) => (e as Error).message) }).not.toThrow()
+    expect(await query).toBe('policy boom')
+    let finished = false
+    await expect(client.user.count().finally(() => { finished = true })).rejects.toThrow('policy boom')
+    expect(finished).toBe(true)
+    await client.$disconnect()
+  })
+
+  it('test doubles win: a delegate method assigned or spied on is what runs', async () => {
+    const { prisma: client, events: seen } = routedClient({ sticky: false })
+    const spy = vi.spyOn(client.user, 'count')
+    expect(typeof (await client.user.count())).toBe('number')
+    expect(spy).toHaveBeenCalledTimes(1)
+    expect(seen.at(-1)).toMatchObject({ operation: 'count', target: 'replica' })
+    client.user.findMany = (() => Promise.resolve(['mocked'])) as never
+    expect(await client.user.findMany()).toEqual(['mocked'])
+    await client.$disconnect()
+  })
+
+  it('inspects as the client, and refuses to be frozen rather than break', () => {
+    expect(inspect(prisma)).not.toBe('{}')
+    expect(inspect(prisma.user)).not.toBe('{}')
+    expect(() => Object.freeze(prisma)).toThrow(TypeError)
+    expect(Object.keys(prisma)).toContain('user')
   })
 })
 
