@@ -246,41 +246,24 @@ class ReplicaReader {
       // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the query's own error, unchanged
       return Promise.reject(error)
     }
-    if (!deadlines) {
-      // No timeout: one step on top of the query.
-      return Promise.resolve(
-        query.then(
-          (result) => {
-            close()
-            replica.reads++
-            return path ? unpackFluent(result, path) : result
-          },
-          (error: unknown) => {
-            close()
-            if (onFailure) return onFailure(error)
-            throw error
-          },
-        ),
-      )
-    }
     return new Promise((resolve, reject) => {
       const fail = (error: unknown): void => {
         if (onFailure) resolve(onFailure(error))
         // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the query's own error, unchanged
         else reject(error)
       }
-      const ticket = deadlines.track((timeout) => {
+      const ticket = deadlines?.track((timeout) => {
         if (close()) fail(timeout)
       })
       query.then(
         (result) => {
-          deadlines.release(ticket)
+          if (ticket) deadlines?.release(ticket)
           if (!close()) return
           replica.reads++
           resolve(path ? unpackFluent(result, path) : result)
         },
         (error: unknown) => {
-          deadlines.release(ticket)
+          if (ticket) deadlines?.release(ticket)
           if (close()) fail(error)
         },
       )
