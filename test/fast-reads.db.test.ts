@@ -1,6 +1,5 @@
 import { inspect } from 'node:util'
 import { afterAll, describe, expect, it, vi } from 'vitest'
-import { Prisma as GeneratedPrisma } from '../generated/prisma/client.ts'
 import { readReplicas } from '../src/index.ts'
 import { newClient, routedClient, topology, unique, waitForReplication } from './support/db.ts'
 
@@ -8,17 +7,6 @@ import { newClient, routedClient, topology, unique, waitForReplication } from '.
 const { prisma, events } = routedClient({ sticky: false })
 const plain = newClient(topology.primaryUrl)
 afterAll(() => Promise.all([prisma.$disconnect(), plain.$disconnect()]))
-
-const softDelete = GeneratedPrisma.defineExtension({
-  name: 'soft-delete',
-  query: {
-    post: {
-      findMany({ args, query }) {
-        return query({ ...args, where: { ...args.where, deletedAt: null } })
-      },
-    },
-  },
-})
 
 describe('the fast read path (readReplicas applied to a client without extensions)', () => {
   it('is lazy and runs once, like a PrismaPromise', async () => {
@@ -70,23 +58,6 @@ describe('the fast read path (readReplicas applied to a client without extension
     expect(events.slice(before).map((e) => `${e.target}:${e.reason}`)).toEqual(['replica:read'])
     expect(later.$hello()).toBe('hello')
     expect(later.$replicaStatus().length).toBe(topology.replicas.length)
-  })
-
-  it('an extension applied BEFORE readReplicas takes the other path, and its rewrites reach the replicas', async () => {
-    const routed: string[] = []
-    const client = newClient(topology.primaryUrl)
-      .$extends(softDelete)
-      .$extends(readReplicas({ replicas: topology.replicas.map((r) => newClient(r.url)), sticky: false, onRoute: (e) => routed.push(e.target) }))
-    const author = await plain.user.create({
-      data: { email: unique('before') + '@x', posts: { create: [{ title: 'kept' }, { title: 'gone', deletedAt: new Date() }] } },
-    })
-    await waitForReplication()
-    const filtered = await client.post.findMany({ where: { authorId: author.id }, orderBy: { id: 'asc' } })
-    const unfiltered = await prisma.post.findMany({ where: { authorId: author.id }, orderBy: { id: 'asc' } })
-    expect(filtered.map((p) => p.title)).toEqual(['kept'])
-    expect(unfiltered.map((p) => p.title), 'the control sees the soft-deleted post').toEqual(['kept', 'gone'])
-    expect(routed).toEqual(['replica'])
-    await client.$disconnect()
   })
 })
 
