@@ -74,7 +74,7 @@ export class ReadDeadlines {
     ticket.next = undefined
   }
 
-  /** Reads in flight (for tests and status). */
+  /** Reads in flight (walks the list; for tests). */
   get size(): number {
     let count = 0
     for (let t = this.head; t; t = t.next) count++
