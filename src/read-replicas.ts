@@ -9,6 +9,7 @@ import { PRIMARY_LSN_SQL, queryLsn, REPLAY_LSN_SQL } from './lag-tracker.js'
 import { ReadDeadlines } from './read-deadlines.js'
 import { modelProperty, READ_OPERATIONS } from './operations.js'
 import { resolveOptions, type PrismaClientLike, type ReadReplicasOptions, type ResolvedOptions } from './options.js'
+import { ClientActions } from './client-actions.js'
 import { withFastReads } from './fast-reads.js'
 import { withoutCallSite } from './without-call-site.js'
 import { fluentPath, hasNoExtensions, isInTransaction, isTransactionClient, unpackFluent } from './prisma-internals.js'
@@ -21,8 +22,20 @@ interface QueryParams {
   readonly operation: string
   readonly args: unknown
   readonly query: (args: unknown) => PromiseLike<unknown>
-  /** Set by the fast read path (fast-reads.ts): no Prisma internals to read, no fluent path to unpack. */
-  readonly direct?: true
+}
+
+/**
+ * One model read, as the reader handles it, whichever path it came from (query extension or fast path): one
+ * shape, so that the reader's code sees one kind of object.
+ */
+interface ReadRequest {
+  readonly model: string
+  readonly operation: string
+  readonly args: unknown
+  /** Runs the read as asked, on the primary. */
+  readonly query: (args: unknown) => PromiseLike<unknown>
+  /** The fluent API's path (`findUnique(...).posts()` -> `['posts']`) to unpack from a replica's result. */
+  readonly path: readonly string[] | undefined
 }
 
 type AnyClient = Record<string, unknown> & {
@@ -30,8 +43,6 @@ type AnyClient = Record<string, unknown> & {
   $connect(): Promise<void>
   $disconnect(): Promise<void>
 }
-
-type Delegate = Record<string, (args: unknown) => PromiseLike<unknown>>
 
 async function settle<T>(router: Router, promise: PromiseLike<T>, inTransaction = false): Promise<T> {
   router.beginWrite()
@@ -60,6 +71,13 @@ class ReplicaReader {
   }
 
   private readonly deadlines: ReadDeadlines | undefined
+  private readonly actions = new Map<ReplicaState, ClientActions>()
+
+  private actionsOf(replica: ReplicaState): ClientActions {
+    let actions = this.actions.get(replica)
+    if (!actions) this.actions.set(replica, (actions = new ClientActions(replica.client)))
+    return actions
+  }
 
   private timed<T>(promise: Promise<T>): Promise<T> {
     return this.deadlines ? this.deadlines.run(promise) : promise
@@ -69,7 +87,7 @@ class ReplicaReader {
    * Routes one read. Synchronous up to the query whenever it can be (no rule to the primary, no write of the
    * scope waiting for its primary position): one promise chain from the caller to the replica's client.
    */
-  read(model: string, params: QueryParams): Promise<unknown> {
+  read(model: string, params: ReadRequest): Promise<unknown> {
     const { operation } = params
     const router = this.router
     const rule = this.options.rules.get(model)
@@ -104,7 +122,7 @@ class ReplicaReader {
   /** A read that must see the scope's writes: on a replica known to have replayed `required`, else the primary. */
   private async readCausal(
     model: string,
-    params: QueryParams,
+    params: ReadRequest,
     required: bigint | 'primary' | undefined,
     reason: 'read' | 'rule',
     allowed: ((r: ReplicaState) => boolean) | undefined,
@@ -139,7 +157,7 @@ class ReplicaReader {
   private readOn(
     replica: ReplicaState,
     model: string,
-    params: QueryParams,
+    params: ReadRequest,
     reason: 'read' | 'rule',
     accept: ((r: ReplicaState) => boolean) | undefined,
     policy: RoutingPolicy | undefined,
@@ -152,7 +170,7 @@ class ReplicaReader {
     error: unknown,
     replica: ReplicaState,
     model: string,
-    params: QueryParams,
+    params: ReadRequest,
     accept: ((r: ReplicaState) => boolean) | undefined,
     policy: RoutingPolicy | undefined,
   ): Promise<unknown> {
@@ -171,7 +189,7 @@ class ReplicaReader {
     return await this.toPrimary(model, params, 'retry', failure)
   }
 
-  private async toPrimary(model: string, params: QueryParams, reason: 'fallback' | 'retry', failure: unknown): Promise<unknown> {
+  private async toPrimary(model: string, params: ReadRequest, reason: 'fallback' | 'retry', failure: unknown): Promise<unknown> {
     if (this.options.fallback === 'error') {
       const states = this.router.replicas.map((r) => ({ name: r.name, state: r.state }))
       throw new NoReplicaAvailableError(model, params.operation, states, failure === undefined ? undefined : { cause: failure })
@@ -222,13 +240,12 @@ class ReplicaReader {
   private attempt(
     replica: ReplicaState,
     model: string,
-    params: QueryParams,
+    params: ReadRequest,
     onFailure?: (error: unknown) => Promise<unknown>,
   ): Promise<unknown> {
-    const delegate = (replica.client as unknown as Record<string, Delegate | undefined>)[modelProperty(model)]
-    const run = delegate?.[params.operation]
+    const run = this.actionsOf(replica).get(model, params.operation)
     if (!run) return Promise.reject(new TypeError(`Replica \`${replica.name}\` has no \`${model}.${params.operation}\``))
-    const path = params.direct ? undefined : fluentPath(params)
+    const path = params.path
     const deadlines = this.deadlines
     replica.inFlight++
     let open = true
@@ -272,7 +289,7 @@ class ReplicaReader {
 }
 
 /** Runs the query as it was asked, on the primary. */
-function onPrimary(params: QueryParams): Promise<unknown> {
+function onPrimary(params: ReadRequest): Promise<unknown> {
   return Promise.resolve(params.query(params.args))
 }
 
@@ -434,7 +451,7 @@ export function readReplicas(options: ReadReplicasOptions) {
             router.emit(model, operation, 'write')
             return settle(router, params.query(params.args))
           }
-          return reader.read(model, params)
+          return reader.read(model, { model, operation, args: params.args, query: params.query, path: fluentPath(params) })
         },
       },
     })
@@ -442,7 +459,7 @@ export function readReplicas(options: ReadReplicasOptions) {
     // Nothing on `base` rewrites queries or results: reads may skip the extended client's pipeline.
     return withFastReads(extended, base, (model, operation, args, query) => {
       monitor.ensureStarted()
-      return reader.read(model, { model, operation, args, query, direct: true })
+      return reader.read(model, { model, operation, args, query, path: undefined })
     })
   })
 }
