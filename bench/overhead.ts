@@ -2,26 +2,26 @@
  * bench/overhead — `npm run bench:overhead`. Latency of reads served by a replica through: a plain PrismaClient
  * connected to the replica (the baseline), the same client again as a control (what "no difference" measures as),
  * @prisma/extension-read-replicas 0.5, and prisma-replica-router as built (dist/, what users import) applied to
- * a plain client (the fast read path) and after another extension (the query-extension path). Same
- * replica, same queries; each round runs a block of sequential reads per variant, in an order that rotates
- * from round to round, so that no variant always follows the same one. Measured twice: with Prisma's production
- * error format (`minimal`, no call site recorded per query; the headline and the chart) and its default one.
+ * a plain client (the fast read path) and after another extension (the query-extension path).
+ *
+ * Each variant is compared with the plain client in a process of its own (forked, bench/overhead-run.ts), on the
+ * same replica, interleaved read by read in an order shuffled per iteration: A B B A A B …, the baseline measured
+ * in the same process, at the same moments. An application runs one of these libraries, not both: in one process,
+ * each library's calls through Prisma's shared runtime slow the other's (measured, and shown by the last table,
+ * all variants in one process). Measured with Prisma's production error format (`minimal`, no call site recorded
+ * per query; the headline and the chart) and its default one.
  */
+import { fork } from 'node:child_process'
 import { parseArgs } from 'node:util'
-import { readReplicas as officialReadReplicas } from '@prisma/extension-read-replicas'
-import { readReplicas } from 'prisma-replica-router'
-import { client, emitResult, median, percentile, seededCluster } from './support.ts'
+import type { RunRequest, RunResult, Variant } from './overhead-run.ts'
+import { emitResult, median, percentile, seededCluster } from './support.ts'
 
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '40' }, ops: { type: 'string', default: '100' } } })
+const { values } = parseArgs({
+  options: { iterations: { type: 'string', default: '8000' }, rounds: { type: 'string', default: '20' } },
+})
+const iterations = Number(values.iterations)
 const rounds = Number(values.rounds)
-const ops = Number(values.ops)
 
-const { cluster, maxUserId } = await seededCluster(1)
-
-/**
- * Prisma's error format decides whether every query records its call site (an `Error` with a stack): it does
- * by default (`colorless`), not with `minimal`, which Prisma picks when NODE_ENV=production. Both are measured.
- */
 /** 95% bootstrap confidence interval of the median of `values` (2,000 resamples, fixed seed: reproducible). */
 function bootstrapMedianCi(values: readonly number[]): [number, number] {
   let seed = 42
@@ -33,92 +33,116 @@ function bootstrapMedianCi(values: readonly number[]): [number, number] {
   return [percentile(medians, 2.5), percentile(medians, 97.5)]
 }
 
-const modes = {
-  'production (errorFormat minimal)': 'minimal',
-  'development (default errorFormat)': undefined,
-} as const
+function runProcess(request: RunRequest): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = fork(new URL('./overhead-run.ts', import.meta.url), { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    let result: RunResult | undefined
+    child.once('message', (message) => (result = message as RunResult))
+    child.once('error', reject)
+    child.once('exit', (code) => {
+      if (code === 0 && result) resolve(result)
+      else reject(new Error(`bench/overhead-run.ts exited with ${String(code)}`))
+    })
+    child.send(request)
+  })
+}
 
-try {
-  const replicaUrl = cluster.replicaUrls[0]!
-  const result: Record<string, Record<string, Record<string, { median: number; p99: number }>>> = {}
-  console.log(`\n${String(rounds)} rounds × ${String(ops)} sequential reads per variant and query (order rotating), replica on loopback`)
-  for (const [mode, errorFormat] of Object.entries(modes)) {
-    const c = (url: string) => client(url, errorFormat)
-    // One replica client for every variant: same pool, same connection, same server process; what differs is
-    // only the code in front of it. (Separate clients differ by up to ~3 % on their own: the connection.)
-    const plain = c(replicaUrl)
-    const variants = {
-      plain,
-      'plain (control)': plain,
-      official: c(cluster.primaryUrl).$extends(officialReadReplicas({ replicas: [plain] })),
-      ours: c(cluster.primaryUrl).$extends(readReplicas({ replicas: [plain] })),
-      // readReplicas applied after another extension (here an empty one): reads take the path that honours it.
-      'ours (after another extension)': c(cluster.primaryUrl)
-        .$extends({ name: 'another' })
-        .$extends(readReplicas({ replicas: [plain] })),
+interface Row {
+  median: number
+  p99: number
+  baseline: number
+  ratio: number
+  roundRatio: number
+  ci: [number, number]
+}
+
+/** The rows of `variant` against the plain client measured in the same process. */
+function rows(result: RunResult, variant: Variant): Record<string, Row> {
+  return Object.fromEntries(
+    Object.entries(result).map(([query, byVariant]) => {
+      const own = byVariant[variant]!
+      const plain = byVariant.plain!
+      const ratios = own.roundMedians.map((m, r) => m / plain.roundMedians[r]!)
+      return [
+        query,
+        { median: own.median, p99: own.p99, baseline: plain.median, ratio: own.median / plain.median, roundRatio: median(ratios), ci: bootstrapMedianCi(ratios) },
+      ]
+    }),
+  )
+}
+
+const µs = (ms: number) => `${(ms * 1000).toFixed(0)} µs`
+const table = (entries: [Variant, Record<string, Row>][]) => {
+  const lines = [
+    '| query | variant | median | p99 | plain client, same process | median / plain | per-round ratio, median [95% CI] |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: |',
+  ]
+  const queries = Object.keys(entries[0]![1])
+  for (const query of queries) {
+    for (const [variant, byQuery] of entries) {
+      const row = byQuery[query]!
+      lines.push(
+        `| ${query} | ${variant} | ${µs(row.median)} | ${µs(row.p99)} | ${µs(row.baseline)} | ${row.ratio.toFixed(3)} | ` +
+          `${row.roundRatio.toFixed(3)} [${row.ci[0].toFixed(3)}, ${row.ci[1].toFixed(3)}] |`,
+      )
     }
-    type Name = keyof typeof variants
-    const names = Object.keys(variants) as Name[]
-    const queries = {
-      'findUnique by id': (db: typeof plain, i: number) => db.user.findUnique({ where: { id: 1 + (i % maxUserId) } }),
-      'findMany take 20': (db: typeof plain, i: number) => db.post.findMany({ take: 20, skip: i % 50, orderBy: { id: 'asc' } }),
-    }
-    const samples: Record<string, Record<Name, number[]>> = {}
-    // Per round: each variant's median, for the per-round ratios (both variants measured minutes apart at most).
-    const roundMedians: Record<string, Record<Name, number[]>> = {}
-    for (const query of Object.keys(queries)) {
-      samples[query] = Object.fromEntries(names.map((n) => [n, []])) as unknown as Record<Name, number[]>
-      roundMedians[query] = Object.fromEntries(names.map((n) => [n, []])) as unknown as Record<Name, number[]>
-    }
-    // Warm up every pool and code path.
-    for (const db of Object.values(variants)) for (const run of Object.values(queries)) for (let i = 0; i < 200; i++) await run(db as typeof plain, i)
-    for (let round = 0; round < rounds; round++) {
-      for (const [query, run] of Object.entries(queries)) {
-        for (let k = 0; k < names.length; k++) {
-          const name = names[(round + k) % names.length]!
-          const db = variants[name] as typeof plain
-          const block: number[] = []
-          for (let i = 0; i < ops; i++) {
-            const t = performance.now()
-            await run(db, i)
-            block.push(performance.now() - t)
-          }
-          samples[query]![name].push(...block)
-          roundMedians[query]![name].push(median(block))
-        }
-      }
-    }
-    const byMode: Record<string, Record<string, { median: number; p99: number }>> = {}
-    result[mode] = byMode
-    console.log(`\n### ${mode}\n`)
-    console.log('| query | variant | median | p99 | median / plain | per-round ratio, median [95% CI] |')
-    console.log('| --- | --- | ---: | ---: | ---: | ---: |')
-    for (const [query, byVariant] of Object.entries(samples)) {
-      const row: Record<string, { median: number; p99: number }> = {}
-      byMode[query] = row
-      const base = median(byVariant.plain)
-      for (const name of names) {
-        const m = median(byVariant[name])
-        const p99 = percentile(byVariant[name], 99)
-        const ratios = roundMedians[query]![name].map((v, r) => v / roundMedians[query]!.plain[r]!)
-        const [low, high] = bootstrapMedianCi(ratios)
-        row[name] = { median: m, p99 }
-        console.log(
-          `| ${query} | ${name} | ${(m * 1000).toFixed(0)} µs | ${(p99 * 1000).toFixed(0)} µs | ${(m / base).toFixed(3)} | ` +
-            `${median(ratios).toFixed(3)} [${low.toFixed(3)}, ${high.toFixed(3)}] |`,
-        )
-      }
-    }
-    await Promise.all([...new Set(Object.values(variants))].map((db) => db.$disconnect()))
   }
+  return lines.join('\n')
+}
+
+const compared: Variant[] = ['plain (control)', 'official', 'ours', 'ours (after another extension)']
+const modes = { 'production (errorFormat minimal)': 'minimal', 'development (default errorFormat)': undefined } as const
+
+const { cluster, maxUserId } = await seededCluster(1)
+try {
+  const base = { primaryUrl: cluster.primaryUrl, replicaUrl: cluster.replicaUrls[0]!, maxUserId, rounds }
   console.log(
-    '\n`plain (control)` is the plain client measured again as if it were another variant: its distance from 1.000 is the noise of this run. ' +
-      'Per-round ratio: the variant\'s median over the plain client\'s median in the same round, one value per round; ' +
-      'the interval is a bootstrap over rounds. ' +
+    `\nEach variant against the plain client in its own process, interleaved read by read (order shuffled per iteration), ` +
+      `${String(iterations)} reads of each per query in ${String(rounds)} rounds, replica on loopback`,
+  )
+  const byMode: Record<string, Partial<Record<Variant, Record<string, Row>>>> = {}
+  const plainSamples: Record<string, number[]> = {}
+  for (const [mode, errorFormat] of Object.entries(modes)) {
+    const results: Partial<Record<Variant, Record<string, Row>>> = {}
+    for (const variant of compared) {
+      const result = await runProcess({ ...base, errorFormat, iterations, variants: ['plain', variant] })
+      results[variant] = rows(result, variant)
+      if (errorFormat === 'minimal') for (const [query, v] of Object.entries(result)) (plainSamples[query] ??= []).push(v.plain!.median)
+    }
+    byMode[mode] = results
+    console.log(`\n### ${mode}\n`)
+    console.log(table(compared.map((v) => [v, results[v]!])))
+  }
+  // For comparison: the five variants in one process (production error format), interleaved the same way.
+  const together = await runProcess({
+    ...base,
+    errorFormat: 'minimal',
+    iterations: Math.floor(iterations / 2),
+    variants: ['plain', ...compared],
+  })
+  console.log('\n### All variants in one process (production error format)\n')
+  console.log(table(compared.map((v) => [v, rows(together, v)])))
+  console.log(
+    '\n`plain (control)` is the plain client compared with itself: its distance from 1.000 is the noise of this run. ' +
+      'Per-round ratio: the variant\'s median over the plain client\'s median in the same round of the same process, ' +
+      'one value per round; the interval is a bootstrap over rounds. ' +
+      'In one process, the libraries slow each other: their calls through Prisma\'s shared runtime code give it ' +
+      'more kinds of calls to optimise for. An application runs one of them, hence one process per comparison. ' +
       'In development mode every query a plain client creates records its call site (a stack trace); prisma-replica-router ' +
       'creates its queries without one (its stack would hold only router and Prisma frames), hence ratios below 1 there.',
   )
-  emitResult('overhead', { rounds, ops, result: result['production (errorFormat minimal)'], modes: result })
+  // The chart: each variant's median from its own process; the plain client's, the median over those processes.
+  const production = byMode['production (errorFormat minimal)']!
+  const chart = Object.fromEntries(
+    Object.keys(plainSamples).map((query) => [
+      query,
+      {
+        plain: { median: median(plainSamples[query]!), p99: Number.NaN },
+        ...Object.fromEntries(compared.map((v) => [v, { median: production[v]![query]!.median, p99: production[v]![query]!.p99 }])),
+      },
+    ]),
+  )
+  emitResult('overhead', { iterations, rounds, result: chart, modes: byMode })
 } finally {
   await cluster.stop()
 }

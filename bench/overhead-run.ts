@@ -1,0 +1,92 @@
+/**
+ * One process of bench/overhead.ts (forked by it, never run alone): builds the variants it is given on the
+ * cluster it is given, and measures them interleaved read by read — each iteration runs one read of every
+ * variant, in an order shuffled per iteration — so that whatever the machine does meanwhile falls on all of them
+ * alike. Sends back every variant's median, p99 and per-round medians for each query.
+ */
+import { readReplicas as officialReadReplicas } from '@prisma/extension-read-replicas'
+import { readReplicas } from 'prisma-replica-router'
+import { client, median, percentile } from './support.ts'
+
+export type Variant = 'plain' | 'plain (control)' | 'official' | 'ours' | 'ours (after another extension)'
+
+export interface RunRequest {
+  readonly primaryUrl: string
+  readonly replicaUrl: string
+  readonly maxUserId: number
+  readonly variants: readonly Variant[]
+  readonly errorFormat: 'minimal' | undefined
+  readonly iterations: number
+  readonly rounds: number
+}
+
+/** Per query, per variant: median and p99 (ms) of every read, and the median of each round. */
+export type RunResult = Record<string, Partial<Record<Variant, { median: number; p99: number; roundMedians: number[] }>>>
+
+async function measure(request: RunRequest): Promise<RunResult> {
+  const { primaryUrl, replicaUrl, maxUserId, errorFormat, iterations, rounds } = request
+  const c = (url: string) => client(url, errorFormat)
+  // One replica client for every variant: same pool, same connection, same server process; what differs is
+  // only the code in front of it.
+  const plain = c(replicaUrl)
+  const build: Record<Variant, () => typeof plain> = {
+    plain: () => plain,
+    'plain (control)': () => plain,
+    official: () => c(primaryUrl).$extends(officialReadReplicas({ replicas: [plain] })) as unknown as typeof plain,
+    ours: () => c(primaryUrl).$extends(readReplicas({ replicas: [plain] })) as unknown as typeof plain,
+    // readReplicas applied after another extension (here an empty one): reads take the path that honours it.
+    'ours (after another extension)': () =>
+      c(primaryUrl).$extends({ name: 'another' }).$extends(readReplicas({ replicas: [plain] })) as unknown as typeof plain,
+  }
+  const variants = request.variants.map((name) => ({ name, db: build[name]() }))
+  const queries = {
+    'findUnique by id': (db: typeof plain, i: number) => db.user.findUnique({ where: { id: 1 + (i % maxUserId) } }),
+    'findMany take 20': (db: typeof plain, i: number) => db.post.findMany({ take: 20, skip: i % 50, orderBy: { id: 'asc' } }),
+  }
+  // Warm up every pool and code path.
+  for (const { db } of variants) for (const run of Object.values(queries)) for (let i = 0; i < 1000; i++) await run(db, i)
+  let seed = 42
+  const random = () => {
+    seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31
+    return seed / 2 ** 31
+  }
+  const result: RunResult = {}
+  const perRound = Math.floor(iterations / rounds)
+  for (const [query, run] of Object.entries(queries)) {
+    const samples = variants.map(() => new Float64Array(perRound * rounds))
+    const order = variants.map((_, k) => k)
+    for (let i = 0; i < perRound * rounds; i++) {
+      for (let k = order.length - 1; k > 0; k--) {
+        const j = Math.floor(random() * (k + 1))
+        ;[order[k], order[j]] = [order[j]!, order[k]!]
+      }
+      for (const k of order) {
+        const t = performance.now()
+        await run(variants[k]!.db, i)
+        samples[k]![i] = performance.now() - t
+      }
+    }
+    const byVariant: RunResult[string] = {}
+    for (const [k, { name }] of variants.entries()) {
+      const all = [...samples[k]!]
+      byVariant[name] = {
+        median: median(all),
+        p99: percentile(all, 99),
+        roundMedians: Array.from({ length: rounds }, (_, r) => median(all.slice(r * perRound, (r + 1) * perRound))),
+      }
+    }
+    result[query] = byVariant
+  }
+  await Promise.all([...new Set(variants.map((v) => v.db))].map((db) => db.$disconnect()))
+  return result
+}
+
+process.once('message', (request: RunRequest) => {
+  measure(request).then(
+    (result) => process.send?.(result, () => process.exit(0)),
+    (error: unknown) => {
+      console.error(error)
+      process.exit(1)
+    },
+  )
+})
