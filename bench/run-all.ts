@@ -16,7 +16,8 @@ const benches: { title: string; file: string; node?: string[]; args?: string[] }
 ]
 
 interface Overhead {
-  result: Record<string, Record<string, { median: number; p99: number }>>
+  /** Per query, per variant: its median and the plain client's median in the same process (ms). */
+  result: Record<string, Record<string, { median: number; baseline: number }>>
 }
 
 const sections: string[] = []
@@ -38,8 +39,8 @@ for (const bench of benches) {
   sections.push(`## ${bench.title}\n\n\`${bench.file}\`\n\n${body.replaceAll(/^#+ /gm, '#### ')}\n`)
 }
 
-// Chart: median read latency per variant, from the overhead benchmark (each variant from its own comparison
-// process; the plain client's median over those processes).
+// Chart: median read latency per variant, from the overhead benchmark: each variant from its own comparison
+// process, with a tick at the plain client's median in that process and the ratio between them.
 const overhead = results.overhead as Overhead | undefined
 if (overhead) {
   const variants = ['plain', 'official', 'ours', 'ours (after another extension)'] as const
@@ -59,10 +60,14 @@ if (overhead) {
   const y = (ms: number) => height - 40 - (ms / max) * (height - 120)
   const bars = queries.flatMap((q, qi) =>
     variants.map((v, vi) => {
-      const m = overhead.result[q]?.[v]?.median ?? 0
+      const { median: m = 0, baseline = m } = overhead.result[q]?.[v] ?? {}
       const x = 60 + qi * groupWidth + (vi + 0.5) * bar
-      return `<rect x="${x.toFixed(1)}" y="${y(m).toFixed(1)}" width="${(bar * 0.9).toFixed(1)}" height="${(height - 40 - y(m)).toFixed(1)}" fill="${colors[v]}"/>` +
-        `<text x="${(x + bar * 0.45).toFixed(1)}" y="${(y(m) - 4).toFixed(1)}" font-size="11" text-anchor="middle">${(m * 1000).toFixed(0)} µs</text>`
+      const w = bar * 0.9
+      // A dark tick: the plain client's median in the same process, what the ratio is taken against.
+      const tick = v === 'plain' ? '' : `<line x1="${x.toFixed(1)}" y1="${y(baseline).toFixed(1)}" x2="${(x + w).toFixed(1)}" y2="${y(baseline).toFixed(1)}" stroke="#222" stroke-width="2"/>`
+      const ratio = v === 'plain' ? '' : `<text x="${(x + w / 2).toFixed(1)}" y="${(y(Math.max(m, baseline)) - 18).toFixed(1)}" font-size="11" text-anchor="middle">${(m / baseline).toFixed(3)}×</text>`
+      return `<rect x="${x.toFixed(1)}" y="${y(m).toFixed(1)}" width="${w.toFixed(1)}" height="${(height - 40 - y(m)).toFixed(1)}" fill="${colors[v]}"/>${tick}${ratio}` +
+        `<text x="${(x + w / 2).toFixed(1)}" y="${(y(Math.max(m, baseline)) - 5).toFixed(1)}" font-size="11" text-anchor="middle">${(m * 1000).toFixed(0)} µs</text>`
     }),
   )
   const labels = queries.map((q, qi) => `<text x="${(60 + (qi + 0.5) * groupWidth).toFixed(1)}" y="${String(height - 18)}" font-size="13" text-anchor="middle">${q}</text>`)
@@ -75,7 +80,7 @@ if (overhead) {
   writeFileSync(
     'bench/latency.svg',
     `<svg xmlns="http://www.w3.org/2000/svg" width="${String(width)}" height="${String(height)}" font-family="sans-serif">` +
-      `<rect width="100%" height="100%" fill="white"/><text x="${String(width / 2)}" y="64" font-size="14" text-anchor="middle">Median read latency on a replica, production error format (same run)</text>` +
+      `<rect width="100%" height="100%" fill="white"/><text x="${String(width / 2)}" y="64" font-size="14" text-anchor="middle">Median read latency on a replica, production error format; tick: plain client, same process</text>` +
       `<line x1="55" y1="${String(height - 40)}" x2="${String(width - 10)}" y2="${String(height - 40)}" stroke="#333"/>${bars.join('')}${labels.join('')}${legend.join('')}</svg>\n`,
   )
 }
