@@ -80,7 +80,7 @@ if (overhead) {
   writeFileSync(
     'bench/latency.svg',
     `<svg xmlns="http://www.w3.org/2000/svg" width="${String(width)}" height="${String(height)}" font-family="sans-serif">` +
-      `<rect width="100%" height="100%" fill="white"/><text x="${String(width / 2)}" y="64" font-size="14" text-anchor="middle">Median read latency on a replica, production error format; tick: plain client, same process</text>` +
+      `<rect width="100%" height="100%" fill="white"/><text x="${String(width / 2)}" y="64" font-size="14" text-anchor="middle">Median read on a replica (production error format); tick: plain client, same process</text>` +
       `<line x1="55" y1="${String(height - 40)}" x2="${String(width - 10)}" y2="${String(height - 40)}" stroke="#333"/>${bars.join('')}${labels.join('')}${legend.join('')}</svg>\n`,
   )
 }
