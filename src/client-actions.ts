@@ -4,9 +4,9 @@ import { modelProperty } from './operations.js'
 export type ModelAction = (args: unknown) => PromiseLike<unknown>
 
 /**
- * The model actions of one client, looked up once each. Reading `client.user.findMany` passes through two of
- * Prisma's proxies, which build the action anew on every access: measured, that costs a replica read about
- * 5 µs (~2 % of a loopback round trip), more than the routing decision. An action is a plain function of its
+ * The model actions of one client, looked up once each. Reading `client.user.findMany` passes through Prisma's
+ * client and model proxies, and the model proxy builds the action anew on every access: measured, that costs a
+ * replica read about 5 µs (~2 % of a loopback round trip), more than the routing decision. An action is a plain function of its
  * arguments, so the first one found serves every later read of that model and operation. A method replaced on
  * the client afterwards (a test spy) is therefore not seen; observe routing with `onRoute` instead.
  */

@@ -1,4 +1,6 @@
+import { existsSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
 import type { HealthEvent } from './health-event.js'
 import type { RouteEvent } from './route-event.js'
 
@@ -18,6 +20,26 @@ const otel: OtelApi | undefined = (() => {
     return undefined
   }
 })()
+
+/**
+ * The major version of the installed `@opentelemetry/api`, read once from its package.json (found from its entry
+ * point: the package exports no `./package.json`), or `undefined` when unknown.
+ */
+function otelMajor(): string | undefined {
+  try {
+    const require = createRequire(import.meta.url)
+    let dir = dirname(require.resolve('@opentelemetry/api'))
+    for (let depth = 0; depth < 6; depth++, dir = dirname(dir)) {
+      const file = join(dir, 'package.json')
+      if (!existsSync(file)) continue
+      const manifest = JSON.parse(readFileSync(file, 'utf8')) as { name?: unknown; version?: unknown }
+      if (manifest.name === '@opentelemetry/api' && typeof manifest.version === 'string') return manifest.version.split('.')[0]
+    }
+  } catch {
+    // Unknown: no shortcut.
+  }
+  return undefined
+}
 
 /** Span attribute names set on the active span for every routing decision. */
 export const SPAN_ATTRIBUTES = {
@@ -44,12 +66,17 @@ export function annotateActiveSpan(event: RouteEvent): void {
  */
 const OTEL_GLOBALS = Symbol.for('opentelemetry.js.api.1')
 
+/** The shortcut holds for the 1.x API only; any other (or unknown) version is always asked. */
+export const otelGlobalsKnown = otel !== undefined && otelMajor() === '1'
+
 /** True when OpenTelemetry is installed and a span is active (cheap: no event is built otherwise). */
 export function hasActiveSpan(): boolean {
   if (!otel) return false
-  const globals = (globalThis as Record<symbol, { context?: unknown } | undefined>)[OTEL_GLOBALS]
-  // No context manager registered: nothing can be active (the API would answer the same, at more cost).
-  if (globals?.context === undefined) return false
+  if (otelGlobalsKnown) {
+    const globals = (globalThis as Record<symbol, { context?: unknown } | undefined>)[OTEL_GLOBALS]
+    // No context manager registered: nothing can be active (the API would answer the same, at more cost).
+    if (globals?.context === undefined) return false
+  }
   return otel.trace.getActiveSpan() !== undefined
 }
 

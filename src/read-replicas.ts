@@ -29,7 +29,6 @@ interface QueryParams {
  * shape, so that the reader's code sees one kind of object.
  */
 interface ReadRequest {
-  readonly model: string
   readonly operation: string
   readonly args: unknown
   /** Runs the read as asked, on the primary. */
@@ -451,7 +450,7 @@ export function readReplicas(options: ReadReplicasOptions) {
             router.emit(model, operation, 'write')
             return settle(router, params.query(params.args))
           }
-          return reader.read(model, { model, operation, args: params.args, query: params.query, path: fluentPath(params) })
+          return reader.read(model, { operation, args: params.args, query: params.query, path: fluentPath(params) })
         },
       },
     })
@@ -459,7 +458,7 @@ export function readReplicas(options: ReadReplicasOptions) {
     // Nothing on `base` rewrites queries or results: reads may skip the extended client's pipeline.
     return withFastReads(extended, base, (model, operation, args, query) => {
       monitor.ensureStarted()
-      return reader.read(model, { model, operation, args, query, path: undefined })
+      return reader.read(model, { operation, args, query, path: undefined })
     })
   })
 }
