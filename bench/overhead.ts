@@ -4,12 +4,12 @@
  * @prisma/extension-read-replicas 0.5, and prisma-replica-router as built (dist/, what users import) applied to
  * a plain client (the fast read path) and after another extension (the query-extension path).
  *
- * Each variant is compared with the plain client in a process of its own (forked, bench/overhead-run.ts), on the
- * same replica, interleaved read by read in an order shuffled per iteration: A B B A A B …, the baseline measured
- * in the same process, at the same moments. An application runs one of these libraries, not both: in one process,
- * each library's calls through Prisma's shared runtime slow the other's (measured, and shown by the last table,
- * all variants in one process). Measured with Prisma's production error format (`minimal`, no call site recorded
- * per query; the headline and the chart) and its default one.
+ * Each variant is compared with the plain client in processes of its own (forked, bench/overhead-run.ts; several
+ * per comparison, as processes differ), on the same replica, interleaved read by read in an order shuffled per
+ * iteration: A B B A A B …, the baseline measured in the same process, at the same moments. An application runs
+ * one of these libraries, not both: the last table puts the plain client, the official extension and ours in
+ * one process, where both libraries measure slower. Measured with Prisma's production error format (`minimal`,
+ * no call site recorded per query; the headline and the chart) and its default one.
  */
 import { fork } from 'node:child_process'
 import { parseArgs } from 'node:util'
@@ -17,23 +17,33 @@ import type { RunRequest, RunResult, Variant } from './overhead-run.ts'
 import { emitResult, median, percentile, seededCluster } from './support.ts'
 
 const { values } = parseArgs({
-  options: { iterations: { type: 'string', default: '8000' }, rounds: { type: 'string', default: '20' } },
+  options: {
+    iterations: { type: 'string', default: '4000' },
+    rounds: { type: 'string', default: '10' },
+    processes: { type: 'string', default: '3' },
+  },
 })
 const iterations = Number(values.iterations)
 const rounds = Number(values.rounds)
+const processes = Number(values.processes)
 
 /** 95% bootstrap confidence interval of the median of `values` (2,000 resamples, fixed seed: reproducible). */
 function bootstrapMedianCi(values: readonly number[]): [number, number] {
   let seed = 42
   const next = () => {
-    seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31
-    return seed / 2 ** 31
+    // 32-bit LCG (Numerical Recipes constants), exact in integer arithmetic.
+    seed = (Math.imul(seed, 1_664_525) + 1_013_904_223) >>> 0
+    return seed / 2 ** 32
   }
   const medians = Array.from({ length: 2000 }, () => median(values.map(() => values[Math.floor(next() * values.length)]!)))
   return [percentile(medians, 2.5), percentile(medians, 97.5)]
 }
 
-function runProcess(request: RunRequest): Promise<RunResult> {
+let processCount = 0
+
+/** Runs one bench/overhead-run.ts process (each with its own shuffling seed) and returns what it measured. */
+function runProcess(request: Omit<RunRequest, 'seed'>): Promise<RunResult> {
+  const seed = ++processCount
   return new Promise((resolve, reject) => {
     const child = fork(new URL('./overhead-run.ts', import.meta.url), { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
     let result: RunResult | undefined
@@ -43,7 +53,7 @@ function runProcess(request: RunRequest): Promise<RunResult> {
       if (code === 0 && result) resolve(result)
       else reject(new Error(`bench/overhead-run.ts exited with ${String(code)}`))
     })
-    child.send(request)
+    child.send({ ...request, seed } satisfies RunRequest)
   })
 }
 
@@ -51,21 +61,32 @@ interface Row {
   median: number
   p99: number
   baseline: number
+  /** Median over processes of the variant's median / the plain client's median in that process. */
   ratio: number
+  /** Lowest and highest of those per-process ratios. */
+  spread: [number, number]
   roundRatio: number
   ci: [number, number]
 }
 
-/** The rows of `variant` against the plain client measured in the same process. */
-function rows(result: RunResult, variant: Variant): Record<string, Row> {
+/** The rows of `variant` against the plain client measured in the same process, over every process run. */
+function rows(results: readonly RunResult[], variant: Variant): Record<string, Row> {
   return Object.fromEntries(
-    Object.entries(result).map(([query, byVariant]) => {
-      const own = byVariant[variant]!
-      const plain = byVariant.plain!
-      const ratios = own.roundMedians.map((m, r) => m / plain.roundMedians[r]!)
+    Object.keys(results[0]!).map((query) => {
+      const runs = results.map((result) => ({ own: result[query]![variant]!, plain: result[query]!.plain! }))
+      const ratios = runs.map(({ own, plain }) => own.median / plain.median)
+      const roundRatios = runs.flatMap(({ own, plain }) => own.roundMedians.map((m, r) => m / plain.roundMedians[r]!))
       return [
         query,
-        { median: own.median, p99: own.p99, baseline: plain.median, ratio: own.median / plain.median, roundRatio: median(ratios), ci: bootstrapMedianCi(ratios) },
+        {
+          median: median(runs.map((r) => r.own.median)),
+          p99: median(runs.map((r) => r.own.p99)),
+          baseline: median(runs.map((r) => r.plain.median)),
+          ratio: median(ratios),
+          spread: [Math.min(...ratios), Math.max(...ratios)],
+          roundRatio: median(roundRatios),
+          ci: bootstrapMedianCi(roundRatios),
+        },
       ]
     }),
   )
@@ -74,8 +95,8 @@ function rows(result: RunResult, variant: Variant): Record<string, Row> {
 const µs = (ms: number) => `${(ms * 1000).toFixed(0)} µs`
 const table = (entries: [Variant, Record<string, Row>][]) => {
   const lines = [
-    '| query | variant | median | p99 | plain client, same process | median / plain | per-round ratio, median [95% CI] |',
-    '| --- | --- | ---: | ---: | ---: | ---: | ---: |',
+    '| query | variant | median | p99 | plain client, same process | median / plain | lowest – highest process | per-round ratio, median [95% CI] |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
   ]
   const queries = Object.keys(entries[0]![1])
   for (const query of queries) {
@@ -83,6 +104,7 @@ const table = (entries: [Variant, Record<string, Row>][]) => {
       const row = byQuery[query]!
       lines.push(
         `| ${query} | ${variant} | ${µs(row.median)} | ${µs(row.p99)} | ${µs(row.baseline)} | ${row.ratio.toFixed(3)} | ` +
+          `${row.spread[0].toFixed(3)} – ${row.spread[1].toFixed(3)} | ` +
           `${row.roundRatio.toFixed(3)} [${row.ci[0].toFixed(3)}, ${row.ci[1].toFixed(3)}] |`,
       )
     }
@@ -97,54 +119,62 @@ const { cluster, maxUserId } = await seededCluster(1)
 try {
   const base = { primaryUrl: cluster.primaryUrl, replicaUrl: cluster.replicaUrls[0]!, maxUserId, rounds }
   console.log(
-    `\nEach variant against the plain client in its own process, interleaved read by read (order shuffled per iteration), ` +
-      `${String(iterations)} reads of each per query in ${String(rounds)} rounds, replica on loopback`,
+    `\nEach variant against the plain client in ${String(processes)} processes of its own, interleaved read by read ` +
+      `(order shuffled per iteration), ${String(iterations)} reads of each per query and process in ${String(rounds)} rounds, replica on loopback`,
   )
   const byMode: Record<string, Partial<Record<Variant, Record<string, Row>>>> = {}
   for (const [mode, errorFormat] of Object.entries(modes)) {
-    const results: Partial<Record<Variant, Record<string, Row>>> = {}
-    for (const variant of compared) {
-      const result = await runProcess({ ...base, errorFormat, iterations, variants: ['plain', variant] })
-      results[variant] = rows(result, variant)
+    const results = new Map<Variant, RunResult[]>(compared.map((v) => [v, []]))
+    // One process per comparison in turn, `processes` times over, the order reversed every other time.
+    for (let p = 0; p < processes; p++) {
+      for (const variant of p % 2 === 0 ? compared : [...compared].reverse()) {
+        results.get(variant)!.push(await runProcess({ ...base, errorFormat, iterations, variants: ['plain', variant] }))
+      }
     }
-    byMode[mode] = results
+    const byVariant = Object.fromEntries(compared.map((v) => [v, rows(results.get(v)!, v)])) as Record<Variant, Record<string, Row>>
+    byMode[mode] = byVariant
     console.log(`\n### ${mode}\n`)
-    console.log(table(compared.map((v) => [v, results[v]!])))
+    console.log(table(compared.map((v) => [v, byVariant[v]])))
   }
-  // For comparison: the five variants in one process (production error format), interleaved the same way.
-  const together = await runProcess({
-    ...base,
-    errorFormat: 'minimal',
-    iterations: Math.floor(iterations / 2),
-    variants: ['plain', ...compared],
-  })
-  console.log('\n### All variants in one process (production error format)\n')
-  console.log(table(compared.map((v) => [v, rows(together, v)])))
+  // For comparison: the plain client, the official extension and ours in one process (production error format).
+  const together: Variant[] = ['official', 'ours']
+  const inOne: RunResult[] = []
+  for (let p = 0; p < processes; p++) {
+    inOne.push(await runProcess({ ...base, errorFormat: 'minimal', iterations, variants: ['plain', ...together] }))
+  }
+  console.log('\n### The plain client, the official extension and ours in one process (production error format)\n')
+  console.log(table(together.map((v) => [v, rows(inOne, v)])))
   console.log(
     '\n`plain (control)` is the plain client compared with itself: its distance from 1.000 is the noise of this run. ' +
+      'median / plain: the median over processes of each process\'s ratio, with the lowest and highest of them. ' +
       'Per-round ratio: the variant\'s median over the plain client\'s median in the same round of the same process, ' +
-      'one value per round; the interval is a bootstrap over rounds. ' +
-      'In one process the libraries slow each other (last table against the first): they call through the same ' +
-      'Prisma runtime code, which then serves more kinds of calls. An application runs one of them, hence one ' +
-      'process per comparison. ' +
+      'one value per round of every process; the interval is a bootstrap over those rounds. ' +
+      'With both libraries in one process, both measure slower than against the plain client alone (last table ' +
+      'against the first): they run through the same Prisma runtime code, which then serves more kinds of calls. ' +
+      'An application runs one of them, hence processes of their own. ' +
       'In development mode every query a plain client creates records its call site (a stack trace); prisma-replica-router ' +
       'creates its queries without one (its stack would hold only router and Prisma frames), hence ratios below 1 there.',
   )
-  // The chart: each variant's median and the plain client's median in the same process (the plain bar: the
-  // control process's plain client).
+  // The chart: each variant's median, the plain client's median in its processes, and the ratio of the table
+  // (the plain bar: the plain client of the control processes).
   const production = byMode['production (errorFormat minimal)']!
   const chart = Object.fromEntries(
     Object.keys(production.ours!).map((query) => [
       query,
       {
-        plain: { median: production['plain (control)']![query]!.baseline, baseline: production['plain (control)']![query]!.baseline },
+        plain: { median: production['plain (control)']![query]!.baseline, baseline: production['plain (control)']![query]!.baseline, ratio: 1 },
         ...Object.fromEntries(
-          compared.filter((v) => v !== 'plain (control)').map((v) => [v, { median: production[v]![query]!.median, baseline: production[v]![query]!.baseline }]),
+          compared
+            .filter((v) => v !== 'plain (control)')
+            .map((v) => {
+              const { median: m, baseline, ratio } = production[v]![query]!
+              return [v, { median: m, baseline, ratio }]
+            }),
         ),
       },
     ]),
   )
-  emitResult('overhead', { iterations, rounds, result: chart, modes: byMode })
+  emitResult('overhead', { iterations, rounds, processes, result: chart, modes: byMode })
 } finally {
   await cluster.stop()
 }

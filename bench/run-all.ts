@@ -16,8 +16,8 @@ const benches: { title: string; file: string; node?: string[]; args?: string[] }
 ]
 
 interface Overhead {
-  /** Per query, per variant: its median and the plain client's median in the same process (ms). */
-  result: Record<string, Record<string, { median: number; baseline: number }>>
+  /** Per query, per variant: its median, the plain client's median in the same processes (ms), and the ratio. */
+  result: Record<string, Record<string, { median: number; baseline: number; ratio: number }>>
 }
 
 const sections: string[] = []
@@ -52,7 +52,7 @@ if (overhead) {
     'ours (after another extension)': 'prisma-replica-router after another extension',
   }
   const queries = Object.keys(overhead.result)
-  const max = Math.max(...queries.flatMap((q) => variants.map((v) => overhead.result[q]?.[v]?.median ?? 0))) * 1.15
+  const max = Math.max(...queries.flatMap((q) => variants.flatMap((v) => [overhead.result[q]?.[v]?.median ?? 0, overhead.result[q]?.[v]?.baseline ?? 0]))) * 1.15
   const width = 640
   const height = 360
   const groupWidth = (width - 80) / queries.length
@@ -60,13 +60,13 @@ if (overhead) {
   const y = (ms: number) => height - 40 - (ms / max) * (height - 120)
   const bars = queries.flatMap((q, qi) =>
     variants.map((v, vi) => {
-      const { median: m = 0, baseline = m } = overhead.result[q]?.[v] ?? {}
+      const { median: m = 0, baseline = m, ratio = 1 } = overhead.result[q]?.[v] ?? {}
       const x = 60 + qi * groupWidth + (vi + 0.5) * bar
       const w = bar * 0.9
-      // A dark tick: the plain client's median in the same process, what the ratio is taken against.
+      // A dark tick: the plain client's median in the same processes, what the ratio is taken against.
       const tick = v === 'plain' ? '' : `<line x1="${x.toFixed(1)}" y1="${y(baseline).toFixed(1)}" x2="${(x + w).toFixed(1)}" y2="${y(baseline).toFixed(1)}" stroke="#222" stroke-width="2"/>`
-      const ratio = v === 'plain' ? '' : `<text x="${(x + w / 2).toFixed(1)}" y="${(y(Math.max(m, baseline)) - 18).toFixed(1)}" font-size="11" text-anchor="middle">${(m / baseline).toFixed(3)}×</text>`
-      return `<rect x="${x.toFixed(1)}" y="${y(m).toFixed(1)}" width="${w.toFixed(1)}" height="${(height - 40 - y(m)).toFixed(1)}" fill="${colors[v]}"/>${tick}${ratio}` +
+      const ratioLabel = v === 'plain' ? '' : `<text x="${(x + w / 2).toFixed(1)}" y="${(y(Math.max(m, baseline)) - 18).toFixed(1)}" font-size="11" text-anchor="middle">${ratio.toFixed(3)}×</text>`
+      return `<rect x="${x.toFixed(1)}" y="${y(m).toFixed(1)}" width="${w.toFixed(1)}" height="${(height - 40 - y(m)).toFixed(1)}" fill="${colors[v]}"/>${tick}${ratioLabel}` +
         `<text x="${(x + w / 2).toFixed(1)}" y="${(y(Math.max(m, baseline)) - 5).toFixed(1)}" font-size="11" text-anchor="middle">${(m * 1000).toFixed(0)} µs</text>`
     }),
   )
