@@ -18,6 +18,8 @@ export interface RunRequest {
   readonly errorFormat: 'minimal' | undefined
   readonly iterations: number
   readonly rounds: number
+  /** Reads of every variant and query before measuring. */
+  readonly warmUp: number
   /** Seeds the shuffling: each process its own order. */
   readonly seed: number
 }
@@ -45,8 +47,8 @@ async function measure(request: RunRequest): Promise<RunResult> {
     'findUnique by id': (db: typeof plain, i: number) => db.user.findUnique({ where: { id: 1 + (i % maxUserId) } }),
     'findMany take 20': (db: typeof plain, i: number) => db.post.findMany({ take: 20, skip: i % 50, orderBy: { id: 'asc' } }),
   }
-  // Warm up every pool and code path.
-  for (const { db } of variants) for (const run of Object.values(queries)) for (let i = 0; i < 1000; i++) await run(db, i)
+  // Warm up every pool and code path (see WARM_UP in bench/overhead.ts).
+  for (const { db } of variants) for (const run of Object.values(queries)) for (let i = 0; i < request.warmUp; i++) await run(db, i)
   let seed = request.seed
   const random = () => {
     // 32-bit LCG (Numerical Recipes constants), exact in integer arithmetic.
