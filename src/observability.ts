@@ -49,16 +49,6 @@ export const SPAN_ATTRIBUTES = {
   sticky: 'replica_router.sticky',
 } as const
 
-/** Adds the decision to the active OpenTelemetry span, if OpenTelemetry is installed and a span is active. */
-export function annotateActiveSpan(event: RouteEvent): void {
-  const span = otel?.trace.getActiveSpan()
-  if (!span) return
-  const attributes: Record<string, string> = { [SPAN_ATTRIBUTES.target]: event.target, [SPAN_ATTRIBUTES.reason]: event.reason }
-  if (event.replica !== undefined) attributes[SPAN_ATTRIBUTES.replica] = event.replica
-  if (event.sticky !== undefined) attributes[SPAN_ATTRIBUTES.sticky] = event.sticky
-  span.setAttributes(attributes)
-}
-
 /**
  * Where `@opentelemetry/api` 1.x registers its globals (`context.setGlobalContextManager` sets `.context` on
  * it). Without a registered context manager no span is ever active, and looking for one still walks the API's
@@ -69,17 +59,27 @@ const OTEL_GLOBALS = Symbol.for('opentelemetry.js.api.1')
 /** The shortcut holds for the 1.x API only; any other (or unknown) version is always asked. */
 export const otelGlobalsKnown = otel !== undefined && otelMajor() === '1'
 
-/** True when OpenTelemetry is installed and a span is active (cheap: no event is built otherwise). */
-export function hasActiveSpan(): boolean {
-  if (!otel) return false
+/** The part of an OpenTelemetry span used here. */
+export type OtelSpan = NonNullable<ReturnType<OtelApi['trace']['getActiveSpan']>>
+
+/** The active OpenTelemetry span, when OpenTelemetry is installed and one is active (cheap when none can be). */
+export function activeSpan(): OtelSpan | undefined {
+  if (!otel) return undefined
   if (otelGlobalsKnown) {
     const globals = (globalThis as Record<symbol, { context?: unknown } | undefined>)[OTEL_GLOBALS]
     // No context manager registered: nothing can be active (the API would answer the same, at more cost).
-    if (globals?.context === undefined) return false
+    if (globals?.context === undefined) return undefined
   }
-  return otel.trace.getActiveSpan() !== undefined
+  return otel.trace.getActiveSpan()
 }
 
+/** Adds the routing decision to `span` (from {@link activeSpan}). */
+export function annotateSpan(span: OtelSpan, event: RouteEvent): void {
+  const attributes: Record<string, string> = { [SPAN_ATTRIBUTES.target]: event.target, [SPAN_ATTRIBUTES.reason]: event.reason }
+  if (event.replica !== undefined) attributes[SPAN_ATTRIBUTES.replica] = event.replica
+  if (event.sticky !== undefined) attributes[SPAN_ATTRIBUTES.sticky] = event.sticky
+  span.setAttributes(attributes)
+}
 
 /**
  * `debug`-style logging: on when `DEBUG` names `prisma-replica-router` (or `prisma-replica-router:*`, or `*`),

@@ -5,7 +5,7 @@ import type { ReplicaCandidate, RoutingContext, RoutingPolicy } from './policies
 import { connectionErrorCause } from './connection-error.js'
 import type { ConsistencyPoint } from './consistency-token.js'
 import { formatLsn } from './lag-tracker.js'
-import { annotateActiveSpan, debugLogger, formatHealth, formatRoute, hasActiveSpan } from './observability.js'
+import { activeSpan, annotateSpan, debugLogger, formatHealth, formatRoute } from './observability.js'
 import { PrimaryPosition } from './primary-position.js'
 import type { RouteEvent, RouteReason, StickyKind } from './route-event.js'
 import { currentScope, type ScopeState } from './scope.js'
@@ -286,13 +286,14 @@ export class Router {
     if (reason === 'retry') this.retries += 1
     else if (reason === 'fallback') this.fallbacks += 1
     // Build the event only for someone: a listener, DEBUG logging, or an active OpenTelemetry span.
-    if (!this.onRoute && !this.debug && !hasActiveSpan()) return
+    const span = activeSpan()
+    if (!this.onRoute && !this.debug && !span) return
     const event: RouteEvent = replica
       ? { model, operation, target: 'replica', replica: replica.name, reason }
       : sticky
         ? { model, operation, target: 'primary', reason, sticky }
         : { model, operation, target: 'primary', reason }
-    annotateActiveSpan(event)
+    if (span) annotateSpan(span, event)
     this.debug?.(formatRoute(event))
     const listener = this.onRoute
     if (listener) {
