@@ -38,11 +38,16 @@ export class HealthMonitor {
   /** Replicas whose previous probe has not answered yet (a hung server): not probed again meanwhile. */
   private readonly pending = new Set<ReplicaState>()
 
+  /** Whether `maxLag` sets any limit (then a replica whose lag cannot be measured stays out of rotation). */
+  private readonly lagLimited: boolean
+
   constructor(
     private readonly router: Router,
     private readonly primary: PrismaClientLike,
     private readonly options: Pick<ResolvedOptions, 'health' | 'maxLag'>,
-  ) {}
+  ) {
+    this.lagLimited = options.maxLag.ms !== undefined || options.maxLag.bytes !== undefined
+  }
 
   /** Starts the loop unless it runs; the first check runs at once. Cheap enough for every query. */
   ensureStarted(): void {
@@ -106,8 +111,7 @@ export class HealthMonitor {
       if (cause === undefined) {
         // The server answered, with an error of the query: alive, but it cannot report its replay position
         // (e.g. not PostgreSQL streaming replication). Usable only when no lag limit must be enforced.
-        const { ms, bytes } = this.options.maxLag
-        if (ms === undefined && bytes === undefined) this.router.setHealth(replica, 'up', 'lag-unmeasurable')
+        if (!this.lagLimited) this.router.setHealth(replica, 'up', 'lag-unmeasurable')
         else this.router.setHealth(replica, 'down', 'lag-unmeasurable')
       } else if (replica.state !== 'down') this.router.fail(replica, cause)
       return undefined
@@ -116,13 +120,13 @@ export class HealthMonitor {
     const replay = replayed ?? this.tracker.latest
     if (replay === undefined) return undefined
     this.router.observeReplay(replica, replay)
-    const { ms: maxMs, bytes: maxBytes } = this.options.maxLag
     if (!lagMeasurable) {
       // Without the primary's position the lag is unknown: re-admit only when no lag limit is configured.
-      if (replica.state === 'down' && maxMs === undefined && maxBytes === undefined) this.router.setHealth(replica, 'up', 'recovered')
+      if (replica.state === 'down' && !this.lagLimited) this.router.setHealth(replica, 'up', 'recovered')
       return replay
     }
     const lag = { ms: Math.round(this.tracker.lagMs(replay, performance.now())), bytes: this.tracker.lagBytes(replay) }
+    const { ms: maxMs, bytes: maxBytes } = this.options.maxLag
     if (maxMs !== undefined && lag.ms > maxMs) this.router.setHealth(replica, 'lagging', 'lag-ms', lag)
     else if (maxBytes !== undefined && lag.bytes > maxBytes) this.router.setHealth(replica, 'lagging', 'lag-bytes', lag)
     else this.router.setHealth(replica, 'up', replica.state === 'down' ? 'recovered' : 'caught-up', lag)

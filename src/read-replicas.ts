@@ -190,8 +190,7 @@ class ReplicaReader {
 
   private async toPrimary(model: string, params: ReadRequest, reason: 'fallback' | 'retry', failure: unknown): Promise<unknown> {
     if (this.options.fallback === 'error') {
-      const states = this.router.replicas.map((r) => ({ name: r.name, state: r.state }))
-      throw new NoReplicaAvailableError(model, params.operation, states, failure === undefined ? undefined : { cause: failure })
+      throw new NoReplicaAvailableError(model, params.operation, this.router.states(), failure === undefined ? undefined : { cause: failure })
     }
     this.router.emit(model, params.operation, reason)
     return await onPrimary(params)
@@ -391,11 +390,7 @@ export function readReplicas(options: ReadReplicasOptions) {
           }
           const replica = name === undefined ? router.pick({ model: undefined, operation: '$replica' }) : router.byName(name)
           if (!replica) {
-            throw new NoReplicaAvailableError(
-              undefined,
-              '$replica',
-              router.replicas.map((r) => ({ name: r.name, state: r.state })),
-            )
+            throw new NoReplicaAvailableError(undefined, '$replica', router.states())
           }
           return forcedReplicas.get(replica) as unknown as Omit<T, '$primary' | '$replica'>
         },

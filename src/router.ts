@@ -267,7 +267,12 @@ export class Router {
     }
   }
 
-  /** Every replica with its state, for `$replicaStatus()` and errors. */
+  /** Every replica's name and state, for `NoReplicaAvailableError`. */
+  states(): { name: string; state: ReplicaHealth }[] {
+    return this.replicas.map((r) => ({ name: r.name, state: r.state }))
+  }
+
+  /** Every replica with its state, lag and counters, for `$replicaStatus()`. */
   status(): ReplicaStatus[] {
     return this.replicas.map((r) => ({
       name: r.name,
