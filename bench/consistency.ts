@@ -7,11 +7,10 @@
  * read latency and the extra round trips per write.
  */
 import { parseArgs } from 'node:util'
-import { PrismaPg } from '@prisma/adapter-pg'
-import { PrismaClient } from '../generated/prisma/client.ts'
 import { readReplicas, runInScope, type ReadReplicasOptions } from 'prisma-replica-router'
 import { startLocalCluster } from '../src/testing/local-cluster.ts'
 import { prismaMigrateDeploy } from '../src/testing/prisma-migrate.ts'
+import { client } from './support.ts'
 
 const { values } = parseArgs({
   options: {
@@ -47,7 +46,6 @@ const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.lengt
 const cluster = await startLocalCluster({ replicas: 2 })
 try {
   await prismaMigrateDeploy(cluster.primaryUrl)
-  const client = (url: string) => new PrismaClient({ adapter: new PrismaPg({ connectionString: url }) })
   const seed = client(cluster.primaryUrl)
   await seed.note.createMany({ data: Array.from({ length: 1000 }, (_, i) => ({ title: `seed-${String(i)}` })) })
   const maxId = (await seed.note.aggregate({ _max: { id: true } }))._max.id ?? 1

@@ -5,11 +5,10 @@
  * server per second, time to exclusion and to re-admission.
  */
 import { parseArgs } from 'node:util'
-import { PrismaPg } from '@prisma/adapter-pg'
-import { PrismaClient } from '../generated/prisma/client.ts'
 import { readReplicas, type HealthEvent } from 'prisma-replica-router'
 import { startLocalCluster } from '../src/testing/local-cluster.ts'
 import { prismaMigrateDeploy } from '../src/testing/prisma-migrate.ts'
+import { client } from './support.ts'
 
 const { values } = parseArgs({
   options: { readers: { type: 'string', default: '8' }, seconds: { type: 'string', default: '12' } },
@@ -20,7 +19,6 @@ const seconds = Number(values.seconds)
 const cluster = await startLocalCluster({ replicas: 2 })
 try {
   await prismaMigrateDeploy(cluster.primaryUrl)
-  const client = (url: string) => new PrismaClient({ adapter: new PrismaPg({ connectionString: url }) })
   await client(cluster.primaryUrl).note.createMany({ data: Array.from({ length: 100 }, (_, i) => ({ title: `n${String(i)}` })) })
   await cluster.waitForReplication()
 

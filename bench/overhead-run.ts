@@ -6,7 +6,7 @@
  */
 import { readReplicas as officialReadReplicas } from '@prisma/extension-read-replicas'
 import { readReplicas } from 'prisma-replica-router'
-import { client, median, percentile } from './support.ts'
+import { client, median, percentile, seededRandom } from './support.ts'
 
 export type Variant = 'plain' | 'plain (control)' | 'official' | 'ours' | 'ours (after another extension)'
 
@@ -49,12 +49,7 @@ async function measure(request: RunRequest): Promise<RunResult> {
   }
   // Warm up every pool and code path (see WARM_UP in bench/overhead.ts).
   for (const { db } of variants) for (const run of Object.values(queries)) for (let i = 0; i < request.warmUp; i++) await run(db, i)
-  let seed = request.seed
-  const random = () => {
-    // 32-bit LCG (Numerical Recipes constants), exact in integer arithmetic.
-    seed = (Math.imul(seed, 1_664_525) + 1_013_904_223) >>> 0
-    return seed / 2 ** 32
-  }
+  const random = seededRandom(request.seed)
   const result: RunResult = {}
   const perRound = Math.floor(iterations / rounds)
   for (const [query, run] of Object.entries(queries)) {

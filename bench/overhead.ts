@@ -14,7 +14,7 @@
 import { fork } from 'node:child_process'
 import { parseArgs } from 'node:util'
 import type { RunRequest, RunResult, Variant } from './overhead-run.ts'
-import { emitResult, median, percentile, seededCluster } from './support.ts'
+import { emitResult, median, percentile, seededCluster, seededRandom } from './support.ts'
 
 const { values } = parseArgs({
   options: {
@@ -36,12 +36,7 @@ const WARM_UP = 4000
 
 /** 95% bootstrap confidence interval of the median of `values` (2,000 resamples, fixed seed: reproducible). */
 function bootstrapMedianCi(values: readonly number[]): [number, number] {
-  let seed = 42
-  const next = () => {
-    // 32-bit LCG (Numerical Recipes constants), exact in integer arithmetic.
-    seed = (Math.imul(seed, 1_664_525) + 1_013_904_223) >>> 0
-    return seed / 2 ** 32
-  }
+  const next = seededRandom(42)
   const medians = Array.from({ length: 2000 }, () => median(values.map(() => values[Math.floor(next() * values.length)]!)))
   return [percentile(medians, 2.5), percentile(medians, 97.5)]
 }

@@ -36,6 +36,15 @@ export function percentile(values: readonly number[], p: number): number {
 
 export const median = (values: readonly number[]) => percentile(values, 50)
 
+/** A reproducible uniform random number generator in [0, 1): a 32-bit LCG (Numerical Recipes constants). */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0
+  return () => {
+    state = (Math.imul(state, 1_664_525) + 1_013_904_223) >>> 0
+    return state / 2 ** 32
+  }
+}
+
 /** Writes a JSON result line that bench/run-all.ts collects (after the human-readable output). */
 export function emitResult(name: string, data: unknown): void {
   console.log(`@@result ${name} ${JSON.stringify(data)}`)
