@@ -148,7 +148,8 @@ export interface ReadReplicasOptions {
   /**
    * A read on a replica that takes longer than this counts as a connection-level failure: the replica leaves
    * rotation and the read is retried elsewhere (so a hung server costs at most one timeout). Raise it, or set
-   * `false`, if you run reads longer than this on replicas.
+   * `false`, if you run reads longer than this on replicas. Checked without a timer per read: a read is given
+   * up after at least this long, and at most a quarter of it (250 ms) later.
    * @default 10000
    * @example 30000
    */

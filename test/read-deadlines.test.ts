@@ -43,4 +43,20 @@ describe('ReadDeadlines', () => {
     expect(deadlines.sweeping, 'the sweeper outlives a settled read (no timer per read)').toBe(true)
     await until('the sweeper stops once no read is in flight', () => !deadlines.sweeping)
   })
+
+  it('never times a read out before the timeout has passed since it started, wherever in a sweep period it starts', async () => {
+    const timeoutMs = 40 // sweeps every 5 ms
+    const deadlines = new ReadDeadlines(timeoutMs)
+    const elapsed: number[] = []
+    let started = 0
+    // One read per poll of `until` (every 5 ms or so): reads start at different points of the sweep periods.
+    await until('8 reads started', () => {
+      const at = performance.now()
+      deadlines.track(() => elapsed.push(performance.now() - at))
+      return ++started === 8
+    })
+    await until('every read timed out', () => elapsed.length === 8)
+    for (const ms of elapsed) expect(ms).toBeGreaterThanOrEqual(timeoutMs)
+    await until('the sweeper stops once no read is in flight', () => !deadlines.sweeping)
+  })
 })
