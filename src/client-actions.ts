@@ -1,4 +1,5 @@
 import { modelProperty } from './operations.js'
+import { recordsCallSites } from './prisma-internals.js'
 
 /** A model action of a Prisma client (`client.user.findMany`): called with the query's arguments. */
 export type ModelAction = (args: unknown) => PromiseLike<unknown>
@@ -13,7 +14,12 @@ export type ModelAction = (args: unknown) => PromiseLike<unknown>
 export class ClientActions {
   private readonly byModel = new Map<string, Map<string, ModelAction>>()
 
-  constructor(private readonly client: object) {}
+  /** Whether the client records a call site for every query (its error format is not `minimal`). */
+  readonly recordsCallSites: boolean
+
+  constructor(private readonly client: object) {
+    this.recordsCallSites = recordsCallSites(client)
+  }
 
   /** `client[model][operation]`, or `undefined` when the client has no such model or operation. */
   get(model: string, operation: string): ModelAction | undefined {

@@ -62,15 +62,19 @@ export const otelGlobalsKnown = otel !== undefined && otelMajor() === '1'
 /** The part of an OpenTelemetry span used here. */
 export type OtelSpan = NonNullable<ReturnType<OtelApi['trace']['getActiveSpan']>>
 
+/**
+ * False when no OpenTelemetry span can be active now: the API is not installed, or (1.x) no context manager is
+ * registered. A few property reads, for the hot path to skip building anything.
+ */
+export function spanPossible(): boolean {
+  if (!otel) return false
+  // No context manager registered: nothing can be active (the API would answer the same, at more cost).
+  return !otelGlobalsKnown || (globalThis as Record<symbol, { context?: unknown } | undefined>)[OTEL_GLOBALS]?.context !== undefined
+}
+
 /** The active OpenTelemetry span, when OpenTelemetry is installed and one is active (cheap when none can be). */
 export function activeSpan(): OtelSpan | undefined {
-  if (!otel) return undefined
-  if (otelGlobalsKnown) {
-    const globals = (globalThis as Record<symbol, { context?: unknown } | undefined>)[OTEL_GLOBALS]
-    // No context manager registered: nothing can be active (the API would answer the same, at more cost).
-    if (globals?.context === undefined) return undefined
-  }
-  return otel.trace.getActiveSpan()
+  return otel && spanPossible() ? otel.trace.getActiveSpan() : undefined
 }
 
 /** Adds the routing decision to `span` (from {@link activeSpan}). */

@@ -8,7 +8,8 @@
  *   the result along it after the query, which a query sent to another client must do itself.
  *
  * Read from a client: `_extensions.isEmpty()`, whether any `$extends` was applied to it (a client without
- * extensions lets replica reads skip the extended client's request pipeline: see fast-reads.ts).
+ * extensions lets replica reads skip the extended client's request pipeline: see fast-reads.ts); and
+ * `_errorFormat`, whether its queries record a call site (see without-call-site.ts).
  */
 import { ReplicaRouterError } from './errors.js'
 
@@ -74,4 +75,12 @@ export function hasNoExtensions(client: unknown): boolean {
   const extensions = (client as { _extensions?: { isEmpty?: unknown } } | null)?._extensions
   if (typeof extensions?.isEmpty !== 'function') return false
   return (extensions as { isEmpty(): unknown }).isEmpty() === true
+}
+
+/**
+ * False when `client` records no call site for its queries: its error format is `minimal` (what Prisma uses
+ * when NODE_ENV=production); then nothing needs suppressing. `true` when unknown.
+ */
+export function recordsCallSites(client: unknown): boolean {
+  return (client as { _errorFormat?: unknown } | null)?._errorFormat !== 'minimal'
 }

@@ -104,14 +104,14 @@ class ReplicaReader {
     const reason = named ? 'rule' : 'read'
     const accept: ((r: ReplicaState) => boolean) | undefined = named && ((r) => r === named)
     if (router.mode === 'lsn') {
+      const scope = router.scopeState()
       // No write pending in this scope -> no round trip to learn the position it requires.
-      if (router.hasPendingWrite()) {
+      if (scope.pending !== undefined) {
         return router
           .requirement(performance.now())
           .then((required) => this.readCausal(model, params, required, reason, accept, policy))
       }
-      const required = router.required()
-      if (required !== undefined) return this.readCausal(model, params, required, reason, accept, policy)
+      if (scope.required !== undefined) return this.readCausal(model, params, scope.required, reason, accept, policy)
     }
     const replica = router.pick({ model, operation }, undefined, accept, policy)
     if (!replica) return this.toPrimary(model, params, 'fallback', undefined)
@@ -161,7 +161,7 @@ class ReplicaReader {
     accept: ((r: ReplicaState) => boolean) | undefined,
     policy: RoutingPolicy | undefined,
   ): Promise<unknown> {
-    this.router.emit(model, params.operation, reason, replica)
+    if (this.router.observed()) this.router.emit(model, params.operation, reason, replica)
     return this.attempt(replica, model, params, (error) => this.afterFailure(error, replica, model, params, accept, policy))
   }
 
@@ -241,7 +241,8 @@ class ReplicaReader {
     params: ReadRequest,
     onFailure?: (error: unknown) => Promise<unknown>,
   ): Promise<unknown> {
-    const run = this.actionsOf(replica).get(model, params.operation)
+    const actions = this.actionsOf(replica)
+    const run = actions.get(model, params.operation)
     if (!run) return Promise.reject(new TypeError(`Replica \`${replica.name}\` has no \`${model}.${params.operation}\``))
     const path = params.path
     const deadlines = this.deadlines
@@ -255,7 +256,7 @@ class ReplicaReader {
     }
     let query: PromiseLike<unknown>
     try {
-      query = withoutCallSite(() => run(params.args))
+      query = actions.recordsCallSites ? withoutCallSite(() => run(params.args)) : run(params.args)
     } catch (error) {
       close()
       // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the query's own error, unchanged

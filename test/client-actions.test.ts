@@ -37,4 +37,10 @@ describe('ClientActions', () => {
     expect(actions.get('NoteItem', 'aggregate')).toBeUndefined()
     expect(gets).toEqual(['noteItem', 'noteItem'])
   })
+
+  it("knows whether the client records call sites (Prisma's `minimal` error format records none)", () => {
+    expect(new ClientActions({ _errorFormat: 'minimal' }).recordsCallSites).toBe(false)
+    expect(new ClientActions({ _errorFormat: 'colorless' }).recordsCallSites).toBe(true)
+    expect(new ClientActions({}).recordsCallSites).toBe(true)
+  })
 })

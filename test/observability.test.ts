@@ -2,7 +2,7 @@ import { context, trace } from '@opentelemetry/api'
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks'
 import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base'
 import { afterEach, describe, expect, it } from 'vitest'
-import { activeSpan, otelGlobalsKnown } from '../src/observability.ts'
+import { activeSpan, otelGlobalsKnown, spanPossible } from '../src/observability.ts'
 
 afterEach(() => {
   trace.disable()
@@ -21,16 +21,19 @@ describe('activeSpan', () => {
     trace.setGlobalTracerProvider(provider)
     const tracer = trace.getTracer('test')
     tracer.startActiveSpan('without a context manager', (span) => {
+      expect(spanPossible(), 'the read path skips routing events entirely').toBe(false)
       expect(activeSpan()).toBeUndefined()
       span.end()
     })
     context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable())
     expect(activeSpan()).toBeUndefined()
+    expect(spanPossible(), 'a span may become active: the read path must report').toBe(true)
     tracer.startActiveSpan('with one', (span) => {
       expect(activeSpan()).toBe(span)
       span.end()
     })
     context.disable()
+    expect(spanPossible()).toBe(false)
     tracer.startActiveSpan('after disable', (span) => {
       expect(activeSpan()).toBeUndefined()
       span.end()

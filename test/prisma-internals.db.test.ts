@@ -4,7 +4,9 @@
  */
 import { Prisma } from '@prisma/client/extension'
 import { afterAll, describe, expect, it } from 'vitest'
-import { fluentPath, hasNoExtensions, isInTransaction, isTransactionClient, unpackFluent } from '../src/prisma-internals.ts'
+import { PrismaPg } from '@prisma/adapter-pg'
+import { PrismaClient } from '../generated/prisma/client.ts'
+import { fluentPath, hasNoExtensions, isInTransaction, isTransactionClient, recordsCallSites, unpackFluent } from '../src/prisma-internals.ts'
 import { newClient, topology } from './support/db.ts'
 
 interface Seen {
@@ -91,5 +93,34 @@ describe('Prisma internals canary (@prisma/client ' + Prisma.prismaVersion.clien
     expect(hasNoExtensions(client)).toBe(false)
     expect(hasNoExtensions(base.$extends({}))).toBe(false)
     expect(hasNoExtensions({})).toBe(false)
+  })
+
+  it('records a call site (an Error) for each query its delegates create unless its error format is `minimal`', () => {
+    /** Errors constructed while `create` runs (Prisma constructs its call-site Error with the global `Error`). */
+    const errorsWhile = (create: () => unknown): number => {
+      const Original = globalThis.Error
+      let count = 0
+      globalThis.Error = class extends Original {
+        constructor(...args: ConstructorParameters<ErrorConstructor>) {
+          super(...args)
+          count++
+        }
+      } as ErrorConstructor
+      try {
+        create() // lazy: builds the query (and its call site) without running it
+      } finally {
+        globalThis.Error = Original
+      }
+      return count
+    }
+    const withFormat = (errorFormat: 'minimal' | 'colorless') =>
+      new PrismaClient({ adapter: new PrismaPg({ connectionString: topology.primaryUrl }), errorFormat })
+    const minimal = withFormat('minimal')
+    const colorless = withFormat('colorless')
+    expect(recordsCallSites(minimal), 'a PrismaClient no longer exposes `_errorFormat`').toBe(false)
+    expect(errorsWhile(() => minimal.user.findMany({ take: 1 })), 'Prisma now records call sites in `minimal` format too').toBe(0)
+    expect(recordsCallSites(colorless)).toBe(true)
+    expect(errorsWhile(() => colorless.user.findMany({ take: 1 }))).toBeGreaterThan(0)
+    expect(recordsCallSites({}), 'unknown: suppress as if it did').toBe(true)
   })
 })
