@@ -1,12 +1,15 @@
 import { ReadTimeoutError } from './connection-error.js'
 
 /**
- * A read in flight: the sweep period it started in and what to do once it is overdue. Linked into the list of
- * reads in flight.
+ * A read in flight and what to do once it is overdue. Linked into the list of reads in flight.
  */
 export interface ReadTicket {
-  /** @internal The sweep period the read started in (see {@link ReadDeadlines}). */ readonly epoch: number
-  readonly onTimeout: (error: ReadTimeoutError) => void
+  /**
+   * When the sweep period the read started in was closed (`NaN` until then): the read started before it.
+   * @internal
+   */
+  closedAt: number
+  onTimeout(error: ReadTimeoutError): void
   /** @internal */ previous: ReadTicket | undefined
   /** @internal */ next: ReadTicket | undefined
   /** @internal */ linked: boolean
@@ -14,26 +17,23 @@ export interface ReadTicket {
 
 /**
  * Read timeouts without a timer, nor even a clock reading, per read: reads in flight are kept in a list that adds
- * and removes without allocating (in start order), each with the number of the sweep period it started in, and
- * one `unref`'d sweeper, every eighth of the timeout (at most 125 ms), reads the clock once, closes the current
- * period and rejects the overdue reads. A read of period `e` started before period `e` was closed, so once the
- * timeout has passed since that closing, the read has run longer than the timeout: never early, and late by at most
- * two sweep periods (a quarter of the timeout, at most 250 ms). The sweeper starts with the first read and stops at
- * the first sweep that finds no read in flight, so a steady stream of reads never creates or clears a timer per
- * read. A late result of an abandoned read is dropped.
+ * and removes without allocating (in start order), and one `unref`'d sweeper, every eighth of the timeout (at most
+ * 125 ms, at least 1 ms), reads the clock once, stamps the reads started since its previous sweep with that time
+ * (each read started before its stamp), and rejects the reads whose stamp is at least the timeout old. So a read
+ * is never given up early, and at most two sweep periods late (a quarter of the timeout, at most 250 ms; 2 ms for
+ * timeouts under 8 ms), plus whatever delays the event loop. Memory is one ticket per read in flight. The sweeper
+ * starts with the first read and stops at the first sweep that finds no read in flight, so a steady stream of reads
+ * never creates or clears a timer per read. A late result of an abandoned read is dropped.
  *
  * (A clock reading per read was measured to cost a replica read about 1 µs: code touched between network waits.)
  */
 export class ReadDeadlines {
   private head: ReadTicket | undefined
   private tail: ReadTicket | undefined
+  /** The first read not stamped yet: it and every read after it started in the current sweep period. */
+  private unstamped: ReadTicket | undefined
   private sweeper: NodeJS.Timeout | undefined
   private readonly sweepMs: number
-  /** The current sweep period: the number of sweeps so far. */
-  private epoch = 0
-  /** When each period that a read in flight started in was closed: `closedAt[e - firstEpoch]`. */
-  private closedAt: number[] = []
-  private firstEpoch = 0
 
   constructor(private readonly timeoutMs: number) {
     this.sweepMs = Math.max(1, Math.min(125, Math.floor(timeoutMs / 8)))
@@ -59,10 +59,11 @@ export class ReadDeadlines {
 
   /** Starts the clock for one read: `onTimeout` is called once it has run longer than the timeout, unless released. */
   track(onTimeout: (error: ReadTimeoutError) => void): ReadTicket {
-    const ticket: ReadTicket = { epoch: this.epoch, onTimeout, previous: this.tail, next: undefined, linked: true }
+    const ticket: ReadTicket = { closedAt: Number.NaN, onTimeout, previous: this.tail, next: undefined, linked: true }
     if (this.tail) this.tail.next = ticket
     else this.head = ticket
     this.tail = ticket
+    this.unstamped ??= ticket
     this.sweeper ??= setInterval(() => {
       this.sweep()
     }, this.sweepMs).unref()
@@ -73,6 +74,7 @@ export class ReadDeadlines {
   release(ticket: ReadTicket): void {
     if (!ticket.linked) return
     ticket.linked = false
+    if (ticket === this.unstamped) this.unstamped = ticket.next
     if (ticket.previous) ticket.previous.next = ticket.next
     else this.head = ticket.next
     if (ticket.next) ticket.next.previous = ticket.previous
@@ -96,32 +98,19 @@ export class ReadDeadlines {
   private sweep(): void {
     const head = this.head
     if (head === undefined) {
-      this.stop()
+      clearInterval(this.sweeper)
+      this.sweeper = undefined
       return
     }
     const now = performance.now()
-    this.closedAt.push(now)
-    this.epoch++
-    // Tickets are in start order, so in period order: the overdue ones are at the head.
+    for (let ticket = this.unstamped; ticket !== undefined; ticket = ticket.next) ticket.closedAt = now
+    this.unstamped = undefined
+    // Tickets are in start order, so in stamp order: the overdue ones are at the head (a read started by an
+    // `onTimeout` below is unstamped, NaN: never overdue now).
     for (let ticket: ReadTicket | undefined = head; ticket !== undefined; ticket = this.head) {
-      const closedAt = this.closedAt[ticket.epoch - this.firstEpoch]
-      if (closedAt === undefined || now - closedAt < this.timeoutMs) break
+      if (!(now - ticket.closedAt >= this.timeoutMs)) break
       this.release(ticket)
       ticket.onTimeout(new ReadTimeoutError(`read timed out after ${String(this.timeoutMs)} ms`))
     }
-    // Forget the periods that no read in flight started in.
-    const oldest = this.head?.epoch ?? this.epoch
-    if (oldest > this.firstEpoch) {
-      this.closedAt.splice(0, oldest - this.firstEpoch)
-      this.firstEpoch = oldest
-    }
-  }
-
-  /** No read in flight: no timer until the next one. */
-  private stop(): void {
-    clearInterval(this.sweeper)
-    this.sweeper = undefined
-    this.closedAt = []
-    this.firstEpoch = ++this.epoch
   }
 }
