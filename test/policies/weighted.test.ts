@@ -21,4 +21,14 @@ describe('weighted (smooth weighted round-robin)', () => {
     distribution(policy, list, 7)
     expect(distribution(policy, [list[1]!], 5)).toEqual({ r1: 5 })
   })
+
+  it('keeps its proportions for replicas at positions beyond its initial state (it grows), and refuses a made-up index', () => {
+    const list = candidates([1, 2, 5]).map((c, i) => ({ ...c, index: 20 + i * 9 }))
+    expect(distribution(weighted(), list, 8000)).toEqual({ r0: 1000, r1: 2000, r2: 5000 })
+    for (const index of [-1, 0.5, Number.NaN, 65_536]) {
+      expect(() => weighted().pick([{ ...list[0]!, index }], context)).toThrow(
+        new TypeError(`Expected candidate \`index\` to be an integer from 0 to 65535 (the replica's position in \`replicas\`), got \`${String(index)}\` (number)`),
+      )
+    }
+  })
 })
