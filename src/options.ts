@@ -149,7 +149,7 @@ export interface ReadReplicasOptions {
    * A read on a replica that takes longer than this counts as a connection-level failure: the replica leaves
    * rotation and the read is retried elsewhere (so a hung server costs at most one timeout). Raise it, or set
    * `false`, if you run reads longer than this on replicas. Checked without a timer per read: a read is given
-   * up after at least this long, and at most a quarter of it (250 ms) later.
+   * up after at least this long, and at most a quarter of this (capped at 250 ms) later, plus event-loop delay.
    * @default 10000
    * @example 30000
    */
