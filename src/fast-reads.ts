@@ -11,7 +11,7 @@
  * - the fluent API (`findUnique(...).posts()`) is answered by the extended client's query.
  */
 import { READ_OPERATIONS } from './operations.js'
-import { withoutCallSite } from './without-call-site.js'
+import { quietAction } from './without-call-site.js'
 
 /** Routes one read: runs it on a replica, or through `primary` (the unextended client's delegate). */
 export type RouteRead = (
@@ -174,7 +174,7 @@ function forwardingProxy<T extends object>(real: T, get: (prop: string | symbol)
   })
 }
 
-function fastDelegate(model: string, delegate: Delegate, baseDelegate: Delegate, route: RouteRead): Delegate {
+function fastDelegate(model: string, delegate: Delegate, baseDelegate: Delegate, route: RouteRead, base: object): Delegate {
   const Fluent = routedReadClass(relationsOf(delegate))
   const actions = new Map<string | symbol, Action>()
   for (const operation of READ_OPERATIONS) {
@@ -184,8 +184,9 @@ function fastDelegate(model: string, delegate: Delegate, baseDelegate: Delegate,
       model,
       operation,
       route,
-      primary: (args) => withoutCallSite(() => primaryAction(args)),
-      viaExtension: (args) => withoutCallSite(() => extendedAction(args)),
+      // The extended client shares the base client's error format.
+      primary: quietAction(base, primaryAction),
+      viaExtension: quietAction(base, extendedAction),
     }
     const Read = FLUENT_OPERATIONS.has(operation) ? Fluent : RoutedRead
     actions.set(operation, ((args?: unknown) => new Read(target, args)) as unknown as Action)
@@ -208,7 +209,7 @@ export function withFastReads<C extends object>(extended: C, base: object, route
     const delegate: unknown = Reflect.get(target, prop)
     const baseDelegate: unknown = Reflect.get(base, prop)
     if (!isDelegate(delegate) || !isDelegate(baseDelegate) || typeof delegate.$name !== 'string') return NOT_A_MODEL
-    return fastDelegate(delegate.$name, delegate, baseDelegate, route)
+    return fastDelegate(delegate.$name, delegate, baseDelegate, route, base)
   }
   return forwardingProxy(
     extended,

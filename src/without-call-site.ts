@@ -1,3 +1,5 @@
+import { recordsCallSites } from './prisma-internals.js'
+
 /** Whether `Error.stackTraceLimit` can be set here (not in a hardened environment with a frozen `Error`). */
 const settable = (() => {
   const descriptor = Object.getOwnPropertyDescriptor(Error, 'stackTraceLimit')
@@ -24,4 +26,13 @@ export function withoutCallSite<T>(create: () => T): T {
   } finally {
     Error.stackTraceLimit = limit
   }
+}
+
+/**
+ * `action` of `client`, creating its queries through {@link withoutCallSite} when the client records call
+ * sites, else `action` itself (Prisma's `minimal` format records none: nothing to suppress, nothing to pay).
+ * Decided once, when the action is wrapped.
+ */
+export function quietAction<A, R>(client: unknown, action: (args: A) => R): (args: A) => R {
+  return recordsCallSites(client) ? (args) => withoutCallSite(() => action(args)) : action
 }
