@@ -28,8 +28,8 @@ for (const replicas of [2, 16]) {
     )
     const perOp: number[] = []
     runInScope(() => {
-      router.endWrite(false)
-      router.requirement(0).catch(() => undefined) // settle the scope's pending write once
+      router.endWrite()
+      router.requirement().catch(() => undefined) // settle the scope's pending write once
       for (let b = 0; b < BATCHES + 500; b++) {
         const start = process.hrtime.bigint()
         for (let i = 0; i < BATCH; i++) {

@@ -2,6 +2,7 @@ import { connectionErrorCause } from './connection-error.js'
 import { LagTracker, PRIMARY_LSN_SQL, queryLsn, REPLAY_LSN_SQL } from './lag-tracker.js'
 import type { PrismaClientLike, ResolvedOptions } from './options.js'
 import type { ReplicaState, Router } from './router.js'
+import { tick } from './scope.js'
 
 class ProbeTimeout extends Error {
   override name = 'ProbeTimeout'
@@ -80,7 +81,7 @@ export class HealthMonitor {
   /** One round of checks. Never throws. */
   async check(): Promise<void> {
     const { timeoutMs } = this.options.health
-    const startedAt = performance.now()
+    const startedAt = tick()
     const primaryLsn = await within(queryLsn(this.primary, PRIMARY_LSN_SQL), timeoutMs).catch(
       () => undefined, // the primary's own trouble is not the replicas' health: lag is just not measurable now
     )

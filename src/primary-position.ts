@@ -3,6 +3,8 @@ interface Fetch {
   readonly promise: Promise<bigint>
 }
 
+import { tick } from './scope.js'
+
 /**
  * The primary's WAL position "at or after" a moment, with as few round trips as possible. One query runs at a
  * time; a caller that needs a newer one than the query in flight waits for the single query queued behind it,
@@ -18,17 +20,17 @@ export class PrimaryPosition {
 
   constructor(private readonly query: () => Promise<bigint>) {}
 
-  /** Records a position read by a query that started at `startedAt` (e.g. by the health check). */
+  /** Records a position read by a query that started at tick `startedAt` (e.g. by the health check). */
   observe(startedAt: number, lsn: bigint): void {
     if (!this.latest || startedAt > this.latest.startedAt) this.latest = { startedAt, lsn }
   }
 
-  /** A position read by a query started at or after `since` (ms, monotonic clock): reused or fetched. */
+  /** A position read by a query started after tick `since` (see `tick()`): reused or fetched. */
   async after(since: number): Promise<bigint> {
-    if (this.latest && this.latest.startedAt >= since) return this.latest.lsn
+    if (this.latest && this.latest.startedAt > since) return this.latest.lsn
     const running = this.inflight
     if (!running) return await this.start().promise
-    if (running.startedAt >= since) return await running.promise
+    if (running.startedAt > since) return await running.promise
     // The query in flight started too early for this caller: share the one queued behind it.
     this.queued ??= running.promise
       .catch(() => undefined)
@@ -40,7 +42,7 @@ export class PrimaryPosition {
   }
 
   private start(): Fetch {
-    const startedAt = performance.now()
+    const startedAt = tick()
     this.queries += 1
     const promise = this.query().then((lsn) => {
       this.observe(startedAt, lsn)

@@ -39,18 +39,45 @@ interface ReadRequest {
 
 type AnyClient = Record<string, unknown> & {
   $extends(extension: object): AnyClient
+  $transaction(...args: unknown[]): PromiseLike<unknown>
   $connect(): Promise<void>
   $disconnect(): Promise<void>
 }
 
-async function settle<T>(router: Router, promise: PromiseLike<T>, inTransaction = false): Promise<T> {
+async function settle<T>(router: Router, promise: PromiseLike<T>): Promise<T> {
   router.beginWrite()
   try {
     return await promise
   } finally {
     // Read-your-writes counts from the end of the write, when its effects are committed (or never will be).
-    router.endWrite(inTransaction)
+    router.endWrite()
   }
+}
+
+/**
+ * A `$transaction` method that tells the router when the transaction settles (after COMMIT): a client
+ * component of the routed client and of `$primary()`. It calls the client's own `$transaction` as Prisma would,
+ * on the client it was called on, so the transaction client keeps every extension.
+ */
+function trackedTransaction(router: Router, original: (...args: unknown[]) => PromiseLike<unknown>) {
+  return function $transaction(this: unknown, ...args: unknown[]): Promise<unknown> {
+    const context: unknown = Prisma.getExtensionContext(this)
+    return router.transaction(() => original.apply(context, args))
+  }
+}
+
+/**
+ * `methods` plus a tracked `$transaction` (see {@link trackedTransaction}), with the type of `methods`: the
+ * client keeps Prisma's own `$transaction` signature.
+ */
+function withTransaction<T extends object>(router: Router, client: AnyClient, methods: T): T {
+  const original: AnyClient['$transaction'] = Reflect.get(client, '$transaction')
+  return Object.assign(methods, { $transaction: trackedTransaction(router, original) })
+}
+
+/** A query sent inside a transaction: its `$transaction` call accounts for it (see Router.transactionQuery). */
+function inTransaction(router: Router, params: QueryParams): Promise<unknown> {
+  return router.transactionQuery(params.query(params.args))
 }
 
 /** A replica's replay position checked less than this long ago is not checked again (ms). */
@@ -106,9 +133,13 @@ class ReplicaReader {
     if (router.mode === 'lsn') {
       const scope = router.scopeState()
       // No write pending in this scope -> no round trip to learn the position it requires.
+      if (Router.untracked(scope)) {
+        router.emit(model, operation, 'sticky', undefined, 'lsn')
+        return onPrimary(params)
+      }
       if (scope.pending !== undefined) {
         return router
-          .requirement(performance.now())
+          .requirement()
           .then((required) => this.readCausal(model, params, required, reason, accept, policy))
       }
       if (scope.required !== undefined) return this.readCausal(model, params, scope.required, reason, accept, policy)
@@ -333,10 +364,12 @@ export function readReplicas(options: ReadReplicasOptions) {
         $allOperations(params: QueryParams) {
           monitor.ensureStarted()
           router.emit(params.model, params.operation, 'forced-primary')
+          if (isInTransaction(params)) return inTransaction(router, params)
           const isRead = params.model !== undefined && READ_OPERATIONS.has(params.operation)
           return isRead ? params.query(params.args) : settle(router, params.query(params.args))
         },
       },
+      client: withTransaction(router, client, {}),
     })
 
     /** `$replica(name)`: each replica's own client, refusing model writes before any network I/O. */
@@ -368,7 +401,7 @@ export function readReplicas(options: ReadReplicasOptions) {
 
     const extended = base.$extends({
       name: 'prisma-replica-router',
-      client: {
+      client: withTransaction(router, client, {
         /** The primary: bypasses routing. Inside a transaction, returns the transaction client itself. */
         $primary<T extends object>(this: T): Omit<T, '$primary' | '$replica'> {
           const context = Prisma.getExtensionContext(this)
@@ -427,7 +460,7 @@ export function readReplicas(options: ReadReplicasOptions) {
           await monitor.stop()
           await Promise.all([client.$disconnect(), ...router.replicas.map((r) => r.client.$disconnect())])
         },
-      },
+      }),
 
       query: {
         $allOperations(prismaParams) {
@@ -436,7 +469,7 @@ export function readReplicas(options: ReadReplicasOptions) {
           monitor.ensureStarted()
           if (isInTransaction(params)) {
             router.emit(model, operation, 'transaction')
-            return settle(router, params.query(params.args), true)
+            return inTransaction(router, params)
           }
           if (model === undefined) {
             router.emit(model, operation, 'raw')

@@ -8,7 +8,11 @@ import { formatLsn } from './lag-tracker.js'
 import { activeSpan, annotateSpan, debugLogger, formatHealth, formatRoute, spanPossible } from './observability.js'
 import { PrimaryPosition } from './primary-position.js'
 import type { RouteEvent, RouteReason, StickyKind } from './route-event.js'
-import { currentScope, type ScopeState } from './scope.js'
+import { currentScope, type ScopeState, tick } from './scope.js'
+
+function newScopeState(lastWriteAt: number, required: bigint | undefined): ScopeState {
+  return { lastWriteAt, pending: undefined, required, openTransactions: 0, untrackedUntil: -Infinity }
+}
 
 /** Router-wide counters returned by `$routerStats()`. */
 export interface RouterStats {
@@ -57,7 +61,7 @@ export class Router {
   /** Replicas in rotation (state `up`), in configuration order. Rebuilt on every state change only. */
   private usable: readonly ReplicaState[]
   /** Sticky state of the client-wide scope, used outside `runInScope`. */
-  private readonly clientScope: ScopeState = { lastWriteAt: -Infinity, pending: undefined, required: undefined }
+  private readonly clientScope: ScopeState = newScopeState(-Infinity, undefined)
   /** The primary's WAL position after writes (LSN mode). */
   readonly primaryPosition: PrimaryPosition
   /** LSN checks sent to replicas (LSN mode's other extra round trip, on reads). */
@@ -100,31 +104,63 @@ export class Router {
     let state = scope.state.get(this)
     if (!state) {
       const seed = scope.seed
-      state = seed
-        ? { lastWriteAt: performance.now() - (Date.now() - seed.time), pending: undefined, required: seed.lsn }
-        : { lastWriteAt: -Infinity, pending: undefined, required: undefined }
+      state = seed ? newScopeState(performance.now() - (Date.now() - seed.time), seed.lsn) : newScopeState(-Infinity, undefined)
       scope.state.set(this, state)
     }
     return state
   }
 
-  /** A write (or raw query, or transaction query) starts in the current scope. */
+  /** A write (or raw query) starts in the current scope. */
   beginWrite(): void {
     if (this.mode === false) return
     this.scopeState().lastWriteAt = performance.now()
   }
 
   /**
-   * A write ended (committed, or never will be). Window mode: the window runs from now. LSN mode: the scope
-   * needs the primary's position after this moment, or, for a transaction query (COMMIT still to come), after
-   * its next read begins.
+   * A write ended (committed, or never will be): window mode's window runs from now; LSN mode needs the
+   * primary's position from a query started after now. `state`: the scope the write was sent from.
    */
-  endWrite(inTransaction: boolean): void {
+  endWrite(state: ScopeState = this.scopeState()): void {
     if (this.mode === false) return
+    state.lastWriteAt = performance.now()
+    state.pending = tick()
+  }
+
+  /**
+   * Runs a `$transaction` of the current scope. It counts as one write that ends when the transaction settles
+   * (after COMMIT): a read of the scope that runs while it is open needs nothing of it (nothing of it is
+   * visible before COMMIT, on any server), and reads after it need the primary's position after COMMIT.
+   * Read-only transactions count too: their reads saw the primary's latest state.
+   */
+  async transaction<T>(run: () => PromiseLike<T>): Promise<T> {
+    if (this.mode === false) return await run()
     const state = this.scopeState()
-    const now = performance.now()
-    state.lastWriteAt = now
-    state.pending = inTransaction || state.pending === 'at-read' ? 'at-read' : now
+    state.openTransactions += 1
+    state.lastWriteAt = performance.now()
+    try {
+      return await run()
+    } finally {
+      state.openTransactions -= 1
+      this.endWrite(state)
+    }
+  }
+
+  /**
+   * A query is sent inside a transaction from the current scope. Its enclosing {@link transaction} accounts
+   * for it; one that no tracked transaction of this scope encloses (a scope opened inside a transaction's
+   * callback) is taken as committed when it ends, and keeps the scope on the primary for the window as well,
+   * since its COMMIT comes later.
+   */
+  async transactionQuery<T>(query: PromiseLike<T>): Promise<T> {
+    if (this.mode === false) return await query
+    const state = this.scopeState()
+    if (state.openTransactions > 0) return await query
+    try {
+      return await query
+    } finally {
+      this.endWrite(state)
+      state.untrackedUntil = performance.now() + this.windowMs
+    }
   }
 
   /** Window mode: true when the current scope wrote within the window. */
@@ -133,15 +169,19 @@ export class Router {
     return performance.now() - this.scopeState().lastWriteAt < this.windowMs
   }
 
+  /** LSN mode: true while `state` must stay on the primary for a write of a transaction it cannot follow. */
+  static untracked(state: ScopeState): boolean {
+    return state.untrackedUntil > performance.now()
+  }
+
   /**
-   * Learns the primary position that covers the scope's pending write (a query started after the write ended,
-   * or after `readStartedAt` for a transaction) and raises the scope's requirement to it. A write that becomes
-   * pending meanwhile stays pending.
+   * Learns the primary position that covers the scope's pending writes (from a query started after the latest
+   * of them ended) and raises the scope's requirement to it. A write that ends meanwhile stays pending.
    */
-  private async resolvePending(state: ScopeState, readStartedAt: number): Promise<void> {
+  private async resolvePending(state: ScopeState): Promise<void> {
     const pending = state.pending
     if (pending === undefined) return
-    const lsn = await this.primaryPosition.after(pending === 'at-read' ? readStartedAt : pending)
+    const lsn = await this.primaryPosition.after(pending)
     if (state.required === undefined || lsn > state.required) state.required = lsn
     if (state.pending === pending) state.pending = undefined
   }
@@ -150,10 +190,10 @@ export class Router {
    * LSN mode: the WAL position a replica must have replayed to serve the current scope (`undefined`: none), or
    * `'primary'` when it cannot be known now (the position query failed).
    */
-  async requirement(readStartedAt: number): Promise<bigint | undefined | 'primary'> {
+  async requirement(): Promise<bigint | undefined | 'primary'> {
     const state = this.scopeState()
     try {
-      await this.resolvePending(state, readStartedAt)
+      await this.resolvePending(state)
     } catch (error) {
       if (connectionErrorCause(error) === undefined) this.lsnUnsupported(error)
       return 'primary'
@@ -165,9 +205,9 @@ export class Router {
   async consistencyPoint(): Promise<ConsistencyPoint | undefined> {
     const state = this.scopeState()
     if (state.lastWriteAt === -Infinity && state.required === undefined) return undefined
-    // A write still in flight (begun, not ended) has no pending mark yet: a position taken from now covers it.
-    if (state.pending === undefined && state.required === undefined) state.pending = 'at-read'
-    await this.resolvePending(state, performance.now())
+    // A write begun and not ended yet has no pending mark: a position taken from now covers what has ended.
+    if (state.pending === undefined && state.required === undefined) state.pending = tick()
+    await this.resolvePending(state)
     return { lsn: state.required ?? 0n, time: Date.now() - (performance.now() - state.lastWriteAt) }
   }
 

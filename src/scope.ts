@@ -19,14 +19,31 @@ export class ReplicaScope {
 
 /**
  * @internal Read-your-writes state of one scope for one router.
- * `pending`: a write finished and its primary WAL position is not known yet: a position query started at or
- * after this time (ms, monotonic) covers it; `at-read` for transactions, whose COMMIT comes after their last
- * query settles: only a query started after the next read began covers them.
+ * - `lastWriteAt`: when the last write ended (ms, monotonic clock): window mode and the token's time.
+ * - `pending`: the {@link tick} at which the latest write whose primary position is not known yet ended: a
+ *   position query started at a later tick covers it (and every write that ended before it).
+ * - `required`: the primary WAL position a replica must have replayed to serve this scope.
+ * - `openTransactions`: `$transaction` calls of this scope that have not settled yet (each marks the scope
+ *   pending when it settles, after COMMIT, never before).
  */
 export interface ScopeState {
   lastWriteAt: number
-  pending: number | 'at-read' | undefined
+  pending: number | undefined
   required: bigint | undefined
+  openTransactions: number
+  /** Until when (ms, monotonic) reads stay on the primary for a transaction write no `$transaction` call encloses. */
+  untrackedUntil: number
+}
+
+let clock = 0
+
+/**
+ * @internal A logical clock shared by every router of the process: each call returns a number greater than any
+ * returned before. It orders "a write ended" before "a position query started" exactly, whatever the
+ * resolution of the wall or monotonic clocks.
+ */
+export function tick(): number {
+  return ++clock
 }
 
 /** Options of {@link runInScope}. */

@@ -186,3 +186,89 @@ describe('consistency tokens: read-your-writes across requests and app instances
     await prisma.$disconnect()
   })
 })
+
+describe('transactions: reads after COMMIT see the transaction, whatever ran while it was open (200 ms apply delay)', () => {
+  /** Commit records wait 200 ms on both replicas; other WAL records replay at once (replay positions move). */
+  async function delayCommits(ctx: Parameters<typeof requireCluster>[0]) {
+    const cluster = requireCluster(ctx)
+    await waitForReplication()
+    for (const name of replicaNames) await cluster.setReplicaLag(name, 200)
+  }
+
+  it('a read of the same scope while its interactive transaction is open, then a read after COMMIT: 0 stale of 20', async (ctx) => {
+    await delayCommits(ctx)
+    let stale = 0
+    let onReplica = 0
+    await runInScope(async () => {
+      for (let i = 0; i < 20; i++) {
+        const title = unique('tx-open-read')
+        await lsn.prisma.$transaction(async (tx) => {
+          await tx.note.create({ data: { title } })
+          await lsn.prisma.note.count() // outside the transaction, same scope, before COMMIT
+        })
+        const before = lsn.events.length
+        if (!(await lsn.prisma.note.findFirst({ where: { title } }))) stale += 1
+        if (lsn.events.slice(before).some((e) => e.target === 'replica')) onReplica += 1
+      }
+    })
+    console.info(`read while the transaction is open, then after COMMIT: ${String(stale)} stale of 20 (${String(onReplica)} on replicas)`)
+    expect(stale).toBe(0)
+  })
+
+  it('the same outside runInScope (the client-wide scope), the read coming from another request: 0 stale of 20', async (ctx) => {
+    await delayCommits(ctx)
+    let stale = 0
+    /** Another request's read, from a callback of its own (it shares the client-wide scope). */
+    const otherRequest = () =>
+      new Promise((resolve, reject) => {
+        setImmediate(() => {
+          lsn.prisma.note.findMany({ take: 1 }).then(resolve, reject)
+        })
+      })
+    for (let i = 0; i < 20; i++) {
+      const title = unique('tx-other-request')
+      await lsn.prisma.$transaction(async (tx) => {
+        await tx.note.create({ data: { title } })
+        await otherRequest()
+      })
+      if (!(await lsn.prisma.note.findFirst({ where: { title } }))) stale += 1
+    }
+    expect(stale).toBe(0)
+  })
+
+  it('$primary().$transaction(fn): reads and tokens after it see its writes: 0 stale of 20', async (ctx) => {
+    await delayCommits(ctx)
+    const other = routedClient({ sticky: { mode: 'lsn' } })
+    let stale = 0
+    let staleViaToken = 0
+    for (let i = 0; i < 20; i++) {
+      const title = unique('primary-tx')
+      const token = await runInScope(async () => {
+        await lsn.prisma.$primary().$transaction(async (tx) => {
+          await tx.note.create({ data: { title } })
+          // The health check's or another scope's position query may run between the write and COMMIT.
+          await lsn.prisma.$consistencyToken()
+        })
+        if (!(await lsn.prisma.note.findFirst({ where: { title } }))) stale += 1
+        return await lsn.prisma.$consistencyToken()
+      })
+      if (!(await runInScope(() => other.prisma.note.findFirst({ where: { title } }), { token }))) staleViaToken += 1
+    }
+    await other.prisma.$disconnect()
+    console.info(`$primary().$transaction: ${String(stale)} stale reads, ${String(staleViaToken)} stale via token, of 20`)
+    expect([stale, staleViaToken]).toEqual([0, 0])
+  })
+
+  it('a batch $transaction of $primary() writes: 0 stale of 20', async (ctx) => {
+    await delayCommits(ctx)
+    let stale = 0
+    await runInScope(async () => {
+      for (let i = 0; i < 20; i++) {
+        const title = unique('primary-batch')
+        await lsn.prisma.$primary().$transaction([lsn.prisma.$primary().note.create({ data: { title } })])
+        if (!(await lsn.prisma.note.findFirst({ where: { title } }))) stale += 1
+      }
+    })
+    expect(stale).toBe(0)
+  })
+})

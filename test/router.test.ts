@@ -23,7 +23,7 @@ describe('sticky window (pure logic; proven on real replicas in router.db.test.t
     vi.useFakeTimers({ toFake: ['performance'] })
     const r = router({ sticky: { windowMs: 1000 } })
     expect(r.isSticky()).toBe(false)
-    r.endWrite(false)
+    r.endWrite()
     vi.advanceTimersByTime(999)
     expect(r.isSticky()).toBe(true)
     vi.advanceTimersByTime(1)
@@ -33,7 +33,7 @@ describe('sticky window (pure logic; proven on real replicas in router.db.test.t
   it('windowMs 0 and sticky false never pin', () => {
     for (const sticky of [{ windowMs: 0 }, false as const]) {
       const r = router({ sticky })
-      r.endWrite(false)
+      r.endWrite()
       expect(r.isSticky()).toBe(false)
     }
   })
@@ -41,7 +41,7 @@ describe('sticky window (pure logic; proven on real replicas in router.db.test.t
   it('scopes are independent of each other and of the client-wide scope', async () => {
     const r = router()
     await runInScope(async () => {
-      r.endWrite(false)
+      r.endWrite()
       await Promise.resolve()
       expect(r.isSticky()).toBe(true)
       runInScope(() => {
@@ -58,7 +58,7 @@ describe('sticky window (pure logic; proven on real replicas in router.db.test.t
     const a = router()
     const b = router()
     runInScope(() => {
-      a.endWrite(false)
+      a.endWrite()
       expect(a.isSticky()).toBe(true)
       expect(b.isSticky()).toBe(false)
     })
@@ -108,5 +108,95 @@ describe('runInScope', () => {
     }
     expect(await runInScope(() => lazy as PromiseLike<string>)).toBe('done')
     expect(seen).toBeInstanceOf(ReplicaScope)
+  })
+})
+
+function deferred<T>() {
+  let resolve!: (value: T) => void
+  const promise = new Promise<T>((r) => {
+    resolve = r
+  })
+  return { promise, resolve }
+}
+
+/** A Router in LSN mode whose primary-position queries are answered by the test, one by one. */
+function lsnRouter() {
+  const queries: { resolve: (lsn: bigint) => void }[] = []
+  const r = new Router(resolveOptions({ replicas: [fakeClient(), fakeClient()], sticky: { mode: 'lsn' } }), () => {
+    const { promise, resolve } = deferred<bigint>()
+    queries.push({ resolve })
+    return promise
+  })
+  return { r, queries }
+}
+
+const turn = () => new Promise((resolve) => setImmediate(resolve))
+
+describe('LSN mode: which primary position covers a write (pure logic; proven on real replicas in router.lsn.db.test.ts)', () => {
+  it('a write that ends while a read resolves an earlier one stays pending: the next read asks again', async () => {
+    const { r, queries } = lsnRouter()
+    await runInScope(async () => {
+      r.endWrite()
+      const first = r.requirement()
+      await turn()
+      r.endWrite() // ends after the position query in flight started: that position may not cover it
+      queries[0]?.resolve(100n)
+      expect(await first).toBe(100n)
+      const second = r.requirement()
+      await turn()
+      expect(queries).toHaveLength(2)
+      queries[1]?.resolve(200n)
+      expect(await second).toBe(200n)
+    })
+  })
+
+  it('a transaction marks its scope when it settles, not before: a read while it is open does not clear it', async () => {
+    const { r, queries } = lsnRouter()
+    await runInScope(async () => {
+      const commit = deferred<undefined>()
+      const tx = r.transaction(async () => {
+        await r.transactionQuery(Promise.resolve('row'))
+        await commit.promise // the callback is still running: no COMMIT yet
+      })
+      await turn()
+      // A read of the same scope while the transaction is open: nothing of the scope is committed yet.
+      expect(await r.requirement()).toBeUndefined()
+      expect(queries).toHaveLength(0)
+      commit.resolve(undefined)
+      await tx
+      const after = r.requirement()
+      await turn()
+      expect(queries).toHaveLength(1) // a position query started after COMMIT
+      queries[0]?.resolve(300n)
+      expect(await after).toBe(300n)
+    })
+  })
+
+  it('a transaction that fails (rollback, or a COMMIT whose answer was lost) marks its scope too', async () => {
+    const { r, queries } = lsnRouter()
+    await runInScope(async () => {
+      await expect(
+        r.transaction(async () => {
+          await r.transactionQuery(Promise.resolve('row'))
+          throw new Error('rollback')
+        }),
+      ).rejects.toThrow('rollback')
+      const after = r.requirement()
+      await turn()
+      expect(queries).toHaveLength(1)
+      queries[0]?.resolve(5n)
+      expect(await after).toBe(5n)
+    })
+  })
+
+  it('a transaction query no tracked transaction encloses keeps the scope on the primary for the window', async () => {
+    const { r } = lsnRouter()
+    await runInScope(async () => {
+      const state = r.scopeState()
+      expect(Router.untracked(state)).toBe(false)
+      await r.transactionQuery(Promise.resolve('row'))
+      expect(Router.untracked(state)).toBe(true)
+      expect(state.pending).toBeTypeOf('number')
+    })
   })
 })
