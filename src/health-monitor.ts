@@ -27,7 +27,7 @@ async function within<T>(promise: PromiseLike<T>, ms: number): Promise<T> {
 
 /**
  * The background health check of one router: every `intervalMs`, one cheap query on the primary
- * (`pg_current_wal_lsn()`) and one on each replica (`pg_last_wal_replay_lsn()`), each with its own timeout.
+ * (`pg_current_wal_insert_lsn()`) and one on each replica (`pg_last_wal_replay_lsn()`), each with its own timeout.
  * A replica that fails leaves rotation; one that answers (and is within `maxLag`) comes back.
  * Lazy: starts with the first query; `stop()` (on `$disconnect()`) ends it; the timer is `unref`'d.
  */

@@ -16,18 +16,35 @@ interface RawQueryable {
 }
 
 /**
- * Runs `sql`, which returns one row with a `lsn` text column (`pg_current_wal_lsn()::text AS lsn` on the
- * primary, `pg_last_wal_replay_lsn()::text AS lsn` on a replica), and parses it; `undefined` for SQL NULL
- * (a server not in recovery has no replay position).
+ * Runs `sql`, which returns one row with a `lsn` text column ({@link PRIMARY_LSN_SQL} on the primary,
+ * {@link REPLAY_LSN_SQL} on a replica) and maybe a `header` column (bytes to take off, see PRIMARY_LSN_SQL),
+ * and parses it; `undefined` for SQL NULL (a server not in recovery has no replay position).
  */
 export async function queryLsn(client: RawQueryable, sql: string): Promise<bigint | undefined> {
   const rows = await client.$queryRawUnsafe(sql)
-  const lsn = Array.isArray(rows) ? (rows[0] as { lsn?: unknown } | undefined)?.lsn : undefined
-  return typeof lsn === 'string' ? parseLsn(lsn) : undefined
+  const row = Array.isArray(rows) ? (rows[0] as { lsn?: unknown; header?: unknown } | undefined) : undefined
+  if (typeof row?.lsn !== 'string') return undefined
+  const header = row.header
+  return parseLsn(row.lsn) - (typeof header === 'number' || typeof header === 'bigint' ? BigInt(header) : 0n)
 }
 
-/** The SQL of the two position queries, shared by the health check and read-your-writes. */
-export const PRIMARY_LSN_SQL = 'SELECT pg_current_wal_lsn()::text AS lsn'
+/**
+ * The insert position of a primary whose last record ended exactly at a WAL page boundary points past the next
+ * page's header (24 bytes; 40 at the start of a segment), where no replica's replay position (the end of the
+ * last record replayed) ever is until more WAL comes: `header` is that header's size, taken off in
+ * {@link queryLsn}, so an idle primary's position is one its replicas reach.
+ */
+const PAGE_HEADER_SQL = (lsn: string) =>
+  `CASE WHEN (pg_walfile_name_offset(${lsn})).file_offset = 40 THEN 40 ` +
+  `WHEN (pg_walfile_name_offset(${lsn})).file_offset % current_setting('wal_block_size')::int = 24 THEN 24 ELSE 0 END`
+
+/**
+ * The SQL of the two position queries, shared by the health check and read-your-writes. The primary's is the
+ * WAL *insert* position: with `synchronous_commit = off` (a server setting, or `SET LOCAL` in a transaction) a
+ * commit returns before its record is written, so `pg_current_wal_lsn()` (the write position) can be behind a
+ * write that has already returned; the insert position never is.
+ */
+export const PRIMARY_LSN_SQL = `SELECT l::text AS lsn, ${PAGE_HEADER_SQL('l')} AS header FROM pg_current_wal_insert_lsn() AS l`
 export const REPLAY_LSN_SQL = 'SELECT pg_last_wal_replay_lsn()::text AS lsn'
 
 const MAX_SAMPLES = 10_000

@@ -351,7 +351,7 @@ export function readReplicas(options: ReadReplicasOptions) {
     }
     const router = new Router(resolved, async () => {
       const lsn = await queryLsn(base as unknown as PrismaClientLike, PRIMARY_LSN_SQL)
-      if (lsn === undefined) throw new TypeError('pg_current_wal_lsn() returned no position')
+      if (lsn === undefined) throw new TypeError('pg_current_wal_insert_lsn() returned no position')
       return lsn
     })
     const monitor = new HealthMonitor(router, base as unknown as PrismaClientLike, resolved)

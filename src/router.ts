@@ -18,7 +18,7 @@ function newScopeState(lastWriteAt: number, required: bigint | undefined): Scope
 export interface RouterStats {
   /** The read-your-writes mode in force (`lsn` falls back to `window` where WAL positions are unavailable). */
   readonly mode: 'lsn' | 'window' | false
-  /** `pg_current_wal_lsn()` queries sent to the primary for read-your-writes (at most one per write, shared). */
+  /** `pg_current_wal_insert_lsn()` queries sent to the primary for read-your-writes (at most one per write, shared). */
   readonly positionQueries: number
   /** `pg_last_wal_replay_lsn()` checks sent to replicas because no cached position sufficed. */
   readonly replicaChecks: number
@@ -221,7 +221,7 @@ export class Router {
     if (this.mode !== 'lsn') return
     this.mode = 'window'
     process.emitWarning(
-      `sticky mode 'lsn' needs pg_current_wal_lsn() on the primary; it failed (${error instanceof Error ? error.message.split('\n').pop() ?? '' : ''}), so this client uses mode 'window' (${String(this.windowMs)} ms)`,
+      `sticky mode 'lsn' needs pg_current_wal_insert_lsn() on the primary; it failed (${error instanceof Error ? error.message.split('\n').pop() ?? '' : ''}), so this client uses mode 'window' (${String(this.windowMs)} ms)`,
       'PrismaReplicaRouterWarning',
     )
   }

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { isReplicaRouterError, readReplicas, runInScope, type RouteEvent } from '../src/index.ts'
-import { healReplicas, newClient, replicaNames, requireCluster, routedClient, topology, unique, waitForReplication } from './support/db.ts'
+import { healReplicas, newClient, replicaNames, requireCluster, routedClient, topology, unique, until, waitForReplication } from './support/db.ts'
 
 afterEach(healReplicas)
 
@@ -269,6 +269,58 @@ describe('transactions: reads after COMMIT see the transaction, whatever ran whi
         if (!(await lsn.prisma.note.findFirst({ where: { title } }))) stale += 1
       }
     })
+    expect(stale).toBe(0)
+  })
+})
+
+describe('synchronous_commit = off: a commit returns before its WAL is written', () => {
+  /** Sets the primary's synchronous_commit and wal_writer_delay (a long delay widens the window). */
+  async function primarySettings(cluster: NonNullable<typeof import('./support/db.ts').cluster>, off: boolean) {
+    for (const sql of off
+      ? ["ALTER SYSTEM SET synchronous_commit = 'off'", "ALTER SYSTEM SET wal_writer_delay = '500ms'", 'ALTER SYSTEM SET wal_writer_flush_after = 0']
+      : ['ALTER SYSTEM RESET synchronous_commit', 'ALTER SYSTEM RESET wal_writer_delay', 'ALTER SYSTEM RESET wal_writer_flush_after']) {
+      await cluster.query('primary', sql)
+    }
+    await cluster.query('primary', 'SELECT pg_reload_conf()')
+    await until('the primary to apply synchronous_commit', async () => {
+      const [row] = await cluster.query<{ s: string }>('primary', "SELECT current_setting('synchronous_commit') AS s")
+      return row?.s === (off ? 'off' : 'on')
+    })
+  }
+
+  it('set on the primary: 60 create-then-read pairs give 0 stale reads', async (ctx) => {
+    const cluster = requireCluster(ctx)
+    await waitForReplication()
+    await primarySettings(cluster, true)
+    try {
+      const result = await pairs(lsn.prisma, lsn.events, 60)
+      console.info(`synchronous_commit = off on the primary: ${String(result.stale)} stale of 60, ${(result.replicaShare * 100).toFixed(0)}% on replicas`)
+      expect(result.stale).toBe(0)
+    } finally {
+      await primarySettings(cluster, false)
+    }
+  })
+
+  it('SET LOCAL in a transaction: 30 transactions then reads give 0 stale reads', async (ctx) => {
+    const cluster = requireCluster(ctx)
+    await waitForReplication()
+    await cluster.query('primary', "ALTER SYSTEM SET wal_writer_delay = '500ms'")
+    await cluster.query('primary', 'SELECT pg_reload_conf()')
+    let stale = 0
+    try {
+      await runInScope(async () => {
+        for (let i = 0; i < 30; i++) {
+          const title = unique('async-commit')
+          await lsn.prisma.$transaction(async (tx) => {
+            await tx.$executeRaw`SET LOCAL synchronous_commit = off`
+            await tx.note.create({ data: { title } })
+          })
+          if (!(await lsn.prisma.note.findFirst({ where: { title } }))) stale += 1
+        }
+      })
+    } finally {
+      await primarySettings(cluster, false)
+    }
     expect(stale).toBe(0)
   })
 })

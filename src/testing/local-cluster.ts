@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import pg from 'pg'
+import { formatLsn, parseLsn, PRIMARY_LSN_SQL } from '../lag-tracker.js'
 
 const execFileAsync = promisify(execFile)
 
@@ -165,7 +166,7 @@ async function withPg<T>(url: string, fn: (client: pg.Client) => Promise<T>): Pr
 
 /**
  * Waits until every replica has replayed the primary's WAL up to the primary's position at the time of the call
- * (`pg_last_wal_replay_lsn() >= pg_current_wal_lsn()`). Works on any streaming-replication topology.
+ * (`pg_last_wal_replay_lsn() >= pg_current_wal_insert_lsn()`). Works on any streaming-replication topology.
  */
 export async function waitForReplay(
   primaryUrl: string,
@@ -173,8 +174,9 @@ export async function waitForReplay(
   timeoutMs = 15_000,
 ): Promise<void> {
   const target = await withPg(primaryUrl, async (c) => {
-    const { rows } = await c.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')
-    return rows[0]?.lsn ?? '0/0'
+    const { rows } = await c.query<{ lsn: string; header: number }>(PRIMARY_LSN_SQL)
+    const row = rows[0]
+    return row ? formatLsn(parseLsn(row.lsn) - BigInt(row.header)) : '0/0'
   })
   const deadline = Date.now() + timeoutMs
   await Promise.all(
@@ -243,16 +245,16 @@ export class LocalCluster {
     return await withPg(url, async (c) => (await c.query<R>(sql, params)).rows)
   }
 
-  /** The primary's current WAL position (`pg_current_wal_lsn()`). */
+  /** The primary's current WAL position (`pg_current_wal_insert_lsn()`, the end of the last record inserted). */
   async primaryLsn(): Promise<string> {
-    const [row] = await this.query<{ lsn: string }>('primary', 'SELECT pg_current_wal_lsn()::text AS lsn')
-    if (!row) throw new Error('pg_current_wal_lsn() returned no row')
-    return row.lsn
+    const [row] = await this.query<{ lsn: string; header: number }>('primary', PRIMARY_LSN_SQL)
+    if (!row) throw new Error('pg_current_wal_insert_lsn() returned no row')
+    return formatLsn(parseLsn(row.lsn) - BigInt(row.header))
   }
 
   /**
    * Waits until the given replicas (default: all) have replayed everything the primary has written so far,
-   * comparing `pg_last_wal_replay_lsn()` with the primary's `pg_current_wal_lsn()`. A condition, not a sleep.
+   * comparing `pg_last_wal_replay_lsn()` with the primary's `pg_current_wal_insert_lsn()`. A condition, not a sleep.
    */
   async waitForReplication(options: { replicas?: readonly string[]; timeoutMs?: number } = {}): Promise<void> {
     const names = options.replicas ?? this.info.replicas.map((r) => r.name)
