@@ -38,6 +38,11 @@ export class HealthMonitor {
   private running = false
   /** Replicas whose previous probe has not answered yet (a hung server): not probed again meanwhile. */
   private readonly pending = new Set<ReplicaState>()
+  /**
+   * The last replay position each replica reported, kept while it is down: the lag samples it needs when it
+   * comes back must not be forgotten because the other replicas moved on.
+   */
+  private readonly lastReplay = new Map<ReplicaState, bigint>()
 
   /** Whether `maxLag` sets any limit (then a replica whose lag cannot be measured stays out of rotation). */
   private readonly lagLimited: boolean
@@ -91,8 +96,14 @@ export class HealthMonitor {
       this.router.primaryPosition.observe(startedAt, primaryLsn)
     }
     const replays = await Promise.all(this.router.replicas.map((replica) => this.checkReplica(replica, primaryLsn !== undefined)))
-    const known = replays.filter((lsn): lsn is bigint => lsn !== undefined)
-    if (known.length > 0) this.tracker.prune(known.reduce((a, b) => (a < b ? a : b)))
+    this.router.replicas.forEach((replica, i) => {
+      const replay = replays[i]
+      if (replay !== undefined) this.lastReplay.set(replica, replay)
+    })
+    // Samples below every replica's last position are needed by none; until each replica answered once, all are.
+    if (this.lastReplay.size === this.router.replicas.length) {
+      this.tracker.prune([...this.lastReplay.values()].reduce((a, b) => (a < b ? a : b)))
+    }
   }
 
   private async checkReplica(replica: ReplicaState, lagMeasurable: boolean): Promise<bigint | undefined> {

@@ -135,6 +135,61 @@ describe('lag-aware routing (replay paused for real)', () => {
   })
 })
 
+describe('maxLag after an outage', () => {
+  it('a replica that went down while lagging comes back lagging: its lag counts from before the outage', async (ctx) => {
+    const cluster = requireCluster(ctx)
+    const maxMs = 1000
+    const events = timeline()
+    const writer = newClient(topology.primaryUrl)
+    const prisma = newClient(topology.primaryUrl).$extends(
+      readReplicas({
+        replicas: topology.replicas.map((r) => ({ client: newClient(r.url), name: r.name })),
+        sticky: false,
+        maxLag: { ms: maxMs },
+        health: { intervalMs: 100 },
+        onHealthChange: events.onHealthChange,
+      }),
+    )
+    const prefix = unique('outage')
+    const run = { writing: true }
+    let written = 0
+    // Writes all along, so the primary's position keeps moving (each health check records a new sample).
+    const writing = (async () => {
+      while (run.writing) {
+        await writer.note.create({ data: { title: `${prefix}-${String(written)}` } })
+        written += 1
+      }
+    })()
+    try {
+      await prisma.$connect()
+      // Commits reach replica-1 4 s late: its lag is ~4 s, over maxLag, and stays so across a restart.
+      await cluster.setReplicaLag('replica-1', 4000)
+      await until('replica-1 lagging', () => events.health('replica-1', 'lagging') !== undefined, 15_000)
+      await cluster.stopReplica('replica-1')
+      await until('replica-1 down', () => events.entries.some((e) => e.kind === 'health' && e.replica === 'replica-1' && e.state === 'down'), 10_000)
+      // Meanwhile replica-2 replays everything: a tracker that forgets samples below replica-2 forgets replica-1's.
+      const target = await cluster.primaryLsn()
+      await until('replica-2 past the position after the outage began', async () => {
+        const [row] = await cluster.query<{ ok: boolean }>('replica-2', 'SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn AS ok', [target])
+        return row?.ok === true
+      })
+      const lastUpAt = Math.max(...events.entries.filter((e) => e.kind === 'health' && e.replica === 'replica-2').map((e) => e.at), 0)
+      await until('two more health checks', () => prisma.$replicaStatus()[1]!.lag !== undefined && performance.now() - lastUpAt > 300)
+      const restartedAt = performance.now()
+      await cluster.startReplica('replica-1')
+      await until('replica-1 answers again', () => events.entries.some((e) => e.kind === 'health' && e.replica === 'replica-1' && e.at > restartedAt), 15_000)
+      const back = events.entries.find((e) => e.kind === 'health' && e.replica === 'replica-1' && e.at > restartedAt)
+      console.info(`replica-1 back after an outage with 4 s of apply delay: ${JSON.stringify(back)}`)
+      expect(back).toMatchObject({ state: 'lagging', cause: 'lag-ms' })
+      expect(back?.kind === 'health' && back.lag?.ms).toBeGreaterThan(maxMs)
+    } finally {
+      run.writing = false
+      await writing
+      await Promise.all([prisma.$disconnect(), writer.$disconnect()])
+    }
+  })
+})
+
 describe('health check lifecycle', () => {
   it('leaves no open handles: the process exits by itself after $disconnect()', async () => {
     const script = `
