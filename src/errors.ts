@@ -1,3 +1,6 @@
+import { describeValue } from './describe-value.js'
+import { isReplicaName } from './replica-name.js'
+
 /**
  * Base class of every runtime error thrown by prisma-replica-router.
  * Messages name replicas by their configured name only: never a connection string or a password.
@@ -39,14 +42,18 @@ export class ReplicaInTransactionError extends ReplicaRouterError {
 /** `$replica(name)` named a replica that is not configured. */
 export class UnknownReplicaError extends ReplicaRouterError {
   override name = 'UnknownReplicaError'
-  /** The name that was asked for. */
-  readonly replica: string
+  /**
+   * The name that was asked for; `undefined` when it cannot be a replica name (e.g. a connection string passed
+   * by mistake: never kept or shown, it may hold a password).
+   */
+  readonly replica: string | undefined
   /** The configured replica names. */
   readonly known: readonly string[]
 
-  constructor(replica: string, known: readonly string[]) {
-    super(`Unknown replica \`${replica}\`; configured replicas: ${known.map((n) => `\`${n}\``).join(', ')}`)
-    this.replica = replica
+  constructor(replica: unknown, known: readonly string[]) {
+    const asked = isReplicaName(replica) ? `\`${replica}\`` : `(${describeValue(replica)})`
+    super(`Unknown replica ${asked}; configured replicas: ${known.map((n) => `\`${n}\``).join(', ')}`)
+    this.replica = isReplicaName(replica) ? replica : undefined
     this.known = known
   }
 }

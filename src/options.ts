@@ -1,5 +1,6 @@
 import { describeValue } from './describe-value.js'
 import { InvalidOptionError } from './errors.js'
+import { isReplicaName } from './replica-name.js'
 import type { HealthEvent } from './health-event.js'
 import type { RouteEvent } from './route-event.js'
 import { leastInFlight } from './policies/least-in-flight.js'
@@ -255,14 +256,14 @@ function resolveReplica(entry: unknown, index: number): ResolvedReplica {
   if (!isPrismaClientLike(client)) {
     fail(`${path}.client`, `Expected \`${path}.client\` to be a PrismaClient, got ${describeValue(client)}`)
   }
-  if (typeof name !== 'string' || !/^[\w.:-]{1,64}$/.test(name)) {
-    fail(
+  if (!isReplicaName(name)) {
+    return fail(
       `${path}.name`,
       `Expected \`${path}.name\` to be 1-64 characters of letters, digits, _ . : -, got ${describeValue(name)}`,
     )
   }
   if (name === 'primary') fail(`${path}.name`, '`primary` is reserved for the primary: choose another replica name')
-  return { client: client as PrismaClientLike, name: name as string, weight: checkNumber(`${path}.weight`, weight, 0, true), index }
+  return { client: client as PrismaClientLike, name, weight: checkNumber(`${path}.weight`, weight, 0, true), index }
 }
 
 function resolvePolicy(policy: unknown): RoutingPolicy {

@@ -205,6 +205,7 @@ class ReplicaReader {
     policy: RoutingPolicy | undefined,
   ): Promise<unknown> {
     if (!this.isConnectionFailure(replica, error)) throw error
+    this.router.retries += 1
     let failure = error
     const second = this.router.pick({ model, operation: params.operation }, replica, accept, policy)
     if (second) {
@@ -220,6 +221,7 @@ class ReplicaReader {
   }
 
   private async toPrimary(model: string, params: ReadRequest, reason: 'fallback' | 'retry', failure: unknown): Promise<unknown> {
+    if (reason === 'fallback') this.router.fallbacks += 1
     if (this.options.fallback === 'error') {
       throw new NoReplicaAvailableError(model, params.operation, this.router.states(), failure === undefined ? undefined : { cause: failure })
     }

@@ -22,7 +22,10 @@ export interface RouterStats {
   readonly positionQueries: number
   /** `pg_last_wal_replay_lsn()` checks sent to replicas because no cached position sufficed. */
   readonly replicaChecks: number
-  /** Reads retried after a connection-level failure. */
+  /**
+   * Reads retried after a connection-level failure on a replica: each such read once, however many attempts it
+   * took (another replica, then the primary); `onRoute` reports each attempt with reason `retry`.
+   */
   readonly retries: number
   /** Reads that found no usable replica (sent to the primary, or refused with `fallback: 'error'`). */
   readonly fallbacks: number
@@ -66,9 +69,9 @@ export class Router {
   readonly primaryPosition: PrimaryPosition
   /** LSN checks sent to replicas (LSN mode's other extra round trip, on reads). */
   replicaChecks = 0
-  /** Reads retried after a connection-level failure. */
+  /** Reads retried after a connection-level failure (each read once). */
   retries = 0
-  /** Reads sent to the primary (or refused) because no replica was usable. */
+  /** Reads sent to the primary, or refused with `fallback: 'error'`, because no replica was usable. */
   fallbacks = 0
 
   constructor(options: ResolvedOptions, queryPrimaryLsn: () => Promise<bigint>) {
@@ -328,8 +331,6 @@ export class Router {
 
   /** Reports a decision to `onRoute`. A throwing listener becomes a process warning, never a failed query. */
   emit(model: string | undefined, operation: string, reason: RouteReason, replica?: ReplicaState, sticky?: StickyKind): void {
-    if (reason === 'retry') this.retries += 1
-    else if (reason === 'fallback') this.fallbacks += 1
     // Build the event only for someone: a listener, DEBUG logging, or an active OpenTelemetry span.
     const span = activeSpan()
     if (!this.onRoute && !this.debug && !span) return

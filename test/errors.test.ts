@@ -41,3 +41,12 @@ describe('errors', () => {
     expect(isReplicaWriteError(null)).toBe(false)
   })
 })
+
+describe('UnknownReplicaError', () => {
+  it('shows and keeps a name, never a string that cannot be one', () => {
+    expect(new UnknownReplicaError('eu-1', ['a']).replica).toBe('eu-1')
+    const fromUrl = new UnknownReplicaError('postgres://u:pw@h/d', ['a'])
+    expect([fromUrl.replica, fromUrl.message]).toEqual([undefined, 'Unknown replica (a string of 19 characters (not shown)); configured replicas: `a`'])
+    expect(new UnknownReplicaError(42, ['a']).message).toBe('Unknown replica (`42` (number)); configured replicas: `a`')
+  })
+})

@@ -139,6 +139,22 @@ describe('$primary() and $replica() (drop-in with @prisma/extension-read-replica
     expect((error as Error).message).toBe('Unknown replica `nope`; configured replicas: `replica-1`, `replica-2`')
   })
 
+  it('$replica(url) by mistake: UnknownReplicaError neither shows nor keeps the string (it may hold a password)', () => {
+    const url = 'postgresql://app:s3cr3t-pw@db.internal:5432/app'
+    let error: unknown
+    try {
+      prisma.$replica(url)
+    } catch (e) {
+      error = e
+    }
+    expect(isUnknownReplicaError(error)).toBe(true)
+    expect((error as Error).message).toBe(
+      `Unknown replica (a string of ${String(url.length)} characters (not shown)); configured replicas: \`replica-1\`, \`replica-2\``,
+    )
+    expect(JSON.stringify(error)).not.toContain('s3cr3t')
+    expect((error as { replica?: string }).replica).toBeUndefined()
+  })
+
   it('a model write through $replica() fails before it reaches the network', async () => {
     // The replica behind this client does not even exist: a network attempt would fail differently.
     const offline = newClient('postgresql://postgres:not-used@127.0.0.1:1/none')

@@ -107,7 +107,11 @@ describe('a replica that dies', () => {
     await cluster.stopReplica('replica-1')
     await cluster.stopReplica('replica-2')
 
+    const before = toPrimary.prisma.$routerStats()
     for (let i = 0; i < 20; i++) expect((await toPrimary.prisma.note.findFirst({ where: { title } }))?.title).toBe(title)
+    const after = toPrimary.prisma.$routerStats()
+    // Each read counts once: retried (a replica failed under it) or fallen back (none was usable).
+    expect(after.retries - before.retries + after.fallbacks - before.fallbacks).toBe(20)
     const routes = toPrimary.events.entries.filter((e) => e.kind === 'route').slice(-20)
     expect(routes.every((e) => e.target === 'primary' && ['retry', 'fallback'].includes(e.reason))).toBe(true)
     expect(routes.at(-1)).toMatchObject({ target: 'primary', reason: 'fallback' })
@@ -119,6 +123,10 @@ describe('a replica that dies', () => {
       expect(isNoReplicaAvailableError(error)).toBe(true)
       expect((error as Error).message).toBe("No replica available for `Note.findFirst`: replica-1 down, replica-2 down (fallback: 'error')")
     }
+    const strictStats = strict.prisma.$routerStats()
+    // Refused reads count too: as fallbacks, or as retries when a replica failed under them first.
+    expect(strictStats.fallbacks).toBeGreaterThanOrEqual(2)
+    expect(strictStats.retries + strictStats.fallbacks).toBe(3)
   })
 })
 
