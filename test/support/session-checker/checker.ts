@@ -276,7 +276,7 @@ class Checker {
       (f) => f.kind === 'syncCommitOff' && f.start < cause.end && (f.end === undefined || f.end > cause.start - 50),
     )
     if (cause.syncCommitOff || syncOffFault) found.push('defect-3 synchronous_commit = off (write position behind the commit)')
-    if ((cause.kind === 'itx' || cause.kind === 'primaryItx') && overlapping.some((o) => o.kind === 'read' || o.kind === 'token')) {
+    if (cause.kind === 'itx' && overlapping.some((o) => o.kind === 'read' || o.kind === 'token')) {
       found.push('defect-1 read of the scope while its interactive transaction was open')
     }
     if (found.length === 0) found.push('unattributed')

@@ -1,7 +1,7 @@
 import type { LocalCluster } from '../../../src/testing/local-cluster.ts'
 import { waitForReplay } from '../../../src/testing/local-cluster.ts'
 import { checkHistory, formatViolation, type Guarantees, type Violation } from './checker.ts'
-import { DEFAULT_FAULTS, FaultSchedule, healCluster } from './faults.ts'
+import { DEFAULT_FAULTS, FaultSchedule, healCluster, type FaultScheduleOptions } from './faults.ts'
 import { History } from './history.ts'
 import { PooledEntry } from './pooled-entry.ts'
 import { DEFAULT_WORKLOAD, Rng, routedInstance, Workload, type WorkloadOptions } from './workload.ts'
@@ -17,6 +17,10 @@ export interface SessionRunOptions {
   readonly guarantees: Guarantees
   readonly workload?: WorkloadOptions
   readonly readTimeoutMs?: number
+  /** Adds the pooled entry (a TCP proxy over the first two replicas) as a third replica. Default true. */
+  readonly pooledEntry?: boolean
+  /** Fault schedule options (kinds, weights, lag). */
+  readonly faults?: FaultScheduleOptions
   /** Progress lines (default: none). */
   readonly log?: (line: string) => void
 }
@@ -57,11 +61,12 @@ export async function runSessionCheck(options: SessionRunOptions): Promise<Sessi
   const history = new History()
   const database = new URL(first.url).pathname.slice(1)
   const pooled = await PooledEntry.start([first, second].map((r) => ({ host: '127.0.0.1', port: portOf(r.url) })))
-  const entries = [...replicas.map((r) => ({ name: r.name, url: r.url })), { name: 'pooled', url: pooled.url(database) }]
+  const entries = [...replicas.map((r) => ({ name: r.name, url: r.url }))]
+  if (options.pooledEntry ?? true) entries.push({ name: 'pooled', url: pooled.url(database) })
   const instances = [0, 1].map((i) => routedInstance(options.primaryUrl, entries, history.onRoute(i), options.readTimeoutMs ?? 1000))
   const tag = `${seed.toString(36)}.${Date.now().toString(36)}`
   const workload = new Workload(history, instances.map((i) => i.prisma), rng.fork(7), tag, options.workload ?? DEFAULT_WORKLOAD)
-  const faults = options.cluster ? new FaultSchedule(options.cluster, replicas.map((r) => r.name), rng.fork(11), history, DEFAULT_FAULTS) : undefined
+  const faults = options.cluster ? new FaultSchedule(options.cluster, replicas.map((r) => r.name), rng.fork(11), history, options.faults ?? DEFAULT_FAULTS) : undefined
   let faultErrors: string[] = []
   try {
     await waitForReplay(options.primaryUrl, replicas)

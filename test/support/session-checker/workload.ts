@@ -89,9 +89,22 @@ export interface WorkloadOptions {
   readonly wideActors: number
   /** Operations per scoped request. */
   readonly opsPerRequest: readonly [number, number]
+  /** `$primary().$transaction(fn)` operations. */
+  readonly primaryTransactions: boolean
+  /** Interactive transactions running `SET LOCAL synchronous_commit = off`. */
+  readonly localSyncCommitOff: boolean
+  /** Reads of the scope started while its interactive transaction is open. */
+  readonly readsDuringTransactions: boolean
 }
 
-export const DEFAULT_WORKLOAD: WorkloadOptions = { sessions: 10, wideActors: 2, opsPerRequest: [3, 10] }
+export const DEFAULT_WORKLOAD: WorkloadOptions = {
+  sessions: 10,
+  wideActors: 2,
+  opsPerRequest: [3, 10],
+  primaryTransactions: true,
+  localSyncCommitOff: true,
+  readsDuringTransactions: true,
+}
 
 const pause = (ms: number) =>
   new Promise<void>((resolve) => {
@@ -229,8 +242,10 @@ export class Workload {
     return ids.length === 0 ? undefined : ctx.rng.pick(ids)
   }
 
+  /** Anyone's row; half the time one of the 16 newest (hot rows: concurrent updates, version races). */
   private foreign(ctx: Ctx): string | undefined {
-    return this.recent.length === 0 ? undefined : ctx.rng.pick(this.recent)
+    if (this.recent.length === 0) return undefined
+    return ctx.rng.chance(0.5) ? ctx.rng.pick(this.recent.slice(-16)) : ctx.rng.pick(this.recent)
   }
 
   /** A row to update: the session's own (mostly) or any recent row (other sessions' rows: concurrency). */
@@ -291,7 +306,8 @@ export class Workload {
     else if (w < 0.68) await this.batch(ctx)
     else if (w < 0.84) await this.interactive(ctx)
     else if (w < 0.9) await this.primaryWrite(ctx)
-    else await this.primaryInteractive(ctx)
+    else if (this.options.primaryTransactions) await this.primaryInteractive(ctx)
+    else await this.interactive(ctx)
   }
 
   /** One read of a random kind, routed by the router, recorded with the facts it proves. */
@@ -537,8 +553,8 @@ export class Workload {
    * `Promise.all([prisma.$transaction(fn), prisma.cell.findUnique(...)])` does), started once its writes are done.
    */
   private async interactive(ctx: Ctx): Promise<void> {
-    const syncOff = ctx.rng.chance(0.3)
-    const sideReads = ctx.rng.chance(0.6) ? ctx.rng.int(1, 3) : 0
+    const syncOff = ctx.rng.chance(0.3) && this.options.localSyncCommitOff
+    const sideReads = ctx.rng.chance(0.6) && this.options.readsDuringTransactions ? ctx.rng.int(1, 3) : 0
     let release = (): void => undefined
     const writesDone = new Promise<void>((resolve) => (release = resolve))
     const txState = { open: true }
