@@ -1,7 +1,7 @@
 /**
  * Soak run of the session-guarantee checker on its own local cluster (primary + 2 streaming replicas):
  *
- *   npm run soak -- --seconds 600 [--seed S] [--monotonic] [--without pooled,primary-tx,sync-off,tx-reads]
+ *   npm run soak -- --seconds 600 [--seed S] [--monotonic] [--sessions N] [--without pooled,primary-tx,sync-off,tx-reads]
  *   npm run soak -- --seconds 120 --only defect-2     (only the workload/faults that can trigger that defect)
  *
  * Prints reads, writes, faults injected by kind, replica share, violations (the first few in full, with their
@@ -38,6 +38,7 @@ const { values } = parseArgs({
     without: { type: 'string', default: '' },
     only: { type: 'string' },
     full: { type: 'string', default: '3' },
+    sessions: { type: 'string' },
   },
 })
 const seconds = Number(values.seconds)
@@ -71,6 +72,7 @@ try {
     pooledEntry: !off('pooled'),
     workload: {
       ...DEFAULT_WORKLOAD,
+      sessions: values.sessions === undefined ? DEFAULT_WORKLOAD.sessions : Number(values.sessions),
       primaryTransactions: !off('primary-tx'),
       localSyncCommitOff: !off('sync-off'),
       readsDuringTransactions: !off('tx-reads'),

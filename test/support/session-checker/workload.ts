@@ -98,7 +98,7 @@ export interface WorkloadOptions {
 }
 
 export const DEFAULT_WORKLOAD: WorkloadOptions = {
-  sessions: 10,
+  sessions: 12,
   wideActors: 2,
   opsPerRequest: [3, 10],
   primaryTransactions: true,
@@ -544,7 +544,10 @@ export class Workload {
     }
     if (ctx.rng.chance(0.3)) await tx.cell.findMany({ where: { owner: ctx.session.owner }, select: SELECT }) // primary, unchecked
     lastWrite()
-    if (ctx.rng.chance(0.7)) await pause(ctx.rng.int(1, 20))
+    // Think time before COMMIT: mostly short, sometimes longer than a replica's apply delay (a slow transaction).
+    const think = ctx.rng.next()
+    if (think < 0.5) await pause(ctx.rng.int(1, 20))
+    else if (think < 0.75) await pause(ctx.rng.int(40, 300))
     return created
   }
 
