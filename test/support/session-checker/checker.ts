@@ -315,7 +315,13 @@ export function formatViolation(v: Violation, startedAt: number): string {
     const mark = op === v.read ? '>>' : op === v.cause ? '<<' : '  '
     const writes = op.writes.map((w) => `${w.type} ${w.id}${w.version === undefined ? '' : `@v${String(w.version)}`}`).join(', ')
     const facts = op.facts
-      .map((f) => `${describe(f.coverage)} -> ${f.count !== undefined ? `count=${String(f.count)} ` : ''}${f.maxVersion !== undefined ? `max=${String(f.maxVersion)} ` : ''}[${f.rows.map((r) => `${r.id}@v${String(r.version)}`).join(', ')}]`)
+      .map((f) => {
+        // Long results: only the rows the violation names, and how many others there were.
+        const rows = f.rows.length > 8 ? f.rows.filter((r) => v.what.includes(`${r.id}:`) || v.what.includes(`${r.id} `)) : f.rows
+        const more = f.rows.length - rows.length
+        const listed = rows.map((r) => `${r.id}@v${String(r.version)}`).join(', ') + (more > 0 ? ` …${String(more)} more` : '')
+        return `${describe(f.coverage)} -> ${f.count !== undefined ? `count=${String(f.count)} ` : ''}${f.maxVersion !== undefined ? `max=${String(f.maxVersion)} ` : ''}[${listed}]`
+      })
       .join('; ')
     const events = op.events.map((e) => `${t(e.at)} ${e.target}${e.replica === undefined ? '' : `:${e.replica}`} ${e.reason}${e.sticky === undefined ? '' : `/${e.sticky}`}`).join(', ')
     lines.push(
