@@ -1,0 +1,100 @@
+/**
+ * Soak run of the session-guarantee checker on its own local cluster (primary + 2 streaming replicas):
+ *
+ *   npm run soak -- --seconds 600 [--seed S] [--monotonic] [--sessions N] [--without pooled,primary-tx,sync-off,tx-reads]
+ *   npm run soak -- --seconds 120 --only defect-2     (only the workload/faults that can trigger that defect)
+ *
+ * Prints reads, writes, faults injected by kind, replica share, violations (the first few in full, with their
+ * minimal histories) and the time to the first violation. Exits 1 on a read-your-writes violation (or a
+ * monotonic-reads one with --monotonic), 2 on a usage or setup error.
+ */
+import { parseArgs } from 'node:util'
+import { startLocalCluster, type LocalCluster } from '../src/testing/local-cluster.ts'
+import { prismaMigrateDeploy } from '../src/testing/prisma-migrate.ts'
+import { DEFAULT_FAULTS } from '../test/support/session-checker/faults.ts'
+import { report, runSessionCheck } from '../test/support/session-checker/run.ts'
+import { DEFAULT_WORKLOAD } from '../test/support/session-checker/workload.ts'
+
+const FEATURES = ['pooled', 'primary-tx', 'sync-off', 'tx-reads'] as const
+type Feature = (typeof FEATURES)[number]
+/** The features each known defect needs; `--only` turns the others off, so violations are attributable. */
+const ONLY: Record<string, readonly Feature[]> = {
+  'defect-1': ['tx-reads'],
+  'defect-2': ['primary-tx'],
+  'defect-3': ['sync-off'],
+  'defect-5': ['pooled'],
+}
+
+function usage(message: string): never {
+  console.error(`soak: ${message}`)
+  process.exit(2)
+}
+
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '600' },
+    seed: { type: 'string' },
+    monotonic: { type: 'boolean', default: false },
+    without: { type: 'string', default: '' },
+    only: { type: 'string' },
+    full: { type: 'string', default: '3' },
+    sessions: { type: 'string' },
+  },
+})
+const seconds = Number(values.seconds)
+if (!Number.isFinite(seconds) || seconds <= 0) usage(`--seconds must be a positive number, got ${values.seconds}`)
+const seed = values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(values.seed)
+if (!Number.isInteger(seed)) usage(`--seed must be an integer, got ${String(values.seed)}`)
+let without = new Set(values.without.split(',').map((s) => s.trim()).filter(Boolean))
+for (const f of without) if (!(FEATURES as readonly string[]).includes(f)) usage(`unknown feature ${f} in --without (known: ${FEATURES.join(', ')})`)
+if (values.only !== undefined) {
+  const keep = ONLY[values.only]
+  if (!keep) usage(`unknown --only ${values.only} (known: ${Object.keys(ONLY).join(', ')})`)
+  without = new Set(FEATURES.filter((f) => !keep.includes(f)))
+}
+const off = (f: Feature) => without.has(f)
+
+let cluster: LocalCluster | undefined
+let exitCode = 0
+try {
+  console.info(`soak: seed=${String(seed)} seconds=${String(seconds)} without=[${[...without].join(',')}] starting a local cluster…`)
+  cluster = await startLocalCluster({ replicas: 2 })
+  await prismaMigrateDeploy(cluster.primaryUrl)
+  await cluster.waitForReplication()
+  const result = await runSessionCheck({
+    seed,
+    durationMs: seconds * 1000,
+    primaryUrl: cluster.primaryUrl,
+    replicas: cluster.info.replicas.map((r) => ({ name: r.name, url: r.url })),
+    cluster,
+    guarantees: { readYourWrites: true, monotonicReads: true },
+    readTimeoutMs: 1000,
+    pooledEntry: !off('pooled'),
+    workload: {
+      ...DEFAULT_WORKLOAD,
+      sessions: values.sessions === undefined ? DEFAULT_WORKLOAD.sessions : Number(values.sessions),
+      primaryTransactions: !off('primary-tx'),
+      localSyncCommitOff: !off('sync-off'),
+      readsDuringTransactions: !off('tx-reads'),
+      wideActors: off('tx-reads') ? 0 : DEFAULT_WORKLOAD.wideActors,
+    },
+    faults: { ...DEFAULT_FAULTS, weights: { ...DEFAULT_FAULTS.weights, syncCommitOff: off('sync-off') ? 0 : DEFAULT_FAULTS.weights.syncCommitOff } },
+    log: (line) => {
+      console.info(line)
+    },
+  })
+  console.info(report(result, Number(values.full)))
+  const faults = [...result.stats.faults].map(([k, n]) => `${k}=${String(n)}`).join(' ')
+  console.info(`faults injected: ${faults || 'none'}`)
+  console.info(
+    `time to first violation: read-your-writes ${result.stats.firstRywMs === undefined ? 'none' : `${(result.stats.firstRywMs / 1000).toFixed(2)}s`}, ` +
+      `monotonic ${result.stats.firstMonotonicMs === undefined ? 'none' : `${(result.stats.firstMonotonicMs / 1000).toFixed(2)}s`}`,
+  )
+  if (result.stats.ryw > 0 || (values.monotonic && result.stats.monotonic > 0)) exitCode = 1
+} catch (error) {
+  console.error(error)
+  exitCode = 2
+} finally {
+  await cluster?.stop()
+}
+process.exit(exitCode)

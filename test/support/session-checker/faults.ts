@@ -1,0 +1,196 @@
+import type { LocalCluster } from '../../../src/testing/local-cluster.ts'
+import type { FaultKind, History } from './history.ts'
+import type { Rng } from './workload.ts'
+
+export interface FaultScheduleOptions {
+  /** The replica given a base `recovery_min_apply_delay` (re-drawn by `lag` faults). */
+  readonly laggingReplica: string
+  /** Base apply delay range of the lagging replica (ms). */
+  readonly lagMs: readonly [number, number]
+  /** Pause between two faults (ms). */
+  readonly gapMs: readonly [number, number]
+  /** Relative weights of the fault kinds (0 disables one). */
+  readonly weights: Readonly<Record<FaultKind, number>>
+}
+
+export const DEFAULT_FAULTS: FaultScheduleOptions = {
+  laggingReplica: 'replica-1',
+  lagMs: [50, 300],
+  gapMs: [200, 1200],
+  weights: { lag: 3, pause: 3, syncCommitOff: 2, freeze: 1, stop: 1 },
+}
+
+/**
+ * A seeded fault schedule over a {@link LocalCluster}: replica apply delay, paused replay, crashes (immediate
+ * stop then start), SIGSTOP freezes, and `synchronous_commit = off` on the primary (ALTER SYSTEM + reload).
+ * One fault at a time besides the base lag; timers only space faults. {@link heal} undoes everything.
+ */
+export class FaultSchedule {
+  private stopped = false
+  private wake: (() => void) | undefined
+  private loop: Promise<void> | undefined
+  readonly injected = new Map<FaultKind, number>()
+  /** Errors of fault injection itself (e.g. a start that failed), reported, never thrown. */
+  readonly errors: string[] = []
+
+  constructor(
+    private readonly cluster: LocalCluster,
+    private readonly replicas: readonly string[],
+    private readonly rng: Rng,
+    private readonly history: History,
+    private readonly options: FaultScheduleOptions = DEFAULT_FAULTS,
+  ) {}
+
+  start(): void {
+    this.loop = this.run()
+  }
+
+  /** Ends the schedule (the fault in progress is cut short) and heals every server. */
+  async stop(): Promise<void> {
+    this.stopped = true
+    this.wake?.()
+    await this.loop
+    await this.heal()
+  }
+
+  private isStopped(): boolean {
+    return this.stopped
+  }
+
+  private count(kind: FaultKind): void {
+    this.injected.set(kind, (this.injected.get(kind) ?? 0) + 1)
+  }
+
+  /** Waits `ms`, or less when the schedule stops. A spacing timer, never a synchronisation. */
+  private wait(ms: number): Promise<void> {
+    if (this.stopped) return Promise.resolve()
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms)
+      timer.unref()
+      function done(): void {
+        clearTimeout(timer)
+        resolve()
+      }
+      this.wake = done
+    })
+  }
+
+  private async setLag(): Promise<void> {
+    const [lo, hi] = this.options.lagMs
+    const ms = this.rng.int(lo, hi)
+    const record = this.history.fault('lag', this.options.laggingReplica, `recovery_min_apply_delay ${String(ms)} ms`)
+    await this.cluster.setReplicaLag(this.options.laggingReplica, ms)
+    this.count('lag')
+    record.end() // the base lag stays until the next lag fault or heal; the record marks when it was set
+  }
+
+  private async run(): Promise<void> {
+    await this.setLag()
+    const kinds = Object.entries(this.options.weights).filter(([, w]) => w > 0) as [FaultKind, number][]
+    const total = kinds.reduce((sum, [, w]) => sum + w, 0)
+    while (!this.stopped) {
+      await this.wait(this.rng.int(...this.options.gapMs))
+      if (this.isStopped()) break
+      let roll = this.rng.next() * total
+      const kind = (kinds.find(([, w]) => (roll -= w) < 0) ?? kinds[0] ?? ['lag', 1])[0]
+      try {
+        await this.inject(kind)
+      } catch (error) {
+        this.errors.push(`${kind}: ${error instanceof Error ? error.message : String(error)}`)
+      }
+    }
+  }
+
+  private async inject(kind: FaultKind): Promise<void> {
+    const cluster = this.cluster
+    const replica = this.rng.pick(this.replicas)
+    switch (kind) {
+      case 'lag':
+        await this.setLag()
+        return
+      case 'pause': {
+        // Mostly the replica without base lag: the two then differ most.
+        const target = this.rng.chance(0.75) ? (this.replicas.find((r) => r !== this.options.laggingReplica) ?? replica) : replica
+        const ms = this.rng.int(200, 1500)
+        const record = this.history.fault('pause', target, `replay paused ${String(ms)} ms`)
+        await cluster.pauseReplay(target)
+        this.count('pause')
+        try {
+          await this.wait(ms)
+        } finally {
+          await cluster.resumeReplay(target)
+          record.end()
+        }
+        return
+      }
+      case 'freeze': {
+        const ms = this.rng.int(200, 1200)
+        const record = this.history.fault('freeze', replica, `SIGSTOP ${String(ms)} ms`)
+        await cluster.freezeReplica(replica)
+        this.count('freeze')
+        try {
+          await this.wait(ms)
+        } finally {
+          await cluster.thawReplica(replica)
+          record.end()
+        }
+        return
+      }
+      case 'stop': {
+        const ms = this.rng.int(200, 1500)
+        const record = this.history.fault('stop', replica, `immediate stop, ${String(ms)} ms down`)
+        await cluster.stopReplica(replica)
+        this.count('stop')
+        try {
+          await this.wait(ms)
+        } finally {
+          await cluster.startReplica(replica)
+          record.end()
+        }
+        return
+      }
+      case 'syncCommitOff': {
+        const ms = this.rng.int(500, 2500)
+        const record = this.history.fault('syncCommitOff', 'primary', `ALTER SYSTEM SET synchronous_commit = off, ${String(ms)} ms`)
+        await setPrimarySyncCommit(cluster, false)
+        this.count('syncCommitOff')
+        try {
+          await this.wait(ms)
+        } finally {
+          await setPrimarySyncCommit(cluster, true)
+          record.end()
+        }
+        return
+      }
+    }
+  }
+
+  /** Starts, thaws, resumes and un-lags every replica and resets `synchronous_commit`; every step is tried. */
+  async heal(): Promise<void> {
+    await healCluster(this.cluster, this.replicas, this.errors)
+  }
+}
+
+async function setPrimarySyncCommit(cluster: LocalCluster, on: boolean): Promise<void> {
+  await cluster.query('primary', on ? 'ALTER SYSTEM RESET synchronous_commit' : 'ALTER SYSTEM SET synchronous_commit = off')
+  await cluster.query('primary', 'SELECT pg_reload_conf()')
+}
+
+/** Heals the whole cluster, trying every step even when one fails; failures are appended to `errors`. */
+export async function healCluster(cluster: LocalCluster, replicas: readonly string[], errors: string[] = []): Promise<void> {
+  const attempt = async (what: string, step: () => Promise<unknown>): Promise<void> => {
+    try {
+      await step()
+    } catch (error) {
+      errors.push(`heal ${what}: ${error instanceof Error ? error.message : String(error)}`)
+    }
+  }
+  await attempt('synchronous_commit', () => setPrimarySyncCommit(cluster, true))
+  for (const name of replicas) {
+    if (cluster.isRunning(name)) await attempt(`thaw ${name}`, () => cluster.thawReplica(name))
+    else await attempt(`start ${name}`, () => cluster.startReplica(name))
+    await attempt(`lag ${name}`, () => cluster.setReplicaLag(name, 0))
+    await attempt(`resume ${name}`, () => cluster.resumeReplay(name))
+  }
+  await attempt('replication', () => cluster.waitForReplication({ timeoutMs: 30_000 }))
+}

@@ -1,0 +1,172 @@
+import type { LocalCluster } from '../../../src/testing/local-cluster.ts'
+import { waitForReplay } from '../../../src/testing/local-cluster.ts'
+import { checkHistory, formatViolation, type Guarantees, type Violation } from './checker.ts'
+import { DEFAULT_FAULTS, FaultSchedule, healCluster, type FaultScheduleOptions } from './faults.ts'
+import { History } from './history.ts'
+import { PooledEntry } from './pooled-entry.ts'
+import { DEFAULT_WORKLOAD, Rng, routedInstance, Workload, type WorkloadOptions } from './workload.ts'
+
+export interface SessionRunOptions {
+  readonly seed: number
+  readonly durationMs: number
+  readonly primaryUrl: string
+  /** The streaming replicas (at least two: the pooled entry spreads over the first two). */
+  readonly replicas: readonly { readonly name: string; readonly url: string }[]
+  /** Injects faults when given. */
+  readonly cluster?: LocalCluster
+  readonly guarantees: Guarantees
+  readonly workload?: WorkloadOptions
+  readonly readTimeoutMs?: number
+  /** Adds the pooled entry (a TCP proxy over the first two replicas) as a third replica. Default true. */
+  readonly pooledEntry?: boolean
+  /** Fault schedule options (kinds, weights, lag). */
+  readonly faults?: FaultScheduleOptions
+  /** Progress lines (default: none). */
+  readonly log?: (line: string) => void
+}
+
+export interface SessionRunResult {
+  readonly seed: number
+  readonly history: History
+  readonly violations: readonly Violation[]
+  readonly summary: string
+  readonly stats: {
+    readonly reads: number
+    readonly writes: number
+    readonly failed: number
+    readonly replicaShare: number
+    readonly faults: ReadonlyMap<string, number>
+    readonly ryw: number
+    readonly monotonic: number
+    readonly firstRywMs: number | undefined
+    readonly firstMonotonicMs: number | undefined
+    readonly errors: ReadonlyMap<string, number>
+  }
+}
+
+function portOf(url: string): number {
+  return Number(new URL(url).port)
+}
+
+/**
+ * Runs the seeded workload over two router instances (each with the two replicas and a pooled entry over both),
+ * with the fault schedule when a cluster is given, then checks the history. Always heals and disconnects.
+ */
+export async function runSessionCheck(options: SessionRunOptions): Promise<SessionRunResult> {
+  const { seed, replicas } = options
+  const [first, second] = replicas
+  if (!first || !second) throw new TypeError('runSessionCheck needs two replicas')
+  const log = options.log ?? (() => undefined)
+  const rng = new Rng(seed)
+  const history = new History()
+  const database = new URL(first.url).pathname.slice(1)
+  const pooled = await PooledEntry.start([first, second].map((r) => ({ host: '127.0.0.1', port: portOf(r.url) })))
+  const entries = [...replicas.map((r) => ({ name: r.name, url: r.url }))]
+  if (options.pooledEntry ?? true) entries.push({ name: 'pooled', url: pooled.url(database) })
+  const instances = [0, 1].map((i) => routedInstance(options.primaryUrl, entries, history.onRoute(i), options.readTimeoutMs ?? 1000))
+  const tag = `${seed.toString(36)}.${Date.now().toString(36)}`
+  const workload = new Workload(history, instances.map((i) => i.prisma), rng.fork(7), tag, options.workload ?? DEFAULT_WORKLOAD)
+  const faults = options.cluster ? new FaultSchedule(options.cluster, replicas.map((r) => r.name), rng.fork(11), history, options.faults ?? DEFAULT_FAULTS) : undefined
+  let faultErrors: string[] = []
+  try {
+    await waitForReplay(options.primaryUrl, replicas)
+    faults?.start()
+    const running = workload.run()
+    const timer = setTimeout(() => {
+      workload.stop()
+    }, options.durationMs)
+    try {
+      await running
+    } finally {
+      clearTimeout(timer)
+      workload.stop()
+    }
+  } finally {
+    if (faults) {
+      await faults.stop()
+      faultErrors = faults.errors
+    } else if (options.cluster) {
+      await healCluster(options.cluster, replicas.map((r) => r.name), faultErrors)
+    }
+    await Promise.allSettled(instances.map((i) => i.prisma.$disconnect()))
+    await pooled.stop()
+  }
+  for (const e of faultErrors) log(`fault error: ${e}`)
+  const violations = checkHistory(history, seed, options.guarantees)
+
+  const reads = history.ops.filter((o) => o.kind === 'read')
+  const onReplica = reads.filter((o) => o.events.at(-1)?.target === 'replica').length
+  const writes = history.ops.filter((o) => o.kind !== 'read' && o.kind !== 'token')
+  const failed = history.ops.filter((o) => !o.ok)
+  const errors = new Map<string, number>()
+  for (const o of failed) {
+    const key = `${o.kind}: ${(o.error ?? '').slice(0, 80)}`
+    errors.set(key, (errors.get(key) ?? 0) + 1)
+  }
+  const ryw = violations.filter((v) => v.guarantee === 'read-your-writes')
+  const mono = violations.filter((v) => v.guarantee === 'monotonic-reads')
+  const faultCounts: ReadonlyMap<string, number> = faults?.injected ?? new Map<string, number>()
+  const pooledShare = pooled.connections.join('/')
+  const seconds = (ms: number | undefined) => (ms === undefined ? '-' : `${(ms / 1000).toFixed(2)}s`)
+  const summary =
+    `session-check seed=${String(seed)} ${(options.durationMs / 1000).toFixed(0)}s: ` +
+    `reads=${String(reads.length)} (ok ${String(reads.length - failed.filter((o) => o.kind === 'read').length)}) writes=${String(writes.length)} failed-ops=${String(failed.length)} ` +
+    `faults=${String([...faultCounts.values()].reduce((a, b) => a + b, 0))} {${[...faultCounts].map(([k, n]) => `${k}:${String(n)}`).join(' ')}} ` +
+    `replica-share=${(reads.length === 0 ? 0 : (onReplica / reads.length) * 100).toFixed(1)}% ` +
+    `violations: read-your-writes=${String(ryw.length)}${options.guarantees.readYourWrites ? '' : '(off)'} ` +
+    `monotonic=${String(mono.length)}${options.guarantees.monotonicReads ? '' : '(off)'} ` +
+    `first-ryw=${seconds(ryw[0]?.at)} first-monotonic=${seconds(mono[0]?.at)} pooled-connections=${pooledShare}`
+  return {
+    seed,
+    history,
+    violations,
+    summary,
+    stats: {
+      reads: reads.length,
+      writes: writes.length,
+      failed: failed.length,
+      replicaShare: reads.length === 0 ? 0 : onReplica / reads.length,
+      faults: faultCounts,
+      ryw: ryw.length,
+      monotonic: mono.length,
+      firstRywMs: ryw[0]?.at,
+      firstMonotonicMs: mono[0]?.at,
+      errors,
+    },
+  }
+}
+
+/** Violations counted by suspect (defect), with the time of the first of each. */
+export function bySuspect(violations: readonly Violation[]): Map<string, { count: number; firstMs: number; first: Violation }> {
+  const out = new Map<string, { count: number; firstMs: number; first: Violation }>()
+  for (const v of violations) {
+    for (const s of v.suspects) {
+      const key = `${v.guarantee}: ${s.startsWith('monotonic') ? 'monotonic reads not implemented' : s}`
+      const cur = out.get(key)
+      if (!cur) out.set(key, { count: 1, firstMs: v.at, first: v })
+      else cur.count += 1
+    }
+  }
+  return out
+}
+
+/** The report printed by the test and the soak: summary, per-suspect counts, the first violations in full. */
+export function report(result: SessionRunResult, full = 3): string {
+  const lines = [result.summary]
+  for (const [key, s] of bySuspect(result.violations)) {
+    lines.push(`  ${key}: ${String(s.count)} (first at ${(s.firstMs / 1000).toFixed(2)}s, read #${String(s.first.read.id)})`)
+  }
+  if (result.stats.errors.size > 0) {
+    lines.push('  failed operations:')
+    for (const [k, n] of [...result.stats.errors].sort((a, b) => b[1] - a[1]).slice(0, 8)) lines.push(`    ${String(n)} × ${k}`)
+  }
+  const shown = new Set<string>()
+  const firsts = [...bySuspect(result.violations).values()].map((s) => s.first)
+  for (const v of [...firsts, ...result.violations]) {
+    const key = `${String(v.read.id)}:${v.what}`
+    if (shown.has(key) || shown.size >= full + firsts.length) continue
+    shown.add(key)
+    lines.push(formatViolation(v, result.history.startedAt))
+  }
+  return lines.join('\n')
+}
