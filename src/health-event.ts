@@ -41,6 +41,11 @@ export interface ReplicaStatus {
   readonly lag: ReplicaLag | undefined
   /** Last replay position seen (`pg_last_wal_replay_lsn()`), e.g. `0/3000148`. */
   readonly replayLsn: string | undefined
+  /**
+   * True when more than one server answers through this entry (configured `pooled: true`, or detected): reads
+   * that must see a scope's writes, or be monotonic, do not use it.
+   */
+  readonly pooled: boolean
   /** Queries of this router in flight on the replica now. */
   readonly inFlight: number
   /** Reads the replica has served successfully. */

@@ -1,5 +1,5 @@
 import { connectionErrorCause } from './connection-error.js'
-import { LagTracker, PRIMARY_LSN_SQL, queryLsn, REPLAY_LSN_SQL } from './lag-tracker.js'
+import { LagTracker, queryPrimaryLsn, queryReplay, type ReplayObservation } from './lag-tracker.js'
 import type { PrismaClientLike, ResolvedOptions } from './options.js'
 import type { ReplicaState, Router } from './router.js'
 import { tick } from './scope.js'
@@ -25,6 +25,10 @@ async function within<T>(promise: PromiseLike<T>, ms: number): Promise<T> {
   }
 }
 
+/** Every this many rounds (the first one included), each replica gets {@link IDENTIFY_PROBES} probes at once. */
+const IDENTIFY_EVERY = 30
+const IDENTIFY_PROBES = 3
+
 /**
  * The background health check of one router: every `intervalMs`, one cheap query on the primary
  * (`pg_current_wal_insert_lsn()`) and one on each replica (`pg_last_wal_replay_lsn()`), each with its own timeout.
@@ -43,6 +47,8 @@ export class HealthMonitor {
    * comes back must not be forgotten because the other replicas moved on.
    */
   private readonly lastReplay = new Map<ReplicaState, bigint>()
+  /** Rounds of checks run so far. */
+  private rounds = 0
 
   /** Whether `maxLag` sets any limit (then a replica whose lag cannot be measured stays out of rotation). */
   private readonly lagLimited: boolean
@@ -85,9 +91,10 @@ export class HealthMonitor {
 
   /** One round of checks. Never throws. */
   async check(): Promise<void> {
+    this.rounds += 1
     const { timeoutMs } = this.options.health
     const startedAt = tick()
-    const primaryLsn = await within(queryLsn(this.primary, PRIMARY_LSN_SQL), timeoutMs).catch(
+    const primaryLsn = await within(queryPrimaryLsn(this.primary), timeoutMs).catch(
       () => undefined, // the primary's own trouble is not the replicas' health: lag is just not measurable now
     )
     const at = performance.now()
@@ -108,16 +115,20 @@ export class HealthMonitor {
 
   private async checkReplica(replica: ReplicaState, lagMeasurable: boolean): Promise<bigint | undefined> {
     const { timeoutMs } = this.options.health
-    let replayed: bigint | undefined
+    let observed: ReplayObservation[]
+    const startedAt = tick()
     try {
       if (this.pending.has(replica)) throw new ProbeTimeout()
-      const probe = queryLsn(replica.client, REPLAY_LSN_SQL)
+      // Now and then, several probes at once: a pool spreads them over connections, so an entry that is really
+      // several servers (a pooler, a load balancer) shows more than one; see Router.observeReplay.
+      const count = this.rounds % IDENTIFY_EVERY === 1 ? IDENTIFY_PROBES : 1
+      const probe = Promise.all(Array.from({ length: count }, () => queryReplay(replica.client)))
       this.pending.add(replica)
       void probe.then(
         () => this.pending.delete(replica),
         () => this.pending.delete(replica),
       )
-      replayed = await within(probe, timeoutMs)
+      observed = await within(probe, timeoutMs)
     } catch (error) {
       const cause = error instanceof ProbeTimeout ? error.code : connectionErrorCause(error)
       if (cause === undefined) {
@@ -129,9 +140,14 @@ export class HealthMonitor {
       return undefined
     }
     // A server that is no longer in recovery (promoted) has no replay position: it has everything it serves.
-    const replay = replayed ?? this.tracker.latest
+    let replay: bigint | undefined
+    for (const { lsn, server } of observed) {
+      const position = lsn ?? this.tracker.latest
+      if (position === undefined) continue
+      this.router.observeReplay(replica, { lsn: position, server }, startedAt)
+      if (replay === undefined || position < replay) replay = position // the lag is the furthest behind
+    }
     if (replay === undefined) return undefined
-    this.router.observeReplay(replica, replay)
     if (!lagMeasurable) {
       // Without the primary's position the lag is unknown: re-admit only when no lag limit is configured.
       if (replica.state === 'down' && !this.lagLimited) this.router.setHealth(replica, 'up', 'recovered')

@@ -16,12 +16,11 @@ interface RawQueryable {
 }
 
 /**
- * Runs `sql`, which returns one row with a `lsn` text column ({@link PRIMARY_LSN_SQL} on the primary,
- * {@link REPLAY_LSN_SQL} on a replica) and maybe a `header` column (bytes to take off, see PRIMARY_LSN_SQL),
- * and parses it; `undefined` for SQL NULL (a server not in recovery has no replay position).
+ * Runs {@link PRIMARY_LSN_SQL} on the primary: its WAL insert position less the page header it may point past;
+ * `undefined` for SQL NULL.
  */
-export async function queryLsn(client: RawQueryable, sql: string): Promise<bigint | undefined> {
-  const rows = await client.$queryRawUnsafe(sql)
+export async function queryPrimaryLsn(client: RawQueryable): Promise<bigint | undefined> {
+  const rows = await client.$queryRawUnsafe(PRIMARY_LSN_SQL)
   const row = Array.isArray(rows) ? (rows[0] as { lsn?: unknown; header?: unknown } | undefined) : undefined
   if (typeof row?.lsn !== 'string') return undefined
   const header = row.header
@@ -45,7 +44,26 @@ const PAGE_HEADER_SQL = (lsn: string) =>
  * write that has already returned; the insert position never is.
  */
 export const PRIMARY_LSN_SQL = `SELECT l::text AS lsn, ${PAGE_HEADER_SQL('l')} AS header FROM pg_current_wal_insert_lsn() AS l`
-export const REPLAY_LSN_SQL = 'SELECT pg_last_wal_replay_lsn()::text AS lsn'
+export const REPLAY_LSN_SQL =
+  "SELECT pg_last_wal_replay_lsn()::text AS lsn, concat_ws(':', inet_server_addr(), inet_server_port()) || '@' || pg_postmaster_start_time()::text AS server"
+
+/** A replica's replay position and the server that reported it (`address:port@start time`). */
+export interface ReplayObservation {
+  /** `undefined`: the server is not in recovery (promoted, or a primary). */
+  readonly lsn: bigint | undefined
+  /** Which server answered: different for each server behind one entry, and for each start of a server. */
+  readonly server: string | undefined
+}
+
+/** Runs {@link REPLAY_LSN_SQL} on a replica. */
+export async function queryReplay(client: RawQueryable): Promise<ReplayObservation> {
+  const rows = await client.$queryRawUnsafe(REPLAY_LSN_SQL)
+  const row = Array.isArray(rows) ? (rows[0] as { lsn?: unknown; server?: unknown } | undefined) : undefined
+  return {
+    lsn: typeof row?.lsn === 'string' ? parseLsn(row.lsn) : undefined,
+    server: typeof row?.server === 'string' ? row.server : undefined,
+  }
+}
 
 const MAX_SAMPLES = 10_000
 

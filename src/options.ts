@@ -38,6 +38,15 @@ export interface ReplicaConfig {
    * @example 2
    */
   readonly weight?: number
+  /**
+   * The entry is several servers behind one address: a pooler (PgBouncer, Supavisor), HAProxy, a Kubernetes
+   * read-only service, Aurora's reader endpoint. A replay position it reports belongs to whichever server
+   * answered, so reads that must see their scope's writes, or be monotonic, never go through it; plain reads
+   * do. Detected at run time too (another server answers, or its position goes backwards), with a warning.
+   * @default false
+   * @example { client: readerEndpoint, name: 'reader', pooled: true }
+   */
+  readonly pooled?: boolean
 }
 
 /** Name of a built-in routing policy. */
@@ -62,6 +71,15 @@ export interface StickyOptions {
    * @example { windowMs: 5000 }
    */
   readonly windowMs?: number
+  /**
+   * LSN mode only: monotonic reads in every `runInScope` scope (and across its consistency token): a read never
+   * returns an older version of a row than an earlier read of the scope returned, even when reads move between
+   * replicas that lag differently. A scope keeps reading from the replica it read from last while that replica
+   * can serve it; the client-wide scope outside `runInScope` (shared by all concurrent work) is not held to it.
+   * @default true
+   * @example { mode: 'lsn', monotonic: false }
+   */
+  readonly monotonic?: boolean
 }
 
 /** The default sticky mode, chosen by measurement (README, "Consistency"). */
@@ -178,13 +196,14 @@ export interface ResolvedReplica {
   readonly name: string
   readonly weight: number
   readonly index: number
+  readonly pooled: boolean
 }
 
 /** Options after validation, with defaults applied. */
 export interface ResolvedOptions {
   readonly replicas: readonly ResolvedReplica[]
   readonly policy: RoutingPolicy
-  readonly sticky: false | { readonly mode: 'window'; readonly windowMs: number } | { readonly mode: 'lsn' }
+  readonly sticky: false | { readonly mode: 'window'; readonly windowMs: number } | { readonly mode: 'lsn'; readonly monotonic: boolean }
   readonly onRoute: ((event: RouteEvent) => void) | undefined
   readonly maxLag: { readonly ms: number | undefined; readonly bytes: number | undefined }
   readonly fallback: 'primary' | 'error'
@@ -207,8 +226,8 @@ const OPTION_KEYS = [
   'onHealthChange',
   'rules',
 ] as const
-const REPLICA_KEYS = ['client', 'name', 'weight'] as const
-const STICKY_KEYS = ['mode', 'windowMs'] as const
+const REPLICA_KEYS = ['client', 'name', 'weight', 'pooled'] as const
+const STICKY_KEYS = ['mode', 'windowMs', 'monotonic'] as const
 const MAX_LAG_KEYS = ['ms', 'bytes'] as const
 const HEALTH_KEYS = ['intervalMs', 'timeoutMs'] as const
 const POLICIES: Record<PolicyName, () => RoutingPolicy> = {
@@ -247,12 +266,12 @@ function checkKeys(path: string, value: Record<string, unknown>, known: readonly
 
 function resolveReplica(entry: unknown, index: number): ResolvedReplica {
   const path = `replicas[${String(index)}]`
-  if (isPrismaClientLike(entry)) return { client: entry, name: `replica-${String(index + 1)}`, weight: 1, index }
+  if (isPrismaClientLike(entry)) return { client: entry, name: `replica-${String(index + 1)}`, weight: 1, index, pooled: false }
   if (!isObject(entry)) {
-    return fail(path, `Expected \`${path}\` to be a PrismaClient or { client, name?, weight? }, got ${describeValue(entry)}`)
+    return fail(path, `Expected \`${path}\` to be a PrismaClient or { client, name?, weight?, pooled? }, got ${describeValue(entry)}`)
   }
   checkKeys(`${path}.`, entry, REPLICA_KEYS)
-  const { client, name = `replica-${String(index + 1)}`, weight = 1 } = entry
+  const { client, name = `replica-${String(index + 1)}`, weight = 1, pooled = false } = entry
   if (!isPrismaClientLike(client)) {
     fail(`${path}.client`, `Expected \`${path}.client\` to be a PrismaClient, got ${describeValue(client)}`)
   }
@@ -263,7 +282,8 @@ function resolveReplica(entry: unknown, index: number): ResolvedReplica {
     )
   }
   if (name === 'primary') fail(`${path}.name`, '`primary` is reserved for the primary: choose another replica name')
-  return { client: client as PrismaClientLike, name, weight: checkNumber(`${path}.weight`, weight, 0, true), index }
+  if (typeof pooled !== 'boolean') fail(`${path}.pooled`, `Expected \`${path}.pooled\` to be a boolean, got ${describeValue(pooled)}`)
+  return { client: client as PrismaClientLike, name, weight: checkNumber(`${path}.weight`, weight, 0, true), index, pooled: pooled as boolean }
 }
 
 function resolvePolicy(policy: unknown): RoutingPolicy {
@@ -288,16 +308,20 @@ function resolvePolicy(policy: unknown): RoutingPolicy {
 function resolveSticky(sticky: unknown): ResolvedOptions['sticky'] {
   if (sticky === false) return false
   if (sticky !== undefined && !isObject(sticky)) {
-    return fail('sticky', `Expected \`sticky\` to be \`false\` or { mode, windowMs }, got ${describeValue(sticky)}`)
+    return fail('sticky', `Expected \`sticky\` to be \`false\` or { mode, windowMs, monotonic }, got ${describeValue(sticky)}`)
   }
-  const { mode = sticky?.windowMs === undefined ? DEFAULT_STICKY_MODE : 'window', windowMs } = resolveObject('sticky', sticky, STICKY_KEYS)
+  const { mode = sticky?.windowMs === undefined ? DEFAULT_STICKY_MODE : 'window', windowMs, monotonic } = resolveObject('sticky', sticky, STICKY_KEYS)
   if (mode === 'lsn') {
     if (windowMs !== undefined) fail('sticky.windowMs', '`sticky.windowMs` applies to `mode: \'window\'` only, not to `mode: \'lsn\'`')
-    return { mode: 'lsn' }
+    if (monotonic !== undefined && typeof monotonic !== 'boolean') {
+      fail('sticky.monotonic', `Expected \`sticky.monotonic\` to be a boolean, got ${describeValue(monotonic)}`)
+    }
+    return { mode: 'lsn', monotonic: monotonic !== false }
   }
   if (mode !== 'window') {
     return fail('sticky.mode', `Expected \`sticky.mode\` to be \`lsn\` or \`window\`, got ${describeValue(mode)}`)
   }
+  if (monotonic !== undefined) fail('sticky.monotonic', '`sticky.monotonic` applies to `mode: \'lsn\'` only, not to `mode: \'window\'`')
   return { mode: 'window', windowMs: windowMs === undefined ? 2000 : checkNumber('sticky.windowMs', windowMs, 0, false) }
 }
 

@@ -5,7 +5,7 @@ import { describeValue } from './describe-value.js'
 import { InvalidOptionError, NoReplicaAvailableError, ReplicaInTransactionError, ReplicaWriteError } from './errors.js'
 import type { ReplicaStatus } from './health-event.js'
 import { HealthMonitor } from './health-monitor.js'
-import { PRIMARY_LSN_SQL, queryLsn, REPLAY_LSN_SQL } from './lag-tracker.js'
+import { queryPrimaryLsn, queryReplay } from './lag-tracker.js'
 import { ReadDeadlines } from './read-deadlines.js'
 import { modelProperty, READ_OPERATIONS } from './operations.js'
 import { resolveOptions, type PrismaClientLike, type ReadReplicasOptions, type ResolvedOptions } from './options.js'
@@ -15,6 +15,7 @@ import { withoutCallSite } from './without-call-site.js'
 import { fluentPath, hasNoExtensions, isInTransaction, isTransactionClient, unpackFluent } from './prisma-internals.js'
 import type { RoutingPolicy } from './policies/routing-policy.js'
 import { Router, type ReplicaState, type RouterStats } from './router.js'
+import { type ScopeState, tick } from './scope.js'
 
 /** What a query extension callback receives (the public part). */
 interface QueryParams {
@@ -111,15 +112,19 @@ class ReplicaReader {
 
   /**
    * Routes one read. Synchronous up to the query whenever it can be (no rule to the primary, no write of the
-   * scope waiting for its primary position): one promise chain from the caller to the replica's client.
+   * scope waiting for its primary position, no monotonic scope): one promise chain from the caller to the
+   * replica's client.
    */
   read(model: string, params: ReadRequest): Promise<unknown> {
     const { operation } = params
     const router = this.router
     const rule = this.options.rules.get(model)
+    const scope = router.mode === 'lsn' ? router.scopeState() : undefined
+    // The scope whose reads are remembered for monotonic reads (a runInScope scope in LSN mode), if any.
+    const watched = scope?.monotonic === true ? scope : undefined
     if (rule === 'primary') {
       router.emit(model, operation, 'rule')
-      return onPrimary(params)
+      return router.primaryRead(onPrimary(params), watched)
     }
     if (router.mode === 'window' && router.isSticky()) {
       router.emit(model, operation, 'sticky', undefined, 'window')
@@ -130,26 +135,84 @@ class ReplicaReader {
     const policy = typeof rule === 'object' ? rule : undefined
     const reason = named ? 'rule' : 'read'
     const accept: ((r: ReplicaState) => boolean) | undefined = named && ((r) => r === named)
-    if (router.mode === 'lsn') {
-      const scope = router.scopeState()
-      // No write pending in this scope -> no round trip to learn the position it requires.
+    if (scope) {
       if (Router.untracked(scope)) {
         router.emit(model, operation, 'sticky', undefined, 'lsn')
-        return onPrimary(params)
+        return router.primaryRead(onPrimary(params), watched)
       }
+      if (watched) return this.readMonotonic(model, params, watched, reason, accept, policy)
+      // No write pending in this scope -> no round trip to learn the position it requires.
       if (scope.pending !== undefined) {
         return router
           .requirement()
-          .then((required) => this.readCausal(model, params, required, reason, accept, policy))
+          .then((required) => this.readCausal(model, params, required, reason, accept, policy, undefined))
       }
-      if (scope.required !== undefined) return this.readCausal(model, params, scope.required, reason, accept, policy)
+      if (scope.required !== undefined) return this.readCausal(model, params, scope.required, reason, accept, policy, undefined)
     }
     const replica = router.pick({ model, operation }, undefined, accept, policy)
-    if (!replica) return this.toPrimary(model, params, 'fallback', undefined)
-    return this.readOn(replica, model, params, reason, accept, policy)
+    if (!replica) return this.toPrimary(model, params, 'fallback', undefined, undefined)
+    return this.readOn(replica, model, params, reason, accept, policy, undefined)
   }
 
-  /** A read that must see the scope's writes: on a replica known to have replayed `required`, else the primary. */
+  /**
+   * A read of a monotonic scope: on its home replica while that can serve it (one server's position only
+   * grows), else elsewhere with the home's bound added to what the scope requires.
+   */
+  private async readMonotonic(
+    model: string,
+    params: ReadRequest,
+    scope: ScopeState,
+    reason: 'read' | 'rule',
+    allowed: ((r: ReplicaState) => boolean) | undefined,
+    policy: RoutingPolicy | undefined,
+  ): Promise<unknown> {
+    const router = this.router
+    const home = scope.home
+    if (home && !(Router.canStay(home, scope) && (!allowed || allowed(home)))) router.leaveHome(scope)
+    const required = await router.requirement()
+    if (required === 'primary') {
+      router.emit(model, params.operation, 'sticky', undefined, 'lsn')
+      return await router.primaryRead(onPrimary(params), scope)
+    }
+    const stay = scope.home
+    if (stay) {
+      if (required === undefined || (stay.replay !== undefined && stay.replay >= required)) {
+        return await this.readOnHome(stay, model, params, reason, policy, scope)
+      }
+      // The home has not replayed the scope's write as far as we know: ask it (the answer is also its bound).
+      if ((await this.checkReplay(stay)) && Router.canStay(stay, scope) && stay.replay !== undefined && stay.replay >= required) {
+        return await this.readOnHome(stay, model, params, reason, policy, scope)
+      }
+      if (scope.home === stay) router.leaveHome(scope)
+      const raised = await router.requirement()
+      return await this.readCausal(model, params, raised, reason, allowed, policy, scope)
+    }
+    return await this.readCausal(model, params, required, reason, allowed, policy, scope)
+  }
+
+  /**
+   * A read on the scope's home. If the home fails under it, another replica may take it only if it is known to
+   * have replayed what the home served (a check of the home started after its last read), else the primary.
+   */
+  private readOnHome(
+    home: ReplicaState,
+    model: string,
+    params: ReadRequest,
+    reason: 'read' | 'rule',
+    policy: RoutingPolicy | undefined,
+    scope: ScopeState,
+  ): Promise<unknown> {
+    const required = scope.required
+    const bound = Router.homeBound(home, scope)
+    const floor = bound === undefined ? undefined : required === undefined || bound > required ? bound : required
+    const accept = (r: ReplicaState) => floor !== undefined && !r.pooled && r.replay !== undefined && r.replay >= floor
+    return this.readOn(home, model, params, reason, accept, policy, scope)
+  }
+
+  /**
+   * A read that must see the scope's writes (and, in a monotonic scope, what it read): on a replica known to
+   * have replayed `required`, else the primary. `watched`: the monotonic scope, if any.
+   */
   private async readCausal(
     model: string,
     params: ReadRequest,
@@ -157,30 +220,32 @@ class ReplicaReader {
     reason: 'read' | 'rule',
     allowed: ((r: ReplicaState) => boolean) | undefined,
     policy: RoutingPolicy | undefined,
+    watched: ScopeState | undefined,
   ): Promise<unknown> {
     const { operation } = params
     const router = this.router
     if (required === 'primary') {
       router.emit(model, operation, 'sticky', undefined, 'lsn')
-      return await onPrimary(params)
+      return await router.primaryRead(onPrimary(params), watched)
     }
+    // A pooled entry's positions belong to whichever server answered: never for a read with a requirement.
     const accept =
       required === undefined
         ? allowed
-        : (r: ReplicaState) => (!allowed || allowed(r)) && r.replay !== undefined && r.replay >= required
+        : (r: ReplicaState) => (!allowed || allowed(r)) && !r.pooled && r.replay !== undefined && r.replay >= required
     let replica = router.pick({ model, operation }, undefined, accept, policy)
     if (!replica && required !== undefined && accept) {
       // No replica is KNOWN to have replayed the scope's write: ask the most advanced one, once.
-      const candidate = router.mostAdvanced({ model, operation }, allowed, policy)
-      if (!candidate) return await this.toPrimary(model, params, 'fallback', undefined)
+      const candidate = router.mostAdvanced({ model, operation }, (r) => (!allowed || allowed(r)) && !r.pooled, policy)
+      if (!candidate) return await this.toPrimary(model, params, 'fallback', undefined, watched)
       if ((await this.checkReplay(candidate)) && accept(candidate)) replica = candidate
       else {
         router.emit(model, operation, 'sticky', undefined, 'lsn')
-        return await onPrimary(params)
+        return await router.primaryRead(onPrimary(params), watched)
       }
     }
-    if (!replica) return await this.toPrimary(model, params, 'fallback', undefined)
-    return await this.readOn(replica, model, params, reason, accept, policy)
+    if (!replica) return await this.toPrimary(model, params, 'fallback', undefined, watched)
+    return await this.readOn(replica, model, params, reason, accept, policy, watched)
   }
 
   /** Reads on `replica`; on a connection failure, once on another acceptable replica, then the primary. */
@@ -191,9 +256,17 @@ class ReplicaReader {
     reason: 'read' | 'rule',
     accept: ((r: ReplicaState) => boolean) | undefined,
     policy: RoutingPolicy | undefined,
+    watched: ScopeState | undefined,
   ): Promise<unknown> {
     if (this.router.observed()) this.router.emit(model, params.operation, reason, replica)
-    return this.attempt(replica, model, params, (error) => this.afterFailure(error, replica, model, params, accept, policy))
+    if (watched) this.router.readingOn(watched, replica)
+    return this.attempt(
+      replica,
+      model,
+      params,
+      (error) => this.afterFailure(error, replica, model, params, accept, policy, watched),
+      watched,
+    )
   }
 
   private async afterFailure(
@@ -203,6 +276,7 @@ class ReplicaReader {
     params: ReadRequest,
     accept: ((r: ReplicaState) => boolean) | undefined,
     policy: RoutingPolicy | undefined,
+    watched: ScopeState | undefined,
   ): Promise<unknown> {
     if (!this.isConnectionFailure(replica, error)) throw error
     this.router.retries += 1
@@ -211,22 +285,28 @@ class ReplicaReader {
     if (second) {
       this.router.emit(model, params.operation, 'retry', second)
       try {
-        return await this.attempt(second, model, params)
+        return await this.attempt(second, model, params, undefined, watched)
       } catch (secondError) {
         if (!this.isConnectionFailure(second, secondError)) throw secondError
         failure = secondError
       }
     }
-    return await this.toPrimary(model, params, 'retry', failure)
+    return await this.toPrimary(model, params, 'retry', failure, watched)
   }
 
-  private async toPrimary(model: string, params: ReadRequest, reason: 'fallback' | 'retry', failure: unknown): Promise<unknown> {
+  private async toPrimary(
+    model: string,
+    params: ReadRequest,
+    reason: 'fallback' | 'retry',
+    failure: unknown,
+    watched: ScopeState | undefined,
+  ): Promise<unknown> {
     if (reason === 'fallback') this.router.fallbacks += 1
     if (this.options.fallback === 'error') {
       throw new NoReplicaAvailableError(model, params.operation, this.router.states(), failure === undefined ? undefined : { cause: failure })
     }
     this.router.emit(model, params.operation, reason)
-    return await onPrimary(params)
+    return await this.router.primaryRead(onPrimary(params), watched)
   }
 
   /**
@@ -239,9 +319,10 @@ class ReplicaReader {
     if (performance.now() - replica.positionCheckedAt < RECHECK_MS) return true
     replica.positionCheckedAt = performance.now()
     this.router.replicaChecks += 1
-    const check = this.timed(queryLsn(replica.client, REPLAY_LSN_SQL)).then(
-      (lsn) => {
-        if (lsn !== undefined) this.router.observeReplay(replica, lsn)
+    const startedAt = tick()
+    const check = this.timed(queryReplay(replica.client)).then(
+      (observed) => {
+        if (observed.lsn !== undefined) this.router.observeReplay(replica, { lsn: observed.lsn, server: observed.server }, startedAt)
         return true
       },
       (error: unknown) => {
@@ -272,7 +353,8 @@ class ReplicaReader {
     replica: ReplicaState,
     model: string,
     params: ReadRequest,
-    onFailure?: (error: unknown) => Promise<unknown>,
+    onFailure: ((error: unknown) => Promise<unknown>) | undefined,
+    watched: ScopeState | undefined,
   ): Promise<unknown> {
     const actions = this.actionsOf(replica)
     const run = actions.get(model, params.operation)
@@ -309,6 +391,7 @@ class ReplicaReader {
           if (ticket) deadlines?.release(ticket)
           if (!close()) return
           replica.reads++
+          if (watched) this.router.servedBy(watched, replica)
           resolve(path ? unpackFluent(result, path) : result)
         },
         (error: unknown) => {
@@ -352,7 +435,7 @@ export function readReplicas(options: ReadReplicasOptions) {
       }
     }
     const router = new Router(resolved, async () => {
-      const lsn = await queryLsn(base as unknown as PrismaClientLike, PRIMARY_LSN_SQL)
+      const lsn = await queryPrimaryLsn(base as unknown as PrismaClientLike)
       if (lsn === undefined) throw new TypeError('pg_current_wal_insert_lsn() returned no position')
       return lsn
     })
@@ -368,7 +451,9 @@ export function readReplicas(options: ReadReplicasOptions) {
           router.emit(params.model, params.operation, 'forced-primary')
           if (isInTransaction(params)) return inTransaction(router, params)
           const isRead = params.model !== undefined && READ_OPERATIONS.has(params.operation)
-          return isRead ? params.query(params.args) : settle(router, params.query(params.args))
+          if (!isRead) return settle(router, params.query(params.args))
+          const watched = router.watchedScope()
+          return watched ? router.primaryRead(Promise.resolve(params.query(params.args)), watched) : params.query(params.args)
         },
       },
       client: withTransaction(router, client, {}),

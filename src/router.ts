@@ -10,8 +10,27 @@ import { PrimaryPosition } from './primary-position.js'
 import type { RouteEvent, RouteReason, StickyKind } from './route-event.js'
 import { currentScope, type ScopeState, tick } from './scope.js'
 
-function newScopeState(lastWriteAt: number, required: bigint | undefined): ScopeState {
-  return { lastWriteAt, pending: undefined, required, openTransactions: 0, untrackedUntil: -Infinity }
+/** Servers remembered per replica entry (enough to tell one server, restarts and a pool apart). */
+const MAX_SERVERS = 16
+
+/** `address:port@start time` -> `address:port`. */
+function endpoint(server: string): string {
+  const at = server.indexOf('@')
+  return at === -1 ? server : server.slice(0, at)
+}
+
+function newScopeState(lastWriteAt: number, required: bigint | undefined, monotonic: boolean): ScopeState {
+  return {
+    lastWriteAt,
+    pending: undefined,
+    required,
+    openTransactions: 0,
+    untrackedUntil: -Infinity,
+    monotonic,
+    home: undefined,
+    homeServer: undefined,
+    homeReadAt: 0,
+  }
 }
 
 /** Router-wide counters returned by `$routerStats()`. */
@@ -38,8 +57,29 @@ export interface ReplicaState extends ReplicaCandidate {
   state: ReplicaHealth
   cause: string | undefined
   lag: ReplicaLag | undefined
-  /** Lower bound of the replica's replay position (positions only grow), from health checks and LSN checks. */
+  /**
+   * Lower bound of the replica's replay position, from health checks and LSN checks: positions only grow on
+   * one server. Forgotten when the replica fails or another start of its server answers (a server restarted
+   * after a crash may open below the position it had reached).
+   */
   replay: bigint | undefined
+  /**
+   * The tick at which the latest check of this server started: {@link replay} is at least the position the
+   * server had then (an upper bound of what any read it finished before that tick saw).
+   */
+  replayCheckedAt: number
+  /** The tick at which {@link replay} was last raised (its check had ended): a later check cannot report less. */
+  replayObservedAt: number
+  /** The server that answered the last check (`address:port@start time`). */
+  server: string | undefined
+  /** Servers seen answering through this entry (at most {@link MAX_SERVERS}). */
+  readonly servers: Set<string>
+  /**
+   * More than one server answers through this entry (configured `pooled: true`, or detected): a replay
+   * position it reports belongs to whichever server answered, so reads that must see a scope's writes, or be
+   * monotonic, never go through it.
+   */
+  pooled: boolean
   /** LSN check in flight on this replica (shared by concurrent readers) and when the last one started. */
   positionCheck: Promise<boolean> | undefined
   positionCheckedAt: number
@@ -64,7 +104,9 @@ export class Router {
   /** Replicas in rotation (state `up`), in configuration order. Rebuilt on every state change only. */
   private usable: readonly ReplicaState[]
   /** Sticky state of the client-wide scope, used outside `runInScope`. */
-  private readonly clientScope: ScopeState = newScopeState(-Infinity, undefined)
+  private readonly clientScope: ScopeState = newScopeState(-Infinity, undefined, false)
+  /** Monotonic reads for `runInScope` scopes (LSN mode, `sticky.monotonic`). */
+  private readonly monotonic: boolean
   /** The primary's WAL position after writes (LSN mode). */
   readonly primaryPosition: PrimaryPosition
   /** LSN checks sent to replicas (LSN mode's other extra round trip, on reads). */
@@ -82,6 +124,11 @@ export class Router {
       cause: undefined,
       lag: undefined,
       replay: undefined,
+      replayCheckedAt: 0,
+      replayObservedAt: 0,
+      server: undefined,
+      servers: new Set<string>(),
+      pooled: r.pooled,
       positionCheck: undefined,
       positionCheckedAt: -Infinity,
       reads: 0,
@@ -91,6 +138,7 @@ export class Router {
     this.policy = options.policy
     this.mode = options.sticky === false ? false : options.sticky.mode
     this.windowMs = options.sticky !== false && options.sticky.mode === 'window' ? options.sticky.windowMs : 2000
+    this.monotonic = options.sticky !== false && options.sticky.mode === 'lsn' && options.sticky.monotonic
     this.primaryPosition = new PrimaryPosition(queryPrimaryLsn)
     this.onRoute = options.onRoute
     this.onHealthChange = options.onHealthChange
@@ -107,7 +155,9 @@ export class Router {
     let state = scope.state.get(this)
     if (!state) {
       const seed = scope.seed
-      state = seed ? newScopeState(performance.now() - (Date.now() - seed.time), seed.lsn) : newScopeState(-Infinity, undefined)
+      state = seed
+        ? newScopeState(performance.now() - (Date.now() - seed.time), seed.lsn, this.monotonic)
+        : newScopeState(-Infinity, undefined, this.monotonic)
       scope.state.set(this, state)
     }
     return state
@@ -204,19 +254,124 @@ export class Router {
     return state.required
   }
 
-  /** The scope's last write as a consistency point, or `undefined` when the scope has written nothing. */
+  /**
+   * The scope's last write (and, in a monotonic scope, what it read) as a consistency point, or `undefined`
+   * when the scope has neither written nor read anything that needs one.
+   */
   async consistencyPoint(): Promise<ConsistencyPoint | undefined> {
     const state = this.scopeState()
-    if (state.lastWriteAt === -Infinity && state.required === undefined) return undefined
+    if (state.home) Router.foldHome(state, state.home)
+    if (state.lastWriteAt === -Infinity && state.required === undefined && state.pending === undefined) return undefined
     // A write begun and not ended yet has no pending mark: a position taken from now covers what has ended.
     if (state.pending === undefined && state.required === undefined) state.pending = tick()
     await this.resolvePending(state)
     return { lsn: state.required ?? 0n, time: Date.now() - (performance.now() - state.lastWriteAt) }
   }
 
-  /** Records a replica's replay position (a lower bound: positions only grow). */
-  observeReplay(replica: ReplicaState, lsn: bigint): void {
-    if (replica.replay === undefined || lsn > replica.replay) replica.replay = lsn
+  /** Monotonic reads: true while `home` can serve `scope` as the same server it read from (see ScopeState). */
+  static canStay(home: ReplicaState, scope: ScopeState): boolean {
+    return home.state === 'up' && !home.pooled && home.server === scope.homeServer
+  }
+
+  /**
+   * Monotonic reads: a position at least what `home` served the scope, if known without a round trip: from a
+   * check of the same server that started after the scope's last read there ended.
+   */
+  static homeBound(home: ReplicaState, scope: ScopeState): bigint | undefined {
+    const known = !home.pooled && home.server === scope.homeServer && home.replayCheckedAt > scope.homeReadAt
+    return known ? home.replay : undefined
+  }
+
+  /** Adds what the scope read on `home` to what it requires: a known bound, else the primary's position after. */
+  private static foldHome(scope: ScopeState, home: ReplicaState): void {
+    if (scope.homeReadAt === 0) return // no read there has ended yet (one in flight marks the scope when it ends)
+    const bound = Router.homeBound(home, scope)
+    if (bound !== undefined) {
+      if (scope.required === undefined || bound > scope.required) scope.required = bound
+    } else if (scope.pending === undefined || scope.pending < scope.homeReadAt) scope.pending = scope.homeReadAt
+  }
+
+  /** Monotonic reads: the scope stops reading from its home; the next replica must have replayed what it served. */
+  leaveHome(scope: ScopeState): void {
+    if (!scope.home) return
+    Router.foldHome(scope, scope.home)
+    scope.home = undefined
+    scope.homeServer = undefined
+    scope.homeReadAt = 0
+  }
+
+  /** Monotonic reads: a read of `scope` is sent to `replica`; the first one (not pooled) becomes its home. */
+  readingOn(scope: ScopeState, replica: ReplicaState): void {
+    if (scope.home === undefined && !replica.pooled) {
+      scope.home = replica
+      scope.homeServer = replica.server
+    }
+  }
+
+  /**
+   * Monotonic reads: `replica` answered a read of `scope`. On its home (same server), the home's last read moves
+   * to now; anywhere else (a retry, a pooled entry, a home left meanwhile), the primary's position after now
+   * bounds what it served, as after a write.
+   */
+  servedBy(scope: ScopeState, replica: ReplicaState): void {
+    if (scope.home === replica && replica.server === scope.homeServer && !replica.pooled) scope.homeReadAt = tick()
+    else scope.pending = tick()
+  }
+
+  /** The current scope if it is held to monotonic reads (a `runInScope` scope in LSN mode), else `undefined`. */
+  watchedScope(): ScopeState | undefined {
+    if (this.mode !== 'lsn') return undefined
+    const state = this.scopeState()
+    return state.monotonic ? state : undefined
+  }
+
+  /** A read on the primary: in a monotonic scope (`watched`), later reads need the primary's position after it. */
+  primaryRead<T>(query: Promise<T>, watched: ScopeState | undefined): Promise<T> {
+    if (!watched) return query
+    return query.then((result) => {
+      watched.pending = tick()
+      return result
+    })
+  }
+
+  /**
+   * Records a replica's replay position, from a check that started at tick `startedAt`. Detects an entry that
+   * is really several servers (another server answers, or the position goes backwards: impossible for one
+   * server) and a server that restarted (same address, new start time: its position starts again from what it
+   * reports now).
+   */
+  observeReplay(replica: ReplicaState, observed: { readonly lsn: bigint; readonly server: string | undefined }, startedAt: number): void {
+    const { lsn, server } = observed
+    if (server !== undefined && server !== replica.server) {
+      const previous = replica.server
+      if (previous !== undefined) {
+        if (replica.servers.has(server) || endpoint(server) !== endpoint(previous)) this.markPooled(replica, 'two different servers answered through it')
+        else {
+          // The same address, started again: its position starts from what it reports now.
+          replica.replay = undefined
+          replica.replayCheckedAt = 0
+        }
+      }
+      replica.server = server
+      if (replica.servers.size < MAX_SERVERS) replica.servers.add(server)
+    } else if (replica.replay !== undefined && lsn < replica.replay && startedAt > replica.replayObservedAt) {
+      this.markPooled(replica, 'its replay position went backwards')
+    }
+    if (replica.replay === undefined || lsn > replica.replay) {
+      replica.replay = lsn
+      replica.replayObservedAt = tick()
+    }
+    if (startedAt > replica.replayCheckedAt) replica.replayCheckedAt = startedAt
+  }
+
+  /** Takes a replica entry out of read-your-writes and monotonic reads, saying so once. */
+  private markPooled(replica: ReplicaState, why: string): void {
+    if (replica.pooled) return
+    replica.pooled = true
+    process.emitWarning(
+      `replica \`${replica.name}\` is served by more than one server (${why}): a pooler or a load balancer in front of several standbys. Reads that must see a scope's writes, or be monotonic, no longer use it; plain reads still do. Configure it with \`pooled: true\` to say so up front (and silence this warning).`,
+      'PrismaReplicaRouterWarning',
+    )
   }
 
   /** The servers cannot report WAL positions (e.g. Aurora): LSN mode becomes window mode, said once. */
@@ -287,6 +442,8 @@ export class Router {
   /** A connection-level failure on a replica: counts it and takes the replica out of rotation at once. */
   fail(replica: ReplicaState, cause: string): void {
     replica.failures += 1
+    replica.replay = undefined // it may come back as a restarted server, below the position it had reached
+    replica.replayCheckedAt = 0
     this.setHealth(replica, 'down', cause)
   }
 
@@ -314,6 +471,7 @@ export class Router {
       cause: r.cause,
       lag: r.lag,
       replayLsn: r.replay === undefined ? undefined : formatLsn(r.replay),
+      pooled: r.pooled,
       inFlight: r.inFlight,
       reads: r.reads,
       failures: r.failures,

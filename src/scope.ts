@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { type ConsistencyPoint, parseConsistencyToken } from './consistency-token.js'
+import type { ReplicaState } from './router.js'
 
 /**
  * A unit of read-your-writes, typically one HTTP request: a write in a scope pins that scope's reads to the
@@ -33,6 +34,17 @@ export interface ScopeState {
   openTransactions: number
   /** Until when (ms, monotonic) reads stay on the primary for a transaction write no `$transaction` call encloses. */
   untrackedUntil: number
+  /**
+   * Monotonic reads (a `runInScope` scope, LSN mode, `sticky.monotonic`): the scope reads from `home`, the
+   * replica of its last replica read, while it can (one server's position only grows); leaving it, the next
+   * replica must have replayed what `home` served up to `homeReadAt` (the tick that read ended), as known from a
+   * check of the same server (`homeServer`) started after it, else from the primary's position after it. A read
+   * on the primary, or through a pooled entry, marks the scope pending instead, like a write.
+   */
+  readonly monotonic: boolean
+  home: ReplicaState | undefined
+  homeServer: string | undefined
+  homeReadAt: number
 }
 
 let clock = 0

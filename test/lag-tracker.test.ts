@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { formatLsn, LagTracker, parseLsn, PRIMARY_LSN_SQL, queryLsn, REPLAY_LSN_SQL } from '../src/lag-tracker.ts'
+import { formatLsn, LagTracker, parseLsn, queryPrimaryLsn, queryReplay } from '../src/lag-tracker.ts'
 
 describe('LSN', () => {
   it('parses and formats PostgreSQL positions', () => {
@@ -48,17 +48,20 @@ describe('LagTracker', () => {
   })
 })
 
-describe('queryLsn', () => {
+describe('position queries', () => {
   const client = (row: object) => ({ $queryRawUnsafe: () => Promise.resolve([row]) })
 
   it('takes off the page header an idle primary’s insert position points past (replicas stop at the boundary)', async () => {
-    expect(await queryLsn(client({ lsn: '0/4000028', header: 40 }), PRIMARY_LSN_SQL)).toBe(0x4000000n)
-    expect(await queryLsn(client({ lsn: '0/4002018', header: 24 }), PRIMARY_LSN_SQL)).toBe(0x4002000n)
-    expect(await queryLsn(client({ lsn: '0/4002018', header: 0 }), PRIMARY_LSN_SQL)).toBe(0x4002018n)
+    expect(await queryPrimaryLsn(client({ lsn: '0/4000028', header: 40 }))).toBe(0x4000000n)
+    expect(await queryPrimaryLsn(client({ lsn: '0/4002018', header: 24 }))).toBe(0x4002000n)
+    expect(await queryPrimaryLsn(client({ lsn: '0/4002018', header: 0 }))).toBe(0x4002018n)
   })
 
-  it('reads a replay position (no header column) and SQL NULL as unknown', async () => {
-    expect(await queryLsn(client({ lsn: '16/B374D848' }), REPLAY_LSN_SQL)).toBe(0x16b374d848n)
-    expect(await queryLsn(client({ lsn: null }), REPLAY_LSN_SQL)).toBeUndefined()
+  it('reads a replay position and the server that answered; SQL NULL as unknown', async () => {
+    expect(await queryReplay(client({ lsn: '16/B374D848', server: '10.0.0.7:5432@2026-11-30 06:00:00+00' }))).toEqual({
+      lsn: 0x16b374d848n,
+      server: '10.0.0.7:5432@2026-11-30 06:00:00+00',
+    })
+    expect(await queryReplay(client({ lsn: null, server: null }))).toEqual({ lsn: undefined, server: undefined })
   })
 })

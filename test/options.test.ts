@@ -28,7 +28,7 @@ describe('option validation: a typed error with an exact message, at constructio
     [
       { replicas: [fakeClient(), 42] },
       'replicas[1]',
-      'Expected `replicas[1]` to be a PrismaClient or { client, name?, weight? }, got `42` (number)',
+      'Expected `replicas[1]` to be a PrismaClient or { client, name?, weight?, pooled? }, got `42` (number)',
     ],
     [
       { replicas: [{ client: fakeClient(), weight: 0 }] },
@@ -58,7 +58,7 @@ describe('option validation: a typed error with an exact message, at constructio
     [
       { replicas: [{ client: fakeClient(), wieght: 2 }] },
       'replicas[0].wieght',
-      'Unknown option `replicas[0].wieght`; expected one of: `client`, `name`, `weight`',
+      'Unknown option `replicas[0].wieght`; expected one of: `client`, `name`, `weight`, `pooled`',
     ],
     [
       { replicas: [fakeClient()], policy: 'round-robbin' },
@@ -83,17 +83,32 @@ describe('option validation: a typed error with an exact message, at constructio
     [
       { replicas: [fakeClient()], sticky: true },
       'sticky',
-      'Expected `sticky` to be `false` or { mode, windowMs }, got `true` (boolean)',
+      'Expected `sticky` to be `false` or { mode, windowMs, monotonic }, got `true` (boolean)',
     ],
     [
       { replicas: [fakeClient()], sticky: { window: 5 } },
       'sticky.window',
-      'Unknown option `sticky.window`; expected one of: `mode`, `windowMs`',
+      'Unknown option `sticky.window`; expected one of: `mode`, `windowMs`, `monotonic`',
     ],
     [
       { replicas: [fakeClient()], sticky: { mode: 'causal' } },
       'sticky.mode',
       'Expected `sticky.mode` to be `lsn` or `window`, got `causal` (string)',
+    ],
+    [
+      { replicas: [fakeClient()], sticky: { mode: 'lsn', monotonic: 'yes' } },
+      'sticky.monotonic',
+      'Expected `sticky.monotonic` to be a boolean, got `yes` (string)',
+    ],
+    [
+      { replicas: [fakeClient()], sticky: { mode: 'window', monotonic: true } },
+      'sticky.monotonic',
+      "`sticky.monotonic` applies to `mode: 'lsn'` only, not to `mode: 'window'`",
+    ],
+    [
+      { replicas: [{ client: fakeClient(), pooled: 1 }] },
+      'replicas[0].pooled',
+      'Expected `replicas[0].pooled` to be a boolean, got `1` (number)',
     ],
     [
       { replicas: [fakeClient()], sticky: { mode: 'lsn', windowMs: 100 } },
@@ -159,13 +174,13 @@ describe('option validation: a typed error with an exact message, at constructio
   it('applies defaults: round-robin, LSN read-your-writes (window 2 s when chosen), names replica-<n>, weight 1, fallback primary, 1 s health checks, 10 s read timeout', () => {
     const resolved = resolveOptions({ replicas: [fakeClient(), { client: fakeClient(), name: 'b', weight: 3 }] })
     expect(resolved.policy.name).toBe('round-robin')
-    expect(resolved.sticky).toEqual({ mode: 'lsn' })
-    expect(resolved.replicas.map((r) => [r.name, r.weight, r.index])).toEqual([
-      ['replica-1', 1, 0],
-      ['b', 3, 1],
+    expect(resolved.sticky).toEqual({ mode: 'lsn', monotonic: true })
+    expect(resolved.replicas.map((r) => [r.name, r.weight, r.index, r.pooled])).toEqual([
+      ['replica-1', 1, 0, false],
+      ['b', 3, 1, false],
     ])
     expect(resolveOptions({ replicas: [fakeClient()], sticky: false }).sticky).toBe(false)
-    expect(resolveOptions({ replicas: [fakeClient()], sticky: {} }).sticky).toEqual({ mode: 'lsn' })
+    expect(resolveOptions({ replicas: [fakeClient()], sticky: {} }).sticky).toEqual({ mode: 'lsn', monotonic: true })
     expect(resolveOptions({ replicas: [fakeClient()], sticky: { windowMs: 500 } }).sticky).toEqual({ mode: 'window', windowMs: 500 })
     expect(resolveOptions({ replicas: [fakeClient()], sticky: { mode: 'window' } }).sticky).toEqual({ mode: 'window', windowMs: 2000 })
     expect(resolved.fallback).toBe('primary')

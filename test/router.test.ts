@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest'
 import { currentScope, isReplicaRouterError, ReplicaScope, runInScope, type RoutingPolicy } from '../src/index.ts'
 import { resolveOptions, type ReadReplicasOptions } from '../src/options.ts'
 import { Router } from '../src/router.ts'
+import { tick } from '../src/scope.ts'
 
 const fakeClient = () => ({
   $connect: async () => {},
@@ -198,5 +199,51 @@ describe('LSN mode: which primary position covers a write (pure logic; proven on
       expect(Router.untracked(state)).toBe(true)
       expect(state.pending).toBeTypeOf('number')
     })
+  })
+})
+
+describe('replay observations: one server, a restarted server, or several behind one entry (pure logic)', () => {
+  const server = (addr: string, start: string) => `${addr}@${start}`
+
+  it('the same server: positions only grow; a lower answer of a check that overlapped a higher one is ignored', () => {
+    const r = router({ sticky: { mode: 'lsn' } })
+    const replica = r.replicas[0]!
+    const overlapping = tick()
+    r.observeReplay(replica, { lsn: 100n, server: server('10.0.0.1:5432', 't1') }, tick())
+    r.observeReplay(replica, { lsn: 90n, server: server('10.0.0.1:5432', 't1') }, overlapping)
+    expect([replica.replay, replica.pooled]).toEqual([100n, false])
+  })
+
+  it('a server restarted at the same address starts again from what it reports (it may open lower)', () => {
+    const r = router({ sticky: { mode: 'lsn' } })
+    const replica = r.replicas[0]!
+    r.observeReplay(replica, { lsn: 100n, server: server('10.0.0.1:5432', 't1') }, tick())
+    r.observeReplay(replica, { lsn: 80n, server: server('10.0.0.1:5432', 't2') }, tick())
+    expect([replica.replay, replica.pooled]).toEqual([80n, false])
+  })
+
+  it('two servers answering, or a position going backwards, mark the entry pooled, with one warning', () => {
+    const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined)
+    const r = router({ sticky: { mode: 'lsn' } })
+    const [a, b] = r.replicas
+    r.observeReplay(a!, { lsn: 100n, server: server('10.0.0.1:5432', 't1') }, tick())
+    r.observeReplay(a!, { lsn: 100n, server: server('10.0.0.2:5432', 't1') }, tick())
+    r.observeReplay(a!, { lsn: 100n, server: server('10.0.0.1:5432', 't1') }, tick())
+    r.observeReplay(b!, { lsn: 100n, server: undefined }, tick())
+    r.observeReplay(b!, { lsn: 90n, server: undefined }, tick())
+    expect([a!.pooled, b!.pooled]).toEqual([true, true])
+    expect(warn.mock.calls.map((c) => String(c[0]).split(':')[0])).toEqual([
+      'replica `replica-1` is served by more than one server (two different servers answered through it)',
+      'replica `replica-2` is served by more than one server (its replay position went backwards)',
+    ])
+    warn.mockRestore()
+  })
+
+  it('a connection failure forgets the position (the server may come back restarted, lower)', () => {
+    const r = router({ sticky: { mode: 'lsn' } })
+    const replica = r.replicas[0]!
+    r.observeReplay(replica, { lsn: 100n, server: undefined }, tick())
+    r.fail(replica, 'ECONNREFUSED')
+    expect(replica.replay).toBeUndefined()
   })
 })

@@ -95,13 +95,16 @@ class Checker {
       const seededBy = this.history.scopes.get(scope)?.seededBy
       const inherited = seededBy ? snapshots.get(seededBy.tokenOp) : undefined
       const known: Knowledge = inherited ? clone(inherited) : new Map<string, Known>()
+      // Monotonic reads are promised per runInScope scope (and across its tokens), not to the client-wide scope
+      // that all work outside runInScope shares (README, Consistency).
+      const monotonic = this.guarantees.monotonicReads && this.history.scopes.get(scope)?.wide !== true
       const done = ops.filter((o) => o.ok && (o.writes.length > 0 || o.facts.length > 0)).sort((a, b) => a.end - b.end)
       const checks = ops.filter((o) => o.ok && (o.kind === 'read' || o.kind === 'token')).sort((a, b) => a.start - b.start)
       let next = 0
       for (const check of checks) {
-        while (next < done.length && (done[next] as Operation).end < check.start) this.absorb(known, done[next++] as Operation)
+        while (next < done.length && (done[next] as Operation).end < check.start) this.absorb(known, done[next++] as Operation, monotonic)
         if (check.kind === 'token') snapshots.set(check.id, clone(known))
-        else for (const fact of check.facts) this.checkFact(check, fact, known)
+        else for (const fact of check.facts) this.checkFact(check, fact, known, monotonic)
       }
     }
     return this.violations.sort((a, b) => a.at - b.at)
@@ -121,7 +124,7 @@ class Checker {
     return before + 1
   }
 
-  private absorb(known: Knowledge, op: Operation): void {
+  private absorb(known: Knowledge, op: Operation, monotonic: boolean): void {
     for (const effect of op.writes) {
       const e = entry(known, effect.id)
       if (effect.type === 'delete') e.deleted = op
@@ -133,7 +136,7 @@ class Checker {
         }
       }
     }
-    if (!this.guarantees.monotonicReads) return
+    if (!monotonic) return
     for (const fact of op.facts) {
       for (const row of fact.rows) {
         const e = entry(known, row.id)
@@ -160,9 +163,8 @@ class Checker {
     return start !== undefined && start < read.end
   }
 
-  private checkFact(read: Operation, fact: ReadFact, known: Knowledge): void {
+  private checkFact(read: Operation, fact: ReadFact, known: Knowledge, mono: boolean): void {
     const ryw = this.guarantees.readYourWrites
-    const mono = this.guarantees.monotonicReads
     const returned = new Map(fact.rows.map((r) => [r.id, r.version]))
     for (const [id, version] of returned) {
       const e = known.get(id)

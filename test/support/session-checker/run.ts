@@ -3,7 +3,7 @@ import { waitForReplay } from '../../../src/testing/local-cluster.ts'
 import { checkHistory, formatViolation, type Guarantees, type Violation } from './checker.ts'
 import { DEFAULT_FAULTS, FaultSchedule, healCluster, type FaultScheduleOptions } from './faults.ts'
 import { History } from './history.ts'
-import { PooledEntry } from './pooled-entry.ts'
+import { PooledEntry } from '../pooled-entry.ts'
 import { DEFAULT_WORKLOAD, Rng, routedInstance, Workload, type WorkloadOptions } from './workload.ts'
 
 export interface SessionRunOptions {
