@@ -1,10 +1,13 @@
 /**
  * bench/consistency — not a test. `npm run bench:consistency [-- --workers 16 --seconds 2 --rounds 3]`
- * Mixed workload at fixed concurrency: each worker is a scope; 10% of its operations are a write (create)
- * followed by 3 reads of the written row, the rest are reads of random rows. Compares no stickiness, window
- * mode (2 s) and LSN mode, interleaved (A B C A B C …), with replicas replaying normally and with 100 ms of
- * injected replay delay. Prints stale reads, share of reads on replicas, primary queries per second, p50/p99
- * read latency and the extra round trips per write.
+ * Mixed workload at fixed concurrency: 10% of a worker's operations are a write (create) followed by 3 reads of
+ * the written row, the rest are reads of random rows. Two shapes: each worker one long-lived scope (the worst
+ * case for monotonic reads: a scope that fell back to the primary keeps needing newer positions while it keeps
+ * reading), and each worker a sequence of requests, a scope of 4 operations each (a web app). Compares no
+ * stickiness, window mode (2 s), LSN mode without and with monotonic reads (the default), interleaved
+ * (A B C D A B C D …), with replicas replaying normally and with 100 ms of injected replay delay. Prints stale
+ * reads, share of reads on replicas, primary queries per second, p50/p99 read latency and the extra round
+ * trips per write.
  */
 import { parseArgs } from 'node:util'
 import { readReplicas, runInScope, type ReadReplicasOptions } from 'prisma-replica-router'
@@ -26,7 +29,8 @@ const rounds = Number(values.rounds)
 const variants: { name: string; sticky: ReadReplicasOptions['sticky'] }[] = [
   { name: 'none (sticky: false)', sticky: false },
   { name: 'window 2000 ms', sticky: { mode: 'window', windowMs: 2000 } },
-  { name: 'lsn', sticky: { mode: 'lsn' } },
+  { name: 'lsn, monotonic: false', sticky: { mode: 'lsn', monotonic: false } },
+  { name: 'lsn (monotonic reads, default)', sticky: { mode: 'lsn' } },
 ]
 
 interface Totals {
@@ -51,7 +55,7 @@ try {
   const maxId = (await seed.note.aggregate({ _max: { id: true } }))._max.id ?? 1
   await cluster.waitForReplication()
 
-  for (const lagMs of [0, 100]) {
+  for (const [lagMs, perRequest] of [[0, false], [100, false], [0, true], [100, true]] as const) {
     for (const name of ['replica-1', 'replica-2']) await cluster.setReplicaLag(name, lagMs)
     const totals = new Map<string, Totals>(variants.map((v) => [v.name, { reads: 0, ownReads: 0, stale: 0, onReplica: 0, primaryQueries: 0, writes: 0, extraRoundTrips: 0, elapsedMs: 0, latencies: [] }]))
     for (let round = 0; round < rounds; round++) {
@@ -82,20 +86,30 @@ try {
             if (!row) t.stale += 1
           }
         }
+        /** One operation: a write and 3 reads of it, or a read of a random row. */
+        const operation = async () => {
+          if (Math.random() < 0.1) {
+            const note = await prisma.note.create({ data: { title: 'w' } })
+            t.writes += 1
+            for (let i = 0; i < 3; i++) await read(note.id, true)
+          } else {
+            await read(1 + Math.floor(Math.random() * maxId), false)
+          }
+        }
         await Promise.all(
-          Array.from({ length: workers }, () =>
-            runInScope(async () => {
-              while (performance.now() < end) {
-                if (Math.random() < 0.1) {
-                  const note = await prisma.note.create({ data: { title: 'w' } })
-                  t.writes += 1
-                  for (let i = 0; i < 3; i++) await read(note.id, true)
-                } else {
-                  await read(1 + Math.floor(Math.random() * maxId), false)
-                }
-              }
-            }),
-          ),
+          Array.from({ length: workers }, async () => {
+            if (!perRequest) {
+              await runInScope(async () => {
+                while (performance.now() < end) await operation()
+              })
+              return
+            }
+            while (performance.now() < end) {
+              await runInScope(async () => {
+                for (let i = 0; i < 4; i++) await operation()
+              })
+            }
+          }),
         )
         t.elapsedMs += performance.now() - started
         const stats = prisma.$routerStats()
@@ -104,8 +118,12 @@ try {
         await prisma.$disconnect()
       }
     }
-    console.log(`\n### ${lagMs === 0 ? 'replicas replaying normally (loopback, ~1 ms)' : `${String(lagMs)} ms recovery_min_apply_delay on both replicas`}\n`)
-    console.log(`${String(workers)} scopes, 10% writes each followed by 3 reads of the written row, ${String(rounds)} interleaved rounds × ${String(seconds)} s per variant\n`)
+    const lag = lagMs === 0 ? 'replicas replaying normally (loopback, ~1 ms)' : `${String(lagMs)} ms recovery_min_apply_delay on both replicas`
+    console.log(`\n### ${perRequest ? 'requests of 4 operations, a scope each' : 'long-lived scopes'}, ${lag}\n`)
+    console.log(
+      `${String(workers)} workers (${perRequest ? 'each a sequence of requests, a scope of 4 operations each' : 'each one scope for the whole run'}), ` +
+        `10% writes each followed by 3 reads of the written row, ${String(rounds)} interleaved rounds × ${String(seconds)} s per variant\n`,
+    )
     console.log('| sticky | stale reads (of own writes) | reads on replicas | reads/s | primary queries/s | read p50 | read p99 | extra round trips / write |')
     console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
     for (const variant of variants) {

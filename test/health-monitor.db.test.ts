@@ -5,6 +5,20 @@ import { healReplicas, newClient, requireCluster, timeline, topology, unique, un
 
 afterEach(healReplicas)
 
+/** A routed client without read-your-writes whose replicas leave rotation over `maxMs` of lag. */
+function lagLimited(maxMs: number, intervalMs: number, events: ReturnType<typeof timeline>) {
+  return newClient(topology.primaryUrl).$extends(
+    readReplicas({
+      replicas: topology.replicas.map((r) => ({ client: newClient(r.url), name: r.name })),
+      sticky: false,
+      maxLag: { ms: maxMs },
+      health: { intervalMs },
+      onRoute: events.onRoute,
+      onHealthChange: events.onHealthChange,
+    }),
+  )
+}
+
 describe('lag-aware routing (replay paused for real)', () => {
   it('maxLag 500 ms: a frozen replica leaves rotation, no read it serves is staler than the bound, and it comes back', async (ctx) => {
     const cluster = requireCluster(ctx)
@@ -12,16 +26,7 @@ describe('lag-aware routing (replay paused for real)', () => {
     const intervalMs = 200
     const events = timeline()
     const writer = newClient(topology.primaryUrl)
-    const prisma = newClient(topology.primaryUrl).$extends(
-      readReplicas({
-        replicas: topology.replicas.map((r) => ({ client: newClient(r.url), name: r.name })),
-        sticky: false,
-        maxLag: { ms: maxMs },
-        health: { intervalMs },
-        onRoute: events.onRoute,
-        onHealthChange: events.onHealthChange,
-      }),
-    )
+    const prisma = lagLimited(maxMs, intervalMs, events)
     const prefix = unique('lag')
     // The writer commits a row every few ms and remembers when each was committed (by its own clock).
     const committedAt = new Map<number, number>()
@@ -141,15 +146,7 @@ describe('maxLag after an outage', () => {
     const maxMs = 1000
     const events = timeline()
     const writer = newClient(topology.primaryUrl)
-    const prisma = newClient(topology.primaryUrl).$extends(
-      readReplicas({
-        replicas: topology.replicas.map((r) => ({ client: newClient(r.url), name: r.name })),
-        sticky: false,
-        maxLag: { ms: maxMs },
-        health: { intervalMs: 100 },
-        onHealthChange: events.onHealthChange,
-      }),
-    )
+    const prisma = lagLimited(maxMs, 100, events)
     const prefix = unique('outage')
     const run = { writing: true }
     let written = 0
