@@ -2,6 +2,7 @@
  * Soak run of the session-guarantee checker on its own local cluster (primary + 2 streaming replicas):
  *
  *   npm run soak -- --seconds 600 [--seed S] [--ryw-only] [--sessions N] [--without pooled,primary-tx,sync-off,tx-reads]
+ *                   [--detect-pooled]   (the pooled entry left to the router's detection instead of `pooled: true`)
  *   npm run soak -- --seconds 120 --only defect-2     (only the workload/faults that can trigger that defect)
  *
  * Prints reads, writes, faults injected by kind, replica share, violations (the first few in full, with their
@@ -39,6 +40,7 @@ const { values } = parseArgs({
     only: { type: 'string' },
     full: { type: 'string', default: '3' },
     sessions: { type: 'string' },
+    'detect-pooled': { type: 'boolean', default: false },
   },
 })
 const seconds = Number(values.seconds)
@@ -69,7 +71,7 @@ try {
     cluster,
     guarantees: { readYourWrites: true, monotonicReads: true },
     readTimeoutMs: 1000,
-    pooledEntry: !off('pooled'),
+    pooledEntry: off('pooled') ? false : values['detect-pooled'] ? 'detected' : 'configured',
     workload: {
       ...DEFAULT_WORKLOAD,
       sessions: values.sessions === undefined ? DEFAULT_WORKLOAD.sessions : Number(values.sessions),

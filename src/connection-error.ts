@@ -48,6 +48,16 @@ export class ReadTimeoutError extends Error {
 const field = (value: unknown, key: string): unknown =>
   typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[key] : undefined
 
+/** The SQLSTATE a driver-adapter or Prisma error carries, if any (`42883`, `57014`, …). */
+export function sqlstateOf(error: unknown, depth = 0): string | undefined {
+  if (typeof error !== 'object' || error === null || depth > 4) return undefined
+  const adapter = field(field(field(error, 'meta'), 'driverAdapterError'), 'cause') ?? field(error, 'cause')
+  const code = field(adapter, 'originalCode') ?? field(adapter, 'code') ?? field(error, 'code')
+  if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code
+  const nested = field(error, 'cause')
+  return nested === undefined || nested === error ? undefined : sqlstateOf(nested, depth + 1)
+}
+
 /**
  * The cause of a connection-level failure, as a short code safe to log (`57P01`, `DatabaseNotReachable`,
  * `ECONNREFUSED`, `timeout`, …), or `undefined` when the error came from the query itself.

@@ -25,8 +25,12 @@ async function within<T>(promise: PromiseLike<T>, ms: number): Promise<T> {
   }
 }
 
-/** Every this many rounds (the first one included), each replica gets {@link IDENTIFY_PROBES} probes at once. */
-const IDENTIFY_EVERY = 30
+/**
+ * In each of the first {@link IDENTIFY_FIRST} rounds, then every {@link IDENTIFY_EVERY}th, each replica gets
+ * {@link IDENTIFY_PROBES} probes at once.
+ */
+const IDENTIFY_FIRST = 5
+const IDENTIFY_EVERY = 10
 const IDENTIFY_PROBES = 3
 
 /**
@@ -121,7 +125,7 @@ export class HealthMonitor {
       if (this.pending.has(replica)) throw new ProbeTimeout()
       // Now and then, several probes at once: a pool spreads them over connections, so an entry that is really
       // several servers (a pooler, a load balancer) shows more than one; see Router.observeReplay.
-      const count = this.rounds % IDENTIFY_EVERY === 1 ? IDENTIFY_PROBES : 1
+      const count = this.rounds <= IDENTIFY_FIRST || this.rounds % IDENTIFY_EVERY === 0 ? IDENTIFY_PROBES : 1
       const probe = Promise.all(Array.from({ length: count }, () => queryReplay(replica.client)))
       this.pending.add(replica)
       void probe.then(
@@ -139,15 +143,19 @@ export class HealthMonitor {
       } else if (replica.state !== 'down') this.router.fail(replica, cause)
       return undefined
     }
-    // A server that is no longer in recovery (promoted) has no replay position: it has everything it serves.
     let replay: bigint | undefined
-    for (const { lsn, server } of observed) {
-      const position = lsn ?? this.tracker.latest
-      if (position === undefined) continue
-      this.router.observeReplay(replica, { lsn: position, server }, startedAt)
-      if (replay === undefined || position < replay) replay = position // the lag is the furthest behind
+    for (const observation of observed) {
+      this.router.observeReplay(replica, observation, startedAt)
+      replica.checks.observe(startedAt, observation)
+      const { lsn } = observation
+      if (lsn !== undefined && (replay === undefined || lsn < replay)) replay = lsn // the lag is the furthest behind
     }
-    if (replay === undefined) return undefined
+    if (replay === undefined) {
+      // Not in recovery (a promoted standby, a logical subscriber, a primary by mistake): it has no replay
+      // position, so its lag cannot be measured and read-your-writes never relies on it.
+      this.router.setHealth(replica, this.lagLimited ? 'down' : 'up', 'lag-unmeasurable')
+      return undefined
+    }
     if (!lagMeasurable) {
       // Without the primary's position the lag is unknown: re-admit only when no lag limit is configured.
       if (replica.state === 'down' && !this.lagLimited) this.router.setHealth(replica, 'up', 'recovered')

@@ -1,33 +1,34 @@
-interface Fetch {
-  readonly startedAt: number
-  readonly promise: Promise<bigint>
-}
-
 import { tick } from './scope.js'
 
+interface Fetch<T> {
+  readonly startedAt: number
+  readonly promise: Promise<T>
+}
+
 /**
- * The primary's WAL position "at or after" a moment, with as few round trips as possible. One query runs at a
- * time; a caller that needs a newer one than the query in flight waits for the single query queued behind it,
- * shared with every caller arriving meanwhile (group commit, for position queries). The health check's samples
- * count too.
+ * A value read by a query that started after a given moment (a {@link tick}), with as few round trips as
+ * possible. One query runs at a time; a caller that needs a newer one than the query in flight waits for the
+ * single query queued behind it, shared with every caller arriving meanwhile (group commit, for position
+ * queries). Values observed elsewhere (the health check) count too.
  */
-export class PrimaryPosition {
-  private latest: { startedAt: number; lsn: bigint } | undefined
-  private inflight: Fetch | undefined
-  private queued: Promise<bigint> | undefined
-  /** Position queries sent (the extra round trips of LSN mode). */
+export class FreshQuery<T> {
+  private latest: { startedAt: number; value: T } | undefined
+  private inflight: Fetch<T> | undefined
+  private queued: Promise<T> | undefined
+  /** Queries sent. */
   queries = 0
 
-  constructor(private readonly query: () => Promise<bigint>) {}
+  /** `query(startedAt)`: runs the query; `startedAt` is the tick it started at. */
+  constructor(private readonly query: (startedAt: number) => Promise<T>) {}
 
-  /** Records a position read by a query that started at tick `startedAt` (e.g. by the health check). */
-  observe(startedAt: number, lsn: bigint): void {
-    if (!this.latest || startedAt > this.latest.startedAt) this.latest = { startedAt, lsn }
+  /** Records a value read by a query that started at tick `startedAt` (e.g. by the health check). */
+  observe(startedAt: number, value: T): void {
+    if (!this.latest || startedAt > this.latest.startedAt) this.latest = { startedAt, value }
   }
 
-  /** A position read by a query started after tick `since` (see `tick()`): reused or fetched. */
-  async after(since: number): Promise<bigint> {
-    if (this.latest && this.latest.startedAt > since) return this.latest.lsn
+  /** A value read by a query started after tick `since` (see `tick()`): reused or fetched. */
+  async after(since: number): Promise<T> {
+    if (this.latest && this.latest.startedAt > since) return this.latest.value
     const running = this.inflight
     if (!running) return await this.start().promise
     if (running.startedAt > since) return await running.promise
@@ -41,23 +42,33 @@ export class PrimaryPosition {
     return await this.queued
   }
 
-  private start(): Fetch {
+  private start(): Fetch<T> {
     const startedAt = tick()
     this.queries += 1
-    const promise = this.query().then((lsn) => {
-      this.observe(startedAt, lsn)
-      return lsn
+    const promise = this.query(startedAt).then((value) => {
+      this.observe(startedAt, value)
+      return value
     })
     const entry = { startedAt, promise }
     this.inflight = entry
     void promise.then(
-      () => { this.settled(entry); },
-      () => { this.settled(entry); },
+      () => {
+        this.settled(entry)
+      },
+      () => {
+        this.settled(entry)
+      },
     )
     return entry
   }
 
-  private settled(entry: Fetch): void {
+  private settled(entry: Fetch<T>): void {
     if (this.inflight === entry) this.inflight = undefined
   }
 }
+
+/**
+ * The primary's WAL position "at or after" a moment: read-your-writes asks it once per write (shared by
+ * concurrent writers), and the health check's samples count too.
+ */
+export class PrimaryPosition extends FreshQuery<bigint> {}

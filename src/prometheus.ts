@@ -48,8 +48,9 @@ export function prometheusMetrics(client: ReplicaRouterClientLike, options: { pr
   family('replica_reads_total', 'counter', 'Reads served by the replica.', byReplica((r) => r.reads))
   family('replica_failures_total', 'counter', 'Connection-level failures on the replica.', byReplica((r) => r.failures))
   family('retries_total', 'counter', 'Reads retried after a connection-level failure.', [['', stats.retries]])
-  family('fallbacks_total', 'counter', 'Reads that found no usable replica.', [['', stats.fallbacks]])
+  family('fallbacks_total', 'counter', 'Reads that found no usable replica (sent to the primary or refused).', [['', stats.fallbacks]])
+  family('unconfirmed_total', 'counter', 'Replica reads done again on the primary: their replica could not be confirmed.', [['', stats.unconfirmed]])
   family('position_queries_total', 'counter', 'Primary WAL position queries for read-your-writes.', [['', stats.positionQueries]])
-  family('replica_checks_total', 'counter', 'Replica replay position checks for read-your-writes.', [['', stats.replicaChecks]])
+  family('replica_checks_total', 'counter', 'Replica replay position checks for read-your-writes and monotonic reads.', [['', stats.replicaChecks]])
   return `${lines.join('\n')}\n`
 }

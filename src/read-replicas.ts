@@ -5,7 +5,7 @@ import { describeValue } from './describe-value.js'
 import { InvalidOptionError, NoReplicaAvailableError, ReplicaInTransactionError, ReplicaWriteError } from './errors.js'
 import type { ReplicaStatus } from './health-event.js'
 import { HealthMonitor } from './health-monitor.js'
-import { queryPrimaryLsn, queryReplay } from './lag-tracker.js'
+import { queryPrimaryLsn } from './lag-tracker.js'
 import { ReadDeadlines } from './read-deadlines.js'
 import { modelProperty, READ_OPERATIONS } from './operations.js'
 import { resolveOptions, type PrismaClientLike, type ReadReplicasOptions, type ResolvedOptions } from './options.js'
@@ -151,7 +151,7 @@ class ReplicaReader {
     }
     const replica = router.pick({ model, operation }, undefined, accept, policy)
     if (!replica) return this.toPrimary(model, params, 'fallback', undefined, undefined)
-    return this.readOn(replica, model, params, reason, accept, policy, undefined)
+    return this.readOn(replica, model, params, reason, accept, policy, undefined, false)
   }
 
   /**
@@ -167,46 +167,50 @@ class ReplicaReader {
     policy: RoutingPolicy | undefined,
   ): Promise<unknown> {
     const router = this.router
-    const home = scope.home
-    if (home && !(Router.canStay(home, scope) && (!allowed || allowed(home)))) router.leaveHome(scope)
+    const canStay = (home: ReplicaState) => Router.canStay(home, scope) && (!allowed || allowed(home))
+    if (scope.home && !canStay(scope.home)) router.leaveHome(scope)
     const required = await router.requirement()
     if (required === 'primary') {
       router.emit(model, params.operation, 'sticky', undefined, 'lsn')
       return await router.primaryRead(onPrimary(params), scope)
     }
+    // Asked again after each wait: a concurrent read of the scope may have moved its home meanwhile.
     const stay = scope.home
-    if (stay) {
+    if (stay && canStay(stay)) {
       if (required === undefined || (stay.replay !== undefined && stay.replay >= required)) {
-        return await this.readOnHome(stay, model, params, reason, policy, scope)
+        return await this.readOnHome(stay, model, params, reason, allowed, policy, scope)
       }
       // The home has not replayed the scope's write as far as we know: ask it (the answer is also its bound).
-      if ((await this.checkReplay(stay)) && Router.canStay(stay, scope) && stay.replay !== undefined && stay.replay >= required) {
-        return await this.readOnHome(stay, model, params, reason, policy, scope)
+      if ((await this.checkReplay(stay)) && scope.home === stay && canStay(stay) && stay.replay !== undefined && stay.replay >= required) {
+        return await this.readOnHome(stay, model, params, reason, allowed, policy, scope)
       }
-      if (scope.home === stay) router.leaveHome(scope)
-      const raised = await router.requirement()
-      return await this.readCausal(model, params, raised, reason, allowed, policy, scope)
     }
-    return await this.readCausal(model, params, required, reason, allowed, policy, scope)
+    if (scope.home) router.leaveHome(scope)
+    return await this.readCausal(model, params, await router.requirement(), reason, allowed, policy, scope)
   }
 
   /**
-   * A read on the scope's home. If the home fails under it, another replica may take it only if it is known to
-   * have replayed what the home served (a check of the home started after its last read), else the primary.
+   * A read on the scope's home, confirmed afterwards once the scope has read there before or requires a
+   * position (see {@link confirmed}). If the home fails under it, another replica may take it only if it is
+   * known to have replayed what the home served (a check of the home started after its last read), else the
+   * primary.
    */
   private readOnHome(
     home: ReplicaState,
     model: string,
     params: ReadRequest,
     reason: 'read' | 'rule',
+    allowed: ((r: ReplicaState) => boolean) | undefined,
     policy: RoutingPolicy | undefined,
     scope: ScopeState,
   ): Promise<unknown> {
     const required = scope.required
     const bound = Router.homeBound(home, scope)
     const floor = bound === undefined ? undefined : required === undefined || bound > required ? bound : required
-    const accept = (r: ReplicaState) => floor !== undefined && !r.pooled && r.replay !== undefined && r.replay >= floor
-    return this.readOn(home, model, params, reason, accept, policy, scope)
+    const accept = (r: ReplicaState) =>
+      floor !== undefined && (!allowed || allowed(r)) && !r.pooled && r.replay !== undefined && r.replay >= floor
+    const confirm = required !== undefined || scope.homeReadAt > 0
+    return this.readOn(home, model, params, reason, accept, policy, scope, confirm)
   }
 
   /**
@@ -245,10 +249,14 @@ class ReplicaReader {
       }
     }
     if (!replica) return await this.toPrimary(model, params, 'fallback', undefined, watched)
-    return await this.readOn(replica, model, params, reason, accept, policy, watched)
+    // A read chosen by a known position is confirmed afterwards: its server may have gone back since.
+    return await this.readOn(replica, model, params, reason, accept, policy, watched, required !== undefined)
   }
 
-  /** Reads on `replica`; on a connection failure, once on another acceptable replica, then the primary. */
+  /**
+   * Reads on `replica`; on a connection failure, once on another acceptable replica, then the primary.
+   * `confirm`: the choice relied on a known position (see {@link confirmed}).
+   */
   private readOn(
     replica: ReplicaState,
     model: string,
@@ -257,6 +265,7 @@ class ReplicaReader {
     accept: ((r: ReplicaState) => boolean) | undefined,
     policy: RoutingPolicy | undefined,
     watched: ScopeState | undefined,
+    confirm: boolean,
   ): Promise<unknown> {
     if (this.router.observed()) this.router.emit(model, params.operation, reason, replica)
     if (watched) this.router.readingOn(watched, replica)
@@ -264,8 +273,9 @@ class ReplicaReader {
       replica,
       model,
       params,
-      (error) => this.afterFailure(error, replica, model, params, accept, policy, watched),
+      (error) => this.afterFailure(error, replica, model, params, accept, policy, watched, confirm),
       watched,
+      confirm,
     )
   }
 
@@ -277,6 +287,7 @@ class ReplicaReader {
     accept: ((r: ReplicaState) => boolean) | undefined,
     policy: RoutingPolicy | undefined,
     watched: ScopeState | undefined,
+    confirm: boolean,
   ): Promise<unknown> {
     if (!this.isConnectionFailure(replica, error)) throw error
     this.router.retries += 1
@@ -285,7 +296,7 @@ class ReplicaReader {
     if (second) {
       this.router.emit(model, params.operation, 'retry', second)
       try {
-        return await this.attempt(second, model, params, undefined, watched)
+        return await this.attempt(second, model, params, undefined, watched, confirm)
       } catch (secondError) {
         if (!this.isConnectionFailure(second, secondError)) throw secondError
         failure = secondError
@@ -315,27 +326,38 @@ class ReplicaReader {
    * connection failure also takes the replica out of rotation).
    */
   private async checkReplay(replica: ReplicaState): Promise<boolean> {
-    if (replica.positionCheck) return await replica.positionCheck
     if (performance.now() - replica.positionCheckedAt < RECHECK_MS) return true
     replica.positionCheckedAt = performance.now()
-    this.router.replicaChecks += 1
-    const startedAt = tick()
-    const check = this.timed(queryReplay(replica.client)).then(
-      (observed) => {
-        if (observed.lsn !== undefined) this.router.observeReplay(replica, { lsn: observed.lsn, server: observed.server }, startedAt)
-        return true
-      },
-      (error: unknown) => {
-        this.isConnectionFailure(replica, error)
-        return false
-      },
-    )
-    replica.positionCheck = check
     try {
-      return await check
-    } finally {
-      replica.positionCheck = undefined
+      await this.timed(replica.checks.after(tick()))
+      return true
+    } catch (error) {
+      this.isConnectionFailure(replica, error)
+      return false
     }
+  }
+
+  /**
+   * Confirms a read that relied on what was known of `replica` (its position, or that it is the scope's home):
+   * a check that started after the read ended (`endedAt`) saw the same incarnation, so the server that answered
+   * had not gone back in time (restarted, reinitialised) since that knowledge was gathered. One round trip,
+   * shared by every read of the replica that ended before it started.
+   */
+  private async confirmed(replica: ReplicaState, incarnation: number, endedAt: number): Promise<boolean> {
+    try {
+      await this.timed(replica.checks.after(endedAt))
+    } catch (error) {
+      this.isConnectionFailure(replica, error)
+      return false
+    }
+    return replica.incarnation === incarnation && !replica.pooled
+  }
+
+  /** A read whose replica could not be confirmed (see {@link confirmed}), done again on the primary. */
+  private redoOnPrimary(model: string, params: ReadRequest, watched: ScopeState | undefined): Promise<unknown> {
+    this.router.unconfirmed += 1
+    this.router.emit(model, params.operation, 'sticky', undefined, 'lsn')
+    return this.router.primaryRead(onPrimary(params), watched)
   }
 
   private isConnectionFailure(replica: ReplicaState, error: unknown): boolean {
@@ -355,12 +377,14 @@ class ReplicaReader {
     params: ReadRequest,
     onFailure: ((error: unknown) => Promise<unknown>) | undefined,
     watched: ScopeState | undefined,
+    confirm: boolean,
   ): Promise<unknown> {
     const actions = this.actionsOf(replica)
     const run = actions.get(model, params.operation)
     if (!run) return Promise.reject(new TypeError(`Replica \`${replica.name}\` has no \`${model}.${params.operation}\``))
     const path = params.path
     const deadlines = this.deadlines
+    const incarnation = replica.incarnation
     replica.inFlight++
     let open = true
     const close = (): boolean => {
@@ -391,12 +415,33 @@ class ReplicaReader {
           if (ticket) deadlines?.release(ticket)
           if (!close()) return
           replica.reads++
-          if (watched) this.router.servedBy(watched, replica)
-          resolve(path ? unpackFluent(result, path) : result)
+          if (!confirm) {
+            if (watched) this.router.servedBy(watched, replica, tick())
+            resolve(path ? unpackFluent(result, path) : result)
+            return
+          }
+          const endedAt = tick()
+          resolve(
+            this.confirmed(replica, incarnation, endedAt).then((ok) => {
+              if (!ok) return this.redoOnPrimary(model, params, watched)
+              if (watched) this.router.servedBy(watched, replica, endedAt)
+              return path ? unpackFluent(result, path) : result
+            }),
+          )
         },
         (error: unknown) => {
           if (ticket) deadlines?.release(ticket)
-          if (close()) fail(error)
+          if (!close()) return
+          if (!confirm || connectionErrorCause(error) !== undefined) {
+            fail(error)
+            return
+          }
+          // An error of the query itself, from a server that may have gone back in time (a table that is not
+          // there yet): it counts only if the server is confirmed, else the read is done on the primary.
+          void this.confirmed(replica, incarnation, tick()).then((ok) => {
+            if (ok) fail(error)
+            else resolve(this.redoOnPrimary(model, params, watched))
+          })
         },
       )
     })

@@ -2,13 +2,24 @@ import { RoutingPolicyError, UnknownReplicaError } from './errors.js'
 import type { HealthEvent, ReplicaHealth, ReplicaLag, ReplicaStatus } from './health-event.js'
 import type { PrismaClientLike, ResolvedOptions } from './options.js'
 import type { ReplicaCandidate, RoutingContext, RoutingPolicy } from './policies/routing-policy.js'
-import { connectionErrorCause } from './connection-error.js'
+import { connectionErrorCause, sqlstateOf } from './connection-error.js'
 import type { ConsistencyPoint } from './consistency-token.js'
-import { formatLsn } from './lag-tracker.js'
+import { formatLsn, queryReplay, type ReplayObservation } from './lag-tracker.js'
 import { activeSpan, annotateSpan, debugLogger, formatHealth, formatRoute, spanPossible } from './observability.js'
-import { PrimaryPosition } from './primary-position.js'
+import { FreshQuery, PrimaryPosition } from './primary-position.js'
 import type { RouteEvent, RouteReason, StickyKind } from './route-event.js'
 import { currentScope, type ScopeState, tick } from './scope.js'
+
+/**
+ * True when a failed position query means the server cannot report WAL positions at all: the function does not
+ * exist or is not supported (Aurora, other PostgreSQL-compatible servers), may not be called, or returned no
+ * position.
+ */
+function lsnUnavailable(error: unknown): boolean {
+  if (error instanceof TypeError) return true
+  const sqlstate = sqlstateOf(error)
+  return sqlstate === '42883' || sqlstate === '0A000' || sqlstate === '42501'
+}
 
 /** Servers remembered per replica entry (enough to tell one server, restarts and a pool apart). */
 const MAX_SERVERS = 16
@@ -28,7 +39,7 @@ function newScopeState(lastWriteAt: number, required: bigint | undefined, monoto
     untrackedUntil: -Infinity,
     monotonic,
     home: undefined,
-    homeServer: undefined,
+    homeIncarnation: 0,
     homeReadAt: 0,
   }
 }
@@ -48,6 +59,11 @@ export interface RouterStats {
   readonly retries: number
   /** Reads that found no usable replica (sent to the primary, or refused with `fallback: 'error'`). */
   readonly fallbacks: number
+  /**
+   * Reads done again on the primary because the replica that answered could not be confirmed afterwards: it
+   * restarted or went back in time meanwhile, became unreachable, or turned out to be several servers.
+   */
+  readonly unconfirmed: number
 }
 
 /** A replica's live state. Doubles as the candidate a policy sees (read-only to it). */
@@ -80,8 +96,16 @@ export interface ReplicaState extends ReplicaCandidate {
    * monotonic, never go through it.
    */
   pooled: boolean
-  /** LSN check in flight on this replica (shared by concurrent readers) and when the last one started. */
-  positionCheck: Promise<boolean> | undefined
+  /**
+   * Bumped whenever the server behind this entry may have gone back in time: it restarted (a new start time at
+   * the same address), its position went backwards (a crash and reinitialisation keeps the start time), or a
+   * query on it failed at the connection level. A read that relied on a cached position is confirmed by a
+   * check that started after it ended and saw the same incarnation (see ReplicaReader).
+   */
+  incarnation: number
+  /** Replay checks of this replica, shared by concurrent readers; the health check's observations count too. */
+  readonly checks: FreshQuery<ReplayObservation>
+  /** When the last check before a read started (ms, monotonic): not repeated within 5 ms. */
   positionCheckedAt: number
   reads: number
   failures: number
@@ -109,15 +133,16 @@ export class Router {
   private readonly monotonic: boolean
   /** The primary's WAL position after writes (LSN mode). */
   readonly primaryPosition: PrimaryPosition
-  /** LSN checks sent to replicas (LSN mode's other extra round trip, on reads). */
-  replicaChecks = 0
+  /** Reads done again on the primary because their replica could not be confirmed (see ReplicaReader.attempt). */
+  unconfirmed = 0
   /** Reads retried after a connection-level failure (each read once). */
   retries = 0
   /** Reads sent to the primary, or refused with `fallback: 'error'`, because no replica was usable. */
   fallbacks = 0
 
   constructor(options: ResolvedOptions, queryPrimaryLsn: () => Promise<bigint>) {
-    this.replicas = options.replicas.map((r) => ({
+    this.replicas = options.replicas.map((r) => {
+      const replica: ReplicaState = {
       ...r,
       inFlight: 0,
       state: 'up',
@@ -129,11 +154,18 @@ export class Router {
       server: undefined,
       servers: new Set<string>(),
       pooled: r.pooled,
-      positionCheck: undefined,
+      incarnation: 0,
+      checks: new FreshQuery(async (startedAt) => {
+        const observed = await queryReplay(r.client)
+        this.observeReplay(replica, observed, startedAt)
+        return observed
+      }),
       positionCheckedAt: -Infinity,
       reads: 0,
       failures: 0,
-    }))
+      }
+      return replica
+    })
     this.usable = this.replicas
     this.policy = options.policy
     this.mode = options.sticky === false ? false : options.sticky.mode
@@ -248,7 +280,10 @@ export class Router {
     try {
       await this.resolvePending(state)
     } catch (error) {
-      if (connectionErrorCause(error) === undefined) this.lsnUnsupported(error)
+      // Only a server that cannot report WAL positions turns LSN mode into window mode; any other failure (a
+      // connection, a cancelled statement, a primary in recovery) sends this read to the primary, and the next
+      // read asks again.
+      if (connectionErrorCause(error) === undefined && lsnUnavailable(error)) this.lsnUnsupported(error)
       return 'primary'
     }
     return state.required
@@ -270,7 +305,7 @@ export class Router {
 
   /** Monotonic reads: true while `home` can serve `scope` as the same server it read from (see ScopeState). */
   static canStay(home: ReplicaState, scope: ScopeState): boolean {
-    return home.state === 'up' && !home.pooled && home.server === scope.homeServer
+    return home.state === 'up' && !home.pooled && home.incarnation === scope.homeIncarnation
   }
 
   /**
@@ -278,7 +313,7 @@ export class Router {
    * check of the same server that started after the scope's last read there ended.
    */
   static homeBound(home: ReplicaState, scope: ScopeState): bigint | undefined {
-    const known = !home.pooled && home.server === scope.homeServer && home.replayCheckedAt > scope.homeReadAt
+    const known = !home.pooled && home.incarnation === scope.homeIncarnation && home.replayCheckedAt > scope.homeReadAt
     return known ? home.replay : undefined
   }
 
@@ -296,7 +331,6 @@ export class Router {
     if (!scope.home) return
     Router.foldHome(scope, scope.home)
     scope.home = undefined
-    scope.homeServer = undefined
     scope.homeReadAt = 0
   }
 
@@ -304,18 +338,19 @@ export class Router {
   readingOn(scope: ScopeState, replica: ReplicaState): void {
     if (scope.home === undefined && !replica.pooled) {
       scope.home = replica
-      scope.homeServer = replica.server
+      scope.homeIncarnation = replica.incarnation
     }
   }
 
   /**
-   * Monotonic reads: `replica` answered a read of `scope`. On its home (same server), the home's last read moves
-   * to now; anywhere else (a retry, a pooled entry, a home left meanwhile), the primary's position after now
-   * bounds what it served, as after a write.
+   * Monotonic reads: `replica` answered a read of `scope` that ended at tick `endedAt`. On its home (same
+   * incarnation), the home's last read moves there; anywhere else (a retry, a pooled entry, a home left
+   * meanwhile), the primary's position after it bounds what it served, as after a write.
    */
-  servedBy(scope: ScopeState, replica: ReplicaState): void {
-    if (scope.home === replica && replica.server === scope.homeServer && !replica.pooled) scope.homeReadAt = tick()
-    else scope.pending = tick()
+  servedBy(scope: ScopeState, replica: ReplicaState, endedAt: number): void {
+    if (scope.home === replica && replica.incarnation === scope.homeIncarnation && !replica.pooled) {
+      if (endedAt > scope.homeReadAt) scope.homeReadAt = endedAt
+    } else if (scope.pending === undefined || endedAt > scope.pending) scope.pending = endedAt
   }
 
   /** The current scope if it is held to monotonic reads (a `runInScope` scope in LSN mode), else `undefined`. */
@@ -335,27 +370,29 @@ export class Router {
   }
 
   /**
-   * Records a replica's replay position, from a check that started at tick `startedAt`. Detects an entry that
-   * is really several servers (another server answers, or the position goes backwards: impossible for one
-   * server) and a server that restarted (same address, new start time: its position starts again from what it
-   * reports now).
+   * Records what a check of a replica that started at tick `startedAt` saw. Tells apart one server (positions
+   * only grow), a server that went back in time — restarted (same address, new start time) or reinitialised
+   * after a crash (same start time, position lower than an earlier check that had ended before this one
+   * started): a new incarnation, whose position starts from what it reports now — and an entry that is really
+   * several servers (another address answers, or a server seen before answers again): pooled. A server not in
+   * recovery reports no position: it has none that read-your-writes could rely on.
    */
-  observeReplay(replica: ReplicaState, observed: { readonly lsn: bigint; readonly server: string | undefined }, startedAt: number): void {
+  observeReplay(replica: ReplicaState, observed: ReplayObservation, startedAt: number): void {
     const { lsn, server } = observed
     if (server !== undefined && server !== replica.server) {
       const previous = replica.server
       if (previous !== undefined) {
-        if (replica.servers.has(server) || endpoint(server) !== endpoint(previous)) this.markPooled(replica, 'two different servers answered through it')
-        else {
-          // The same address, started again: its position starts from what it reports now.
-          replica.replay = undefined
-          replica.replayCheckedAt = 0
-        }
+        if (replica.servers.has(server) || endpoint(server) !== endpoint(previous)) this.markPooled(replica)
+        else this.newIncarnation(replica)
       }
       replica.server = server
       if (replica.servers.size < MAX_SERVERS) replica.servers.add(server)
-    } else if (replica.replay !== undefined && lsn < replica.replay && startedAt > replica.replayObservedAt) {
-      this.markPooled(replica, 'its replay position went backwards')
+    } else if (lsn !== undefined && replica.replay !== undefined && lsn < replica.replay && startedAt > replica.replayObservedAt) {
+      this.newIncarnation(replica)
+    }
+    if (lsn === undefined) {
+      replica.replay = undefined
+      return
     }
     if (replica.replay === undefined || lsn > replica.replay) {
       replica.replay = lsn
@@ -364,12 +401,19 @@ export class Router {
     if (startedAt > replica.replayCheckedAt) replica.replayCheckedAt = startedAt
   }
 
+  /** The server behind `replica` may have gone back in time: forget its position, and confirm reads in flight. */
+  private newIncarnation(replica: ReplicaState): void {
+    replica.incarnation += 1
+    replica.replay = undefined
+    replica.replayCheckedAt = 0
+  }
+
   /** Takes a replica entry out of read-your-writes and monotonic reads, saying so once. */
-  private markPooled(replica: ReplicaState, why: string): void {
+  private markPooled(replica: ReplicaState): void {
     if (replica.pooled) return
     replica.pooled = true
     process.emitWarning(
-      `replica \`${replica.name}\` is served by more than one server (${why}): a pooler or a load balancer in front of several standbys. Reads that must see a scope's writes, or be monotonic, no longer use it; plain reads still do. Configure it with \`pooled: true\` to say so up front (and silence this warning).`,
+      `replica \`${replica.name}\` is served by more than one server (two different servers answered through it): a pooler or a load balancer in front of several standbys. Reads that must see a scope's writes, or be monotonic, no longer use it; plain reads still do. Configure it with \`pooled: true\` to say so up front (and silence this warning).`,
       'PrismaReplicaRouterWarning',
     )
   }
@@ -442,8 +486,7 @@ export class Router {
   /** A connection-level failure on a replica: counts it and takes the replica out of rotation at once. */
   fail(replica: ReplicaState, cause: string): void {
     replica.failures += 1
-    replica.replay = undefined // it may come back as a restarted server, below the position it had reached
-    replica.replayCheckedAt = 0
+    this.newIncarnation(replica) // it may come back restarted, below the position it had reached
     this.setHealth(replica, 'down', cause)
   }
 
@@ -452,9 +495,10 @@ export class Router {
     return {
       mode: this.mode,
       positionQueries: this.primaryPosition.queries,
-      replicaChecks: this.replicaChecks,
+      replicaChecks: this.replicas.reduce((sum, r) => sum + r.checks.queries, 0),
       retries: this.retries,
       fallbacks: this.fallbacks,
+      unconfirmed: this.unconfirmed,
     }
   }
 

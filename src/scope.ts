@@ -36,14 +36,15 @@ export interface ScopeState {
   untrackedUntil: number
   /**
    * Monotonic reads (a `runInScope` scope, LSN mode, `sticky.monotonic`): the scope reads from `home`, the
-   * replica of its last replica read, while it can (one server's position only grows); leaving it, the next
-   * replica must have replayed what `home` served up to `homeReadAt` (the tick that read ended), as known from a
-   * check of the same server (`homeServer`) started after it, else from the primary's position after it. A read
-   * on the primary, or through a pooled entry, marks the scope pending instead, like a write.
+   * replica of its last replica read, while it can (one server's position only grows, within an incarnation:
+   * `homeIncarnation`); leaving it, the next replica must have replayed what `home` served up to `homeReadAt`
+   * (the tick its last read there ended), as known from a check of the same incarnation started after it, else
+   * from the primary's position after it. A read on the primary, or through a pooled entry, marks the scope
+   * pending instead, like a write.
    */
   readonly monotonic: boolean
   home: ReplicaState | undefined
-  homeServer: string | undefined
+  homeIncarnation: number
   homeReadAt: number
 }
 

@@ -219,24 +219,41 @@ describe('replay observations: one server, a restarted server, or several behind
     const replica = r.replicas[0]!
     r.observeReplay(replica, { lsn: 100n, server: server('10.0.0.1:5432', 't1') }, tick())
     r.observeReplay(replica, { lsn: 80n, server: server('10.0.0.1:5432', 't2') }, tick())
-    expect([replica.replay, replica.pooled]).toEqual([80n, false])
+    expect([replica.replay, replica.incarnation, replica.pooled]).toEqual([80n, 1, false])
   })
 
-  it('two servers answering, or a position going backwards, mark the entry pooled, with one warning', () => {
+  it('another server answering, or a server seen before answering again, mark the entry pooled, with one warning', () => {
     const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined)
     const r = router({ sticky: { mode: 'lsn' } })
     const [a, b] = r.replicas
     r.observeReplay(a!, { lsn: 100n, server: server('10.0.0.1:5432', 't1') }, tick())
     r.observeReplay(a!, { lsn: 100n, server: server('10.0.0.2:5432', 't1') }, tick())
     r.observeReplay(a!, { lsn: 100n, server: server('10.0.0.1:5432', 't1') }, tick())
-    r.observeReplay(b!, { lsn: 100n, server: undefined }, tick())
-    r.observeReplay(b!, { lsn: 90n, server: undefined }, tick())
+    r.observeReplay(b!, { lsn: 100n, server: server('10.0.0.3:5432', 't1') }, tick())
+    r.observeReplay(b!, { lsn: 100n, server: server('10.0.0.3:5432', 't2') }, tick()) // restarted
+    r.observeReplay(b!, { lsn: 100n, server: server('10.0.0.3:5432', 't1') }, tick()) // the old start again: two servers
     expect([a!.pooled, b!.pooled]).toEqual([true, true])
     expect(warn.mock.calls.map((c) => String(c[0]).split(':')[0])).toEqual([
       'replica `replica-1` is served by more than one server (two different servers answered through it)',
-      'replica `replica-2` is served by more than one server (its replay position went backwards)',
+      'replica `replica-2` is served by more than one server (two different servers answered through it)',
     ])
     warn.mockRestore()
+  })
+
+  it('a position going backwards on one server is a reinitialisation (same start time): a new incarnation, not a pool', () => {
+    const r = router({ sticky: { mode: 'lsn' } })
+    const replica = r.replicas[0]!
+    r.observeReplay(replica, { lsn: 100n, server: server('10.0.0.1:5432', 't1') }, tick())
+    r.observeReplay(replica, { lsn: 90n, server: server('10.0.0.1:5432', 't1') }, tick())
+    expect([replica.replay, replica.incarnation, replica.pooled]).toEqual([90n, 1, false])
+  })
+
+  it('a server not in recovery reports no position: none is kept', () => {
+    const r = router({ sticky: { mode: 'lsn' } })
+    const replica = r.replicas[0]!
+    r.observeReplay(replica, { lsn: 100n, server: undefined }, tick())
+    r.observeReplay(replica, { lsn: undefined, server: undefined }, tick())
+    expect(replica.replay).toBeUndefined()
   })
 
   it('a connection failure forgets the position (the server may come back restarted, lower)', () => {
@@ -244,6 +261,33 @@ describe('replay observations: one server, a restarted server, or several behind
     const replica = r.replicas[0]!
     r.observeReplay(replica, { lsn: 100n, server: undefined }, tick())
     r.fail(replica, 'ECONNREFUSED')
-    expect(replica.replay).toBeUndefined()
+    expect([replica.replay, replica.incarnation]).toEqual([undefined, 1])
+  })
+})
+
+describe('a failing primary position query', () => {
+  const failing = (error: unknown) =>
+    new Router(resolveOptions({ replicas: [fakeClient()], sticky: { mode: 'lsn' } }), () => Promise.reject(error instanceof Error ? error : new Error('?')))
+
+  it('sends the read to the primary and stays in LSN mode, unless the server cannot report positions at all', async () => {
+    const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined)
+    const cancelled = Object.assign(new Error('canceling statement due to statement timeout'), { code: '57014' })
+    const undefinedFunction = Object.assign(new Error('function pg_current_wal_insert_lsn() does not exist'), { code: '42883' })
+    for (const [error, mode] of [
+      [cancelled, 'lsn'],
+      [Object.assign(new Error('recovery is in progress'), { code: '55000' }), 'lsn'],
+      [undefinedFunction, 'window'],
+      [Object.assign(new Error('not supported for Aurora'), { code: '0A000' }), 'window'],
+      [new TypeError('pg_current_wal_insert_lsn() returned no position'), 'window'],
+    ] as const) {
+      const r = failing(error)
+      await runInScope(async () => {
+        r.endWrite()
+        expect(await r.requirement()).toBe('primary')
+      })
+      expect([error.message, r.mode]).toEqual([error.message, mode])
+    }
+    expect(warn.mock.calls.filter((c) => String(c[0]).startsWith("sticky mode 'lsn' needs"))).toHaveLength(3)
+    warn.mockRestore()
   })
 })

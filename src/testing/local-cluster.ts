@@ -312,6 +312,32 @@ export class LocalCluster {
     await runPg(this.info, 'pg_ctl', ['start', '-D', dataDir, '-l', `${dataDir}.log`, '-w', '-t', '60'])
   }
 
+  /**
+   * Crashes a replica the way the OOM killer does: one backend dies by SIGKILL, so the postmaster ends every
+   * session and reinitialises (crash recovery), keeping its start time. Waits until it accepts connections
+   * again. A standby may then open below the position it had replayed before.
+   */
+  async crashReplica(name: string): Promise<void> {
+    const { url } = this.replica(name)
+    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 })
+    client.on('error', () => {
+      /* the crash ends this session too */
+    })
+    await client.connect()
+    const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')
+    const pid = rows[0]?.pid
+    if (pid === undefined) throw new Error(`${name}: pg_backend_pid() returned no row`)
+    process.kill(pid, 'SIGKILL')
+    await client.end().catch(() => undefined)
+    const deadline = Date.now() + 30_000
+    for (;;) {
+      const up = await withPg(url, async (c) => (await c.query('SELECT 1')).rowCount === 1).catch(() => false)
+      if (up) return
+      if (Date.now() > deadline) throw new Error(`${name} did not accept connections within 30 s of the crash`)
+      await sleep(POLL_MS * 10)
+    }
+  }
+
   /** True while the replica's server runs (its postmaster.pid exists). */
   isRunning(name: string): boolean {
     return existsSync(join(this.replica(name).dataDir, 'postmaster.pid'))

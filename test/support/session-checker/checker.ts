@@ -60,6 +60,10 @@ class Checker {
   private readonly versionMemo = new Map<WriteEffect, number>()
   private readonly violations: Violation[] = []
   private readonly byScope = new Map<string, Operation[]>()
+  /** Rows by owner and by parent, with their creation starts sorted (counts of rows created before a moment). */
+  private readonly byOwner = new Map<string, string[]>()
+  private readonly byParent = new Map<string, string[]>()
+  private readonly createStarts = new Map<string, number[]>()
 
   constructor(
     private readonly history: History,
@@ -88,24 +92,76 @@ class Checker {
     }
   }
 
+  private index(): void {
+    const add = (map: Map<string, string[]>, key: string, id: string) => {
+      let list = map.get(key)
+      if (!list) map.set(key, (list = []))
+      list.push(id)
+    }
+    for (const [id, row] of this.statics) {
+      add(this.byOwner, row.owner, id)
+      if (row.parentId !== null) add(this.byParent, row.parentId, id)
+    }
+    for (const [owner, ids] of this.byOwner) {
+      this.createStarts.set(`o:${owner}`, ids.map((id) => this.statics.get(id)?.createStart ?? 0).sort((a, b) => a - b))
+    }
+  }
+
+  /** The rows a coverage can match (a superset: `matches` decides). */
+  private candidates(coverage: Coverage): readonly string[] {
+    if (coverage.ids !== undefined) return coverage.ids
+    if (coverage.owner !== undefined) return this.byOwner.get(coverage.owner) ?? []
+    if (coverage.parentId !== undefined) return this.byParent.get(coverage.parentId) ?? []
+    return [...this.statics.keys()]
+  }
+
+  /** Rows matching `coverage` whose creation began before `time`. */
+  private createdBefore(coverage: Coverage, time: number): number {
+    const key = coverage.owner !== undefined && coverage.parentId === undefined && coverage.ids === undefined ? `o:${coverage.owner}` : undefined
+    const starts = key === undefined ? undefined : this.createStarts.get(key)
+    if (key !== undefined) {
+      if (!starts) return 0
+      let lo = 0
+      let hi = starts.length
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1
+        if ((starts[mid] ?? 0) < time) lo = mid + 1
+        else hi = mid
+      }
+      return lo
+    }
+    let created = 0
+    for (const id of this.candidates(coverage)) if ((this.statics.get(id)?.createStart ?? Infinity) < time && this.matches(id, coverage)) created += 1
+    return created
+  }
+
   run(): Violation[] {
+    this.index()
     const snapshots = new Map<number, Knowledge>()
+    const tokenUses = new Map<number, number>()
+    for (const info of this.history.scopes.values()) {
+      if (info.seededBy) tokenUses.set(info.seededBy.tokenOp, (tokenUses.get(info.seededBy.tokenOp) ?? 0) + 1)
+    }
     const scopes = [...this.byScope.entries()].sort((a, b) => (a[1][0]?.start ?? 0) - (b[1][0]?.start ?? 0))
     for (const [scope, ops] of scopes) {
       const seededBy = this.history.scopes.get(scope)?.seededBy
       const inherited = seededBy ? snapshots.get(seededBy.tokenOp) : undefined
-      const known: Knowledge = inherited ? clone(inherited) : new Map<string, Known>()
+      // The last scope seeded by a token takes its knowledge over; earlier ones copy it.
+      const uses = seededBy ? (tokenUses.get(seededBy.tokenOp) ?? 1) - 1 : 0
+      if (seededBy) tokenUses.set(seededBy.tokenOp, uses)
+      const known: Knowledge = inherited ? (uses === 0 ? inherited : clone(inherited)) : new Map<string, Known>()
       // Monotonic reads are promised per runInScope scope (and across its tokens), not to the client-wide scope
       // that all work outside runInScope shares (README, Consistency).
       const monotonic = this.guarantees.monotonicReads && this.history.scopes.get(scope)?.wide !== true
       const done = ops.filter((o) => o.ok && (o.writes.length > 0 || o.facts.length > 0)).sort((a, b) => a.end - b.end)
       const checks = ops.filter((o) => o.ok && (o.kind === 'read' || o.kind === 'token')).sort((a, b) => a.start - b.start)
       let next = 0
-      for (const check of checks) {
+      checks.forEach((check, i) => {
         while (next < done.length && (done[next] as Operation).end < check.start) this.absorb(known, done[next++] as Operation, monotonic)
-        if (check.kind === 'token') snapshots.set(check.id, clone(known))
+        // The last check of a scope hands its knowledge on as it is (nothing changes it afterwards).
+        if (check.kind === 'token') snapshots.set(check.id, i === checks.length - 1 ? known : clone(known))
         else for (const fact of check.facts) this.checkFact(check, fact, known, monotonic)
-      }
+      })
     }
     return this.violations.sort((a, b) => a.at - b.at)
   }
@@ -178,8 +234,7 @@ class Checker {
       }
     }
     if (fact.complete) {
-      const candidates = fact.coverage.ids ?? [...known.keys()]
-      for (const id of candidates) {
+      for (const id of this.candidates(fact.coverage)) {
         const e = known.get(id)
         if (!e || returned.has(id) || e.deleted || !this.matches(id, fact.coverage) || this.mayBeDeleted(id, read)) continue
         if (e.w > 0) {
@@ -197,8 +252,9 @@ class Checker {
     let maxOp: Operation | undefined
     let knownDeleted = 0
     let lastDelete: Operation | undefined
-    for (const [id, e] of known) {
-      if (!this.matches(id, fact.coverage)) continue
+    for (const id of this.candidates(fact.coverage)) {
+      const e = known.get(id)
+      if (!e || !this.matches(id, fact.coverage)) continue
       if (e.deleted) {
         knownDeleted += 1
         if (!lastDelete || e.deleted.end > lastDelete.end) lastDelete = e.deleted
@@ -217,8 +273,7 @@ class Checker {
         this.report('read-your-writes', read, latest, `count ${String(fact.count)} < ${String(lower)} rows the scope created (${describe(fact.coverage)})`)
         return
       }
-      let created = 0
-      for (const [id, s] of this.statics) if (s.createStart < read.end && this.matches(id, fact.coverage)) created += 1
+      const created = this.createdBefore(fact.coverage, read.end)
       if (fact.count > created - knownDeleted) {
         this.report('read-your-writes', read, lastDelete, `count ${String(fact.count)} > ${String(created - knownDeleted)}: rows the scope deleted are counted (${describe(fact.coverage)})`)
         return

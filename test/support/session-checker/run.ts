@@ -17,8 +17,13 @@ export interface SessionRunOptions {
   readonly guarantees: Guarantees
   readonly workload?: WorkloadOptions
   readonly readTimeoutMs?: number
-  /** Adds the pooled entry (a TCP proxy over the first two replicas) as a third replica. Default true. */
-  readonly pooledEntry?: boolean
+  /**
+   * The pooled entry (a TCP proxy over the first two replicas) as a third replica: `'configured'` (`pooled:
+   * true`, the guarantee's condition), `'detected'` (left to the router's detection, which has a window before
+   * it sees two servers: see the README), or `false` (none).
+   * @default 'configured'
+   */
+  readonly pooledEntry?: 'configured' | 'detected' | false
   /** Fault schedule options (kinds, weights, lag). */
   readonly faults?: FaultScheduleOptions
   /** Progress lines (default: none). */
@@ -61,8 +66,9 @@ export async function runSessionCheck(options: SessionRunOptions): Promise<Sessi
   const history = new History()
   const database = new URL(first.url).pathname.slice(1)
   const pooled = await PooledEntry.start([first, second].map((r) => ({ host: '127.0.0.1', port: portOf(r.url) })))
-  const entries = [...replicas.map((r) => ({ name: r.name, url: r.url }))]
-  if (options.pooledEntry ?? true) entries.push({ name: 'pooled', url: pooled.url(database) })
+  const entries: { name: string; url: string; pooled?: boolean }[] = replicas.map((r) => ({ name: r.name, url: r.url }))
+  const pooledEntry = options.pooledEntry ?? 'configured'
+  if (pooledEntry !== false) entries.push({ name: 'pooled', url: pooled.url(database), pooled: pooledEntry === 'configured' })
   const instances = [0, 1].map((i) => routedInstance(options.primaryUrl, entries, history.onRoute(i), options.readTimeoutMs ?? 1000))
   const tag = `${seed.toString(36)}.${Date.now().toString(36)}`
   const workload = new Workload(history, instances.map((i) => i.prisma), rng.fork(7), tag, options.workload ?? DEFAULT_WORKLOAD)
@@ -92,7 +98,9 @@ export async function runSessionCheck(options: SessionRunOptions): Promise<Sessi
     await pooled.stop()
   }
   for (const e of faultErrors) log(`fault error: ${e}`)
+  const checkStarted = performance.now()
   const violations = checkHistory(history, seed, options.guarantees)
+  log(`checked ${String(history.ops.length)} operations in ${((performance.now() - checkStarted) / 1000).toFixed(1)} s`)
 
   const reads = history.ops.filter((o) => o.kind === 'read')
   const onReplica = reads.filter((o) => o.events.at(-1)?.target === 'replica').length

@@ -47,12 +47,12 @@ export function newClient(url: string): PrismaClient {
 /** One app instance: a primary client and replica clients, extended with the router in LSN mode. */
 export function routedInstance(
   primaryUrl: string,
-  replicas: readonly { readonly name: string; readonly url: string }[],
+  replicas: readonly { readonly name: string; readonly url: string; readonly pooled?: boolean }[],
   onRoute: (event: RouteEvent) => void,
   readTimeoutMs: number,
 ) {
   const base = newClient(primaryUrl)
-  const replicaClients = replicas.map((r) => ({ client: newClient(r.url), name: r.name }))
+  const replicaClients = replicas.map((r) => ({ client: newClient(r.url), name: r.name, pooled: r.pooled ?? false }))
   const prisma = base.$extends(readReplicas({ replicas: replicaClients, sticky: { mode: 'lsn' }, readTimeoutMs, onRoute }))
   return { prisma, base, replicaClients }
 }
@@ -60,6 +60,9 @@ export function routedInstance(
 export type Routed = ReturnType<typeof routedInstance>['prisma']
 
 const SELECT = { id: true, owner: true, version: true, parentId: true } as const
+
+/** Live rows a session keeps at most (it deletes instead of creating beyond). */
+const MAX_LIVE_ROWS = 40
 
 /** Rows of one session (owner): only it creates and deletes them. */
 interface Session {
@@ -296,7 +299,9 @@ export class Workload {
       return
     }
     const w = ctx.rng.next()
-    if (w < 0.16) await this.create(ctx)
+    // A session with many live rows deletes instead of creating: reads of its rows stay small over a long soak.
+    if (w < 0.22 && ctx.session.live.size >= MAX_LIVE_ROWS) await this.remove(ctx)
+    else if (w < 0.16) await this.create(ctx)
     else if (w < 0.22) await this.createMany(ctx)
     else if (w < 0.38) await this.update(ctx)
     else if (w < 0.45) await this.upsert(ctx)
