@@ -10,7 +10,12 @@
  * Read from a client: `_extensions.isEmpty()`, whether any `$extends` was applied to it (a client without
  * extensions lets replica reads skip the extended client's request pipeline: see fast-reads.ts); and
  * `_errorFormat`, whether its queries record a call site (see without-call-site.ts).
+ *
+ * Relied on for `$transaction` (see {@link withTransactionWrapper}): a client extension's `$transaction`
+ * replaces Prisma's own, and Prisma's own, called with an extended client as `this`, builds the transaction
+ * client from that client (so every extension applies inside the transaction).
  */
+import { Prisma } from '@prisma/client/extension'
 import { ReplicaRouterError } from './errors.js'
 
 interface InternalParams {
@@ -83,4 +88,22 @@ export function hasNoExtensions(client: unknown): boolean {
  */
 export function recordsCallSites(client: unknown): boolean {
   return (client as { _errorFormat?: unknown } | null)?._errorFormat !== 'minimal'
+}
+
+/**
+ * `methods` (a client extension's `client` component) plus a `$transaction` that runs `client`'s own
+ * `$transaction` through `wrap`, on the client it is called on; typed as `methods`, so that the extended client
+ * keeps Prisma's own `$transaction` signature.
+ */
+export function withTransactionWrapper<T extends object>(
+  client: object,
+  methods: T,
+  wrap: (run: () => PromiseLike<unknown>) => Promise<unknown>,
+): T {
+  const original = Reflect.get(client, '$transaction') as (...args: unknown[]) => PromiseLike<unknown>
+  function $transaction(this: unknown, ...args: unknown[]): Promise<unknown> {
+    const context: unknown = Prisma.getExtensionContext(this)
+    return wrap(() => original.apply(context, args))
+  }
+  return Object.assign(methods, { $transaction })
 }

@@ -12,7 +12,7 @@ import { resolveOptions, type PrismaClientLike, type ReadReplicasOptions, type R
 import { ClientActions } from './client-actions.js'
 import { withFastReads } from './fast-reads.js'
 import { withoutCallSite } from './without-call-site.js'
-import { fluentPath, hasNoExtensions, isInTransaction, isTransactionClient, unpackFluent } from './prisma-internals.js'
+import { fluentPath, hasNoExtensions, isInTransaction, isTransactionClient, unpackFluent, withTransactionWrapper } from './prisma-internals.js'
 import type { RoutingPolicy } from './policies/routing-policy.js'
 import { Router, type ReplicaState, type RouterStats } from './router.js'
 import { type ScopeState, tick } from './scope.js'
@@ -56,24 +56,11 @@ async function settle<T>(router: Router, promise: PromiseLike<T>): Promise<T> {
 }
 
 /**
- * A `$transaction` method that tells the router when the transaction settles (after COMMIT): a client
- * component of the routed client and of `$primary()`. It calls the client's own `$transaction` as Prisma would,
- * on the client it was called on, so the transaction client keeps every extension.
- */
-function trackedTransaction(router: Router, original: (...args: unknown[]) => PromiseLike<unknown>) {
-  return function $transaction(this: unknown, ...args: unknown[]): Promise<unknown> {
-    const context: unknown = Prisma.getExtensionContext(this)
-    return router.transaction(() => original.apply(context, args))
-  }
-}
-
-/**
- * `methods` plus a tracked `$transaction` (see {@link trackedTransaction}), with the type of `methods`: the
- * client keeps Prisma's own `$transaction` signature.
+ * `methods` plus a `$transaction` that tells the router when the transaction settles (after COMMIT), with the
+ * type of `methods`: the client keeps Prisma's own `$transaction` signature.
  */
 function withTransaction<T extends object>(router: Router, client: AnyClient, methods: T): T {
-  const original: AnyClient['$transaction'] = Reflect.get(client, '$transaction')
-  return Object.assign(methods, { $transaction: trackedTransaction(router, original) })
+  return withTransactionWrapper(client, methods, (run) => router.transaction(run))
 }
 
 /** A query sent inside a transaction: its `$transaction` call accounts for it (see Router.transactionQuery). */

@@ -6,7 +6,7 @@ import { Prisma } from '@prisma/client/extension'
 import { afterAll, describe, expect, it } from 'vitest'
 import { PrismaPg } from '@prisma/adapter-pg'
 import { PrismaClient } from '../generated/prisma/client.ts'
-import { fluentPath, hasNoExtensions, isInTransaction, isTransactionClient, recordsCallSites, unpackFluent } from '../src/prisma-internals.ts'
+import { fluentPath, hasNoExtensions, isInTransaction, isTransactionClient, recordsCallSites, unpackFluent, withTransactionWrapper } from '../src/prisma-internals.ts'
 import { newClient, topology } from './support/db.ts'
 
 interface Seen {
@@ -122,5 +122,39 @@ describe('Prisma internals canary (@prisma/client ' + Prisma.prismaVersion.clien
     expect(recordsCallSites(colorless)).toBe(true)
     expect(errorsWhile(() => colorless.user.findMany({ take: 1 }))).toBeGreaterThan(0)
     expect(recordsCallSites({}), 'unknown: suppress as if it did').toBe(true)
+  })
+})
+
+describe('$transaction through a client extension (withTransactionWrapper)', () => {
+  it('replaces Prisma’s own for the extended client, and the transaction client keeps every extension', async () => {
+    const calls: string[] = []
+    const inTransaction: string[] = []
+    const routed = base
+      .$extends({
+        query: {
+          $allOperations(params) {
+            if (isInTransaction(params)) inTransaction.push(`${String(params.model)}.${params.operation}`)
+            return params.query(params.args)
+          },
+        },
+      })
+      .$extends({
+        client: withTransactionWrapper(base, {}, async (run) => {
+          calls.push('begin')
+          try {
+            return await run()
+          } finally {
+            calls.push('settled')
+          }
+        }),
+      })
+    const count = await routed.$transaction(async (tx) => {
+      calls.push('callback')
+      return tx.user.count()
+    })
+    expect(count).toBeTypeOf('number')
+    await routed.$transaction([routed.user.count()])
+    expect(calls).toEqual(['begin', 'callback', 'settled', 'begin', 'settled'])
+    expect(inTransaction).toEqual(['User.count', 'User.count'])
   })
 })
