@@ -17,12 +17,13 @@ export const DEFAULT_FAULTS: FaultScheduleOptions = {
   laggingReplica: 'replica-1',
   lagMs: [50, 300],
   gapMs: [200, 1200],
-  weights: { lag: 3, pause: 3, syncCommitOff: 2, freeze: 1, stop: 1 },
+  weights: { lag: 3, pause: 3, syncCommitOff: 2, freeze: 1, stop: 1, crash: 1 },
 }
 
 /**
- * A seeded fault schedule over a {@link LocalCluster}: replica apply delay, paused replay, crashes (immediate
- * stop then start), SIGSTOP freezes, and `synchronous_commit = off` on the primary (ALTER SYSTEM + reload).
+ * A seeded fault schedule over a {@link LocalCluster}: replica apply delay, paused replay, outages (immediate
+ * stop then start), crash reinitialisations (a backend SIGKILLed), SIGSTOP freezes, and `synchronous_commit =
+ * off` on the primary (ALTER SYSTEM + reload).
  * One fault at a time besides the base lag; timers only space faults. {@link heal} undoes everything.
  */
 export class FaultSchedule {
@@ -112,56 +113,43 @@ export class FaultSchedule {
         // Mostly the replica without base lag: the two then differ most.
         const target = this.rng.chance(0.75) ? (this.replicas.find((r) => r !== this.options.laggingReplica) ?? replica) : replica
         const ms = this.rng.int(200, 1500)
-        const record = this.history.fault('pause', target, `replay paused ${String(ms)} ms`)
-        await cluster.pauseReplay(target)
-        this.count('pause')
-        try {
-          await this.wait(ms)
-        } finally {
-          await cluster.resumeReplay(target)
-          record.end()
-        }
+        await this.hold('pause', target, `replay paused ${String(ms)} ms`, ms, () => cluster.pauseReplay(target), () => cluster.resumeReplay(target))
         return
       }
       case 'freeze': {
         const ms = this.rng.int(200, 1200)
-        const record = this.history.fault('freeze', replica, `SIGSTOP ${String(ms)} ms`)
-        await cluster.freezeReplica(replica)
-        this.count('freeze')
-        try {
-          await this.wait(ms)
-        } finally {
-          await cluster.thawReplica(replica)
-          record.end()
-        }
+        await this.hold('freeze', replica, `SIGSTOP ${String(ms)} ms`, ms, () => cluster.freezeReplica(replica), () => cluster.thawReplica(replica))
         return
       }
       case 'stop': {
         const ms = this.rng.int(200, 1500)
-        const record = this.history.fault('stop', replica, `immediate stop, ${String(ms)} ms down`)
-        await cluster.stopReplica(replica)
-        this.count('stop')
-        try {
-          await this.wait(ms)
-        } finally {
-          await cluster.startReplica(replica)
-          record.end()
-        }
+        await this.hold('stop', replica, `immediate stop, ${String(ms)} ms down`, ms, () => cluster.stopReplica(replica), () => cluster.startReplica(replica))
+        return
+      }
+      case 'crash': {
+        // One backend killed: the server reinitialises with the same start time and may open behind.
+        await this.hold('crash', replica, 'a backend SIGKILLed: crash reinitialisation', 0, () => cluster.crashReplica(replica), () => Promise.resolve())
         return
       }
       case 'syncCommitOff': {
         const ms = this.rng.int(500, 2500)
-        const record = this.history.fault('syncCommitOff', 'primary', `ALTER SYSTEM SET synchronous_commit = off, ${String(ms)} ms`)
-        await setPrimarySyncCommit(cluster, false)
-        this.count('syncCommitOff')
-        try {
-          await this.wait(ms)
-        } finally {
-          await setPrimarySyncCommit(cluster, true)
-          record.end()
-        }
+        const detail = `ALTER SYSTEM SET synchronous_commit = off, ${String(ms)} ms`
+        await this.hold('syncCommitOff', 'primary', detail, ms, () => setPrimarySyncCommit(cluster, false), () => setPrimarySyncCommit(cluster, true))
         return
       }
+    }
+  }
+
+  /** Injects a fault, records it, holds it for `ms` (a spacing timer), then heals it, even when stopped. */
+  private async hold(kind: FaultKind, target: string, detail: string, ms: number, inject: () => Promise<unknown>, heal: () => Promise<unknown>): Promise<void> {
+    const record = this.history.fault(kind, target, detail)
+    await inject()
+    this.count(kind)
+    try {
+      await this.wait(ms)
+    } finally {
+      await heal()
+      record.end()
     }
   }
 

@@ -89,7 +89,7 @@ export interface ScopeInfo {
   readonly wide: boolean
 }
 
-export type FaultKind = 'lag' | 'pause' | 'stop' | 'freeze' | 'syncCommitOff'
+export type FaultKind = 'lag' | 'pause' | 'stop' | 'crash' | 'freeze' | 'syncCommitOff'
 
 export interface FaultRecord {
   readonly kind: FaultKind
