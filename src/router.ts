@@ -256,7 +256,10 @@ export class Router {
 
   /** LSN mode: true while `state` must stay on the primary for a write of a transaction it cannot follow. */
   static untracked(state: ScopeState): boolean {
-    return state.untrackedUntil > performance.now()
+    if (state.untrackedUntil === -Infinity) return false // the common case reads no clock
+    if (state.untrackedUntil > performance.now()) return true
+    state.untrackedUntil = -Infinity
+    return false
   }
 
   /**
