@@ -151,7 +151,7 @@ class Checker {
       if (seededBy) tokenUses.set(seededBy.tokenOp, uses)
       const known: Knowledge = inherited ? (uses === 0 ? inherited : clone(inherited)) : new Map<string, Known>()
       // Monotonic reads are promised per runInScope scope (and across its tokens), not to the client-wide scope
-      // that all work outside runInScope shares (README, Consistency).
+      // that all work outside runInScope shares (README, Session guarantees).
       const monotonic = this.guarantees.monotonicReads && this.history.scopes.get(scope)?.wide !== true
       const done = ops.filter((o) => o.ok && (o.writes.length > 0 || o.facts.length > 0)).sort((a, b) => a.end - b.end)
       const checks = ops.filter((o) => o.ok && (o.kind === 'read' || o.kind === 'token')).sort((a, b) => a.start - b.start)
