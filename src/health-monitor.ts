@@ -117,6 +117,11 @@ export class HealthMonitor {
     }
   }
 
+  /** A replica alive whose lag cannot be measured: usable only when no lag limit must be enforced. */
+  private unmeasurable(replica: ReplicaState): void {
+    this.router.setHealth(replica, this.lagLimited ? 'down' : 'up', 'lag-unmeasurable')
+  }
+
   private async checkReplica(replica: ReplicaState, lagMeasurable: boolean): Promise<bigint | undefined> {
     const { timeoutMs } = this.options.health
     let observed: ReplayObservation[]
@@ -137,9 +142,8 @@ export class HealthMonitor {
       const cause = error instanceof ProbeTimeout ? error.code : connectionErrorCause(error)
       if (cause === undefined) {
         // The server answered, with an error of the query: alive, but it cannot report its replay position
-        // (e.g. not PostgreSQL streaming replication). Usable only when no lag limit must be enforced.
-        if (!this.lagLimited) this.router.setHealth(replica, 'up', 'lag-unmeasurable')
-        else this.router.setHealth(replica, 'down', 'lag-unmeasurable')
+        // (e.g. not PostgreSQL streaming replication).
+        this.unmeasurable(replica)
       } else if (replica.state !== 'down') this.router.fail(replica, cause)
       return undefined
     }
@@ -152,8 +156,8 @@ export class HealthMonitor {
     }
     if (replay === undefined) {
       // Not in recovery (a promoted standby, a logical subscriber, a primary by mistake): it has no replay
-      // position, so its lag cannot be measured and read-your-writes never relies on it.
-      this.router.setHealth(replica, this.lagLimited ? 'down' : 'up', 'lag-unmeasurable')
+      // position, so read-your-writes never relies on it.
+      this.unmeasurable(replica)
       return undefined
     }
     if (!lagMeasurable) {

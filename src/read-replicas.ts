@@ -68,6 +68,14 @@ function inTransaction(router: Router, params: QueryParams): Promise<unknown> {
   return router.transactionQuery(params.query(params.args))
 }
 
+/**
+ * Replicas `allowed` that are known to have replayed `position`. Never a pooled entry: its positions belong to
+ * whichever server answered.
+ */
+function knownAtLeast(position: bigint, allowed: ((r: ReplicaState) => boolean) | undefined): (r: ReplicaState) => boolean {
+  return (r) => (!allowed || allowed(r)) && !r.pooled && r.replay !== undefined && r.replay >= position
+}
+
 /** A replica's replay position checked less than this long ago is not checked again (ms). */
 const RECHECK_MS = 5
 
@@ -194,8 +202,7 @@ class ReplicaReader {
     const required = scope.required
     const bound = Router.homeBound(home, scope)
     const floor = bound === undefined ? undefined : required === undefined || bound > required ? bound : required
-    const accept = (r: ReplicaState) =>
-      floor !== undefined && (!allowed || allowed(r)) && !r.pooled && r.replay !== undefined && r.replay >= floor
+    const accept = floor === undefined ? () => false : knownAtLeast(floor, allowed)
     const confirm = required !== undefined || scope.homeReadAt > 0
     return this.readOn(home, model, params, reason, accept, policy, scope, confirm)
   }
@@ -220,10 +227,7 @@ class ReplicaReader {
       return await router.primaryRead(onPrimary(params), watched)
     }
     // A pooled entry's positions belong to whichever server answered: never for a read with a requirement.
-    const accept =
-      required === undefined
-        ? allowed
-        : (r: ReplicaState) => (!allowed || allowed(r)) && !r.pooled && r.replay !== undefined && r.replay >= required
+    const accept = required === undefined ? allowed : knownAtLeast(required, allowed)
     let replica = router.pick({ model, operation }, undefined, accept, policy)
     if (!replica && required !== undefined && accept) {
       // No replica is KNOWN to have replayed the scope's write: ask the most advanced one, once.

@@ -21,6 +21,16 @@ function lsnUnavailable(error: unknown): boolean {
   return sqlstate === '42883' || sqlstate === '0A000' || sqlstate === '42501'
 }
 
+/** The scope needs a replica that has replayed at least `lsn` (its requirement only grows). */
+function raiseRequired(state: ScopeState, lsn: bigint): void {
+  if (state.required === undefined || lsn > state.required) state.required = lsn
+}
+
+/** The scope needs the primary's position from a query started after tick `at` (the latest such tick wins). */
+function raisePending(state: ScopeState, at: number): void {
+  if (state.pending === undefined || at > state.pending) state.pending = at
+}
+
 /** Servers remembered per replica entry (enough to tell one server, restarts and a pool apart). */
 const MAX_SERVERS = 16
 
@@ -270,7 +280,7 @@ export class Router {
     const pending = state.pending
     if (pending === undefined) return
     const lsn = await this.primaryPosition.after(pending)
-    if (state.required === undefined || lsn > state.required) state.required = lsn
+    raiseRequired(state, lsn)
     if (state.pending === pending) state.pending = undefined
   }
 
@@ -324,9 +334,8 @@ export class Router {
   private static foldHome(scope: ScopeState, home: ReplicaState): void {
     if (scope.homeReadAt === 0) return // no read there has ended yet (one in flight marks the scope when it ends)
     const bound = Router.homeBound(home, scope)
-    if (bound !== undefined) {
-      if (scope.required === undefined || bound > scope.required) scope.required = bound
-    } else if (scope.pending === undefined || scope.pending < scope.homeReadAt) scope.pending = scope.homeReadAt
+    if (bound !== undefined) raiseRequired(scope, bound)
+    else raisePending(scope, scope.homeReadAt)
   }
 
   /** Monotonic reads: the scope stops reading from its home; the next replica must have replayed what it served. */
@@ -353,7 +362,7 @@ export class Router {
   servedBy(scope: ScopeState, replica: ReplicaState, endedAt: number): void {
     if (scope.home === replica && replica.incarnation === scope.homeIncarnation && !replica.pooled) {
       if (endedAt > scope.homeReadAt) scope.homeReadAt = endedAt
-    } else if (scope.pending === undefined || endedAt > scope.pending) scope.pending = endedAt
+    } else raisePending(scope, endedAt)
   }
 
   /** The current scope if it is held to monotonic reads (a `runInScope` scope in LSN mode), else `undefined`. */
