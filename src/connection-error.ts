@@ -3,6 +3,7 @@
  * of the query itself (constraint, syntax, not found, 25006 …). Only the former are safe and useful to retry
  * elsewhere: the read never ran to completion on a working server.
  */
+import { LinkClosedError } from './server-link.js'
 
 /** Driver-adapter error kinds (from @prisma/driver-adapter-utils) that mean "this server cannot serve". */
 const ADAPTER_KINDS = new Set([
@@ -64,7 +65,7 @@ export function sqlstateOf(error: unknown, depth = 0): string | undefined {
  */
 export function connectionErrorCause(error: unknown, depth = 0): string | undefined {
   if (typeof error !== 'object' || error === null || depth > 4) return undefined
-  if (error instanceof ReadTimeoutError) return error.code
+  if (error instanceof ReadTimeoutError || error instanceof LinkClosedError) return error.code
   const adapter = field(field(field(error, 'meta'), 'driverAdapterError'), 'cause') ?? field(error, 'cause')
   const sqlstate = field(adapter, 'originalCode') ?? field(adapter, 'code')
   if (typeof sqlstate === 'string' && SQLSTATE.test(sqlstate)) return sqlstate

@@ -1,20 +1,42 @@
 import { connectionErrorCause } from './connection-error.js'
 import { LagTracker, queryPrimaryLsn, queryReplay, type ReplayObservation } from './lag-tracker.js'
-import type { PrismaClientLike, ResolvedOptions } from './options.js'
+import type { ResolvedOptions } from './options.js'
 import type { ReplicaState, Router } from './router.js'
 import { tick } from './scope.js'
+import type { ServerLink } from './server-link.js'
+
+/**
+ * How long the router's own connections stay open without a query: `idleAfterMs` (10 s when it is `false`), and
+ * never less than two check intervals, so that a connection the check uses is not closed between two rounds.
+ */
+export function connectionIdleMs(health: ResolvedOptions['health']): number {
+  const { idleAfterMs, intervalMs } = health
+  return Math.max(idleAfterMs === false ? 10_000 : idleAfterMs, 2 * intervalMs)
+}
+
+/** What one probe of a replica saw, and the tick it started at. */
+interface Probed {
+  readonly startedAt: number
+  readonly observed: ReplayObservation[]
+}
 
 class ProbeTimeout extends Error {
   override name = 'ProbeTimeout'
   readonly code = 'timeout'
 }
 
-/** Resolves with `promise`, or rejects with a ProbeTimeout after `ms`. The timer never keeps the process alive. */
+/**
+ * Resolves with `promise`, or rejects with a ProbeTimeout after `ms`. The timer never keeps the process alive.
+ * When it fires, I/O that arrived meanwhile is read first (`setImmediate` runs after the poll phase): an answer
+ * that came in while the event loop was busy elsewhere is not taken for a timeout.
+ */
 async function within<T>(promise: PromiseLike<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
-      reject(new ProbeTimeout())
+      setImmediate(() => {
+        reject(new ProbeTimeout())
+      }).unref()
     }, ms)
     timer.unref()
   })
@@ -26,18 +48,22 @@ async function within<T>(promise: PromiseLike<T>, ms: number): Promise<T> {
 }
 
 /**
- * In each of the first {@link IDENTIFY_FIRST} rounds, then every {@link IDENTIFY_EVERY}th, each replica gets
- * {@link IDENTIFY_PROBES} probes at once.
+ * Identification rounds, which tell one server from several behind one entry (see Router.observeReplay and
+ * HealthMonitor.identify): each of the first {@link IDENTIFY_FIRST} rounds, then every
+ * {@link IDENTIFY_EVERY_OWN}th (every {@link IDENTIFY_EVERY_SHARED}th through an application's client).
  */
 const IDENTIFY_FIRST = 5
-const IDENTIFY_EVERY = 10
+const IDENTIFY_EVERY_OWN = 60
+const IDENTIFY_EVERY_SHARED = 10
 const IDENTIFY_PROBES = 3
 
 /**
- * The background health check of one router: every `intervalMs`, one cheap query on the primary
- * (`pg_current_wal_insert_lsn()`) and one on each replica (`pg_last_wal_replay_lsn()`), each with its own timeout.
- * A replica that fails leaves rotation; one that answers (and is within `maxLag`) comes back.
- * Lazy: starts with the first query; `stop()` (on `$disconnect()`) ends it; the timer is `unref`'d.
+ * The background health check of one router: every `intervalMs`, one cheap query on each replica
+ * (`pg_last_wal_replay_lsn()`) and, when the router needs the primary's position, one on the primary
+ * (`pg_current_wal_insert_lsn()`), each with its own timeout, on the router's own connections. A replica that
+ * fails leaves rotation; one that answers (and is within `maxLag`) comes back.
+ * Lazy: starts with the first query; idles (and lets its connections close) after `idleAfterMs` without one;
+ * `stop()` (on `$disconnect()`) ends it; the timer is `unref`'d.
  */
 export class HealthMonitor {
   private readonly tracker = new LagTracker()
@@ -53,36 +79,98 @@ export class HealthMonitor {
   private readonly lastReplay = new Map<ReplicaState, bigint>()
   /** Rounds of checks run so far. */
   private rounds = 0
+  /** A routed query arrived since the last round looked (set on every query: a plain store). */
+  private active = false
+  /** When a round last saw {@link active} set (ms, monotonic clock). */
+  private activeAt = 0
+  /** Times the check went idle (for tests and the documentation). */
+  idles = 0
 
   /** Whether `maxLag` sets any limit (then a replica whose lag cannot be measured stays out of rotation). */
   private readonly lagLimited: boolean
 
   constructor(
     private readonly router: Router,
-    private readonly primary: PrismaClientLike,
+    private readonly primary: ServerLink,
     private readonly options: Pick<ResolvedOptions, 'health' | 'maxLag'>,
   ) {
     this.lagLimited = options.maxLag.ms !== undefined || options.maxLag.bytes !== undefined
   }
 
-  /** Starts the loop unless it runs; the first check runs at once. Cheap enough for every query. */
+  /** Notes a routed query and starts the loop unless it runs (the first check runs at once). Cheap enough for every query. */
   ensureStarted(): void {
+    this.active = true
     if (this.running) return
     this.running = true
+    this.activeAt = performance.now()
     this.schedule(0)
   }
 
-  /** Stops the loop and waits for a check in progress, so no query runs after `$disconnect()`. */
+  /** Whether the loop runs (it idles after `idleAfterMs` without a routed query). */
+  get started(): boolean {
+    return this.running
+  }
+
+  /**
+   * No routed query for `idleAfterMs`: the loop stops and the router's connections close, so that the servers
+   * see no query from this router until the application's next one. True when it went idle.
+   */
+  private idleNow(): boolean {
+    const now = performance.now()
+    if (this.active) {
+      this.active = false
+      this.activeAt = now
+      return false
+    }
+    const { idleAfterMs } = this.options.health
+    if (idleAfterMs === false || now - this.activeAt < idleAfterMs) return false
+    this.running = false
+    this.idles += 1
+    for (const link of [this.primary, ...this.router.replicas.map((r) => r.link)]) link.release()
+    return true
+  }
+
+  /**
+   * Whether `replica`'s server answers a probe on the router's own connection within `health.timeoutMs`: how a
+   * read that runs long tells a busy server (it answers; the read goes on) from a dead or frozen one (it does
+   * not, and leaves rotation). `undefined` where the router has no connection of its own to it: a probe through
+   * the application's pool would wait behind the same queries.
+   */
+  alive(replica: ReplicaState): Promise<boolean> | undefined {
+    if (!replica.link.own) return undefined
+    const startedAt = tick()
+    return within(queryReplay(replica.link, true), this.options.health.timeoutMs).then(
+      (observation) => {
+        this.router.observeReplay(replica, observation, startedAt)
+        replica.checks.observe(startedAt, observation)
+        return true
+      },
+      (error: unknown) => {
+        if (error instanceof ProbeTimeout) replica.link.reset()
+        const cause = error instanceof ProbeTimeout ? error.code : connectionErrorCause(error)
+        if (cause === undefined) return true // it answered, with an error
+        if (replica.state !== 'down') this.router.fail(replica, cause)
+        return false
+      },
+    )
+  }
+
+  /**
+   * Stops the loop, closes the router's connections (a check in progress fails at once) and waits for the check,
+   * so that no query of the router runs after `$disconnect()`.
+   */
   async stop(): Promise<void> {
     this.running = false
     clearTimeout(this.timer)
     this.timer = undefined
+    await Promise.all([this.primary.close(), ...this.router.replicas.map((r) => r.link.close())])
     await this.current
   }
 
   /** Fixed rate: checks start every `intervalMs` (not `intervalMs` after the previous one ended), never overlapping. */
   private schedule(delay: number): void {
     this.timer = setTimeout(() => {
+      if (this.idleNow()) return
       const started = performance.now()
       this.current = this.check().finally(() => {
         this.current = undefined
@@ -98,17 +186,33 @@ export class HealthMonitor {
     this.rounds += 1
     const { timeoutMs } = this.options.health
     const startedAt = tick()
-    const primaryLsn = await within(queryPrimaryLsn(this.primary), timeoutMs).catch(
-      () => undefined, // the primary's own trouble is not the replicas' health: lag is just not measurable now
-    )
+    // The primary is asked only while its position is needed: to enforce `maxLag`, or while read-your-writes
+    // asked it lately; else the replicas' received positions stand in for it (see below).
+    const askPrimary = this.lagLimited || !this.primary.own || this.router.primaryPosition.askedWithin(this.idleAfter())
+    const primaryLsn = askPrimary
+      ? await within(queryPrimaryLsn(this.primary, false), timeoutMs).catch(
+          () => undefined, // the primary's own trouble is not the replicas' health: lag is just not measurable now
+        )
+      : undefined
     const at = performance.now()
     if (primaryLsn !== undefined) {
       this.tracker.record(primaryLsn, at)
       this.router.primaryPosition.observe(startedAt, primaryLsn)
     }
-    const replays = await Promise.all(this.router.replicas.map((replica) => this.checkReplica(replica, primaryLsn !== undefined)))
+    const results = await Promise.all(this.router.replicas.map((replica) => this.probe(replica)))
+    if (!this.running) return
+    if (primaryLsn === undefined && !this.lagLimited) {
+      // The WAL the replicas have received is a lower bound of the primary's position: lag against it is the
+      // time a replica takes to apply what it received (informational: no lag limit is configured).
+      let received: bigint | undefined
+      for (const result of results) {
+        for (const o of result?.observed ?? []) if (o.received !== undefined && (received === undefined || o.received > received)) received = o.received
+      }
+      if (received !== undefined) this.tracker.record(received, at)
+    }
+    const lagMeasurable = primaryLsn !== undefined || (!this.lagLimited && this.tracker.latest !== undefined)
     this.router.replicas.forEach((replica, i) => {
-      const replay = replays[i]
+      const replay = this.assess(replica, results[i], lagMeasurable)
       if (replay !== undefined) this.lastReplay.set(replica, replay)
     })
     // Samples below every replica's last position are needed by none; until each replica answered once, all are.
@@ -122,23 +226,32 @@ export class HealthMonitor {
     this.router.setHealth(replica, this.lagLimited ? 'down' : 'up', 'lag-unmeasurable')
   }
 
-  private async checkReplica(replica: ReplicaState, lagMeasurable: boolean): Promise<bigint | undefined> {
+  private idleAfter(): number {
+    return connectionIdleMs(this.options.health)
+  }
+
+  /**
+   * Probes one replica: what its server(s) answered, or `undefined` after a failure (handled here). Probes of a
+   * replica never overlap: one still unanswered (a hung server) counts as a timeout.
+   */
+  private async probe(replica: ReplicaState): Promise<Probed | undefined> {
     const { timeoutMs } = this.options.health
-    let observed: ReplayObservation[]
+    const link = replica.link
     const startedAt = tick()
     try {
       if (this.pending.has(replica)) throw new ProbeTimeout()
-      // Now and then, several probes at once: a pool spreads them over connections, so an entry that is really
-      // several servers (a pooler, a load balancer) shows more than one; see Router.observeReplay.
-      const count = this.rounds <= IDENTIFY_FIRST || this.rounds % IDENTIFY_EVERY === 0 ? IDENTIFY_PROBES : 1
-      const probe = Promise.all(Array.from({ length: count }, () => queryReplay(replica.client)))
+      // Now and then, identify who answers through this entry (see IDENTIFY_FIRST).
+      const identify = this.rounds <= IDENTIFY_FIRST || this.rounds % (link.own ? IDENTIFY_EVERY_OWN : IDENTIFY_EVERY_SHARED) === 0
       this.pending.add(replica)
+      const probe = identify ? this.identify(link) : within(queryReplay(link, false), timeoutMs).then((o) => [o])
       void probe.then(
         () => this.pending.delete(replica),
         () => this.pending.delete(replica),
       )
-      observed = await within(probe, timeoutMs)
+      return { startedAt, observed: await probe }
     } catch (error) {
+      if (!this.running) return undefined // stopped (`$disconnect()`) under it: says nothing of the server
+      if (error instanceof ProbeTimeout) link.reset() // a connection stuck on a hung server is of no more use
       const cause = error instanceof ProbeTimeout ? error.code : connectionErrorCause(error)
       if (cause === undefined) {
         // The server answered, with an error of the query: alive, but it cannot report its replay position
@@ -147,6 +260,32 @@ export class HealthMonitor {
       } else if (replica.state !== 'down') this.router.fail(replica, cause)
       return undefined
     }
+  }
+
+  /**
+   * A probe, then more that may reach other servers behind one entry. Through the router's own connection: each
+   * extra probe on a new connection (in the first round {@link IDENTIFY_PROBES} - 1 of them, so that a
+   * round-robin entry shows itself before the first read relies on it; one connection at a time), best effort:
+   * only the first probe decides the replica's health. Through an application's client: {@link IDENTIFY_PROBES}
+   * at once, which its pool spreads over its connections.
+   */
+  private async identify(link: ServerLink): Promise<ReplayObservation[]> {
+    const { timeoutMs } = this.options.health
+    if (!link.own) return await within(Promise.all(Array.from({ length: IDENTIFY_PROBES }, () => queryReplay(link, false))), timeoutMs)
+    const observed = [await within(queryReplay(link, false), timeoutMs)]
+    for (let i = 1; i < (this.rounds === 1 ? IDENTIFY_PROBES : 2); i++) {
+      link.reconnect()
+      const another = await within(queryReplay(link, false), timeoutMs).catch(() => undefined)
+      if (another === undefined) break
+      observed.push(another)
+    }
+    return observed
+  }
+
+  /** Health and lag of one replica from what its probe saw; returns the replay position to remember. */
+  private assess(replica: ReplicaState, probed: Probed | undefined, lagMeasurable: boolean): bigint | undefined {
+    if (probed === undefined) return undefined
+    const { startedAt, observed } = probed
     let replay: bigint | undefined
     for (const observation of observed) {
       this.router.observeReplay(replica, observation, startedAt)

@@ -10,18 +10,14 @@ export function formatLsn(lsn: bigint): string {
   return `${(lsn >> 32n).toString(16).toUpperCase()}/${(lsn & 0xffffffffn).toString(16).toUpperCase()}`
 }
 
-/** The part of a PrismaClient used to ask a server for a WAL position. */
-interface RawQueryable {
-  $queryRawUnsafe(query: string): PromiseLike<unknown>
-}
+import type { ServerLink } from './server-link.js'
 
 /**
  * Runs {@link PRIMARY_LSN_SQL} on the primary: its WAL insert position less the page header it may point past;
  * `undefined` for SQL NULL.
  */
-export async function queryPrimaryLsn(client: RawQueryable): Promise<bigint | undefined> {
-  const rows = await client.$queryRawUnsafe(PRIMARY_LSN_SQL)
-  const row = Array.isArray(rows) ? (rows[0] as { lsn?: unknown; header?: unknown } | undefined) : undefined
+export async function queryPrimaryLsn(link: ServerLink, foreground: boolean): Promise<bigint | undefined> {
+  const row = (await link.query(PRIMARY_LSN_SQL, foreground))[0]
   if (typeof row?.lsn !== 'string') return undefined
   const header = row.header
   return parseLsn(row.lsn) - (typeof header === 'number' || typeof header === 'bigint' ? BigInt(header) : 0n)
@@ -45,22 +41,28 @@ const PAGE_HEADER_SQL = (lsn: string) =>
  */
 export const PRIMARY_LSN_SQL = `SELECT l::text AS lsn, ${PAGE_HEADER_SQL('l')} AS header FROM pg_current_wal_insert_lsn() AS l`
 export const REPLAY_LSN_SQL =
-  "SELECT pg_last_wal_replay_lsn()::text AS lsn, concat_ws(':', inet_server_addr(), inet_server_port()) || '@' || pg_postmaster_start_time()::text AS server"
+  'SELECT pg_last_wal_replay_lsn()::text AS lsn, pg_last_wal_receive_lsn()::text AS received, ' +
+  "concat_ws(':', inet_server_addr(), inet_server_port()) || '@' || pg_postmaster_start_time()::text AS server"
 
 /** A replica's replay position and the server that reported it (`address:port@start time`). */
 export interface ReplayObservation {
   /** `undefined`: the server is not in recovery (promoted, or a primary). */
   readonly lsn: bigint | undefined
+  /**
+   * How far it has received the primary's WAL (`undefined` if never): a lower bound of the primary's position,
+   * which measures lag when the router does not ask the primary itself (see HealthMonitor).
+   */
+  readonly received?: bigint | undefined
   /** Which server answered: different for each server behind one entry, and for each start of a server. */
   readonly server: string | undefined
 }
 
 /** Runs {@link REPLAY_LSN_SQL} on a replica. */
-export async function queryReplay(client: RawQueryable): Promise<ReplayObservation> {
-  const rows = await client.$queryRawUnsafe(REPLAY_LSN_SQL)
-  const row = Array.isArray(rows) ? (rows[0] as { lsn?: unknown; server?: unknown } | undefined) : undefined
+export async function queryReplay(link: ServerLink, foreground: boolean): Promise<ReplayObservation> {
+  const row = (await link.query(REPLAY_LSN_SQL, foreground))[0]
   return {
     lsn: typeof row?.lsn === 'string' ? parseLsn(row.lsn) : undefined,
+    received: typeof row?.received === 'string' ? parseLsn(row.received) : undefined,
     server: typeof row?.server === 'string' ? row.server : undefined,
   }
 }

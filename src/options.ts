@@ -114,6 +114,15 @@ export interface HealthOptions {
    * @default 1000
    */
   readonly timeoutMs?: number
+  /**
+   * Milliseconds without a query through the routed client after which the health check stops and the router's
+   * own connections close, until the next query (which starts a check at once; a replica that died meanwhile
+   * costs that query at most one retry). Lets scale-to-zero databases suspend (Neon suspends a compute after 5
+   * minutes without queries). `false`: checks run from the first query until `$disconnect()`. A finite number >= 0.
+   * @default 10000 (like node-postgres' `idleTimeoutMillis`: the router's connections close when your pool's do)
+   * @example { idleAfterMs: 60_000 }
+   */
+  readonly idleAfterMs?: number | false
 }
 
 /** Options of `readReplicas()`. */
@@ -160,8 +169,9 @@ export interface ReadReplicasOptions {
    */
   readonly fallback?: 'primary' | 'error'
   /**
-   * The background health check that re-admits failed replicas and measures lag.
-   * @default { intervalMs: 1000, timeoutMs: 1000 }
+   * The background health check that re-admits failed replicas and measures lag, on the router's own
+   * connections (README, "The router's own connections").
+   * @default { intervalMs: 1000, timeoutMs: 1000, idleAfterMs: 10000 }
    */
   readonly health?: HealthOptions
   /**
@@ -207,7 +217,7 @@ export interface ResolvedOptions {
   readonly onRoute: ((event: RouteEvent) => void) | undefined
   readonly maxLag: { readonly ms: number | undefined; readonly bytes: number | undefined }
   readonly fallback: 'primary' | 'error'
-  readonly health: { readonly intervalMs: number; readonly timeoutMs: number }
+  readonly health: { readonly intervalMs: number; readonly timeoutMs: number; readonly idleAfterMs: number | false }
   readonly readTimeoutMs: number | false
   readonly onHealthChange: ((event: HealthEvent) => void) | undefined
   /** Model name -> `'primary'`, a configured replica's name, or a policy (a name `primary` is the primary). */
@@ -229,7 +239,7 @@ const OPTION_KEYS = [
 const REPLICA_KEYS = ['client', 'name', 'weight', 'pooled'] as const
 const STICKY_KEYS = ['mode', 'windowMs', 'monotonic'] as const
 const MAX_LAG_KEYS = ['ms', 'bytes'] as const
-const HEALTH_KEYS = ['intervalMs', 'timeoutMs'] as const
+const HEALTH_KEYS = ['intervalMs', 'timeoutMs', 'idleAfterMs'] as const
 const POLICIES: Record<PolicyName, () => RoutingPolicy> = {
   'round-robin': roundRobin,
   random: () => random(),
@@ -354,10 +364,11 @@ function resolveMaxLag(value: unknown): ResolvedOptions['maxLag'] {
 }
 
 function resolveHealth(value: unknown): ResolvedOptions['health'] {
-  const { intervalMs = 1000, timeoutMs = 1000 } = resolveObject('health', value, HEALTH_KEYS)
+  const { intervalMs = 1000, timeoutMs = 1000, idleAfterMs = 10_000 } = resolveObject('health', value, HEALTH_KEYS)
   return {
     intervalMs: checkNumber('health.intervalMs', intervalMs, 10, false),
     timeoutMs: checkNumber('health.timeoutMs', timeoutMs, 0, true),
+    idleAfterMs: idleAfterMs === false ? false : checkNumber('health.idleAfterMs', idleAfterMs, 0, false),
   }
 }
 

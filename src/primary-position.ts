@@ -17,9 +17,16 @@ export class FreshQuery<T> {
   private queued: Promise<T> | undefined
   /** Queries sent. */
   queries = 0
+  /** When the last query was sent (ms, monotonic clock). */
+  private sentAt = -Infinity
 
   /** `query(startedAt)`: runs the query; `startedAt` is the tick it started at. */
   constructor(private readonly query: (startedAt: number) => Promise<T>) {}
+
+  /** Whether a query was sent in the last `ms` milliseconds. */
+  askedWithin(ms: number): boolean {
+    return performance.now() - this.sentAt < ms
+  }
 
   /** Records a value read by a query that started at tick `startedAt` (e.g. by the health check). */
   observe(startedAt: number, value: T): void {
@@ -45,6 +52,7 @@ export class FreshQuery<T> {
   private start(): Fetch<T> {
     const startedAt = tick()
     this.queries += 1
+    this.sentAt = performance.now()
     const promise = this.query(startedAt).then((value) => {
       this.observe(startedAt, value)
       return value

@@ -11,6 +11,10 @@
  * extensions lets replica reads skip the extended client's request pipeline: see fast-reads.ts); and
  * `_errorFormat`, whether its queries record a call site (see without-call-site.ts).
  *
+ * Read from a client's driver adapter (see {@link pgSettingsOf}): `_engineConfig.adapter`, the adapter factory
+ * the client was built with, and of `@prisma/adapter-pg`'s factory, `adapterName`, `config` and `externalPool`:
+ * the router opens its own connections with the same settings (never through the application's pool).
+ *
  * Relied on for `$transaction` (see {@link withTransactionWrapper}): a client extension's `$transaction`
  * replaces Prisma's own, and Prisma's own, called with an extended client as `this`, builds the transaction
  * client from that client (so every extension applies inside the transaction).
@@ -106,4 +110,23 @@ export function withTransactionWrapper<T extends object>(
     return wrap(() => original.apply(context, args))
   }
   return Object.assign(methods, { $transaction })
+}
+
+/** Keys of a pg `Pool`'s settings that mean nothing to one connection (and `stream`, which the router sets). */
+const POOL_ONLY = new Set(['max', 'min', 'idleTimeoutMillis', 'maxUses', 'maxLifetimeSeconds', 'allowExitOnIdle', 'log', 'Client', 'stream', 'onConnect', 'verify', 'Promise'])
+
+/**
+ * The node-postgres connection settings of the driver adapter `client` was built with: `new PrismaPg(url)`,
+ * `new PrismaPg(config)` or `new PrismaPg(pool)` (`@prisma/adapter-pg`), without pool-only settings. `undefined`
+ * for another adapter, Accelerate, or a Prisma Client that no longer keeps its adapter where it is read here.
+ */
+export function pgSettingsOf(client: unknown): Readonly<Record<string, unknown>> | undefined {
+  const factory = (client as { _engineConfig?: { adapter?: unknown } } | null)?._engineConfig?.adapter
+  if (typeof factory !== 'object' || factory === null) return undefined
+  const { adapterName, config, externalPool } = factory as { adapterName?: unknown; config?: unknown; externalPool?: unknown }
+  if (adapterName !== '@prisma/adapter-pg') return undefined
+  const poolOptions = (externalPool as { options?: unknown } | null | undefined)?.options
+  const settings = typeof poolOptions === 'object' && poolOptions !== null ? poolOptions : config
+  if (typeof settings !== 'object' || settings === null) return undefined
+  return Object.fromEntries(Object.entries(settings).filter(([key]) => !POOL_ONLY.has(key)))
 }

@@ -4,8 +4,9 @@ import { encodeConsistencyToken } from './consistency-token.js'
 import { describeValue } from './describe-value.js'
 import { InvalidOptionError, NoReplicaAvailableError, ReplicaInTransactionError, ReplicaWriteError } from './errors.js'
 import type { ReplicaStatus } from './health-event.js'
-import { HealthMonitor } from './health-monitor.js'
+import { connectionIdleMs, HealthMonitor } from './health-monitor.js'
 import { queryPrimaryLsn } from './lag-tracker.js'
+import { linkTo } from './router-connections.js'
 import { ReadDeadlines } from './read-deadlines.js'
 import { modelProperty, READ_OPERATIONS } from './operations.js'
 import { resolveOptions, type PrismaClientLike, type ReadReplicasOptions, type ResolvedOptions } from './options.js'
@@ -85,9 +86,14 @@ const RECHECK_MS = 5
  * Errors of the query itself are never retried.
  */
 class ReplicaReader {
+  /**
+   * @param alive whether a replica's server answers a probe on the router's own connection (`undefined`: it has
+   *   none); see HealthMonitor.alive.
+   */
   constructor(
     private readonly router: Router,
     private readonly options: Pick<ResolvedOptions, 'fallback' | 'readTimeoutMs' | 'rules'>,
+    private readonly alive: (replica: ReplicaState) => Promise<boolean> | undefined,
   ) {
     this.deadlines = options.readTimeoutMs === false ? undefined : new ReadDeadlines(options.readTimeoutMs)
   }
@@ -398,9 +404,25 @@ class ReplicaReader {
         // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the query's own error, unchanged
         else reject(error)
       }
-      const ticket = deadlines?.track((timeout) => {
-        if (close()) fail(timeout)
-      })
+      // A read that runs past `readTimeoutMs` is given up only if its server does not answer a probe on the
+      // router's own connection (or is known down): a busy server's read goes on, and is looked at again after
+      // another `readTimeoutMs`; it is never run a second time elsewhere.
+      const onTimeout = (timeout: Error): void => {
+        if (!open) return
+        const check = replica.state === 'down' ? undefined : this.alive(replica)
+        if (!check) {
+          if (close()) fail(timeout)
+          return
+        }
+        void check.then((ok) => {
+          if (!open) return
+          if (ok) {
+            this.router.slowReads += 1
+            ticket = deadlines?.track(onTimeout)
+          } else if (close()) fail(timeout)
+        })
+      }
+      let ticket = deadlines?.track(onTimeout)
       query.then(
         (result) => {
           if (ticket) deadlines?.release(ticket)
@@ -439,6 +461,31 @@ class ReplicaReader {
   }
 }
 
+/** How long `$disconnect()` waits for a replica's client once no read of it is in flight (ms). */
+const DISCONNECT_GRACE_MS = 500
+
+/**
+ * Disconnects a replica's client, but waits no longer than until its reads in flight have ended or been given
+ * up, plus {@link DISCONNECT_GRACE_MS}: a read given up on a frozen server holds its pool connection until the
+ * server answers, and the client's disconnect waits for it (it then finishes in the background).
+ */
+async function disconnectReplica(replica: ReplicaState): Promise<void> {
+  const disconnected = replica.client.$disconnect()
+  let timer: NodeJS.Timeout | undefined
+  const givenUp = new Promise<void>((resolve) => {
+    const poll = (): void => {
+      timer = setTimeout(replica.inFlight === 0 ? resolve : poll, replica.inFlight === 0 ? DISCONNECT_GRACE_MS : 20)
+    }
+    poll()
+  })
+  try {
+    await Promise.race([disconnected, givenUp])
+  } finally {
+    clearTimeout(timer)
+    disconnected.catch(() => undefined)
+  }
+}
+
 /** Runs the query as it was asked, on the primary. */
 function onPrimary(params: ReadRequest): Promise<unknown> {
   return Promise.resolve(params.query(params.args))
@@ -470,13 +517,20 @@ export function readReplicas(options: ReadReplicasOptions) {
         throw new InvalidOptionError(`rules.${model}`, `Unknown model \`${model}\` in \`rules\`: this client has no \`${modelProperty(model)}\` model`)
       }
     }
-    const router = new Router(resolved, async () => {
-      const lsn = await queryPrimaryLsn(base as unknown as PrismaClientLike)
-      if (lsn === undefined) throw new TypeError('pg_current_wal_insert_lsn() returned no position')
-      return lsn
-    })
-    const monitor = new HealthMonitor(router, base as unknown as PrismaClientLike, resolved)
-    const reader = new ReplicaReader(router, resolved)
+    // The router's own connections (health checks, WAL positions), with the settings of each client's adapter.
+    const idleMs = connectionIdleMs(resolved.health)
+    const primaryLink = linkTo(base as unknown as PrismaClientLike, 'the primary', idleMs)
+    const router = new Router(
+      resolved,
+      async () => {
+        const lsn = await queryPrimaryLsn(primaryLink, true)
+        if (lsn === undefined) throw new TypeError('pg_current_wal_insert_lsn() returned no position')
+        return lsn
+      },
+      (r) => linkTo(r.client, `replica \`${r.name}\``, idleMs),
+    )
+    const monitor = new HealthMonitor(router, primaryLink, resolved)
+    const reader = new ReplicaReader(router, resolved, (replica) => monitor.alive(replica))
 
     /** `$primary()`: the base client, reporting `forced-primary`; writes through it open the sticky window. */
     const primary = client.$extends({
@@ -578,10 +632,17 @@ export function readReplicas(options: ReadReplicasOptions) {
           await Promise.all([client.$connect(), ...router.replicas.map((r) => r.client.$connect())])
         },
 
-        /** Stops the health check, then disconnects the primary and every replica. */
+        /**
+         * Stops the health check and closes the router's own connections, then disconnects the primary and every
+         * replica. Never waits for a frozen replica: a replica's client is waited for until its reads in flight
+         * have ended or been given up (`readTimeoutMs`), then at most {@link DISCONNECT_GRACE_MS} more.
+         */
         async $disconnect(): Promise<void> {
           await monitor.stop()
-          await Promise.all([client.$disconnect(), ...router.replicas.map((r) => r.client.$disconnect())])
+          await Promise.all([
+            client.$disconnect(),
+            ...router.replicas.map((r) => disconnectReplica(r)),
+          ])
         },
       }),
 

@@ -1,6 +1,6 @@
 import { RoutingPolicyError, UnknownReplicaError } from './errors.js'
 import type { HealthEvent, ReplicaHealth, ReplicaLag, ReplicaStatus } from './health-event.js'
-import type { PrismaClientLike, ResolvedOptions } from './options.js'
+import type { PrismaClientLike, ResolvedOptions, ResolvedReplica } from './options.js'
 import type { ReplicaCandidate, RoutingContext, RoutingPolicy } from './policies/routing-policy.js'
 import { connectionErrorCause, sqlstateOf } from './connection-error.js'
 import type { ConsistencyPoint } from './consistency-token.js'
@@ -9,6 +9,7 @@ import { activeSpan, annotateSpan, debugLogger, formatHealth, formatRoute, spanP
 import { FreshQuery, PrimaryPosition } from './primary-position.js'
 import type { RouteEvent, RouteReason, StickyKind } from './route-event.js'
 import { currentScope, type ScopeState, tick } from './scope.js'
+import { ClientLink, type ServerLink } from './server-link.js'
 
 /**
  * True when a failed position query means the server cannot report WAL positions at all: the function does not
@@ -70,6 +71,12 @@ export interface RouterStats {
   /** Reads that found no usable replica (sent to the primary, or refused with `fallback: 'error'`). */
   readonly fallbacks: number
   /**
+   * Times a read ran past `readTimeoutMs` on a replica whose server still answered the router's probe: the
+   * server is busy, not down, so the read went on there (never retried elsewhere) and the replica stayed in
+   * rotation.
+   */
+  readonly slowReads: number
+  /**
    * Reads done again on the primary because the replica that answered could not be confirmed afterwards: it
    * restarted or went back in time meanwhile, became unreachable, or turned out to be several servers.
    */
@@ -79,6 +86,8 @@ export interface RouterStats {
 /** A replica's live state. Doubles as the candidate a policy sees (read-only to it). */
 export interface ReplicaState extends ReplicaCandidate {
   readonly client: PrismaClientLike
+  /** How the router's own queries (health checks, replay checks) reach this replica. */
+  readonly link: ServerLink
   inFlight: number
   state: ReplicaHealth
   cause: string | undefined
@@ -147,13 +156,25 @@ export class Router {
   unconfirmed = 0
   /** Reads retried after a connection-level failure (each read once). */
   retries = 0
+  /** Times a read ran past `readTimeoutMs` on a replica whose server still answered (the read went on). */
+  slowReads = 0
   /** Reads sent to the primary, or refused with `fallback: 'error'`, because no replica was usable. */
   fallbacks = 0
 
-  constructor(options: ResolvedOptions, queryPrimaryLsn: () => Promise<bigint>) {
+  /**
+   * @param queryPrimaryLsn asks the primary for its WAL position (read-your-writes).
+   * @param linkTo how the router's own queries reach a replica (default: through its client).
+   */
+  constructor(
+    options: ResolvedOptions,
+    queryPrimaryLsn: () => Promise<bigint>,
+    linkTo: (replica: ResolvedReplica) => ServerLink = (r) => new ClientLink(r.client),
+  ) {
     this.replicas = options.replicas.map((r) => {
+      const link = linkTo(r)
       const replica: ReplicaState = {
       ...r,
+      link,
       inFlight: 0,
       state: 'up',
       cause: undefined,
@@ -166,7 +187,7 @@ export class Router {
       pooled: r.pooled,
       incarnation: 0,
       checks: new FreshQuery(async (startedAt) => {
-        const observed = await queryReplay(r.client)
+        const observed = await queryReplay(link, true)
         this.observeReplay(replica, observed, startedAt)
         return observed
       }),
@@ -506,6 +527,7 @@ export class Router {
   stats(): RouterStats {
     return {
       mode: this.mode,
+      slowReads: this.slowReads,
       positionQueries: this.primaryPosition.queries,
       replicaChecks: this.replicas.reduce((sum, r) => sum + r.checks.queries, 0),
       retries: this.retries,

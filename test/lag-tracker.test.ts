@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { ClientLink } from '../src/server-link.ts'
 import { formatLsn, LagTracker, parseLsn, queryPrimaryLsn, queryReplay } from '../src/lag-tracker.ts'
 
 describe('LSN', () => {
@@ -49,19 +50,20 @@ describe('LagTracker', () => {
 })
 
 describe('position queries', () => {
-  const client = (row: object) => ({ $queryRawUnsafe: () => Promise.resolve([row]) })
+  const client = (row: object) => new ClientLink({ $queryRawUnsafe: () => Promise.resolve([row]) })
 
   it('takes off the page header an idle primary’s insert position points past (replicas stop at the boundary)', async () => {
-    expect(await queryPrimaryLsn(client({ lsn: '0/4000028', header: 40 }))).toBe(0x4000000n)
-    expect(await queryPrimaryLsn(client({ lsn: '0/4002018', header: 24 }))).toBe(0x4002000n)
-    expect(await queryPrimaryLsn(client({ lsn: '0/4002018', header: 0 }))).toBe(0x4002018n)
+    expect(await queryPrimaryLsn(client({ lsn: '0/4000028', header: 40 }), false)).toBe(0x4000000n)
+    expect(await queryPrimaryLsn(client({ lsn: '0/4002018', header: 24 }), false)).toBe(0x4002000n)
+    expect(await queryPrimaryLsn(client({ lsn: '0/4002018', header: 0 }), false)).toBe(0x4002018n)
   })
 
   it('reads a replay position and the server that answered; SQL NULL as unknown', async () => {
-    expect(await queryReplay(client({ lsn: '16/B374D848', server: '10.0.0.7:5432@2026-11-30 06:00:00+00' }))).toEqual({
+    expect(await queryReplay(client({ lsn: '16/B374D848', server: '10.0.0.7:5432@2026-11-30 06:00:00+00', received: '16/B374D900' }), false)).toEqual({
       lsn: 0x16b374d848n,
+      received: 0x16b374d900n,
       server: '10.0.0.7:5432@2026-11-30 06:00:00+00',
     })
-    expect(await queryReplay(client({ lsn: null, server: null }))).toEqual({ lsn: undefined, server: undefined })
+    expect(await queryReplay(client({ lsn: null, received: null, server: null }), false)).toEqual({ lsn: undefined, received: undefined, server: undefined })
   })
 })

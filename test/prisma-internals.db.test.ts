@@ -6,7 +6,8 @@ import { Prisma } from '@prisma/client/extension'
 import { afterAll, describe, expect, it } from 'vitest'
 import { PrismaPg } from '@prisma/adapter-pg'
 import { PrismaClient } from '../generated/prisma/client.ts'
-import { fluentPath, hasNoExtensions, isInTransaction, isTransactionClient, recordsCallSites, unpackFluent, withTransactionWrapper } from '../src/prisma-internals.ts'
+import pg from 'pg'
+import { fluentPath, hasNoExtensions, isInTransaction, isTransactionClient, pgSettingsOf, recordsCallSites, unpackFluent, withTransactionWrapper } from '../src/prisma-internals.ts'
 import { newClient, topology } from './support/db.ts'
 
 interface Seen {
@@ -122,6 +123,44 @@ describe('Prisma internals canary (@prisma/client ' + Prisma.prismaVersion.clien
     expect(recordsCallSites(colorless)).toBe(true)
     expect(errorsWhile(() => colorless.user.findMany({ take: 1 }))).toBeGreaterThan(0)
     expect(recordsCallSites({}), 'unknown: suppress as if it did').toBe(true)
+  })
+})
+
+describe('the driver adapter a client was built with (pgSettingsOf: the router opens its own connections with it)', () => {
+  const url = topology.primaryUrl
+
+  it('reads the settings of new PrismaPg(url | config | pool), from the client and from an extended client', async () => {
+    const fromUrl = new PrismaClient({ adapter: new PrismaPg(url) })
+    const fromConfig = new PrismaClient({ adapter: new PrismaPg({ connectionString: url, max: 3, idleTimeoutMillis: 500, statement_timeout: 5000 }) })
+    const pool = new pg.Pool({ connectionString: url, max: 2, keepAlive: true })
+    const fromPool = new PrismaClient({ adapter: new PrismaPg(pool) })
+    try {
+      expect(pgSettingsOf(fromUrl)).toEqual({ connectionString: url })
+      expect(pgSettingsOf(fromUrl.$extends({}))).toEqual({ connectionString: url })
+      // Pool-only settings are left out; connection settings are kept.
+      expect(pgSettingsOf(fromConfig)).toEqual({ connectionString: url, statement_timeout: 5000 })
+      expect(pgSettingsOf(fromPool)).toMatchObject({ connectionString: url, keepAlive: true })
+      expect(pgSettingsOf(fromPool)).not.toHaveProperty('max')
+      // And they connect: the same server as the client's own queries.
+      const own = new pg.Client(pgSettingsOf(fromConfig))
+      await own.connect()
+      const [ownPort, clientPort] = await Promise.all([
+        own.query<{ port: number }>('SELECT inet_server_port() AS port').then((r) => r.rows[0]?.port),
+        fromConfig.$queryRawUnsafe<{ port: number }[]>('SELECT inet_server_port() AS port').then((r) => r[0]?.port),
+      ])
+      await own.end()
+      expect(ownPort).toBe(clientPort)
+    } finally {
+      await Promise.all([fromUrl.$disconnect(), fromConfig.$disconnect(), fromPool.$disconnect()])
+      await pool.end()
+    }
+  })
+
+  it('is undefined for another adapter or something that is not a client', () => {
+    const other = { _engineConfig: { adapter: { adapterName: '@prisma/adapter-neon', config: { connectionString: url } } } }
+    expect(pgSettingsOf(other)).toBeUndefined()
+    expect(pgSettingsOf({})).toBeUndefined()
+    expect(pgSettingsOf(null)).toBeUndefined()
   })
 })
 

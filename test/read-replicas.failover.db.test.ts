@@ -1,6 +1,7 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { isNoReplicaAvailableError, readReplicas, type ReadReplicasOptions } from '../src/index.ts'
 import { healReplicas, newClient, requireCluster, timeline, topology, unique, until, waitForReplication } from './support/db.ts'
+import { readLoad } from './support/read-load.ts'
 
 afterEach(healReplicas)
 
@@ -24,33 +25,6 @@ function routed(options: Omit<ReadReplicasOptions, 'replicas' | 'onRoute' | 'onH
   return { prisma, events }
 }
 
-/** `workers` concurrent loops of reads until `stop()`; counts successes and failures. */
-function readLoad(read: () => Promise<unknown>, workers: number) {
-  const stats = { ok: 0, failed: 0, errors: [] as unknown[], maxMs: 0 }
-  let running = true
-  const done = Promise.all(
-    Array.from({ length: workers }, async () => {
-      while (running) {
-        const started = performance.now()
-        try {
-          await read()
-          stats.ok += 1
-        } catch (error) {
-          stats.failed += 1
-          stats.errors.push(error)
-        }
-        stats.maxMs = Math.max(stats.maxMs, performance.now() - started)
-      }
-    }),
-  )
-  return {
-    stats,
-    stop: async () => {
-      running = false
-      await done
-    },
-  }
-}
 
 describe('a replica that dies', () => {
   it('killed under 8 concurrent readers for 5 s: 0 failed reads, never used after detection, back within 2 health intervals', async (ctx) => {

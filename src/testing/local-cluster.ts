@@ -359,7 +359,13 @@ export class LocalCluster {
    * connections neither fail nor answer. Always pair with {@link thawReplica}.
    */
   async freezeReplica(name: string): Promise<void> {
-    for (const pid of await this.serverPids(name)) process.kill(pid, 'SIGSTOP')
+    for (const pid of await this.serverPids(name)) {
+      try {
+        process.kill(pid, 'SIGSTOP')
+      } catch {
+        /* a backend that exited meanwhile */
+      }
+    }
   }
 
   /** Resumes a server frozen by {@link freezeReplica} (SIGCONT). Harmless on a running server. */

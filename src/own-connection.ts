@@ -1,0 +1,262 @@
+import { Socket } from 'node:net'
+import { connectionErrorCause } from './connection-error.js'
+import { LinkClosedError, type Row, type ServerLink } from './server-link.js'
+
+/** The part of node-postgres' `Client` used here. */
+interface PgClient {
+  connect(): Promise<void>
+  query(sql: string): Promise<{ rows: Row[] }>
+  end(): Promise<void>
+  on(event: 'error' | 'end', listener: () => void): unknown
+  readonly connection?: { readonly stream?: Partial<Pick<Socket, 'ref' | 'unref'>> }
+}
+
+/** node-postgres' `Client` class. */
+export type PgClientClass = new (config: Record<string, unknown>) => PgClient
+
+/**
+ * node-postgres, as the application has it installed (`@prisma/adapter-pg` depends on it; it is an optional
+ * peer dependency of this package). Loaded on first use only.
+ */
+export async function loadPg(): Promise<PgClientClass> {
+  const pg = (await import('pg')) as unknown as { default?: { Client?: unknown }; Client?: unknown }
+  const Client = pg.default?.Client ?? pg.Client
+  if (typeof Client !== 'function') throw new TypeError('the `pg` module has no `Client`')
+  return Client as PgClientClass
+}
+
+/** `application_name` of the router's own connections: how to tell them apart in `pg_stat_activity`. */
+export const APPLICATION_NAME = 'prisma-replica-router'
+
+/**
+ * `settings` with the router's `application_name`: {@link APPLICATION_NAME}, after the application's own name
+ * when it has one (`checkout-api (prisma-replica-router)`; PostgreSQL keeps 63 bytes). A name in the connection
+ * string would win over the setting, so it is replaced there.
+ */
+export function withApplicationName(settings: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const named = (base: unknown) => (typeof base === 'string' && base !== '' ? `${base} (${APPLICATION_NAME})` : APPLICATION_NAME)
+  const url = settings.connectionString
+  if (typeof url === 'string') {
+    try {
+      const parsed = new URL(url)
+      const own = parsed.searchParams.get('application_name')
+      if (own !== null) {
+        parsed.searchParams.set('application_name', named(own))
+        return { ...settings, connectionString: parsed.toString() }
+      }
+    } catch {
+      // not a URL node-postgres' parser would read differently: the setting below applies
+    }
+  }
+  return { ...settings, application_name: named(settings.application_name) }
+}
+
+/** How long `close()` lets a server acknowledge the goodbye before the socket is destroyed (ms). */
+const CLOSE_GRACE_MS = 200
+
+interface Session {
+  readonly socket: Socket
+  client: PgClient | undefined
+  /** Queries sent on it that have not answered. */
+  running: number
+  /** No new query goes to it; it closes when {@link running} drops to 0. */
+  retiring: boolean
+  ending: boolean
+  /** Its connect() has resolved. */
+  connected: boolean
+  /** Fails every query still waiting for it to connect. */
+  abort: (error: Error) => void
+  /** Rejects when the session is closed (raced with {@link ready}). */
+  readonly aborted: Promise<never>
+  readonly ready: Promise<PgClient>
+}
+
+/**
+ * The router's own connection to one server: a single node-postgres `Client`, opened on first use, closed after
+ * `idleMs` without a query. Its socket never keeps the process alive, except while a foreground query (one an
+ * application query waits for) runs. Its queries never pass through the application's PrismaClient: no query
+ * log, extension or trace of the application sees them, and they never wait for the application's pool.
+ */
+export class OwnConnection implements ServerLink {
+  readonly own = true
+  private session: Session | undefined
+  /** Every session not yet ended (the current one, and retiring ones). */
+  private readonly sessions = new Set<Session>()
+  private foreground = 0
+  /** The closing of the last connection closed (a new one is opened after it). */
+  private closing: Promise<void> = Promise.resolve()
+  private lastUsed = 0
+  private idleTimer: NodeJS.Timeout | undefined
+  /** Connections opened so far (for tests and the documentation's cost figures). */
+  opened = 0
+
+  /**
+   * @param settings node-postgres client settings (from the driver adapter the application's client was built
+   *   with); the password stays in them and never reaches an error, log or event of the router.
+   * @param idleMs the connection closes after this long without a query.
+   */
+  constructor(
+    private readonly settings: Readonly<Record<string, unknown>>,
+    private readonly idleMs: number,
+    private readonly load: () => Promise<PgClientClass> = loadPg,
+  ) {}
+
+  get open(): boolean {
+    return this.session !== undefined
+  }
+
+  async query(sql: string, foreground: boolean): Promise<readonly Row[]> {
+    if (foreground) this.foreground++
+    const session = (this.session ??= this.connect())
+    session.running++
+    this.applyRef()
+    try {
+      const client = await Promise.race([session.ready, session.aborted])
+      return (await Promise.race([client.query(sql), session.aborted])).rows
+    } catch (error) {
+      // A failure of the connection (not of the query): the next query opens a new one.
+      if (connectionErrorCause(error) !== undefined || session.client === undefined) this.drop(session, true)
+      throw error
+    } finally {
+      session.running--
+      if (foreground) this.foreground--
+      if (session.retiring && session.running === 0) void this.end(session)
+      this.applyRef()
+      this.lastUsed = performance.now()
+      this.armIdle()
+    }
+  }
+
+  /** The next query opens a new connection; this one closes once its queries have answered. */
+  reconnect(): void {
+    if (this.session) this.drop(this.session, false)
+  }
+
+  /** Closes the connection at once, failing the queries on it (a hung server). */
+  reset(): void {
+    if (this.session) this.drop(this.session, true)
+  }
+
+  release(): void {
+    if (this.session?.running === 0) this.drop(this.session, true)
+  }
+
+  async close(): Promise<void> {
+    clearTimeout(this.idleTimer)
+    this.idleTimer = undefined
+    const sessions = [...this.sessions]
+    this.session = undefined
+    // The application waits for this (`$disconnect()`): the process stays alive until it is done.
+    await Promise.all(sessions.map((session) => this.end(session, true)))
+  }
+
+  private connect(): Session {
+    this.opened++
+    const socket = new Socket()
+    socket.on('error', () => undefined) // reported through the client; never an unhandled 'error' event
+    socket.unref()
+    let abort: (error: Error) => void = () => undefined
+    const aborted = new Promise<never>((_, reject) => {
+      abort = reject
+    })
+    aborted.catch(() => undefined)
+    const session: Session = {
+      socket,
+      client: undefined,
+      running: 0,
+      retiring: false,
+      ending: false,
+      connected: false,
+      abort,
+      aborted,
+      // After the previous connection has closed: never two connections to the server at once.
+      ready: Promise.all([this.load(), this.closing]).then(async ([Client]) => {
+        if (this.session !== session) throw new LinkClosedError()
+        const client = new Client({ ...withApplicationName(this.settings), stream: socket })
+        // The server ended the connection (or it failed): node-postgres fails the queries on it itself.
+        const forget = (): void => {
+          void this.end(session, false, false)
+        }
+        client.on('error', forget) // an idle connection that fails: never an unhandled 'error' event
+        client.on('end', forget)
+        const connected = client.connect()
+        session.client = client
+        this.applyRef()
+        await connected
+        session.connected = true
+        return client
+      }),
+    }
+    session.ready.catch(() => undefined)
+    this.sessions.add(session)
+    return session
+  }
+
+  /** Keeps the process alive only while a foreground query runs. */
+  private applyRef(): void {
+    for (const session of this.sessions) {
+      for (const stream of [session.socket, session.client?.connection?.stream]) {
+        if (this.foreground > 0 && session.running > 0) stream?.ref?.()
+        else stream?.unref?.()
+      }
+    }
+  }
+
+  private armIdle(): void {
+    if (this.idleTimer || !this.session) return
+    const wait = Math.max(1, this.lastUsed + this.idleMs - performance.now())
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = undefined
+      const session = this.session
+      if (!session) return
+      if (session.running === 0 && performance.now() - this.lastUsed >= this.idleMs) this.drop(session, true)
+      else this.armIdle()
+    }, wait)
+    this.idleTimer.unref()
+  }
+
+  /**
+   * Forgets `session` (if current) and closes it in the background: at once (`now`), else when its queries
+   * have answered.
+   */
+  private drop(session: Session, now: boolean): void {
+    if (this.session === session) this.session = undefined
+    session.retiring = true
+    if (now || session.running === 0) void this.end(session)
+  }
+
+  /**
+   * Closes `session`: a goodbye to the server if it is connected, and the socket destroyed after at most
+   * {@link CLOSE_GRACE_MS} (a frozen server never answers it). Queries still waiting for it fail.
+   * `keepAlive`: the process stays alive until it is done (the application awaits it). `abort`: queries on it
+   * fail with a LinkClosedError now (else node-postgres fails them, with the server's reason).
+   */
+  private end(session: Session, keepAlive = false, abort = true): Promise<void> {
+    if (this.session === session) this.session = undefined
+    if (session.ending) return this.closing
+    session.ending = true
+    if (abort) session.abort(new LinkClosedError())
+    const ended = this.finish(session, keepAlive)
+    this.closing = ended
+    return ended
+  }
+
+  private async finish(session: Session, keepAlive: boolean): Promise<void> {
+    this.sessions.delete(session)
+    const client = session.client
+    if (client && session.connected) {
+      if (keepAlive) session.socket.ref()
+      let timer: NodeJS.Timeout | undefined
+      await Promise.race([
+        client.end().catch(() => undefined),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, CLOSE_GRACE_MS)
+          if (!keepAlive) timer.unref()
+        }),
+      ])
+      clearTimeout(timer)
+    }
+    // Not connected yet: no goodbye (node-postgres would never settle its connect()); the socket's end fails it.
+    session.socket.destroy()
+  }
+}

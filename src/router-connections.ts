@@ -1,0 +1,107 @@
+import { loadPg, OwnConnection, type PgClientClass } from './own-connection.js'
+import { pgSettingsOf } from './prisma-internals.js'
+import { ClientLink, type RawQueryable, type Row, type ServerLink } from './server-link.js'
+
+/** The warning code emitted when the router's queries must go through an application's client. */
+export const SHARED_CONNECTIONS_WARNING = 'PRISMA_REPLICA_ROUTER_SHARED_CONNECTIONS'
+
+let warned = false
+
+/** One process warning, the first time a server cannot get the router's own connection. */
+function warnShared(server: string, why: string): void {
+  if (warned) return
+  warned = true
+  process.emitWarning(
+    `prisma-replica-router: ${why}, so the router's health checks and WAL-position queries to ${server} go ` +
+      "through that server's PrismaClient: they appear in its query log, extensions and traces, and wait for its " +
+      "pool. Build the client with `new PrismaPg(...)` from @prisma/adapter-pg and install `pg` to avoid it (README, 'The router's own connections').",
+    { code: SHARED_CONNECTIONS_WARNING },
+  )
+}
+
+/** node-postgres could not be loaded: the router falls back to the application's client. */
+class PgUnavailableError extends Error {
+  override name = 'PgUnavailableError'
+}
+
+/**
+ * The router's own connection, falling back to the application's client (with one warning) if node-postgres
+ * cannot be loaded.
+ */
+class OwnOrClientLink implements ServerLink {
+  private fallback: ClientLink | undefined
+
+  constructor(
+    private readonly connection: OwnConnection,
+    private readonly client: RawQueryable,
+    private readonly server: string,
+  ) {}
+
+  get own(): boolean {
+    return this.fallback === undefined
+  }
+
+  get open(): boolean {
+    return this.fallback ? true : this.connection.open
+  }
+
+  /** Connections this link opened so far. */
+  get opened(): number {
+    return this.connection.opened
+  }
+
+  async query(sql: string, foreground: boolean): Promise<readonly Row[]> {
+    if (this.fallback) return await this.fallback.query(sql)
+    try {
+      return await this.connection.query(sql, foreground)
+    } catch (error) {
+      if (!(error instanceof PgUnavailableError)) throw error
+      warnShared(this.server, 'the `pg` module cannot be loaded')
+      this.fallback = new ClientLink(this.client)
+      void this.connection.close()
+      return await this.fallback.query(sql)
+    }
+  }
+
+  reconnect(): void {
+    this.connection.reconnect()
+  }
+
+  reset(): void {
+    this.connection.reset()
+  }
+
+  release(): void {
+    this.connection.release()
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.connection.close(), this.fallback?.close()])
+  }
+}
+
+let pg: Promise<PgClientClass> | undefined
+
+/** node-postgres, loaded once per process; a PgUnavailableError if it is not installed. */
+function loadPgOnce(): Promise<PgClientClass> {
+  pg ??= loadPg().catch((error: unknown) => {
+    throw new PgUnavailableError('`pg` cannot be loaded', { cause: error })
+  })
+  return pg
+}
+
+/**
+ * How the router's own queries reach the server behind `client`: its own connection, with the settings of the
+ * driver adapter `client` was built with, closed after `idleMs` without a query; else (another adapter) through
+ * `client` itself, with one process warning. `server` names the server in that warning (`the primary`,
+ * `replica \`a\``).
+ */
+export function linkTo(client: RawQueryable, server: string, idleMs: number): ServerLink {
+  const settings = pgSettingsOf(client)
+  if (!settings) {
+    warnShared(server, `${server}'s PrismaClient was not built with @prisma/adapter-pg`)
+    return new ClientLink(client)
+  }
+  loadPgOnce().catch(() => undefined) // loaded ahead, not within the first health check's timeout
+  return new OwnOrClientLink(new OwnConnection(settings, idleMs, loadPgOnce), client, server)
+}
