@@ -112,7 +112,9 @@ export class OwnConnection implements ServerLink {
     this.applyRef()
     try {
       const client = await Promise.race([session.ready, session.aborted])
-      return (await Promise.race([client.query(sql), session.aborted])).rows
+      const result = client.query(sql)
+      result.catch(() => undefined) // when the session is aborted first, its failure is nobody's
+      return (await Promise.race([result, session.aborted])).rows
     } catch (error) {
       // A failure of the connection (not of the query): the next query opens a new one.
       if (connectionErrorCause(error) !== undefined || session.client === undefined) this.drop(session, true)

@@ -77,6 +77,11 @@ export interface RouterStats {
    */
   readonly slowReads: number
   /**
+   * Rounds of health checks run so far. They pause after `health.idleAfterMs` without a routed query (and the
+   * router's own connections close) and resume with the next query.
+   */
+  readonly healthChecks: number
+  /**
    * Reads done again on the primary because the replica that answered could not be confirmed afterwards: it
    * restarted or went back in time meanwhile, became unreachable, or turned out to be several servers.
    */
@@ -158,6 +163,8 @@ export class Router {
   retries = 0
   /** Times a read ran past `readTimeoutMs` on a replica whose server still answered (the read went on). */
   slowReads = 0
+  /** Rounds of health checks run (they pause while the application is idle). */
+  healthChecks = 0
   /** Reads sent to the primary, or refused with `fallback: 'error'`, because no replica was usable. */
   fallbacks = 0
 
@@ -528,6 +535,7 @@ export class Router {
     return {
       mode: this.mode,
       slowReads: this.slowReads,
+      healthChecks: this.healthChecks,
       positionQueries: this.primaryPosition.queries,
       replicaChecks: this.replicas.reduce((sum, r) => sum + r.checks.queries, 0),
       retries: this.retries,

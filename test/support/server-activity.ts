@@ -23,7 +23,11 @@ export class ServerActivity {
     if (!client) {
       const server = servers.find((s) => s.name === name)
       if (!server) throw new TypeError(`no server ${name}`)
-      client = new pg.Client({ connectionString: withAppName(server.url, 'test-observer') })
+      const observer = new pg.Client({ connectionString: withAppName(server.url, 'test-observer') })
+      client = observer
+      // A server stopped by a test ends its connection: forget it, the next call connects again.
+      observer.on('error', () => this.clients.delete(name))
+      observer.on('end', () => this.clients.get(name) === observer && this.clients.delete(name))
       this.clients.set(name, client)
       await client.connect()
     }

@@ -1,0 +1,293 @@
+/**
+ * The router's own connections (src/router-connections.ts, src/own-connection.ts): its queries never reach the
+ * application's clients, it adds at most one connection per server, it never keeps a process alive, it never
+ * hangs a shutdown, and it goes quiet while the application is idle.
+ */
+import { spawn } from 'node:child_process'
+import { PrismaPg } from '@prisma/adapter-pg'
+import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { PrismaClient } from '../generated/prisma/client.ts'
+import { readReplicas, runInScope, type HealthEvent, type ReadReplicasOptions } from '../src/index.ts'
+import { APPLICATION_NAME } from '../src/own-connection.ts'
+import { SHARED_CONNECTIONS_WARNING } from '../src/router-connections.ts'
+import { healReplicas, newClient, requireCluster, timeline, topology, unique, until } from './support/db.ts'
+import { ServerActivity, withAppName } from './support/server-activity.ts'
+
+afterEach(healReplicas)
+
+const activity = new ServerActivity()
+afterAll(() => activity.close())
+
+/** The application name the router's connections take after the application's `app`. */
+const routerApp = (app: string) => `${app} (${APPLICATION_NAME})`
+
+type Extra = Omit<ReadReplicasOptions, 'replicas' | 'onRoute' | 'onHealthChange'>
+
+/** A routed client whose connections (the application's and the router's) carry the application name `app`. */
+function routed(app: string, options: Extra = {}) {
+  const events = timeline()
+  const client = (url: string) => newClient(withAppName(url, app))
+  const prisma = client(topology.primaryUrl).$extends(
+    readReplicas({
+      ...options,
+      replicas: topology.replicas.map((r) => ({ client: client(r.url), name: r.name })),
+      onRoute: events.onRoute,
+      onHealthChange: events.onHealthChange,
+    }),
+  )
+  return { prisma, events }
+}
+
+describe('invisible: the router’s queries never pass through the application’s clients', () => {
+  it('a query log and a logging extension on every client see exactly the application’s queries (5 s of traffic, checks every 100 ms); one router connection per server at most', async () => {
+    const app = unique('invisible')
+    const names = ['primary', ...topology.replicas.map((r) => r.name)]
+    const sql = Object.fromEntries(names.map((n) => [n, [] as string[]]))
+    const operations = Object.fromEntries(names.map((n) => [n, [] as string[]]))
+    const logged = (name: string, url: string) => {
+      const client = new PrismaClient({
+        adapter: new PrismaPg({ connectionString: withAppName(url, app) }),
+        log: [{ emit: 'event', level: 'query' }],
+      })
+      client.$on('query', (e) => sql[name]?.push(e.query))
+      return client.$extends({
+        query: {
+          $allOperations({ model, operation, args, query }) {
+            operations[name]?.push(`${model ?? ''}.${operation}`)
+            return query(args)
+          },
+        },
+      })
+    }
+    const events = timeline()
+    const prisma = logged('primary', topology.primaryUrl).$extends(
+      readReplicas({
+        replicas: topology.replicas.map((r) => ({ client: logged(r.name, r.url), name: r.name })),
+        health: { intervalMs: 100 },
+        onRoute: events.onRoute,
+      }),
+    )
+    const ours = { max: {} as Record<string, number>, running: true }
+    const sampler = (async () => {
+      while (ours.running) {
+        for (const [server, n] of Object.entries(await activity.connections(routerApp(app)))) ours.max[server] = Math.max(ours.max[server] ?? 0, n)
+        await new Promise((resolve) => setTimeout(resolve, 20))
+      }
+    })()
+    const started = performance.now()
+    const worker = async () => {
+      while (performance.now() - started < 5000) {
+        await runInScope(async () => {
+          const title = unique('invisible-note')
+          await prisma.note.create({ data: { title } })
+          expect(await prisma.note.findFirst({ where: { title } })).not.toBeNull() // read-your-writes: positions asked
+          await prisma.note.count({ where: { title } })
+        })
+      }
+    }
+    try {
+      await Promise.all([worker(), worker(), worker()])
+    } finally {
+      ours.running = false
+      await sampler
+    }
+    const stats = prisma.$routerStats()
+    await prisma.$disconnect()
+    const routerSql = /pg_last_wal|pg_current_wal|pg_walfile|inet_server|pg_postmaster/
+    console.info(
+      `5 s, checks every 100 ms: ${String(stats.healthChecks)} health rounds, ${String(stats.positionQueries)} position queries, ` +
+        `${String(stats.replicaChecks)} replica checks; the clients' query logs saw ${names.map((n) => `${n} ${String(sql[n]?.length)}`).join(', ')} ` +
+        `queries, none of the router's; router connections at most ${JSON.stringify(ours.max)}`,
+    )
+    // The router did its work meanwhile…
+    expect(stats.healthChecks).toBeGreaterThanOrEqual(30)
+    expect(stats.positionQueries).toBeGreaterThan(0)
+    // …and none of it reached the application's clients: each replica saw exactly the reads routed to it.
+    for (const name of names) {
+      expect(sql[name]?.filter((q) => routerSql.test(q))).toEqual([])
+      expect(operations[name]?.filter((o) => o.startsWith('.'))).toEqual([]) // no raw query: the application sent none
+    }
+    for (const replica of topology.replicas) {
+      const routedHere = events.entries.filter((e) => e.kind === 'route' && e.replica === replica.name).length
+      expect(operations[replica.name]).toHaveLength(routedHere)
+      expect(sql[replica.name]).toHaveLength(routedHere)
+    }
+    expect(Object.values(ours.max).every((n) => n <= 1)).toBe(true)
+    expect(ours.max.primary).toBe(1) // read-your-writes asked the primary for positions
+  })
+
+  it('another driver adapter: one warning, and the router’s queries go through that client (today’s behaviour)', async () => {
+    const warnings: Error[] = []
+    const onWarning = (w: Error) => warnings.push(w)
+    process.on('warning', onWarning)
+    const wrapped = (url: string) => {
+      const inner = new PrismaPg({ connectionString: url })
+      const adapter = { provider: 'postgres' as const, adapterName: 'custom-adapter', connect: () => inner.connect(), connectToShadowDb: () => inner.connectToShadowDb() }
+      return new PrismaClient({ adapter })
+    }
+    // The warning is once per process (a test file runs in a process of its own): this is the first fallback.
+    const prisma = wrapped(topology.primaryUrl).$extends(readReplicas({ replicas: topology.replicas.map((r) => wrapped(r.url)), health: { intervalMs: 100 } }))
+    try {
+      expect(await prisma.note.count()).toBeGreaterThanOrEqual(0)
+      await until('the first health check', () => prisma.$replicaStatus().every((r) => r.replayLsn !== undefined))
+      await until('the warning', () => warnings.some((w) => (w as { code?: string }).code === SHARED_CONNECTIONS_WARNING))
+      const shared = warnings.filter((w) => (w as { code?: string }).code === SHARED_CONNECTIONS_WARNING)
+      expect(shared).toHaveLength(1)
+      expect(shared[0]?.message).toContain('was not built with @prisma/adapter-pg')
+      expect(shared[0]?.message).not.toContain('postgresql://')
+    } finally {
+      process.off('warning', onWarning)
+      await prisma.$disconnect()
+    }
+  })
+})
+
+/** Runs `script` (ESM, in the repository root) in a child process; resolves with its wall time and exit code. */
+function runChild(script: string, env: Record<string, string>, timeoutMs = 60_000): Promise<{ ms: number; code: number | null; stderr: string }> {
+  const started = performance.now()
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] })
+  let stderr = ''
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
+  return new Promise((resolve) => {
+    child.on('exit', (code) => {
+      clearTimeout(timer)
+      resolve({ ms: performance.now() - started, code, stderr })
+    })
+  })
+}
+
+describe('lifetime: the router never keeps a process alive, and never hangs a shutdown', () => {
+  it('a script that writes, reads once and never calls $disconnect() exits when a plain client’s does (±2 s)', async () => {
+    const script = `
+      const { PrismaPg } = await import('@prisma/adapter-pg')
+      const { PrismaClient } = await import('./generated/prisma/client.ts')
+      const { readReplicas, runInScope } = await import('./src/index.ts')
+      const client = (url) => new PrismaClient({ adapter: new PrismaPg({ connectionString: url }) })
+      const base = client(process.env.P)
+      const prisma = process.env.ROUTED ? base.$extends(readReplicas({ replicas: JSON.parse(process.env.R).map(client) })) : base
+      await runInScope(async () => {
+        const note = await prisma.note.create({ data: { title: 'exit-' + process.pid } })
+        if (!(await prisma.note.findFirst({ where: { id: note.id } }))) throw new Error('not found')
+      })
+    `
+    const env = { P: topology.primaryUrl, R: JSON.stringify(topology.replicas.map((r) => r.url)) }
+    const [plain, routedRun] = await Promise.all([runChild(script, env), runChild(script, { ...env, ROUTED: '1' })])
+    console.info(`exit without $disconnect(): plain client ${(plain.ms / 1000).toFixed(1)} s, routed ${(routedRun.ms / 1000).toFixed(1)} s`)
+    expect([plain.code, plain.stderr]).toEqual([0, ''])
+    expect([routedRun.code, routedRun.stderr]).toEqual([0, ''])
+    expect(Math.abs(routedRun.ms - plain.ms)).toBeLessThanOrEqual(2000)
+  })
+
+  it('30 routed clients used once and dropped release their connections when 30 plain clients do (±2 s)', async () => {
+    const plainApp = unique('dropped-plain')
+    const routedApp = unique('dropped-routed')
+    const use = async (create: (title: string) => Promise<{ id: number }>, find: (id: number) => Promise<unknown>) => {
+      await runInScope(async () => {
+        const note = await create(unique('dropped'))
+        await find(note.id)
+      })
+    }
+    const clients = Array.from({ length: 30 }, () => ({
+      plain: newClient(withAppName(topology.primaryUrl, plainApp)),
+      routed: routed(routedApp).prisma,
+    }))
+    // Both sets used at the same time, each client once; then dropped (never disconnected).
+    const lastUse = { plain: 0, routed: 0 }
+    await Promise.all(
+      clients.flatMap(({ plain, routed: prisma }) => [
+        use((title) => plain.note.create({ data: { title } }), (id) => plain.note.findFirst({ where: { id } })).then(() => (lastUse.plain = performance.now())),
+        use((title) => prisma.note.create({ data: { title } }), (id) => prisma.note.findFirst({ where: { id } })).then(() => (lastUse.routed = performance.now())),
+      ]),
+    )
+    clients.length = 0
+    const opened = { plain: await activity.totalConnections(plainApp), routed: await activity.totalConnections(routedApp) }
+    const released: Record<string, number> = {}
+    await until('both sets of clients released every connection', async () => {
+      for (const [kind, app] of [['plain', plainApp], ['routed', routedApp]] as const) {
+        if (released[kind] === undefined && (await activity.totalConnections(app)) === 0) released[kind] = performance.now() - lastUse[kind]
+      }
+      return released.plain !== undefined && released.routed !== undefined
+    }, 40_000)
+    console.info(
+      `30 clients used once and dropped: connections ${String(opened.plain)} plain / ${String(opened.routed)} routed (theirs and the router's), ` +
+        `all released ${((released.plain ?? 0) / 1000).toFixed(1)} s after their last query plain, ${((released.routed ?? 0) / 1000).toFixed(1)} s routed`,
+    )
+    expect(opened.routed).toBeGreaterThan(opened.plain) // the routers' own connections were there
+    expect(Math.abs((released.routed ?? 0) - (released.plain ?? 0))).toBeLessThanOrEqual(2000)
+  })
+
+  it('a frozen replica: $disconnect() returns within readTimeoutMs + 1 s, and no connection is left on any server once it thaws', async (ctx) => {
+    const cluster = requireCluster(ctx)
+    const app = unique('frozen')
+    const readTimeoutMs = 1000
+    const { prisma, events } = routed(app, { readTimeoutMs, sticky: false, health: { intervalMs: 200, timeoutMs: 200 } })
+    for (let i = 0; i < 4; i++) await prisma.note.count()
+    await cluster.freezeReplica('replica-1')
+    let disconnectMs: number
+    try {
+      // Reads on their way to the frozen server are given up after readTimeoutMs and answered elsewhere…
+      const reads = await Promise.all(Array.from({ length: 8 }, () => prisma.note.count()))
+      expect(reads.every((n) => n >= 0)).toBe(true)
+      expect(events.health('replica-1', 'down')).toBeDefined()
+      // …but their connections in replica-1's pool wait for the server. A graceful shutdown must not.
+      const started = performance.now()
+      await Promise.race([prisma.$disconnect(), new Promise((resolve) => setTimeout(resolve, 10_000))])
+      disconnectMs = performance.now() - started
+    } finally {
+      await cluster.thawReplica('replica-1')
+    }
+    let left: Record<string, number> = {}
+    await until('no connection of the application or the router on any server', async () => {
+      left = await activity.connections(app)
+      return Object.values(left).every((n) => n === 0)
+    })
+    console.info(`frozen replica-1: $disconnect() took ${disconnectMs.toFixed(0)} ms (readTimeoutMs ${String(readTimeoutMs)}); connections left after the thaw ${JSON.stringify(left)}`)
+    expect(disconnectMs).toBeLessThanOrEqual(readTimeoutMs + 1000)
+  })
+})
+
+describe('idle: no query of the router reaches any server while the application sends none', () => {
+  it('checks stop after idleAfterMs and the router’s connections close; the first read after idle is routed correctly, with at most one retry for a replica that died meanwhile', async (ctx) => {
+    const cluster = requireCluster(ctx)
+    const app = unique('idle')
+    const idleAfterMs = 400
+    const { prisma, events } = routed(app, { health: { intervalMs: 50, idleAfterMs } })
+    const title = unique('idle-note')
+    await runInScope(async () => {
+      await prisma.note.create({ data: { title } })
+      await prisma.note.findFirst({ where: { title } })
+    })
+    const lastQuery = performance.now()
+    await until('the router’s connections closed on every server', async () => (await activity.totalConnections(routerApp(app))) === 0, 10_000)
+    const idleAt = performance.now()
+    const checks = prisma.$routerStats().healthChecks
+    // A window of idleness, watched on the servers: no connection of the router appears, no check runs.
+    let seen = 0
+    await until('1 s of idleness watched', async () => {
+      seen = Math.max(seen, await activity.totalConnections(routerApp(app)))
+      return performance.now() - idleAt >= 1000
+    })
+    console.info(
+      `idleAfterMs ${String(idleAfterMs)}: the router's connections closed ${(idleAt - lastQuery).toFixed(0)} ms after the last query; ` +
+        `then 1 s with ${String(seen)} router connections and ${String(prisma.$routerStats().healthChecks - checks)} health checks`,
+    )
+    expect(seen).toBe(0)
+    expect(prisma.$routerStats().healthChecks).toBe(checks)
+
+    // replica-1 dies while the application is idle; the first read after idle still succeeds, correctly, with at
+    // most one retry (it may be sent to replica-1 before the check that resumes with it has run).
+    await cluster.stopReplica('replica-1')
+    const before = prisma.$routerStats().retries
+    expect((await prisma.note.findFirst({ where: { title } }))?.title).toBe(title)
+    expect(prisma.$routerStats().retries - before).toBeLessThanOrEqual(1)
+    await until('replica-1 out of rotation', () => prisma.$replicaStatus()[0]?.state === 'down')
+    const found = await Promise.all(Array.from({ length: 4 }, () => prisma.note.findFirst({ where: { title } })))
+    expect(found.map((n) => n?.title)).toEqual([title, title, title, title])
+    expect(prisma.$routerStats().retries - before).toBeLessThanOrEqual(1)
+    const down = events.entries.find((e): e is { at: number; kind: 'health' } & HealthEvent => e.kind === 'health' && e.replica === 'replica-1' && e.state === 'down')
+    expect(down).toBeDefined()
+    expect(prisma.$routerStats().healthChecks).toBeGreaterThan(checks) // checks resumed with the first query
+    await prisma.$disconnect()
+  })
+})
