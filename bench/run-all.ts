@@ -12,6 +12,8 @@ const benches: { title: string; file: string; node?: string[]; args?: string[] }
   { title: 'Balance: share of reads per replica under 16 workers', file: 'bench/balance.ts' },
   { title: 'Consistency: stale reads and replica share, no stickiness vs window vs LSN', file: 'bench/consistency.ts' },
   { title: 'Failover: kill and restart a replica under load', file: 'bench/failover.ts' },
+  { title: 'Bursts: 10x the pool size at once against 2 replicas', file: 'bench/burst.ts' },
+  { title: 'Health checks: what they cost the servers', file: 'bench/health-cost.ts' },
   { title: 'Memory: heap growth with per-request scopes', file: 'bench/memory.ts', node: ['--expose-gc'] },
 ]
 

@@ -49,11 +49,13 @@ async function within<T>(promise: PromiseLike<T>, ms: number): Promise<T> {
 
 /**
  * Identification rounds, which tell one server from several behind one entry (see Router.observeReplay and
- * HealthMonitor.identify): each of the first {@link IDENTIFY_FIRST} rounds, then every
- * {@link IDENTIFY_EVERY_OWN}th (every {@link IDENTIFY_EVERY_SHARED}th through an application's client).
+ * HealthMonitor.identify). Through the router's own connection: the first round, then every
+ * {@link IDENTIFY_EVERY_OWN}th (a new connection costs the server far more than a probe: bench/health-cost.ts;
+ * every resumption after idle opens a new connection anyway). Through an application's client: each of the first
+ * {@link IDENTIFY_FIRST_SHARED} rounds, then every {@link IDENTIFY_EVERY_SHARED}th.
  */
-const IDENTIFY_FIRST = 5
-const IDENTIFY_EVERY_OWN = 60
+const IDENTIFY_EVERY_OWN = 300
+const IDENTIFY_FIRST_SHARED = 5
 const IDENTIFY_EVERY_SHARED = 10
 const IDENTIFY_PROBES = 3
 
@@ -241,8 +243,10 @@ export class HealthMonitor {
     const startedAt = tick()
     try {
       if (this.pending.has(replica)) throw new ProbeTimeout()
-      // Now and then, identify who answers through this entry (see IDENTIFY_FIRST).
-      const identify = this.rounds <= IDENTIFY_FIRST || this.rounds % (link.own ? IDENTIFY_EVERY_OWN : IDENTIFY_EVERY_SHARED) === 0
+      // Now and then, identify who answers through this entry (see IDENTIFY_EVERY_OWN).
+      const identify = link.own
+        ? this.rounds === 1 || this.rounds % IDENTIFY_EVERY_OWN === 0
+        : this.rounds <= IDENTIFY_FIRST_SHARED || this.rounds % IDENTIFY_EVERY_SHARED === 0
       this.pending.add(replica)
       const probe = identify ? this.identify(link) : within(queryReplay(link, false), timeoutMs).then((o) => [o])
       void probe.then(

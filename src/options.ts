@@ -17,7 +17,7 @@ export interface PrismaClientLike {
   $connect(): Promise<void>
   $disconnect(): Promise<void>
   $extends: unknown
-  /** Used by the health check for one cheap query per server (`pg_last_wal_replay_lsn()`). */
+  /** Used for the router's own queries only where it cannot open connections of its own (README, "The router's own connections"). */
   $queryRawUnsafe(query: string): PromiseLike<unknown>
 }
 

@@ -143,7 +143,7 @@ describe('invisible: the routerâ€™s queries never pass through the applicationâ€
 })
 
 /** Runs `script` (ESM, in the repository root) in a child process; resolves with its wall time and exit code. */
-function runChild(script: string, env: Record<string, string>, timeoutMs = 60_000): Promise<{ ms: number; code: number | null; stderr: string }> {
+function runChild(script: string, env: Record<string, string>, timeoutMs = 40_000): Promise<{ ms: number; code: number | null; stderr: string }> {
   const started = performance.now()
   const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] })
   let stderr = ''
