@@ -8,7 +8,7 @@ interface PgClient {
   query(sql: string): Promise<{ rows: Row[] }>
   end(): Promise<void>
   on(event: 'error' | 'end', listener: () => void): unknown
-  readonly connection?: { readonly stream?: Partial<Pick<Socket, 'ref' | 'unref'>> }
+  readonly connection?: { readonly stream?: Partial<Pick<Socket, 'unref'>> }
 }
 
 /** node-postgres' `Client` class. */
@@ -73,8 +73,8 @@ interface Session {
 
 /**
  * The router's own connection to one server: a single node-postgres `Client`, opened on first use, closed after
- * `idleMs` without a query. Its socket never keeps the process alive, except while a foreground query (one an
- * application query waits for) runs. Its queries never pass through the application's PrismaClient: no query
+ * `idleMs` without a query. Its socket never keeps the process alive; a timer does while a foreground query (one
+ * an application query waits for) runs. Its queries never pass through the application's PrismaClient: no query
  * log, extension or trace of the application sees them, and they never wait for the application's pool.
  */
 export class OwnConnection implements ServerLink {
@@ -83,6 +83,7 @@ export class OwnConnection implements ServerLink {
   /** Every session not yet ended (the current one, and retiring ones). */
   private readonly sessions = new Set<Session>()
   private foreground = 0
+  private keepAlive: NodeJS.Timeout | undefined
   /** The closing of the last connection closed (a new one is opened after it). */
   private closing: Promise<void> = Promise.resolve()
   private lastUsed = 0
@@ -106,10 +107,9 @@ export class OwnConnection implements ServerLink {
   }
 
   async query(sql: string, foreground: boolean): Promise<readonly Row[]> {
-    if (foreground) this.foreground++
+    if (foreground) this.hold()
     const session = (this.session ??= this.connect())
     session.running++
-    this.applyRef()
     try {
       const client = await Promise.race([session.ready, session.aborted])
       const result = client.query(sql)
@@ -121,9 +121,8 @@ export class OwnConnection implements ServerLink {
       throw error
     } finally {
       session.running--
-      if (foreground) this.foreground--
+      if (foreground) this.letGo()
       if (session.retiring && session.running === 0) void this.end(session)
-      this.applyRef()
       this.lastUsed = performance.now()
       this.armIdle()
     }
@@ -183,8 +182,9 @@ export class OwnConnection implements ServerLink {
         client.on('end', forget)
         const connected = client.connect()
         session.client = client
-        this.applyRef()
+        client.connection?.stream?.unref?.() // the TLS stream, once upgraded, is unref'd by the socket's own
         await connected
+        client.connection?.stream?.unref?.()
         session.connected = true
         return client
       }),
@@ -194,13 +194,18 @@ export class OwnConnection implements ServerLink {
     return session
   }
 
-  /** Keeps the process alive only while a foreground query runs. */
-  private applyRef(): void {
-    for (const session of this.sessions) {
-      for (const stream of [session.socket, session.client?.connection?.stream]) {
-        if (this.foreground > 0 && session.running > 0) stream?.ref?.()
-        else stream?.unref?.()
-      }
+  /**
+   * While a foreground query runs (an application query waits for it), a timer keeps the process alive: the
+   * sockets never do, whatever state the connection is in (connecting, waiting for the previous one to close).
+   */
+  private hold(): void {
+    if (this.foreground++ === 0) this.keepAlive = setInterval(() => undefined, 1 << 30)
+  }
+
+  private letGo(): void {
+    if (--this.foreground === 0) {
+      clearInterval(this.keepAlive)
+      this.keepAlive = undefined
     }
   }
 
@@ -247,7 +252,6 @@ export class OwnConnection implements ServerLink {
     this.sessions.delete(session)
     const client = session.client
     if (client && session.connected) {
-      if (keepAlive) session.socket.ref()
       let timer: NodeJS.Timeout | undefined
       await Promise.race([
         client.end().catch(() => undefined),

@@ -143,16 +143,18 @@ describe('invisible: the router’s queries never pass through the application�
 })
 
 /** Runs `script` (ESM, in the repository root) in a child process; resolves with its wall time and exit code. */
-function runChild(script: string, env: Record<string, string>, timeoutMs = 40_000): Promise<{ ms: number; code: number | null; stderr: string }> {
+function runChild(script: string, env: Record<string, string>, timeoutMs = 40_000): Promise<{ ms: number; code: number | null; stdout: string; stderr: string }> {
   const started = performance.now()
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] })
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
   let stderr = ''
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
   return new Promise((resolve) => {
     child.on('exit', (code) => {
       clearTimeout(timer)
-      resolve({ ms: performance.now() - started, code, stderr })
+      resolve({ ms: performance.now() - started, code, stdout, stderr })
     })
   })
 }
@@ -177,6 +179,32 @@ describe('lifetime: the router never keeps a process alive, and never hangs a sh
     expect([plain.code, plain.stderr]).toEqual([0, ''])
     expect([routedRun.code, routedRun.stderr]).toEqual([0, ''])
     expect(Math.abs(routedRun.ms - plain.ms)).toBeLessThanOrEqual(2000)
+  })
+
+  it('…but it keeps it alive while a read waits for the router (pools that let the process exit when idle)', async () => {
+    // allowExitOnIdle: nothing of the application keeps the process alive between queries. A read that waits
+    // for the primary's position or a replica check on the router's connection must still finish.
+    const script = `
+      const { PrismaPg } = await import('@prisma/adapter-pg')
+      const { PrismaClient } = await import('./generated/prisma/client.ts')
+      const { readReplicas, runInScope } = await import('./src/index.ts')
+      const client = (url) => new PrismaClient({ adapter: new PrismaPg({ connectionString: url, allowExitOnIdle: true }) })
+      const prisma = client(process.env.P).$extends(readReplicas({ replicas: JSON.parse(process.env.R).map(client), health: { idleAfterMs: 0 } }))
+      let found = 0
+      for (let i = 0; i < 20; i++) {
+        await runInScope(async () => {
+          const note = await prisma.note.create({ data: { title: 'alive-' + process.pid + '-' + i } })
+          if (await prisma.note.findFirst({ where: { id: note.id } })) found++
+          if (await prisma.note.findFirst({ where: { id: note.id } })) found++
+        })
+        await new Promise((resolve) => setImmediate(resolve))
+      }
+      console.log('found ' + found + ' stats ' + JSON.stringify(prisma.$routerStats()))
+    `
+    const run = await runChild(script, { P: topology.primaryUrl, R: JSON.stringify(topology.replicas.map((r) => r.url)) })
+    console.info(`allowExitOnIdle pools, 20 write-then-read scopes: exit ${String(run.code)} after ${(run.ms / 1000).toFixed(1)} s; ${run.stdout.trim()}`)
+    expect([run.code, run.stderr]).toEqual([0, ''])
+    expect(run.stdout).toMatch(/^found 40 stats .*"positionQueries":[1-9]/)
   })
 
   it('30 routed clients used once and dropped release their connections when 30 plain clients do (±2 s)', async () => {
