@@ -103,8 +103,9 @@ export interface MaxLagOptions {
 /** The background health check. */
 export interface HealthOptions {
   /**
-   * Milliseconds between two checks. Each check runs one cheap query on the primary and on each replica.
-   * Its timer is `unref`'d, starts with the first query and stops on `$disconnect()`. A finite number >= 10.
+   * Milliseconds between two checks. Each check runs one cheap query on each replica, and on the primary while
+   * the router needs its position, on the router's own connections. Its timer is `unref`'d, starts with the
+   * first query, pauses after `idleAfterMs` and stops on `$disconnect()`. A finite number >= 10.
    * @default 1000
    * @example { intervalMs: 250 }
    */
@@ -175,10 +176,13 @@ export interface ReadReplicasOptions {
    */
   readonly health?: HealthOptions
   /**
-   * A read on a replica that takes longer than this counts as a connection-level failure: the replica leaves
-   * rotation and the read is retried elsewhere (so a hung server costs at most one timeout). Raise it, or set
-   * `false`, if you run reads longer than this on replicas. Checked without a timer per read: a read is given
-   * up after at least this long, and at most a quarter of this (capped at 250 ms) later, plus event-loop delay.
+   * A read on a replica running longer than this makes the router probe that server on its own connection
+   * (within `health.timeoutMs`): a server that answers is busy, not down, and the read goes on there (looked at
+   * again after each further `readTimeoutMs`, never run a second time); one that does not answer leaves
+   * rotation and the read is retried elsewhere (so a hung server costs one timeout and one probe). Where the
+   * router has no connection of its own to the replica (another driver adapter), the read is given up at once.
+   * Checked without a timer per read: after at least this long, and at most a quarter of this (capped at
+   * 250 ms) later, plus event-loop delay. `false`: never.
    * @default 10000
    * @example 30000
    */
