@@ -4,6 +4,7 @@
  * elsewhere: the read never ran to completion on a working server.
  */
 import { LinkClosedError } from './server-link.js'
+import { ProbeTimeout } from './within.js'
 
 /** Driver-adapter error kinds (from @prisma/driver-adapter-utils) that mean "this server cannot serve". */
 const ADAPTER_KINDS = new Set([
@@ -65,7 +66,7 @@ export function sqlstateOf(error: unknown, depth = 0): string | undefined {
  */
 export function connectionErrorCause(error: unknown, depth = 0): string | undefined {
   if (typeof error !== 'object' || error === null || depth > 4) return undefined
-  if (error instanceof ReadTimeoutError || error instanceof LinkClosedError) return error.code
+  if (error instanceof ReadTimeoutError || error instanceof LinkClosedError || error instanceof ProbeTimeout) return error.code
   const adapter = field(field(field(error, 'meta'), 'driverAdapterError'), 'cause') ?? field(error, 'cause')
   const sqlstate = field(adapter, 'originalCode') ?? field(adapter, 'code')
   if (typeof sqlstate === 'string' && SQLSTATE.test(sqlstate)) return sqlstate

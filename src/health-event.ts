@@ -24,7 +24,8 @@ export interface HealthEvent {
   readonly previous: ReplicaHealth
   /**
    * Why: a connection-level cause (`ECONNREFUSED`, `DatabaseNotReachable`, `57P01`, `timeout`, …) for `down`;
-   * `lag-ms` or `lag-bytes` for `lagging`; `recovered` or `caught-up` for `up`.
+   * `lag-ms` or `lag-bytes` for `lagging`, or `unmeasured-after-idle` (with `maxLag`, from the first query after
+   * the health check paused until it has measured the replica again); `recovered` or `caught-up` for `up`.
    */
   readonly cause: string
   /** The lag measured with this change, when known. */

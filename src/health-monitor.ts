@@ -4,6 +4,7 @@ import type { ResolvedOptions } from './options.js'
 import type { ReplicaState, Router } from './router.js'
 import { tick } from './scope.js'
 import type { ServerLink } from './server-link.js'
+import { ProbeTimeout, within } from './within.js'
 
 /**
  * How long the router's own connections stay open without a query: `idleAfterMs` (10 s when it is `false`), and
@@ -20,32 +21,6 @@ interface Probed {
   readonly observed: ReplayObservation[]
 }
 
-class ProbeTimeout extends Error {
-  override name = 'ProbeTimeout'
-  readonly code = 'timeout'
-}
-
-/**
- * Resolves with `promise`, or rejects with a ProbeTimeout after `ms`. The timer never keeps the process alive.
- * When it fires, I/O that arrived meanwhile is read first (`setImmediate` runs after the poll phase): an answer
- * that came in while the event loop was busy elsewhere is not taken for a timeout.
- */
-async function within<T>(promise: PromiseLike<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      setImmediate(() => {
-        reject(new ProbeTimeout())
-      }).unref()
-    }, ms)
-    timer.unref()
-  })
-  try {
-    return await Promise.race([promise, timeout])
-  } finally {
-    clearTimeout(timer)
-  }
-}
 
 /**
  * Identification rounds, which tell one server from several behind one entry (see Router.observeReplay and
@@ -87,6 +62,8 @@ export class HealthMonitor {
   private activeAt = 0
   /** Times the check went idle (for tests and the documentation). */
   idles = 0
+  /** The next primary sample follows a pause (see {@link resumed}). */
+  private gap = false
 
   /** Whether `maxLag` sets any limit (then a replica whose lag cannot be measured stays out of rotation). */
   private readonly lagLimited: boolean
@@ -105,7 +82,27 @@ export class HealthMonitor {
     if (this.running) return
     this.running = true
     this.activeAt = performance.now()
+    if (this.rounds > 0) this.resumed()
     this.schedule(0)
+  }
+
+  /**
+   * Back from a pause: what the router knew of lag is as old as the pause. With a lag limit, replicas in rotation
+   * leave it until the first check has measured them again (reads meanwhile go to the primary), and that check's
+   * primary sample counts from before the pause (LagTracker.record): a replica that stopped replaying while the
+   * application was idle is not served as if it had just fallen behind.
+   */
+  private resumed(): void {
+    this.gap = true
+    if (!this.lagLimited) return
+    for (const replica of this.router.replicas) {
+      if (replica.state === 'up') this.router.setHealth(replica, 'lagging', 'unmeasured-after-idle')
+    }
+  }
+
+  /** The loop was stopped or went idle (read afresh after every `await`). */
+  private stopped(): boolean {
+    return !this.running
   }
 
   /** Whether the loop runs (it idles after `idleAfterMs` without a routed query). */
@@ -135,11 +132,13 @@ export class HealthMonitor {
   /**
    * Whether `replica`'s server answers a probe on the router's own connection within `health.timeoutMs`: how a
    * read that runs long tells a busy server (it answers; the read goes on) from a dead or frozen one (it does
-   * not, and leaves rotation). `undefined` where the router has no connection of its own to it: a probe through
-   * the application's pool would wait behind the same queries.
+   * not, and leaves rotation). `undefined` where the router has no connection of its own to it (a probe through
+   * the application's pool would wait behind the same queries), or where that connection may reach another
+   * server than the read's (a pooled entry).
    */
   alive(replica: ReplicaState): Promise<boolean> | undefined {
-    if (!replica.link.own) return undefined
+    // A pooled entry: the router's connection may reach another server than the read's.
+    if (!replica.link.own || replica.pooled) return undefined
     const startedAt = tick()
     return within(queryReplay(replica.link, true), this.options.health.timeoutMs).then(
       (observation) => {
@@ -193,17 +192,19 @@ export class HealthMonitor {
     // asked it lately; else the replicas' received positions stand in for it (see below).
     const askPrimary = this.lagLimited || !this.primary.own || this.router.primaryPosition.askedWithin(this.idleAfter())
     const primaryLsn = askPrimary
-      ? await within(queryPrimaryLsn(this.primary, false), timeoutMs).catch(
-          () => undefined, // the primary's own trouble is not the replicas' health: lag is just not measurable now
-        )
+      ? await within(queryPrimaryLsn(this.primary, false), timeoutMs).catch((error: unknown) => {
+          if (error instanceof ProbeTimeout) this.primary.reset() // a connection stuck on a hung server
+          return undefined // the primary's own trouble is not the replicas' health: lag is just not measurable now
+        })
       : undefined
+    if (this.stopped()) return // stopped meanwhile (`$disconnect()`): no more queries, no connection opened
     const at = performance.now()
     if (primaryLsn !== undefined) {
-      this.tracker.record(primaryLsn, at)
+      this.tracker.record(primaryLsn, at, this.gap)
       this.router.primaryPosition.observe(startedAt, primaryLsn)
     }
     const results = await Promise.all(this.router.replicas.map((replica) => this.probe(replica)))
-    if (!this.running) return
+    if (this.stopped()) return
     if (primaryLsn === undefined && !this.lagLimited) {
       // The WAL the replicas have received is a lower bound of the primary's position: lag against it is the
       // time a replica takes to apply what it received (informational: no lag limit is configured).
@@ -211,8 +212,9 @@ export class HealthMonitor {
       for (const result of results) {
         for (const o of result?.observed ?? []) if (o.received !== undefined && (received === undefined || o.received > received)) received = o.received
       }
-      if (received !== undefined) this.tracker.record(received, at)
+      if (received !== undefined) this.tracker.record(received, at, this.gap)
     }
+    if (primaryLsn !== undefined || !this.lagLimited) this.gap = false
     const lagMeasurable = primaryLsn !== undefined || (!this.lagLimited && this.tracker.latest !== undefined)
     this.router.replicas.forEach((replica, i) => {
       const replay = this.assess(replica, results[i], lagMeasurable)
@@ -241,6 +243,7 @@ export class HealthMonitor {
     const { timeoutMs } = this.options.health
     const link = replica.link
     const startedAt = tick()
+    if (this.stopped()) return undefined
     try {
       if (this.pending.has(replica)) throw new ProbeTimeout()
       // Now and then, identify who answers through this entry (see IDENTIFY_EVERY_OWN).
@@ -255,7 +258,7 @@ export class HealthMonitor {
       )
       return { startedAt, observed: await probe }
     } catch (error) {
-      if (!this.running) return undefined // stopped (`$disconnect()`) under it: says nothing of the server
+      if (this.stopped()) return undefined // stopped (`$disconnect()`) under it: says nothing of the server
       if (error instanceof ProbeTimeout) link.reset() // a connection stuck on a hung server is of no more use
       const cause = error instanceof ProbeTimeout ? error.code : connectionErrorCause(error)
       if (cause === undefined) {

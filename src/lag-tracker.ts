@@ -79,11 +79,16 @@ const MAX_SAMPLES = 10_000
 export class LagTracker {
   private readonly samples: { at: number; lsn: bigint }[] = []
 
-  /** Records the primary's position `lsn` observed at `at` (ms, monotonic clock). */
-  record(lsn: bigint, at: number): void {
+  /**
+   * Records the primary's position `lsn` observed at `at` (ms, monotonic clock). `afterGap`: the first sample
+   * after a time without samples (the health check paused while idle): the primary may have passed every
+   * position up to `lsn` right after the previous sample, so the sample counts from then (lag is never
+   * under-estimated because of the pause).
+   */
+  record(lsn: bigint, at: number, afterGap = false): void {
     const last = this.samples.at(-1)
     if (last && lsn <= last.lsn) return // no new WAL: the first time we saw this position stays the reference
-    this.samples.push({ at, lsn })
+    this.samples.push({ at: afterGap && last ? last.at : at, lsn })
     if (this.samples.length > MAX_SAMPLES) this.samples.shift()
   }
 

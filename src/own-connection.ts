@@ -68,6 +68,9 @@ interface Session {
   abort: (error: Error) => void
   /** Rejects when the session is closed (raced with {@link ready}). */
   readonly aborted: Promise<never>
+  /** Resolves once the session's connection is closed. */
+  readonly closed: Promise<void>
+  readonly markClosed: () => void
   readonly ready: Promise<PgClient>
 }
 
@@ -161,7 +164,13 @@ export class OwnConnection implements ServerLink {
       abort = reject
     })
     aborted.catch(() => undefined)
+    let markClosed: () => void = () => undefined
+    const closed = new Promise<void>((resolve) => {
+      markClosed = resolve
+    })
     const session: Session = {
+      closed,
+      markClosed,
       socket,
       client: undefined,
       running: 0,
@@ -229,6 +238,8 @@ export class OwnConnection implements ServerLink {
   private drop(session: Session, now: boolean): void {
     if (this.session === session) this.session = undefined
     session.retiring = true
+    // The next connection opens once this one has closed: never two to the server at once.
+    this.closing = session.closed
     if (now || session.running === 0) void this.end(session)
   }
 
@@ -240,12 +251,11 @@ export class OwnConnection implements ServerLink {
    */
   private end(session: Session, keepAlive = false, abort = true): Promise<void> {
     if (this.session === session) this.session = undefined
-    if (session.ending) return this.closing
+    if (session.ending) return session.closed
     session.ending = true
     if (abort) session.abort(new LinkClosedError())
-    const ended = this.finish(session, keepAlive)
-    this.closing = ended
-    return ended
+    void this.finish(session, keepAlive).finally(session.markClosed)
+    return session.closed
   }
 
   private async finish(session: Session, keepAlive: boolean): Promise<void> {

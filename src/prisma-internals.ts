@@ -112,8 +112,8 @@ export function withTransactionWrapper<T extends object>(
   return Object.assign(methods, { $transaction })
 }
 
-/** Keys of a pg `Pool`'s settings that mean nothing to one connection (and `stream`, which the router sets). */
-const POOL_ONLY = new Set(['max', 'min', 'idleTimeoutMillis', 'maxUses', 'maxLifetimeSeconds', 'allowExitOnIdle', 'log', 'Client', 'stream', 'onConnect', 'verify', 'Promise'])
+/** Keys of a pg `Pool`'s settings that mean nothing to one connection. */
+const POOL_ONLY = new Set(['max', 'min', 'idleTimeoutMillis', 'maxUses', 'maxLifetimeSeconds', 'allowExitOnIdle', 'log', 'onConnect', 'verify', 'Promise'])
 
 /**
  * The node-postgres connection settings of the driver adapter `client` was built with: `new PrismaPg(url)`,

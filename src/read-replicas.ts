@@ -7,6 +7,7 @@ import type { ReplicaStatus } from './health-event.js'
 import { connectionIdleMs, HealthMonitor } from './health-monitor.js'
 import { queryPrimaryLsn } from './lag-tracker.js'
 import { linkTo } from './router-connections.js'
+import { ProbeTimeout, within } from './within.js'
 import { ReadDeadlines } from './read-deadlines.js'
 import { modelProperty, READ_OPERATIONS } from './operations.js'
 import { resolveOptions, type PrismaClientLike, type ReadReplicasOptions, type ResolvedOptions } from './options.js'
@@ -523,7 +524,11 @@ export function readReplicas(options: ReadReplicasOptions) {
     const router = new Router(
       resolved,
       async () => {
-        const lsn = await queryPrimaryLsn(primaryLink, true)
+        // Bounded like a health check: a read never waits on a hung primary connection (it goes to the primary).
+        const lsn = await within(queryPrimaryLsn(primaryLink, true), resolved.health.timeoutMs).catch((error: unknown) => {
+          if (error instanceof ProbeTimeout) primaryLink.reset()
+          throw error
+        })
         if (lsn === undefined) throw new TypeError('pg_current_wal_insert_lsn() returned no position')
         return lsn
       },

@@ -102,6 +102,12 @@ export function linkTo(client: RawQueryable, server: string, idleMs: number): Se
     warnShared(server, `${server}'s PrismaClient was not built with @prisma/adapter-pg`)
     return new ClientLink(client)
   }
+  if (settings.stream !== undefined || settings.Client !== undefined) {
+    // A socket factory (Cloud SQL connector, SSH tunnel) or a client class of its own: the router cannot tell
+    // where those connect, so it does not guess.
+    warnShared(server, `${server}'s pool connects through its own \`stream\` or \`Client\``)
+    return new ClientLink(client)
+  }
   loadPgOnce().catch(() => undefined) // loaded ahead, not within the first health check's timeout
   return new OwnOrClientLink(new OwnConnection(settings, idleMs, loadPgOnce), client, server)
 }

@@ -49,6 +49,19 @@ describe('LagTracker', () => {
   })
 })
 
+describe('a sample after a pause (the health check idled)', () => {
+  it('counts from the sample before the pause: lag is never under-estimated because of it', () => {
+    const t = new LagTracker()
+    t.record(100n, 1_000)
+    t.record(500n, 61_000, true) // 60 s later, after an idle pause
+    expect(t.lagMs(100n, 61_000)).toBe(60_000) // the primary may have passed 100 right after the last sample
+    expect(t.lagMs(500n, 61_000)).toBe(0)
+    const fresh = new LagTracker()
+    fresh.record(500n, 61_000, true) // nothing before the pause: counts from now
+    expect(fresh.lagMs(100n, 61_000)).toBe(0)
+  })
+})
+
 describe('position queries', () => {
   const client = (row: object) => new ClientLink({ $queryRawUnsafe: () => Promise.resolve([row]) })
 

@@ -319,3 +319,81 @@ describe('idle: no query of the router reaches any server while the application 
     await prisma.$disconnect()
   })
 })
+
+describe('idle with maxLag: what the router knew of lag is as old as the pause', () => {
+  it('a replica that stopped replaying while the application was idle is not served after the pause (reads within maxLag + 2 intervals)', async (ctx) => {
+    const cluster = requireCluster(ctx)
+    const app = unique('idle-lag')
+    const intervalMs = 100
+    const maxMs = 1000
+    const { prisma, events } = routed(app, { sticky: false, maxLag: { ms: maxMs }, health: { intervalMs, idleAfterMs: 300 } })
+    await prisma.note.count()
+    await until('idle: the router’s connections closed', async () => (await activity.totalConnections(routerApp(app))) === 0, 10_000)
+    // While this instance is idle, replica-1 stops replaying and other instances write.
+    await cluster.pauseReplay('replica-1')
+    const writer = newClient(topology.primaryUrl)
+    const title = unique('idle-lag-note')
+    await writer.note.create({ data: { title } })
+    const committedAt = performance.now()
+    await until('the note committed longer ago than maxLag + 2 intervals', () => performance.now() - committedAt > maxMs + 2 * intervalMs)
+    // Back: every read must see the note.
+    const found = await Promise.all(Array.from({ length: 8 }, () => prisma.note.findFirst({ where: { title } })))
+    const later: unknown[] = []
+    for (let i = 0; i < 20; i++) later.push(await prisma.note.findFirst({ where: { title } }))
+    const missed = [...found, ...later].filter((n) => n === null).length
+    const resumedEvents = events.entries.filter((e) => e.kind === 'health' && e.at > committedAt).map((e) => (e.kind === 'health' ? `${e.replica} ${e.state} ${e.cause}` : ''))
+    console.info(`idle, replica-1 paused meanwhile (maxLag ${String(maxMs)} ms): ${String(missed)} of 28 reads after the pause missed a note committed ${String(maxMs + 2 * intervalMs)}+ ms before; health ${JSON.stringify(resumedEvents)}`)
+    expect(missed).toBe(0)
+    expect(prisma.$replicaStatus()[0]?.state).toBe('lagging')
+    await Promise.all([prisma.$disconnect(), writer.$disconnect()])
+  })
+})
+
+describe('$disconnect() during a health check', () => {
+  it('leaves no connection of the router on any server, whenever it comes', async () => {
+    const app = unique('stop-mid-round')
+    const leaks: Record<string, number>[] = []
+    for (const delay of [0, 1, 2, 3, 5, 8, 13]) {
+      // maxLag: every round asks the primary first, then the replicas.
+      const { prisma } = routed(app, { sticky: false, maxLag: { ms: 60_000 }, health: { intervalMs: 20 } })
+      await prisma.note.count()
+      await new Promise((resolve) => setTimeout(resolve, delay))
+      await prisma.$disconnect()
+      let left: Record<string, number> = {}
+      // Sockets the disconnect closed are gone within moments; a connection opened after it stays for 10 s.
+      await until('the router’s connections closed', async () => {
+        left = await activity.connections(routerApp(app))
+        return Object.values(left).every((n) => n === 0)
+      }, 3000).catch(() => leaks.push(left))
+    }
+    expect(leaks).toEqual([])
+  })
+})
+
+describe('one connection per server, also while the health check opens a new one', () => {
+  it('a reconnect while a query runs waits for that query: never two router connections to the server', async () => {
+    const { OwnConnection } = await import('../src/own-connection.ts')
+    const app = unique('reconnect')
+    const link = new OwnConnection({ connectionString: withAppName(topology.replicas[0]!.url, app) }, 10_000)
+    let most = 0
+    const sampling = { on: true }
+    const sampler = (async () => {
+      while (sampling.on) {
+        most = Math.max(most, (await activity.connections(app))['replica-1'] ?? 0)
+        await new Promise((resolve) => setTimeout(resolve, 10))
+      }
+    })()
+    try {
+      const slow = link.query('SELECT pg_sleep(0.5)', true)
+      await until('the slow query running', async () => (await activity.connections(app))['replica-1'] === 1)
+      link.reconnect()
+      const [, quick] = await Promise.all([slow, link.query('SELECT 1 AS one', true)])
+      expect(quick).toEqual([{ one: 1 }])
+    } finally {
+      sampling.on = false
+      await sampler
+      await link.close()
+    }
+    expect(most).toBe(1)
+  })
+})
