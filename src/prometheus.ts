@@ -52,5 +52,7 @@ export function prometheusMetrics(client: ReplicaRouterClientLike, options: { pr
   family('unconfirmed_total', 'counter', 'Replica reads done again on the primary: their replica could not be confirmed.', [['', stats.unconfirmed]])
   family('position_queries_total', 'counter', 'Primary WAL position queries for read-your-writes.', [['', stats.positionQueries]])
   family('replica_checks_total', 'counter', 'Replica replay position checks for read-your-writes and monotonic reads.', [['', stats.replicaChecks]])
+  family('slow_reads_total', 'counter', 'Reads past readTimeoutMs on a replica that still answered the router (left to finish, not retried).', [['', stats.slowReads]])
+  family('health_checks_total', 'counter', 'Rounds of health checks (paused while the application is idle).', [['', stats.healthChecks]])
   return `${lines.join('\n')}\n`
 }

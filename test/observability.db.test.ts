@@ -47,6 +47,8 @@ describe('metrics export', () => {
     expect(text).toMatch(/^prisma_replica_router_replica_state\{replica="replica-1",state="down"\} 0$/m)
     expect(text).toMatch(/^prisma_replica_router_replica_in_flight\{replica="replica-2"\} 0$/m)
     expect(text).toMatch(/^prisma_replica_router_fallbacks_total 0$/m)
+    expect(text).toMatch(/^prisma_replica_router_slow_reads_total 0$/m)
+    expect(text).toMatch(/^prisma_replica_router_health_checks_total [1-9]\d*$/m)
     const reads = [...text.matchAll(/^prisma_replica_router_replica_reads_total\{replica="(replica-\d)"\} (\d+)$/gm)].map((m) => Number(m[2]))
     expect(reads.every((n) => n >= 2)).toBe(true)
     expect(text).not.toContain('postgresql://')
