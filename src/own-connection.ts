@@ -54,6 +54,29 @@ export function withApplicationName(settings: Readonly<Record<string, unknown>>)
 /** How long `close()` lets a server acknowledge the goodbye before the socket is destroyed (ms). */
 const CLOSE_GRACE_MS = 200
 
+/** `work`, failed at once with a LinkClosedError if `session` is closed first (see Session.waiting). */
+function abortable<T>(session: Session, work: Promise<T>): Promise<T> {
+  return new Promise((resolve, reject) => {
+    if (session.ending) {
+      work.catch(() => undefined) // its failure is nobody's
+      reject(new LinkClosedError())
+      return
+    }
+    session.waiting.add(reject)
+    work.then(
+      (value) => {
+        session.waiting.delete(reject)
+        resolve(value)
+      },
+      (error: unknown) => {
+        session.waiting.delete(reject)
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the driver's error, unchanged
+        reject(error)
+      },
+    )
+  })
+}
+
 interface Session {
   readonly socket: Socket
   client: PgClient | undefined
@@ -64,10 +87,12 @@ interface Session {
   ending: boolean
   /** Its connect() has resolved. */
   connected: boolean
-  /** Fails every query still waiting for it to connect. */
-  abort: (error: Error) => void
-  /** Rejects when the session is closed (raced with {@link ready}). */
-  readonly aborted: Promise<never>
+  /**
+   * The rejecters of the queries waiting on it (to connect, or for an answer): failed at once when the session
+   * is closed under them. A set, not a race with a promise that lives as long as the session: each race would
+   * leave a reaction on that promise for every query ever sent.
+   */
+  readonly waiting: Set<(error: Error) => void>
   /** Resolves once the session's connection is closed. */
   readonly closed: Promise<void>
   readonly markClosed: () => void
@@ -114,10 +139,8 @@ export class OwnConnection implements ServerLink {
     const session = (this.session ??= this.connect())
     session.running++
     try {
-      const client = await Promise.race([session.ready, session.aborted])
-      const result = client.query(sql)
-      result.catch(() => undefined) // when the session is aborted first, its failure is nobody's
-      return (await Promise.race([result, session.aborted])).rows
+      const client = await abortable(session, session.ready)
+      return (await abortable(session, client.query(sql))).rows
     } catch (error) {
       // A failure of the connection (not of the query): the next query opens a new one.
       if (connectionErrorCause(error) !== undefined || session.client === undefined) this.drop(session, true)
@@ -159,11 +182,6 @@ export class OwnConnection implements ServerLink {
     const socket = new Socket()
     socket.on('error', () => undefined) // reported through the client; never an unhandled 'error' event
     socket.unref()
-    let abort: (error: Error) => void = () => undefined
-    const aborted = new Promise<never>((_, reject) => {
-      abort = reject
-    })
-    aborted.catch(() => undefined)
     let markClosed: () => void = () => undefined
     const closed = new Promise<void>((resolve) => {
       markClosed = resolve
@@ -177,8 +195,7 @@ export class OwnConnection implements ServerLink {
       retiring: false,
       ending: false,
       connected: false,
-      abort,
-      aborted,
+      waiting: new Set(),
       // After the previous connection has closed: never two connections to the server at once.
       ready: Promise.all([this.load(), this.closing]).then(async ([Client]) => {
         if (this.session !== session) throw new LinkClosedError()
@@ -253,7 +270,10 @@ export class OwnConnection implements ServerLink {
     if (this.session === session) this.session = undefined
     if (session.ending) return session.closed
     session.ending = true
-    if (abort) session.abort(new LinkClosedError())
+    if (abort) {
+      for (const reject of session.waiting) reject(new LinkClosedError())
+      session.waiting.clear()
+    }
     void this.finish(session, keepAlive).finally(session.markClosed)
     return session.closed
   }
