@@ -35,12 +35,25 @@ async function migrationUrl(config: string | undefined, envName: string | undefi
   return { url, source: '$DATABASE_URL' }
 }
 
+/** The arguments, or `undefined` (after printing why and the usage) when they cannot be read. */
+function readArgs(argv: string[]) {
+  try {
+    return parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { config: { type: 'string' }, env: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    })
+  } catch (error) {
+    // An unknown option, or one without its value: a usage error (exit 2), never "a hot standby" (exit 1).
+    console.error(`check-primary: ${error instanceof Error ? error.message : String(error)}\n${USAGE}`)
+    return undefined
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: { config: { type: 'string' }, env: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-  })
+  const args = readArgs(argv)
+  if (!args) return 2
+  const { values, positionals } = args
   if (values.help === true) {
     console.log(USAGE)
     return 0

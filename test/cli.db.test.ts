@@ -55,4 +55,13 @@ describe('prisma-replica-router check-primary (guard before prisma migrate deplo
     expect(run(['check-primary'], {}).code).toBe(2)
     expect(run(['migrate'], {}).code).toBe(2)
   })
+
+  it('an unknown option or a missing value: the usage and exit 2 (never 1, which means a hot standby), no stack trace', () => {
+    for (const args of [['check-primary', '--bogus'], ['check-primary', '--env'], ['check-primary', '--config']]) {
+      const { code, output } = run(args, { DATABASE_URL: primaryUrl })
+      expect(code).toBe(2)
+      expect(output).toContain('usage: prisma-replica-router check-primary')
+      expect(output).not.toContain('    at ')
+    }
+  })
 })
