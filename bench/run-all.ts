@@ -93,7 +93,7 @@ writeFileSync(
   'BENCHMARKS.md',
   `# Benchmarks\n\nWritten by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}.\n\n- Machine: ${machine}\n` +
     '- Each benchmark starts its own local PostgreSQL primary + streaming replicas (loopback, data on /dev/shm) and compares variants in the same run.\n' +
-    '- Command: `npm run bench` (or one of `npm run bench:overhead|bench:decision|bench:balance|bench:consistency|bench:failover|bench:memory`).\n\n' +
+    '- Command: `npm run bench` (or one of `npm run bench:overhead|bench:decision|bench:balance|bench:consistency|bench:failover|bench:burst|bench:health-cost|bench:memory`).\n\n' +
     '![Median read latency per variant](bench/latency.svg)\n\n' +
     sections.join('\n'),
 )
