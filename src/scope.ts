@@ -19,7 +19,8 @@ export class ReplicaScope {
 }
 
 /**
- * @internal Read-your-writes state of one scope for one router.
+ * Read-your-writes state of one scope for one router. Not part of the public API (not exported from the index;
+ * declared for the router's own declarations).
  * - `lastWriteAt`: when the last write ended (ms, monotonic clock): window mode and the token's time.
  * - `pending`: the {@link tick} at which the latest write whose primary position is not known yet ended: a
  *   position query started at a later tick covers it (and every write that ended before it).
