@@ -22,12 +22,18 @@ async function migrationUrl(config: string | undefined, envName: string | undefi
   }
   const configFile = config ?? (existsSync('prisma.config.ts') ? 'prisma.config.ts' : undefined)
   if (configFile !== undefined) {
-    const prismaConfig = (await import('@prisma/config')) as {
+    const prismaConfig = (await import('@prisma/config').catch(() => {
+      throw new Error(`reading ${configFile} needs @prisma/config, which the \`prisma\` package installs: install prisma, or name the URL's variable with --env`)
+    })) as {
       loadConfigFromFile: (input: { configFile: string }) => Promise<{ config?: { datasource?: { url?: unknown } } }>
     }
     const loaded = await prismaConfig.loadConfigFromFile({ configFile: resolve(configFile) })
     const url = loaded.config?.datasource?.url
-    if (typeof url !== 'string' || url === '') throw new Error(`${configFile} has no datasource.url`)
+    if (typeof url !== 'string' || url === '') {
+      // The usual cause: the variable the config reads is not set (say so, rather than what it led to).
+      const unset = process.env.DATABASE_URL ? '' : ' ($DATABASE_URL is not set)'
+      throw new Error(`${configFile} gives no datasource.url${unset}`)
+    }
     return { url, source: `the datasource URL of ${configFile}` }
   }
   const url = process.env.DATABASE_URL

@@ -56,6 +56,12 @@ describe('prisma-replica-router check-primary (guard before prisma migrate deplo
     expect(run(['migrate'], {}).code).toBe(2)
   })
 
+  it('DATABASE_URL unset with a prisma.config.ts that reads it: says so (exit 2), and tries no server', () => {
+    const { code, output } = run(['check-primary'], {}, root)
+    expect(code).toBe(2)
+    expect(output).toContain('check-primary: prisma.config.ts gives no datasource.url ($DATABASE_URL is not set)')
+  })
+
   it('an unknown option or a missing value: the usage and exit 2 (never 1, which means a hot standby), no stack trace', () => {
     for (const args of [['check-primary', '--bogus'], ['check-primary', '--env'], ['check-primary', '--config']]) {
       const { code, output } = run(args, { DATABASE_URL: primaryUrl })
