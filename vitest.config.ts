@@ -1,11 +1,22 @@
+import { fileURLToPath } from 'node:url'
 import { defineConfig } from 'vitest/config'
 
+const src = (path: string) => fileURLToPath(new URL(`./src/${path}`, import.meta.url))
+
 export default defineConfig({
+  // The examples import the package by name, as an application does; the tests run them on the sources.
+  resolve: {
+    alias: [
+      { find: /^prisma-replica-router\/testing$/, replacement: src('testing/index.ts') },
+      { find: /^prisma-replica-router$/, replacement: src('index.ts') },
+    ],
+  },
   test: {
     // Verbose: every test by name, and the reason of every skip (e.g. no local cluster to inject faults into).
     reporters: ['verbose'],
     projects: [
       {
+        extends: true,
         test: {
           name: 'unit',
           include: ['test/**/*.test.ts'],
@@ -13,6 +24,7 @@ export default defineConfig({
         },
       },
       {
+        extends: true,
         test: {
           name: 'db',
           // Real PostgreSQL: a primary + 2 streaming replicas started by test/support/global-setup.ts.

@@ -4,9 +4,9 @@
  */
 import { PrismaPg } from '@prisma/adapter-pg'
 import { PrismaClient } from '../generated/prisma/client.ts'
-import { readReplicas, runInScope, type RouteEvent } from '../src/index.ts'
-import { startLocalCluster } from '../src/testing/local-cluster.ts'
-import { prismaMigrateDeploy } from '../src/testing/prisma-migrate.ts'
+import { readReplicas, runInScope, type RouteEvent } from 'prisma-replica-router'
+import { startLocalCluster } from 'prisma-replica-router/testing'
+import { prismaMigrateDeploy } from 'prisma-replica-router/testing'
 
 const started = performance.now()
 const cluster = await startLocalCluster({ replicas: 2 })

@@ -6,9 +6,9 @@
  *
  * Needs the catalog client: `prisma generate --config examples/catalog/prisma.config.ts` (the npm script does it).
  */
-import { NotPrimaryError } from '../../src/check-primary.ts'
-import type { RouteEvent } from '../../src/index.ts'
-import { startLocalCluster } from '../../src/testing/local-cluster.ts'
+import { NotPrimaryError } from 'prisma-replica-router'
+import type { RouteEvent } from 'prisma-replica-router'
+import { startLocalCluster } from 'prisma-replica-router/testing'
 import { catalogMigrations, migrateCatalog } from './migrate.ts'
 import { populate } from './populate.ts'
 import { createCatalogApp, createCatalogClient, listen, type CatalogAppOptions, type CatalogClient } from './server.ts'

@@ -12,7 +12,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import pg from 'pg'
-import { assertPrimary } from '../../src/check-primary.ts'
+import { assertPrimary } from 'prisma-replica-router'
 
 const execFileAsync = promisify(execFile)
 

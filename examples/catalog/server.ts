@@ -12,7 +12,7 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { PrismaPg } from '@prisma/adapter-pg'
 import express, { type Express } from 'express'
-import { readReplicas, runInScope, type RouteEvent } from '../../src/index.ts'
+import { readReplicas, runInScope, type RouteEvent } from 'prisma-replica-router'
 import { PrismaClient } from './generated/prisma/client.ts'
 
 /** A plain (unrouted) client of the catalog schema. */

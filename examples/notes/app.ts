@@ -13,7 +13,7 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import express, { type Express, type NextFunction, type Request, type Response } from 'express'
 import type { Note, PrismaClient } from '../../generated/prisma/client.ts'
-import { readReplicas, runInScope, type ReadReplicasOptions } from '../../src/index.ts'
+import { readReplicas, runInScope, type ReadReplicasOptions } from 'prisma-replica-router'
 
 /** A Prisma client extended with `readReplicas()`: what {@link createNotesApp} reads and writes through. */
 export type RoutedPrismaClient = ReturnType<typeof withReadReplicas>

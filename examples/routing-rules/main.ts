@@ -2,10 +2,10 @@
  * `npm run example:routing-rules`: a local primary + 2 replicas, per-model rules, a region-aware policy and
  * explicit `$primary()` / `$replica(name)`, printing where every query went.
  */
-import type { RouteEvent } from '../../src/index.ts'
-import { assertPrimary } from '../../src/check-primary.ts'
-import { startLocalCluster } from '../../src/testing/local-cluster.ts'
-import { prismaMigrateDeploy } from '../../src/testing/prisma-migrate.ts'
+import type { RouteEvent } from 'prisma-replica-router'
+import { assertPrimary } from 'prisma-replica-router'
+import { startLocalCluster } from 'prisma-replica-router/testing'
+import { prismaMigrateDeploy } from 'prisma-replica-router/testing'
 import { routedClient } from './rules.ts'
 
 const show = (e: RouteEvent) => {

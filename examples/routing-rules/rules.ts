@@ -5,7 +5,7 @@
  */
 import { PrismaPg } from '@prisma/adapter-pg'
 import { PrismaClient } from '../../generated/prisma/client.ts'
-import { readReplicas, type ReadReplicasOptions, type RoutingPolicy } from '../../src/index.ts'
+import { readReplicas, type ReadReplicasOptions, type RoutingPolicy } from 'prisma-replica-router'
 
 /**
  * A region-aware policy: prefer replicas whose name starts with this instance's region, else any.

@@ -1,0 +1,35 @@
+/** The documentation says what the code does: checks that fail when they drift apart. */
+import { execFileSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { describe, expect, it } from 'vitest'
+
+const root = resolve(import.meta.dirname, '..')
+const read = (path: string) => readFileSync(join(root, path), 'utf8')
+const readme = read('README.md')
+const scripts = (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts
+
+describe('README and the examples’ READMEs', () => {
+  it('list every reason a routing event can carry', () => {
+    const union = /export type RouteReason =([^;]*?)\n\n/s.exec(read('src/route-event.ts'))?.[1] ?? ''
+    const reasons = [...union.matchAll(/'([a-z-]+)'/g)].map((m) => m[1])
+    expect(reasons.length).toBeGreaterThan(5)
+    const row = readme.split('\n').find((line) => line.startsWith('| `onRoute`')) ?? ''
+    expect(reasons.filter((reason) => !row.includes(`\`${reason}\``))).toEqual([])
+  })
+
+  it('quote the npm scripts as package.json has them', () => {
+    expect(read('examples/catalog/README.md')).toContain(`\`${scripts['example:catalog'] ?? '?'}\``)
+  })
+
+  it('the Quick start declares what it uses', () => {
+    const quickStart = readme.slice(readme.indexOf('## Quick start'), readme.indexOf('## Options'))
+    for (const name of ['app', 'data', 'prisma', 'client']) expect(quickStart).toMatch(new RegExp(`(const|import) ${name}\\b`))
+  })
+})
+
+describe('.gitignore', () => {
+  it('ignores no file the repository tracks', () => {
+    expect(execFileSync('git', ['ls-files', '--cached', '--ignored', '--exclude-standard'], { cwd: root, encoding: 'utf8' })).toBe('')
+  })
+})
