@@ -82,6 +82,8 @@ interface Session {
   client: PgClient | undefined
   /** Queries sent on it that have not answered. */
   running: number
+  /** The end of the last query sent on it: the next one is sent after it. */
+  queue: Promise<unknown>
   /** No new query goes to it; it closes when {@link running} drops to 0. */
   retiring: boolean
   ending: boolean
@@ -140,7 +142,13 @@ export class OwnConnection implements ServerLink {
     session.running++
     try {
       const client = await abortable(session, session.ready)
-      return (await abortable(session, client.query(sql))).rows
+      // One query at a time on the connection (node-postgres deprecates queueing on a busy client).
+      const result = session.queue.then(() => client.query(sql))
+      session.queue = result.then(
+        () => undefined,
+        () => undefined,
+      )
+      return (await abortable(session, result)).rows
     } catch (error) {
       // A failure of the connection (not of the query): the next query opens a new one.
       if (connectionErrorCause(error) !== undefined || session.client === undefined) this.drop(session, true)
@@ -192,6 +200,7 @@ export class OwnConnection implements ServerLink {
       socket,
       client: undefined,
       running: 0,
+      queue: Promise.resolve(),
       retiring: false,
       ending: false,
       connected: false,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { APPLICATION_NAME, withApplicationName } from '../src/own-connection.ts'
+import { APPLICATION_NAME, OwnConnection, withApplicationName, type PgClientClass } from '../src/own-connection.ts'
 
 describe('the application_name of the router’s own connections', () => {
   it('is prisma-replica-router, after the application’s own name when it has one', () => {
@@ -17,5 +17,38 @@ describe('the application_name of the router’s own connections', () => {
     expect(url.searchParams.get('application_name')).toBe('checkout (prisma-replica-router)')
     expect(url.searchParams.get('sslmode')).toBe('require')
     expect(url.password).toBe('p%40ss')
+  })
+})
+
+describe('OwnConnection', () => {
+  it('sends one query at a time on its connection (node-postgres deprecates queueing on a busy client)', async () => {
+    let active = 0
+    let most = 0
+    const answered: string[] = []
+    class FakeClient {
+      connect() {
+        return Promise.resolve()
+      }
+      async query(sql: string) {
+        active += 1
+        most = Math.max(most, active)
+        await new Promise((resolve) => setTimeout(resolve, 5))
+        active -= 1
+        answered.push(sql)
+        return { rows: [{ sql }] }
+      }
+      end() {
+        return Promise.resolve()
+      }
+      on() {
+        return this
+      }
+    }
+    const link = new OwnConnection({ host: 'db' }, 10_000, () => Promise.resolve(FakeClient as unknown as PgClientClass))
+    const rows = await Promise.all(['SELECT 1', 'SELECT 2', 'SELECT 3'].map((sql) => link.query(sql, false)))
+    await link.close()
+    expect(rows).toEqual([[{ sql: 'SELECT 1' }], [{ sql: 'SELECT 2' }], [{ sql: 'SELECT 3' }]])
+    expect(answered).toEqual(['SELECT 1', 'SELECT 2', 'SELECT 3'])
+    expect(most).toBe(1)
   })
 })

@@ -59,6 +59,9 @@ describe('invisible: the routerâ€™s queries never pass through the applicationâ€
         },
       })
     }
+    const warnings: Error[] = []
+    const onWarning = (w: Error) => warnings.push(w)
+    process.on('warning', onWarning)
     const events = timeline()
     const prisma = logged('primary', topology.primaryUrl).$extends(
       readReplicas({
@@ -93,6 +96,9 @@ describe('invisible: the routerâ€™s queries never pass through the applicationâ€
     }
     const stats = prisma.$routerStats()
     await prisma.$disconnect()
+    process.off('warning', onWarning)
+    // Not even a warning of the driver (e.g. node-postgres' deprecation of queries queued on a busy client).
+    expect(warnings.map((w) => `${w.name}: ${w.message}`)).toEqual([])
     const routerSql = /pg_last_wal|pg_current_wal|pg_walfile|inet_server|pg_postmaster/
     console.info(
       `5 s, checks every 100 ms: ${String(stats.healthChecks)} health rounds, ${String(stats.positionQueries)} position queries, ` +
