@@ -10,6 +10,14 @@ import pg from 'pg'
 import { fluentPath, hasNoExtensions, isInTransaction, isTransactionClient, pgSettingsOf, recordsCallSites, unpackFluent, withTransactionWrapper } from '../src/prisma-internals.ts'
 import { newClient, topology } from './support/db.ts'
 
+/** `version` >= `minimum` (plain x.y.z; a pre-release counts as its release). */
+function atLeast(version: string, minimum: string): boolean {
+  const parts = (v: string) => v.split(/[.-]/).slice(0, 3).map(Number)
+  const [a, b] = [parts(version), parts(minimum)]
+  for (let i = 0; i < 3; i++) if ((a[i] ?? 0) !== (b[i] ?? 0)) return (a[i] ?? 0) > (b[i] ?? 0)
+  return true
+}
+
 interface Seen {
   operation: string
   internal: unknown
@@ -84,8 +92,11 @@ describe('Prisma internals canary (@prisma/client ' + Prisma.prismaVersion.clien
     await client.$transaction(async (tx) => {
       await tx.user.count()
       expect(isTransactionClient(tx)).toBe(true)
-      // The sign Prisma 7 gives: the transaction scope symbol. If this fails, check isTransactionClient().
-      expect((tx as unknown as Record<symbol, unknown>)[Symbol.for('prisma.client.transaction.scope_context')]).toBeDefined()
+      // The signs Prisma gives: the transaction scope symbol (from 7.5.0), and no `$extends` on a transaction
+      // client (every 7.x). If one of these fails, check isTransactionClient().
+      const scopeSymbol = (tx as unknown as Record<symbol, unknown>)[Symbol.for('prisma.client.transaction.scope_context')]
+      if (atLeast(Prisma.prismaVersion.client, '7.5.0')) expect(scopeSymbol).toBeDefined()
+      expect(typeof (tx as unknown as { $extends?: unknown }).$extends).not.toBe('function')
     })
   })
 
