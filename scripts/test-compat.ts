@@ -7,7 +7,7 @@
  * Each run takes about as long as `npm test` (5 minutes here). Needs the npm registry.
  */
 import { execFileSync, spawnSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 
@@ -19,6 +19,8 @@ if (versions.length === 0 || versions.some((v) => !/^7\.\d+\.\d+$/.test(v))) {
 
 const root = resolve(import.meta.dirname, '..')
 const clone = mkdtempSync(join(tmpdir(), 'prr-compat-'))
+// Readable by the `postgres` user, as a checkout is: the package test runs a user project as that user too.
+chmodSync(clone, 0o755)
 const run = (command: string, args: string[], cwd = clone) => execFileSync(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 })
 
 interface Row {
