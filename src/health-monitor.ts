@@ -60,8 +60,6 @@ export class HealthMonitor {
   private active = false
   /** When a round last saw {@link active} set (ms, monotonic clock). */
   private activeAt = 0
-  /** Times the check went idle (for tests and the documentation). */
-  idles = 0
   /** The next primary sample follows a pause (see {@link resumed}). */
   private gap = false
 
@@ -105,11 +103,6 @@ export class HealthMonitor {
     return !this.running
   }
 
-  /** Whether the loop runs (it idles after `idleAfterMs` without a routed query). */
-  get started(): boolean {
-    return this.running
-  }
-
   /**
    * No routed query for `idleAfterMs`: the loop stops and the router's connections close, so that the servers
    * see no query from this router until the application's next one. True when it went idle.
@@ -124,7 +117,6 @@ export class HealthMonitor {
     const { idleAfterMs } = this.options.health
     if (idleAfterMs === false || now - this.activeAt < idleAfterMs) return false
     this.running = false
-    this.idles += 1
     for (const link of [this.primary, ...this.router.replicas.map((r) => r.link)]) link.release()
     return true
   }
@@ -146,13 +138,8 @@ export class HealthMonitor {
         replica.checks.observe(startedAt, observation)
         return true
       },
-      (error: unknown) => {
-        if (error instanceof ProbeTimeout) replica.link.reset()
-        const cause = error instanceof ProbeTimeout ? error.code : connectionErrorCause(error)
-        if (cause === undefined) return true // it answered, with an error
-        if (replica.state !== 'down') this.router.fail(replica, cause)
-        return false
-      },
+      // A server that answered, with an error, is alive.
+      (error: unknown) => this.probeFailed(replica, error) === undefined,
     )
   }
 
@@ -259,15 +246,23 @@ export class HealthMonitor {
       return { startedAt, observed: await probe }
     } catch (error) {
       if (this.stopped()) return undefined // stopped (`$disconnect()`) under it: says nothing of the server
-      if (error instanceof ProbeTimeout) link.reset() // a connection stuck on a hung server is of no more use
-      const cause = error instanceof ProbeTimeout ? error.code : connectionErrorCause(error)
-      if (cause === undefined) {
-        // The server answered, with an error of the query: alive, but it cannot report its replay position
-        // (e.g. not PostgreSQL streaming replication).
-        this.unmeasurable(replica)
-      } else if (replica.state !== 'down') this.router.fail(replica, cause)
+      // The server answered, with an error of the query: alive, but it cannot report its replay position
+      // (e.g. not PostgreSQL streaming replication).
+      if (this.probeFailed(replica, error) === undefined) this.unmeasurable(replica)
       return undefined
     }
+  }
+
+  /**
+   * A probe of `replica` that failed with `error`: a connection stuck on a hung server (a timeout) is of no more
+   * use and is reset; a connection-level failure takes the replica out of rotation. Returns that failure's cause,
+   * or `undefined` when the server answered, with an error of the query.
+   */
+  private probeFailed(replica: ReplicaState, error: unknown): string | undefined {
+    if (error instanceof ProbeTimeout) replica.link.reset()
+    const cause = connectionErrorCause(error)
+    if (cause !== undefined && replica.state !== 'down') this.router.fail(replica, cause)
+    return cause
   }
 
   /**

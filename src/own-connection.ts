@@ -118,8 +118,6 @@ export class OwnConnection implements ServerLink {
   private closing: Promise<void> = Promise.resolve()
   private lastUsed = 0
   private idleTimer: NodeJS.Timeout | undefined
-  /** Connections opened so far (for tests and the documentation's cost figures). */
-  opened = 0
 
   /**
    * @param settings node-postgres client settings (from the driver adapter the application's client was built
@@ -186,7 +184,6 @@ export class OwnConnection implements ServerLink {
   }
 
   private connect(): Session {
-    this.opened++
     const socket = new Socket()
     socket.on('error', () => undefined) // reported through the client; never an unhandled 'error' event
     socket.unref()

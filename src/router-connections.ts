@@ -45,11 +45,6 @@ class OwnOrClientLink implements ServerLink {
     return this.fallback ? true : this.connection.open
   }
 
-  /** Connections this link opened so far. */
-  get opened(): number {
-    return this.connection.opened
-  }
-
   async query(sql: string, foreground: boolean): Promise<readonly Row[]> {
     if (this.fallback) return await this.fallback.query(sql)
     try {
