@@ -76,7 +76,9 @@ try {
   console.log('| variant | reads | moved to the primary | errors | p50 ms | p99 ms | p50 / baseline | p99 / baseline |')
   console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
   for (const r of rows) {
-    console.log(`| ${r.name} | ${String(r.reads)} | ${r.moved} | ${String(r.errors)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.p50Ratio.toFixed(2)} | ${r.p99Ratio.toFixed(2)} |`)
+    console.log(
+      `| ${r.name} | ${String(r.reads)} | ${r.moved} | ${String(r.errors)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.p50Ratio.toFixed(2)} | ${r.p99Ratio.toFixed(2)} |`,
+    )
   }
   emitResult('burst', { rows, downs: downs.ours, burst: BURST, bursts: BURSTS })
   await Promise.all([...plainReplicas.map((c) => c.$disconnect()), official.$disconnect(), ours.$disconnect()])

@@ -55,9 +55,16 @@ try {
   const maxId = (await seed.note.aggregate({ _max: { id: true } }))._max.id ?? 1
   await cluster.waitForReplication()
 
-  for (const [lagMs, perRequest] of [[0, false], [100, false], [0, true], [100, true]] as const) {
+  for (const [lagMs, perRequest] of [
+    [0, false],
+    [100, false],
+    [0, true],
+    [100, true],
+  ] as const) {
     for (const name of ['replica-1', 'replica-2']) await cluster.setReplicaLag(name, lagMs)
-    const totals = new Map<string, Totals>(variants.map((v) => [v.name, { reads: 0, ownReads: 0, stale: 0, onReplica: 0, primaryQueries: 0, writes: 0, extraRoundTrips: 0, elapsedMs: 0, latencies: [] }]))
+    const totals = new Map<string, Totals>(
+      variants.map((v) => [v.name, { reads: 0, ownReads: 0, stale: 0, onReplica: 0, primaryQueries: 0, writes: 0, extraRoundTrips: 0, elapsedMs: 0, latencies: [] }]),
+    )
     for (let round = 0; round < rounds; round++) {
       for (const variant of variants) {
         const t = totals.get(variant.name)!

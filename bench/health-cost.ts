@@ -15,7 +15,9 @@ const TICK_MS = 10 // USER_HZ = 100 on Linux
 
 /** CPU time (ms) of a process, and of its reaped children (its exited backends, for a postmaster). */
 function cpu(pid: number): { own: number; children: number } {
-  const fields = readFileSync(`/proc/${String(pid)}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')
+  const fields = readFileSync(`/proc/${String(pid)}/stat`, 'utf8')
+    .replace(/^.*\) /, '')
+    .split(' ')
   // After the command: state(0) ppid(1) … utime(11) stime(12) cutime(13) cstime(14)
   const at = (i: number) => Number(fields[i]) * TICK_MS
   return { own: at(11) + at(12), children: at(13) + at(14) }
@@ -39,7 +41,7 @@ try {
   // Baseline: a findUnique by id from a plain PrismaClient (one connection: its pool's first).
   const prisma = client(url, 'minimal')
   await prisma.$connect()
-  const readPid = ((await prisma.$queryRawUnsafe<{ pid: number }[]>('SELECT pg_backend_pid() AS pid'))[0]?.pid) ?? 0
+  const readPid = (await prisma.$queryRawUnsafe<{ pid: number }[]>('SELECT pg_backend_pid() AS pid'))[0]?.pid ?? 0
   for (let i = 0; i < 500; i++) await prisma.user.findUnique({ where: { id: 1 + (i % maxUserId) } })
   const readBefore = cpu(readPid).own
   for (let i = 0; i < PROBES; i++) await prisma.user.findUnique({ where: { id: 1 + (i % maxUserId) } })
@@ -56,7 +58,7 @@ try {
   }
   // Exited backends are counted once the postmaster has reaped them: wait until their CPU time stops growing.
   let after = cpu(postmaster)
-  for (let last = -1; after.children !== last; ) {
+  for (let last = -1; after.children !== last;) {
     last = after.children
     await new Promise((resolve) => setTimeout(resolve, 200))
     after = cpu(postmaster)

@@ -68,7 +68,9 @@ try {
   console.log('| --- | ---: | ---: |')
   console.log(`| plain PrismaClient (baseline) | ${(result.baselineBytes / 1024).toFixed(0)} KiB | ${(result.baselinePer100k / 1024).toFixed(0)} KiB |`)
   console.log(`| prisma-replica-router (LSN read-your-writes), run 1 | ${(result.routedBytes / 1024).toFixed(0)} KiB | ${(result.routedPer100k / 1024).toFixed(0)} KiB |`)
-  console.log(`| prisma-replica-router (LSN read-your-writes), run 2 | ${(result.routedSecondBytes / 1024).toFixed(0)} KiB | ${(result.routedSecondPer100k / 1024).toFixed(0)} KiB |`)
+  console.log(
+    `| prisma-replica-router (LSN read-your-writes), run 2 | ${(result.routedSecondBytes / 1024).toFixed(0)} KiB | ${(result.routedSecondPer100k / 1024).toFixed(0)} KiB |`,
+  )
   emitResult('memory', result)
   await Promise.all([plain.$disconnect(), routed.$disconnect()])
 } finally {

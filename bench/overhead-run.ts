@@ -40,7 +40,9 @@ async function measure(request: RunRequest): Promise<RunResult> {
     ours: () => c(primaryUrl).$extends(readReplicas({ replicas: [plain] })) as unknown as typeof plain,
     // readReplicas applied after another extension (here an empty one): reads take the path that honours it.
     'ours (after another extension)': () =>
-      c(primaryUrl).$extends({ name: 'another' }).$extends(readReplicas({ replicas: [plain] })) as unknown as typeof plain,
+      c(primaryUrl)
+        .$extends({ name: 'another' })
+        .$extends(readReplicas({ replicas: [plain] })) as unknown as typeof plain,
   }
   const variants = request.variants.map((name) => ({ name, db: build[name]() }))
   const queries = {

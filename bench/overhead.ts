@@ -149,8 +149,8 @@ try {
   console.log(table(together.map((v) => [v, rows(inOne, v)])))
   console.log(
     '\n`plain (control)` is the plain client compared with itself: its distance from 1.000 is the noise of this run. ' +
-      'median / plain: the median over processes of each process\'s ratio, with the lowest and highest of them. ' +
-      'Per-round ratio: the variant\'s median over the plain client\'s median in the same round of the same process, ' +
+      "median / plain: the median over processes of each process's ratio, with the lowest and highest of them. " +
+      "Per-round ratio: the variant's median over the plain client's median in the same round of the same process, " +
       'one value per round of every process; the interval is a bootstrap over those rounds. ' +
       'With both libraries in one process, both measure slower than against the plain client alone (last table ' +
       'against the first): they run through the same Prisma runtime code, which then serves more kinds of calls. ' +

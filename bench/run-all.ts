@@ -36,7 +36,10 @@ for (const bench of benches) {
     const [, name = '', ...json] = line.split(' ')
     results[name] = JSON.parse(json.join(' ')) as unknown
   }
-  const body = lines.filter((l) => !l.startsWith('@@result ')).join('\n').trim()
+  const body = lines
+    .filter((l) => !l.startsWith('@@result '))
+    .join('\n')
+    .trim()
   console.log(body)
   sections.push(`## ${bench.title}\n\n\`${bench.file}\`\n\n${body.replaceAll(/^#+ /gm, '#### ')}\n`)
 }
@@ -66,10 +69,14 @@ if (overhead) {
       const x = 60 + qi * groupWidth + (vi + 0.5) * bar
       const w = bar * 0.9
       // A dark tick: the plain client's median in the same processes, what the ratio is taken against.
-      const tick = v === 'plain' ? '' : `<line x1="${x.toFixed(1)}" y1="${y(baseline).toFixed(1)}" x2="${(x + w).toFixed(1)}" y2="${y(baseline).toFixed(1)}" stroke="#222" stroke-width="2"/>`
-      const ratioLabel = v === 'plain' ? '' : `<text x="${(x + w / 2).toFixed(1)}" y="${(y(Math.max(m, baseline)) - 18).toFixed(1)}" font-size="11" text-anchor="middle">${ratio.toFixed(3)}×</text>`
-      return `<rect x="${x.toFixed(1)}" y="${y(m).toFixed(1)}" width="${w.toFixed(1)}" height="${(height - 40 - y(m)).toFixed(1)}" fill="${colors[v]}"/>${tick}${ratioLabel}` +
+      const tick =
+        v === 'plain' ? '' : `<line x1="${x.toFixed(1)}" y1="${y(baseline).toFixed(1)}" x2="${(x + w).toFixed(1)}" y2="${y(baseline).toFixed(1)}" stroke="#222" stroke-width="2"/>`
+      const ratioLabel =
+        v === 'plain' ? '' : `<text x="${(x + w / 2).toFixed(1)}" y="${(y(Math.max(m, baseline)) - 18).toFixed(1)}" font-size="11" text-anchor="middle">${ratio.toFixed(3)}×</text>`
+      return (
+        `<rect x="${x.toFixed(1)}" y="${y(m).toFixed(1)}" width="${w.toFixed(1)}" height="${(height - 40 - y(m)).toFixed(1)}" fill="${colors[v]}"/>${tick}${ratioLabel}` +
         `<text x="${(x + w / 2).toFixed(1)}" y="${(y(Math.max(m, baseline)) - 5).toFixed(1)}" font-size="11" text-anchor="middle">${(m * 1000).toFixed(0)} µs</text>`
+      )
     }),
   )
   const labels = queries.map((q, qi) => `<text x="${(60 + (qi + 0.5) * groupWidth).toFixed(1)}" y="${String(height - 18)}" font-size="13" text-anchor="middle">${q}</text>`)

@@ -47,7 +47,12 @@ const seconds = Number(values.seconds)
 if (!Number.isFinite(seconds) || seconds <= 0) usage(`--seconds must be a positive number, got ${values.seconds}`)
 const seed = values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(values.seed)
 if (!Number.isInteger(seed)) usage(`--seed must be an integer, got ${String(values.seed)}`)
-let without = new Set(values.without.split(',').map((s) => s.trim()).filter(Boolean))
+let without = new Set(
+  values.without
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
+)
 for (const f of without) if (!(FEATURES as readonly string[]).includes(f)) usage(`unknown feature ${f} in --without (known: ${FEATURES.join(', ')})`)
 if (values.only !== undefined) {
   const keep = ONLY[values.only]

@@ -21,7 +21,8 @@ const root = resolve(import.meta.dirname, '..')
 const clone = mkdtempSync(join(tmpdir(), 'prr-compat-'))
 // Readable by the `postgres` user, as a checkout is: the package test runs a user project as that user too.
 chmodSync(clone, 0o755)
-const run = (command: string, args: string[], cwd = clone) => execFileSync(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 })
+const run = (command: string, args: string[], cwd = clone) =>
+  execFileSync(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 })
 
 interface Row {
   readonly version: string

@@ -23,16 +23,7 @@ const PRISMA_CODES = new Set(['P1001', 'P1002', 'P1008', 'P1017'])
 /** SQLSTATE: class 08 connection exception, 57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect now, 53300 too many connections. */
 const SQLSTATE = /^(08[0-9A-Z]{3}|57P0[123]|53300)$/
 
-const NODE_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EPIPE',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-])
+const NODE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN'])
 
 const MESSAGES: readonly [RegExp, string][] = [
   [/Connection terminated unexpectedly/i, 'connection-terminated'],
@@ -47,8 +38,7 @@ export class ReadTimeoutError extends Error {
   readonly code = 'timeout'
 }
 
-const field = (value: unknown, key: string): unknown =>
-  typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[key] : undefined
+const field = (value: unknown, key: string): unknown => (typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[key] : undefined)
 
 /** The SQLSTATE a driver-adapter or Prisma error carries, if any (`42883`, `57014`, …). */
 export function sqlstateOf(error: unknown, depth = 0): string | undefined {

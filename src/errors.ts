@@ -20,10 +20,7 @@ export class ReplicaWriteError extends ReplicaRouterError {
   readonly replica: string
 
   constructor(model: string, operation: string, replica: string) {
-    super(
-      `Cannot run \`${model}.${operation}\` on replica \`${replica}\`: replicas are read-only. ` +
-        'Send writes through the client itself or `$primary()`.',
-    )
+    super(`Cannot run \`${model}.${operation}\` on replica \`${replica}\`: replicas are read-only. ` + 'Send writes through the client itself or `$primary()`.')
     this.model = model
     this.operation = operation
     this.replica = replica
@@ -83,12 +80,7 @@ export class NoReplicaAvailableError extends ReplicaRouterError {
   /** Every replica and its state at the time. */
   readonly replicas: readonly { readonly name: string; readonly state: string }[]
 
-  constructor(
-    model: string | undefined,
-    operation: string,
-    replicas: readonly { readonly name: string; readonly state: string }[],
-    options?: { cause?: unknown },
-  ) {
+  constructor(model: string | undefined, operation: string, replicas: readonly { readonly name: string; readonly state: string }[], options?: { cause?: unknown }) {
     super(
       `No replica available for \`${model === undefined ? operation : `${model}.${operation}`}\`: ` +
         `${replicas.map((r) => `${r.name} ${r.state}`).join(', ')} (fallback: 'error')`,
@@ -115,8 +107,7 @@ export class InvalidOptionError extends TypeError {
   }
 }
 
-const hasName = (error: unknown, name: string): boolean =>
-  typeof error === 'object' && error !== null && (error as { name?: unknown }).name === name
+const hasName = (error: unknown, name: string): boolean => typeof error === 'object' && error !== null && (error as { name?: unknown }).name === name
 
 /** True for every runtime error of this library (not for {@link InvalidOptionError}, a `TypeError`). */
 export function isReplicaRouterError(error: unknown): error is ReplicaRouterError {

@@ -14,12 +14,7 @@ import { READ_OPERATIONS } from './operations.js'
 import { quietAction } from './without-call-site.js'
 
 /** Routes one read: runs it on a replica, or through `primary` (the unextended client's delegate). */
-export type RouteRead = (
-  model: string,
-  operation: string,
-  args: unknown,
-  primary: (args: unknown) => PromiseLike<unknown>,
-) => Promise<unknown>
+export type RouteRead = (model: string, operation: string, args: unknown, primary: (args: unknown) => PromiseLike<unknown>) => Promise<unknown>
 
 type Action = (args?: unknown) => PromiseLike<unknown> & Record<string | symbol, unknown>
 type Delegate = Record<string | symbol, unknown> & { $name?: unknown }
@@ -66,10 +61,7 @@ class RoutedRead {
     return (read.#query ??= read.#target.viaExtension(read.#args))
   }
 
-  then<A = unknown, B = never>(
-    onFulfilled?: ((value: unknown) => A | PromiseLike<A>) | null,
-    onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null,
-  ): Promise<A | B> {
+  then<A = unknown, B = never>(onFulfilled?: ((value: unknown) => A | PromiseLike<A>) | null, onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null): Promise<A | B> {
     return this.#run().then(onFulfilled, onRejected)
   }
 
@@ -129,9 +121,7 @@ function relationsOf(delegate: Delegate): string[] {
   const probe = (delegate.findUnique as Action)({ where: {} })
   // A relation may be called `spec`: Prisma's accessor then wins over the promise's `spec`, and so does ours.
   const own = new Set<string | symbol>(['then', 'catch', 'finally', 'requestTransaction'])
-  return Reflect.ownKeys(probe).filter(
-    (key): key is string => typeof key === 'string' && !own.has(key) && typeof probe[key] === 'function',
-  )
+  return Reflect.ownKeys(probe).filter((key): key is string => typeof key === 'string' && !own.has(key) && typeof probe[key] === 'function')
 }
 
 const INSPECT = Symbol.for('nodejs.util.inspect.custom')

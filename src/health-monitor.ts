@@ -21,7 +21,6 @@ interface Probed {
   readonly observed: ReplayObservation[]
 }
 
-
 /**
  * Identification rounds, which tell one server from several behind one entry (see Router.observeReplay and
  * HealthMonitor.identify). Through the router's own connection: the first round, then every
@@ -234,9 +233,7 @@ export class HealthMonitor {
     try {
       if (this.pending.has(replica)) throw new ProbeTimeout()
       // Now and then, identify who answers through this entry (see IDENTIFY_EVERY_OWN).
-      const identify = link.own
-        ? this.rounds === 1 || this.rounds % IDENTIFY_EVERY_OWN === 0
-        : this.rounds <= IDENTIFY_FIRST_SHARED || this.rounds % IDENTIFY_EVERY_SHARED === 0
+      const identify = link.own ? this.rounds === 1 || this.rounds % IDENTIFY_EVERY_OWN === 0 : this.rounds <= IDENTIFY_FIRST_SHARED || this.rounds % IDENTIFY_EVERY_SHARED === 0
       this.pending.add(replica)
       const probe = identify ? this.identify(link) : within(queryReplay(link, false), timeoutMs).then((o) => [o])
       void probe.then(

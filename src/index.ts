@@ -1,24 +1,11 @@
 export { readReplicas } from './read-replicas.js'
-export type {
-  HealthOptions,
-  MaxLagOptions,
-  PolicyName,
-  PrismaClientLike,
-  ReadReplicasOptions,
-  ReplicaConfig,
-  StickyOptions,
-} from './options.js'
+export type { HealthOptions, MaxLagOptions, PolicyName, PrismaClientLike, ReadReplicasOptions, ReplicaConfig, StickyOptions } from './options.js'
 export type { RouteEvent, RouteReason, RouteTarget } from './route-event.js'
 export type { HealthEvent, ReplicaHealth, ReplicaLag, ReplicaStatus } from './health-event.js'
 export { runInScope, currentScope, ReplicaScope, type RunInScopeOptions } from './scope.js'
 export type { RouterStats } from './router.js'
 export type { StickyKind } from './route-event.js'
-export {
-  InvalidConsistencyTokenError,
-  parseConsistencyToken,
-  encodeConsistencyToken,
-  type ConsistencyPoint,
-} from './consistency-token.js'
+export { InvalidConsistencyTokenError, parseConsistencyToken, encodeConsistencyToken, type ConsistencyPoint } from './consistency-token.js'
 export type { ReplicaCandidate, RoutingContext, RoutingPolicy } from './policies/routing-policy.js'
 export { roundRobin } from './policies/round-robin.js'
 export { random, type RandomPolicyOptions } from './policies/random.js'

@@ -90,9 +90,7 @@ export function annotateSpan(span: OtelSpan, event: RouteEvent): void {
  * read once per extended client. Lines name replicas only: never a URL or a password.
  */
 export function debugLogger(env: string | undefined = process.env.DEBUG): ((line: string) => void) | undefined {
-  const on = (env ?? '')
-    .split(/[\s,]+/)
-    .some((pattern) => pattern === '*' || pattern === 'prisma-replica-router' || pattern === 'prisma-replica-router:*')
+  const on = (env ?? '').split(/[\s,]+/).some((pattern) => pattern === '*' || pattern === 'prisma-replica-router' || pattern === 'prisma-replica-router:*')
   return on ? (line) => process.stderr.write(`prisma-replica-router ${line}\n`) : undefined
 }
 

@@ -228,18 +228,7 @@ export interface ResolvedOptions {
   readonly rules: ReadonlyMap<string, string | RoutingPolicy>
 }
 
-const OPTION_KEYS = [
-  'replicas',
-  'policy',
-  'sticky',
-  'onRoute',
-  'maxLag',
-  'fallback',
-  'health',
-  'readTimeoutMs',
-  'onHealthChange',
-  'rules',
-] as const
+const OPTION_KEYS = ['replicas', 'policy', 'sticky', 'onRoute', 'maxLag', 'fallback', 'health', 'readTimeoutMs', 'onHealthChange', 'rules'] as const
 const REPLICA_KEYS = ['client', 'name', 'weight', 'pooled'] as const
 const STICKY_KEYS = ['mode', 'windowMs', 'monotonic'] as const
 const MAX_LAG_KEYS = ['ms', 'bytes'] as const
@@ -255,19 +244,13 @@ const fail = (option: string, message: string): never => {
   throw new InvalidOptionError(option, message)
 }
 
-const isObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value)
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value)
 
 /** Structural check: the three methods every PrismaClient (plain, extended) has. */
 export function isPrismaClientLike(value: unknown): value is PrismaClientLike {
   if ((typeof value !== 'object' && typeof value !== 'function') || value === null) return false
   const v = value as Record<string, unknown>
-  return (
-    typeof v.$connect === 'function' &&
-    typeof v.$disconnect === 'function' &&
-    typeof v.$extends === 'function' &&
-    typeof v.$queryRawUnsafe === 'function'
-  )
+  return typeof v.$connect === 'function' && typeof v.$disconnect === 'function' && typeof v.$extends === 'function' && typeof v.$queryRawUnsafe === 'function'
 }
 
 function checkKeys(path: string, value: Record<string, unknown>, known: readonly string[]): void {
@@ -290,10 +273,7 @@ function resolveReplica(entry: unknown, index: number): ResolvedReplica {
     fail(`${path}.client`, `Expected \`${path}.client\` to be a PrismaClient, got ${describeValue(client)}`)
   }
   if (!isReplicaName(name)) {
-    return fail(
-      `${path}.name`,
-      `Expected \`${path}.name\` to be 1-64 characters of letters, digits, _ . : -, got ${describeValue(name)}`,
-    )
+    return fail(`${path}.name`, `Expected \`${path}.name\` to be 1-64 characters of letters, digits, _ . : -, got ${describeValue(name)}`)
   }
   if (name === 'primary') fail(`${path}.name`, '`primary` is reserved for the primary: choose another replica name')
   if (typeof pooled !== 'boolean') fail(`${path}.pooled`, `Expected \`${path}.pooled\` to be a boolean, got ${describeValue(pooled)}`)
@@ -326,7 +306,7 @@ function resolveSticky(sticky: unknown): ResolvedOptions['sticky'] {
   }
   const { mode = sticky?.windowMs === undefined ? DEFAULT_STICKY_MODE : 'window', windowMs, monotonic } = resolveObject('sticky', sticky, STICKY_KEYS)
   if (mode === 'lsn') {
-    if (windowMs !== undefined) fail('sticky.windowMs', '`sticky.windowMs` applies to `mode: \'window\'` only, not to `mode: \'lsn\'`')
+    if (windowMs !== undefined) fail('sticky.windowMs', "`sticky.windowMs` applies to `mode: 'window'` only, not to `mode: 'lsn'`")
     if (monotonic !== undefined && typeof monotonic !== 'boolean') {
       fail('sticky.monotonic', `Expected \`sticky.monotonic\` to be a boolean, got ${describeValue(monotonic)}`)
     }
@@ -335,7 +315,7 @@ function resolveSticky(sticky: unknown): ResolvedOptions['sticky'] {
   if (mode !== 'window') {
     return fail('sticky.mode', `Expected \`sticky.mode\` to be \`lsn\` or \`window\`, got ${describeValue(mode)}`)
   }
-  if (monotonic !== undefined) fail('sticky.monotonic', '`sticky.monotonic` applies to `mode: \'lsn\'` only, not to `mode: \'window\'`')
+  if (monotonic !== undefined) fail('sticky.monotonic', "`sticky.monotonic` applies to `mode: 'lsn'` only, not to `mode: 'window'`")
   return { mode: 'window', windowMs: windowMs === undefined ? 2000 : checkNumber('sticky.windowMs', windowMs, 0, false) }
 }
 
@@ -387,10 +367,7 @@ function resolveRules(value: unknown, replicas: readonly ResolvedReplica[]): Res
     else if (isObject(rule) && typeof rule.pick === 'function' && typeof rule.name === 'string' && rule.name !== '') {
       rules.set(model, rule as unknown as RoutingPolicy)
     } else {
-      fail(
-        path,
-        `Expected \`${path}\` to be \`primary\`, a replica name (${replicas.map((r) => `\`${r.name}\``).join(', ')}) or a RoutingPolicy, got ${describeValue(rule)}`,
-      )
+      fail(path, `Expected \`${path}\` to be \`primary\`, a replica name (${replicas.map((r) => `\`${r.name}\``).join(', ')}) or a RoutingPolicy, got ${describeValue(rule)}`)
     }
   }
   return rules

@@ -71,9 +71,7 @@ const TRANSACTION_SCOPE = Symbol.for('prisma.client.transaction.scope_context')
  */
 export function isTransactionClient(client: unknown): boolean {
   const c = client as Record<string | symbol, unknown>
-  return (
-    c[TRANSACTION_SCOPE] !== undefined || typeof c.$extends !== 'function' || typeof c.$transaction !== 'function'
-  )
+  return c[TRANSACTION_SCOPE] !== undefined || typeof c.$extends !== 'function' || typeof c.$transaction !== 'function'
 }
 
 /**
@@ -99,11 +97,7 @@ export function recordsCallSites(client: unknown): boolean {
  * `$transaction` through `wrap`, on the client it is called on; typed as `methods`, so that the extended client
  * keeps Prisma's own `$transaction` signature.
  */
-export function withTransactionWrapper<T extends object>(
-  client: object,
-  methods: T,
-  wrap: (run: () => PromiseLike<unknown>) => Promise<unknown>,
-): T {
+export function withTransactionWrapper<T extends object>(client: object, methods: T, wrap: (run: () => PromiseLike<unknown>) => Promise<unknown>): T {
   const original = Reflect.get(client, '$transaction') as (...args: unknown[]) => PromiseLike<unknown>
   function $transaction(this: unknown, ...args: unknown[]): Promise<unknown> {
     const context: unknown = Prisma.getExtensionContext(this)

@@ -42,11 +42,36 @@ export function prometheusMetrics(client: ReplicaRouterClientLike, options: { pr
     'Replica state: 1 for the current one of up, down, lagging.',
     replicas.flatMap((r) => STATES.map((s): [string, number] => [`{replica="${label(r.name)}",state="${s}"}`, r.state === s ? 1 : 0])),
   )
-  family('replica_lag_milliseconds', 'gauge', 'Last measured replication lag in time.', byReplica((r) => r.lag?.ms))
-  family('replica_lag_bytes', 'gauge', 'Last measured replication lag in WAL bytes.', byReplica((r) => r.lag?.bytes))
-  family('replica_in_flight', 'gauge', 'Queries in flight on the replica.', byReplica((r) => r.inFlight))
-  family('replica_reads_total', 'counter', 'Reads served by the replica.', byReplica((r) => r.reads))
-  family('replica_failures_total', 'counter', 'Connection-level failures on the replica.', byReplica((r) => r.failures))
+  family(
+    'replica_lag_milliseconds',
+    'gauge',
+    'Last measured replication lag in time.',
+    byReplica((r) => r.lag?.ms),
+  )
+  family(
+    'replica_lag_bytes',
+    'gauge',
+    'Last measured replication lag in WAL bytes.',
+    byReplica((r) => r.lag?.bytes),
+  )
+  family(
+    'replica_in_flight',
+    'gauge',
+    'Queries in flight on the replica.',
+    byReplica((r) => r.inFlight),
+  )
+  family(
+    'replica_reads_total',
+    'counter',
+    'Reads served by the replica.',
+    byReplica((r) => r.reads),
+  )
+  family(
+    'replica_failures_total',
+    'counter',
+    'Connection-level failures on the replica.',
+    byReplica((r) => r.failures),
+  )
   family('retries_total', 'counter', 'Reads retried after a connection-level failure.', [['', stats.retries]])
   family('fallbacks_total', 'counter', 'Reads that found no usable replica (sent to the primary or refused).', [['', stats.fallbacks]])
   family('unconfirmed_total', 'counter', 'Replica reads done again on the primary: their replica could not be confirmed.', [['', stats.unconfirmed]])

@@ -145,9 +145,7 @@ class ReplicaReader {
       if (watched) return this.readMonotonic(model, params, watched, reason, accept, policy)
       // No write pending in this scope -> no round trip to learn the position it requires.
       if (scope.pending !== undefined) {
-        return router
-          .requirement()
-          .then((required) => this.readCausal(model, params, required, reason, accept, policy, undefined))
+        return router.requirement().then((required) => this.readCausal(model, params, required, reason, accept, policy, undefined))
       }
       if (scope.required !== undefined) return this.readCausal(model, params, scope.required, reason, accept, policy, undefined)
     }
@@ -267,14 +265,7 @@ class ReplicaReader {
   ): Promise<unknown> {
     if (this.router.observed()) this.router.emit(model, params.operation, reason, replica)
     if (watched) this.router.readingOn(watched, replica)
-    return this.attempt(
-      replica,
-      model,
-      params,
-      (error) => this.afterFailure(error, replica, model, params, accept, policy, watched, confirm),
-      watched,
-      confirm,
-    )
+    return this.attempt(replica, model, params, (error) => this.afterFailure(error, replica, model, params, accept, policy, watched, confirm), watched, confirm)
   }
 
   private async afterFailure(
@@ -303,13 +294,7 @@ class ReplicaReader {
     return await this.toPrimary(model, params, 'retry', failure, watched)
   }
 
-  private async toPrimary(
-    model: string,
-    params: ReadRequest,
-    reason: 'fallback' | 'retry',
-    failure: unknown,
-    watched: ScopeState | undefined,
-  ): Promise<unknown> {
+  private async toPrimary(model: string, params: ReadRequest, reason: 'fallback' | 'retry', failure: unknown, watched: ScopeState | undefined): Promise<unknown> {
     if (reason === 'fallback') this.router.fallbacks += 1
     if (this.options.fallback === 'error') {
       throw new NoReplicaAvailableError(model, params.operation, this.router.states(), failure === undefined ? undefined : { cause: failure })
@@ -644,10 +629,7 @@ export function readReplicas(options: ReadReplicasOptions) {
          */
         async $disconnect(): Promise<void> {
           await monitor.stop()
-          await Promise.all([
-            client.$disconnect(),
-            ...router.replicas.map((r) => disconnectReplica(r)),
-          ])
+          await Promise.all([client.$disconnect(), ...router.replicas.map((r) => disconnectReplica(r))])
         },
       }),
 

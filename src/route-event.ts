@@ -14,17 +14,7 @@ export type RouteTarget = 'primary' | 'replica'
  * - `retry`: a read sent again, to another replica or the primary, after a connection-level failure.
  * - `rule`: a read routed by a per-model rule (`rules`: the primary, or a named replica).
  */
-export type RouteReason =
-  | 'read'
-  | 'write'
-  | 'raw'
-  | 'transaction'
-  | 'sticky'
-  | 'forced-primary'
-  | 'forced-replica'
-  | 'fallback'
-  | 'retry'
-  | 'rule'
+export type RouteReason = 'read' | 'write' | 'raw' | 'transaction' | 'sticky' | 'forced-primary' | 'forced-replica' | 'fallback' | 'retry' | 'rule'
 
 /** What kept a `sticky` read on the primary: the time window, or an LSN check (no replica had replayed the write). */
 export type StickyKind = 'window' | 'lsn'

@@ -172,35 +172,31 @@ export class Router {
    * @param queryPrimaryLsn asks the primary for its WAL position (read-your-writes).
    * @param linkTo how the router's own queries reach a replica (default: through its client).
    */
-  constructor(
-    options: ResolvedOptions,
-    queryPrimaryLsn: () => Promise<bigint>,
-    linkTo: (replica: ResolvedReplica) => ServerLink = (r) => new ClientLink(r.client),
-  ) {
+  constructor(options: ResolvedOptions, queryPrimaryLsn: () => Promise<bigint>, linkTo: (replica: ResolvedReplica) => ServerLink = (r) => new ClientLink(r.client)) {
     this.replicas = options.replicas.map((r) => {
       const link = linkTo(r)
       const replica: ReplicaState = {
-      ...r,
-      link,
-      inFlight: 0,
-      state: 'up',
-      cause: undefined,
-      lag: undefined,
-      replay: undefined,
-      replayCheckedAt: 0,
-      replayObservedAt: 0,
-      server: undefined,
-      servers: new Set<string>(),
-      pooled: r.pooled,
-      incarnation: 0,
-      checks: new FreshQuery(async (startedAt) => {
-        const observed = await queryReplay(link, true)
-        this.observeReplay(replica, observed, startedAt)
-        return observed
-      }),
-      positionCheckedAt: -Infinity,
-      reads: 0,
-      failures: 0,
+        ...r,
+        link,
+        inFlight: 0,
+        state: 'up',
+        cause: undefined,
+        lag: undefined,
+        replay: undefined,
+        replayCheckedAt: 0,
+        replayObservedAt: 0,
+        server: undefined,
+        servers: new Set<string>(),
+        pooled: r.pooled,
+        incarnation: 0,
+        checks: new FreshQuery(async (startedAt) => {
+          const observed = await queryReplay(link, true)
+          this.observeReplay(replica, observed, startedAt)
+          return observed
+        }),
+        positionCheckedAt: -Infinity,
+        reads: 0,
+        failures: 0,
       }
       return replica
     })
@@ -225,9 +221,7 @@ export class Router {
     let state = scope.state.get(this)
     if (!state) {
       const seed = scope.seed
-      state = seed
-        ? newScopeState(performance.now() - (Date.now() - seed.time), seed.lsn, this.monotonic)
-        : newScopeState(-Infinity, undefined, this.monotonic)
+      state = seed ? newScopeState(performance.now() - (Date.now() - seed.time), seed.lsn, this.monotonic) : newScopeState(-Infinity, undefined, this.monotonic)
       scope.state.set(this, state)
     }
     return state
@@ -463,7 +457,7 @@ export class Router {
     if (this.mode !== 'lsn') return
     this.mode = 'window'
     process.emitWarning(
-      `sticky mode 'lsn' needs pg_current_wal_insert_lsn() on the primary; it failed (${error instanceof Error ? error.message.split('\n').pop() ?? '' : ''}), so this client uses mode 'window' (${String(this.windowMs)} ms)`,
+      `sticky mode 'lsn' needs pg_current_wal_insert_lsn() on the primary; it failed (${error instanceof Error ? (error.message.split('\n').pop() ?? '') : ''}), so this client uses mode 'window' (${String(this.windowMs)} ms)`,
       'PrismaReplicaRouterWarning',
     )
   }
@@ -472,12 +466,7 @@ export class Router {
    * Chooses a replica in rotation through the policy (or `policy`), leaving out `exclude` (a replica that just
    * failed) and any replica `accept` refuses. `undefined` when none is left.
    */
-  pick(
-    context: RoutingContext,
-    exclude?: ReplicaState,
-    accept?: (r: ReplicaState) => boolean,
-    policy: RoutingPolicy = this.policy,
-  ): ReplicaState | undefined {
+  pick(context: RoutingContext, exclude?: ReplicaState, accept?: (r: ReplicaState) => boolean, policy: RoutingPolicy = this.policy): ReplicaState | undefined {
     const candidates = exclude || accept ? this.usable.filter((r) => r !== exclude && (!accept || accept(r))) : this.usable
     if (candidates.length === 0) return undefined
     const chosen = policy.pick(candidates, context)
@@ -597,10 +586,7 @@ export class Router {
     try {
       call()
     } catch (error) {
-      process.emitWarning(
-        `${name} threw: ${error instanceof Error ? error.message : String(error)}`,
-        'PrismaReplicaRouterWarning',
-      )
+      process.emitWarning(`${name} threw: ${error instanceof Error ? error.message : String(error)}`, 'PrismaReplicaRouterWarning')
     }
   }
 }

@@ -63,7 +63,11 @@ describe('prisma-replica-router check-primary (guard before prisma migrate deplo
   })
 
   it('an unknown option or a missing value: the usage and exit 2 (never 1, which means a hot standby), no stack trace', () => {
-    for (const args of [['check-primary', '--bogus'], ['check-primary', '--env'], ['check-primary', '--config']]) {
+    for (const args of [
+      ['check-primary', '--bogus'],
+      ['check-primary', '--env'],
+      ['check-primary', '--config'],
+    ]) {
       const { code, output } = run(args, { DATABASE_URL: primaryUrl })
       expect(code).toBe(2)
       expect(output).toContain('usage: prisma-replica-router check-primary')

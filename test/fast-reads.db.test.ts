@@ -40,10 +40,7 @@ describe('the fast read path (readReplicas applied to a client without extension
   it('a read inside a batch $transaction becomes part of the batch, on the primary', async () => {
     const email = unique('batch') + '@x'
     const before = events.length
-    const [created, found] = await prisma.$transaction([
-      prisma.user.create({ data: { email } }),
-      prisma.user.findUnique({ where: { email } }),
-    ])
+    const [created, found] = await prisma.$transaction([prisma.user.create({ data: { email } }), prisma.user.findUnique({ where: { email } })])
     expect(found?.id).toBe(created.id)
     expect(events.slice(before).map((e) => `${e.target}:${e.reason}`)).toEqual(['primary:transaction', 'primary:transaction'])
   })
@@ -63,13 +60,24 @@ describe('the fast read path (readReplicas applied to a client without extension
 
 describe('the fast path behaves like a client, for code that pokes at it', () => {
   it('a routing failure is a rejection: .catch and .finally handlers run, nothing throws synchronously', async () => {
-    const boom = { name: 'boom', pick: () => { throw new Error('policy boom') } }
+    const boom = {
+      name: 'boom',
+      pick: () => {
+        throw new Error('policy boom')
+      },
+    }
     const client = newClient(topology.primaryUrl).$extends(readReplicas({ replicas: [newClient(topology.replicas[0]!.url)], policy: boom }))
     let query: Promise<unknown> | undefined
-    expect(() => { query = client.user.findMany().catch((e: unknown) => (e as Error).message) }).not.toThrow()
+    expect(() => {
+      query = client.user.findMany().catch((e: unknown) => (e as Error).message)
+    }).not.toThrow()
     expect(await query).toBe('policy boom')
     let finished = false
-    await expect(client.user.count().finally(() => { finished = true })).rejects.toThrow('policy boom')
+    await expect(
+      client.user.count().finally(() => {
+        finished = true
+      }),
+    ).rejects.toThrow('policy boom')
     expect(finished).toBe(true)
     await client.$disconnect()
   })
@@ -106,10 +114,11 @@ describe('the fast path behaves like a client, for code that pokes at it', () =>
 })
 
 describe('errors of routed reads', () => {
-  it('a Prisma validation error on a replica read is Prisma\'s own, and never points into the router', async () => {
-    const error = await prisma.user
-      .findMany({ where: { nope: 1 } as never })
-      .then(() => undefined, (e: unknown) => e as Error)
+  it("a Prisma validation error on a replica read is Prisma's own, and never points into the router", async () => {
+    const error = await prisma.user.findMany({ where: { nope: 1 } as never }).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    )
     expect(error?.name).toBe('PrismaClientValidationError')
     expect(error?.message).toContain('Unknown argument `nope`')
     expect(error?.message).not.toMatch(/read-replicas|fast-reads|prisma-replica-router/)

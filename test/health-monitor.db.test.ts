@@ -45,7 +45,7 @@ describe('lag-aware routing (replay paused for real)', () => {
     }
     // One sequential reader: the route event just before each read is that read's.
     const reads: { replica: string | undefined; staleness: number; at: number }[] = []
-        const reader = (async () => {
+    const reader = (async () => {
       while (run.reading) {
         const readAt = performance.now()
         const newest = await prisma.note.findFirst({ where: { title: { startsWith: prefix } }, orderBy: { id: 'desc' } })

@@ -21,7 +21,10 @@ let packed: string[] = []
 
 beforeAll(() => {
   expect(existsSync(join(root, 'dist/index.js')), 'dist/ is missing: run `npm run build` (npm test does)').toBe(true)
-  const [pack] = JSON.parse(execFileSync('npm', ['pack', '--json', '--pack-destination', project], { cwd: root, encoding: 'utf8' })) as { filename: string; files: { path: string }[] }[]
+  const [pack] = JSON.parse(execFileSync('npm', ['pack', '--json', '--pack-destination', project], { cwd: root, encoding: 'utf8' })) as {
+    filename: string
+    files: { path: string }[]
+  }[]
   packed = pack?.files.map((f) => f.path) ?? []
   const target = join(project, 'node_modules/prisma-replica-router')
   mkdirSync(target, { recursive: true })
@@ -86,7 +89,11 @@ describe('the packed package', () => {
   `
   it.for([
     { name: 'an ES module (import)', file: 'read.mjs', source: read("import { readReplicas } from 'prisma-replica-router'") },
-    { name: 'a CommonJS file (require)', file: 'read.cjs', source: `(async () => {${read("const { readReplicas } = require('prisma-replica-router')")}})().catch((e) => { console.error(e); process.exitCode = 1 })` },
+    {
+      name: 'a CommonJS file (require)',
+      file: 'read.cjs',
+      source: `(async () => {${read("const { readReplicas } = require('prisma-replica-router')")}})().catch((e) => { console.error(e); process.exitCode = 1 })`,
+    },
   ])('routes a read to the replica from $name', ({ file, source }) => {
     writeFileSync(join(project, file), source.replace(/^\s+/gm, ''))
     const result = spawnSync(process.execPath, ['--import', import.meta.resolve('tsx'), file], {

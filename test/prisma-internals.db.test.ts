@@ -76,7 +76,10 @@ describe('Prisma internals canary (@prisma/client ' + Prisma.prismaVersion.clien
     await client.user.findUnique({ where: { id: user.id } }).posts()
     expect(seen.at(-1)?.path).toEqual(['posts'])
     expect((seen.at(-1)?.internal as { dataPath?: unknown }).dataPath).toEqual(['select', 'posts'])
-    await client.post.findFirst({ where: { authorId: user.id } }).author().posts()
+    await client.post
+      .findFirst({ where: { authorId: user.id } })
+      .author()
+      .posts()
     expect(seen.at(-1)?.path).toEqual(['author', 'posts'])
   })
 
@@ -125,12 +128,14 @@ describe('Prisma internals canary (@prisma/client ' + Prisma.prismaVersion.clien
       }
       return count
     }
-    const withFormat = (errorFormat: 'minimal' | 'colorless') =>
-      new PrismaClient({ adapter: new PrismaPg({ connectionString: topology.primaryUrl }), errorFormat })
+    const withFormat = (errorFormat: 'minimal' | 'colorless') => new PrismaClient({ adapter: new PrismaPg({ connectionString: topology.primaryUrl }), errorFormat })
     const minimal = withFormat('minimal')
     const colorless = withFormat('colorless')
     expect(recordsCallSites(minimal), 'a PrismaClient no longer exposes `_errorFormat`').toBe(false)
-    expect(errorsWhile(() => minimal.user.findMany({ take: 1 })), 'Prisma now records call sites in `minimal` format too').toBe(0)
+    expect(
+      errorsWhile(() => minimal.user.findMany({ take: 1 })),
+      'Prisma now records call sites in `minimal` format too',
+    ).toBe(0)
     expect(recordsCallSites(colorless)).toBe(true)
     expect(errorsWhile(() => colorless.user.findMany({ take: 1 }))).toBeGreaterThan(0)
     expect(recordsCallSites({}), 'unknown: suppress as if it did').toBe(true)

@@ -1,22 +1,7 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { Prisma as GeneratedPrisma } from '../generated/prisma/client.ts'
-import {
-  isReplicaInTransactionError,
-  isReplicaWriteError,
-  isUnknownReplicaError,
-  readReplicas,
-  runInScope,
-} from '../src/index.ts'
-import {
-  healReplicas,
-  newClient,
-  replicaNames,
-  requireCluster,
-  routedClient,
-  topology,
-  unique,
-  waitForReplication,
-} from './support/db.ts'
+import { isReplicaInTransactionError, isReplicaWriteError, isUnknownReplicaError, readReplicas, runInScope } from '../src/index.ts'
+import { healReplicas, newClient, replicaNames, requireCluster, routedClient, topology, unique, waitForReplication } from './support/db.ts'
 
 const { prisma, events, base } = routedClient({ sticky: false })
 const sticky = routedClient()
@@ -94,9 +79,7 @@ describe('routing, proven by data: replicas paused, so only the primary has fres
   })
 
   it('raw queries go to the primary; $replica().$queryRaw runs on a replica', async () => {
-    const [{ standby: onRouted } = { standby: undefined }] = await prisma.$queryRaw<
-      { standby: boolean }[]
-    >`SELECT pg_is_in_recovery() AS standby`
+    const [{ standby: onRouted } = { standby: undefined }] = await prisma.$queryRaw<{ standby: boolean }[]>`SELECT pg_is_in_recovery() AS standby`
     expect(onRouted).toBe(false)
     for (const name of replicaNames) {
       const rows = await prisma.$replica(name).$queryRaw<{ standby: boolean }[]>`SELECT pg_is_in_recovery() AS standby`
@@ -148,9 +131,7 @@ describe('$primary() and $replica() (drop-in with @prisma/extension-read-replica
       error = e
     }
     expect(isUnknownReplicaError(error)).toBe(true)
-    expect((error as Error).message).toBe(
-      `Unknown replica (a string of ${String(url.length)} characters (not shown)); configured replicas: \`replica-1\`, \`replica-2\``,
-    )
+    expect((error as Error).message).toBe(`Unknown replica (a string of ${String(url.length)} characters (not shown)); configured replicas: \`replica-1\`, \`replica-2\``)
     expect(JSON.stringify(error)).not.toContain('s3cr3t')
     expect((error as { replica?: string }).replica).toBeUndefined()
   })
@@ -176,9 +157,7 @@ describe('$primary() and $replica() (drop-in with @prisma/extension-read-replica
     const c = requireCluster(ctx)
     const tag = unique('fanout').replaceAll('-', '_')
     const withApp = (url: string) => newClient(`${url}?application_name=${tag}`)
-    const client = withApp(topology.primaryUrl).$extends(
-      readReplicas({ replicas: topology.replicas.map((r) => withApp(r.url)) }),
-    )
+    const client = withApp(topology.primaryUrl).$extends(readReplicas({ replicas: topology.replicas.map((r) => withApp(r.url)) }))
     const servers = ['primary', ...replicaNames]
     const connections = async () =>
       Promise.all(
@@ -216,15 +195,19 @@ describe('fluent API returns exactly what a plain client returns', () => {
         () => prisma.user.findUnique({ where }).posts({ orderBy: { title: 'asc' }, take: 2 }),
       ],
       ['OrThrow', () => plain.user.findUniqueOrThrow({ where }).posts(), () => prisma.user.findUniqueOrThrow({ where }).posts()],
-      [
-        'author()',
-        () => plain.post.findFirst({ where: { authorId: user.id } }).author(),
-        () => prisma.post.findFirst({ where: { authorId: user.id } }).author(),
-      ],
+      ['author()', () => plain.post.findFirst({ where: { authorId: user.id } }).author(), () => prisma.post.findFirst({ where: { authorId: user.id } }).author()],
       [
         'author().posts()',
-        () => plain.post.findFirst({ where: { authorId: user.id } }).author().posts(),
-        () => prisma.post.findFirst({ where: { authorId: user.id } }).author().posts(),
+        () =>
+          plain.post
+            .findFirst({ where: { authorId: user.id } })
+            .author()
+            .posts(),
+        () =>
+          prisma.post
+            .findFirst({ where: { authorId: user.id } })
+            .author()
+            .posts(),
       ],
       ['missing', () => plain.user.findUnique({ where: { id: -1 } }).posts(), () => prisma.user.findUnique({ where: { id: -1 } }).posts()],
     ]
@@ -233,7 +216,10 @@ describe('fluent API returns exactly what a plain client returns', () => {
       const expected = await fromPlain()
       const actual = await fromRouted()
       expect(actual, label).toEqual(expected)
-      expect(events.slice(before).every((e) => e.target === 'replica'), label).toBe(true)
+      expect(
+        events.slice(before).every((e) => e.target === 'replica'),
+        label,
+      ).toBe(true)
     }
     expect(Array.isArray(await prisma.user.findUnique({ where }).posts())).toBe(true)
   })
@@ -272,7 +258,10 @@ describe('composition with other extensions', () => {
     const posts = await client.post.findMany({ where: { authorId: author.id }, orderBy: { id: 'asc' } })
     const unfiltered = await prisma.post.findMany({ where: { authorId: author.id }, orderBy: { id: 'asc' } })
     expect(posts.map((p) => p.title)).toEqual(['kept'])
-    expect(unfiltered.map((p) => p.title), 'the control sees the soft-deleted post').toEqual(['kept', 'gone'])
+    expect(
+      unfiltered.map((p) => p.title),
+      'the control sees the soft-deleted post',
+    ).toEqual(['kept', 'gone'])
     expect(routed.map((e) => e.target)).toEqual(['replica'])
     await client.$disconnect()
   })

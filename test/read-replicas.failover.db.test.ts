@@ -25,7 +25,6 @@ function routed(options: Omit<ReadReplicasOptions, 'replicas' | 'onRoute' | 'onH
   return { prisma, events }
 }
 
-
 describe('a replica that dies', () => {
   it('killed under 8 concurrent readers for 5 s: 0 failed reads, never used after detection, back within 2 health intervals', async (ctx) => {
     const cluster = requireCluster(ctx)
@@ -63,7 +62,10 @@ describe('a replica that dies', () => {
     const before = prisma.$replicaStatus().find((r) => r.name === 'replica-1')!.reads
     for (let i = 0; i < 10; i++) await prisma.note.count()
     expect(prisma.$replicaStatus().find((r) => r.name === 'replica-1')!.reads - before).toBe(5)
-    const [row] = await cluster.query<{ calls: string }>('replica-1', `SELECT coalesce(sum(calls), 0)::text AS calls FROM pg_stat_statements WHERE query LIKE '%FROM "public"."Note"%'`)
+    const [row] = await cluster.query<{ calls: string }>(
+      'replica-1',
+      `SELECT coalesce(sum(calls), 0)::text AS calls FROM pg_stat_statements WHERE query LIKE '%FROM "public"."Note"%'`,
+    )
     expect(Number(row?.calls)).toBeGreaterThanOrEqual(5)
   })
 
@@ -90,7 +92,12 @@ describe('a replica that dies', () => {
     expect(routes.every((e) => e.target === 'primary' && ['retry', 'fallback'].includes(e.reason))).toBe(true)
     expect(routes.at(-1)).toMatchObject({ target: 'primary', reason: 'fallback' })
     for (let i = 0; i < 5; i++) expect((await untimed.prisma.note.findFirst({ where: { title } }))?.title).toBe(title)
-    expect(untimed.events.entries.filter((e) => e.kind === 'route').slice(-5).every((e) => e.target === 'primary')).toBe(true)
+    expect(
+      untimed.events.entries
+        .filter((e) => e.kind === 'route')
+        .slice(-5)
+        .every((e) => e.target === 'primary'),
+    ).toBe(true)
 
     for (let i = 0; i < 3; i++) {
       const error = await strict.prisma.note.findFirst({ where: { title } }).catch((e: unknown) => e)
@@ -144,11 +151,13 @@ describe('errors of the query itself', () => {
     const before = routes().length
     const notFound = await prisma.note.findUniqueOrThrow({ where: { id: -1 } }).catch((e: unknown) => e)
     expect((notFound as { code?: string }).code).toBe('P2025')
-    const invalid = await prisma.note
-      .findMany({ where: { id: 'not-a-number' as unknown as number } })
-      .catch((e: unknown) => e)
+    const invalid = await prisma.note.findMany({ where: { id: 'not-a-number' as unknown as number } }).catch((e: unknown) => e)
     expect((invalid as Error).name).toBe('PrismaClientValidationError')
-    expect(routes().slice(before).map((e) => e.reason)).toEqual(['read', 'read'])
+    expect(
+      routes()
+        .slice(before)
+        .map((e) => e.reason),
+    ).toEqual(['read', 'read'])
     expect(prisma.$replicaStatus().map((r) => [r.state, r.failures])).toEqual([
       ['up', 0],
       ['up', 0],

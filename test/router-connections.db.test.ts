@@ -230,19 +230,32 @@ describe('lifetime: the router never keeps a process alive, and never hangs a sh
     const lastUse = { plain: 0, routed: 0 }
     await Promise.all(
       clients.flatMap(({ plain, routed: prisma }) => [
-        use((title) => plain.note.create({ data: { title } }), (id) => plain.note.findFirst({ where: { id } })).then(() => (lastUse.plain = performance.now())),
-        use((title) => prisma.note.create({ data: { title } }), (id) => prisma.note.findFirst({ where: { id } })).then(() => (lastUse.routed = performance.now())),
+        use(
+          (title) => plain.note.create({ data: { title } }),
+          (id) => plain.note.findFirst({ where: { id } }),
+        ).then(() => (lastUse.plain = performance.now())),
+        use(
+          (title) => prisma.note.create({ data: { title } }),
+          (id) => prisma.note.findFirst({ where: { id } }),
+        ).then(() => (lastUse.routed = performance.now())),
       ]),
     )
     clients.length = 0
     const opened = { plain: await activity.totalConnections(plainApp), routed: await activity.totalConnections(routedApp) }
     const released: Record<string, number> = {}
-    await until('both sets of clients released every connection', async () => {
-      for (const [kind, app] of [['plain', plainApp], ['routed', routedApp]] as const) {
-        if (released[kind] === undefined && (await activity.totalConnections(app)) === 0) released[kind] = performance.now() - lastUse[kind]
-      }
-      return released.plain !== undefined && released.routed !== undefined
-    }, 40_000)
+    await until(
+      'both sets of clients released every connection',
+      async () => {
+        for (const [kind, app] of [
+          ['plain', plainApp],
+          ['routed', routedApp],
+        ] as const) {
+          if (released[kind] === undefined && (await activity.totalConnections(app)) === 0) released[kind] = performance.now() - lastUse[kind]
+        }
+        return released.plain !== undefined && released.routed !== undefined
+      },
+      40_000,
+    )
     console.info(
       `30 clients used once and dropped: connections ${String(opened.plain)} plain / ${String(opened.routed)} routed (theirs and the router's), ` +
         `all released ${((released.plain ?? 0) / 1000).toFixed(1)} s after their last query plain, ${((released.routed ?? 0) / 1000).toFixed(1)} s routed`,
@@ -276,7 +289,9 @@ describe('lifetime: the router never keeps a process alive, and never hangs a sh
       left = await activity.connections(app)
       return Object.values(left).every((n) => n === 0)
     })
-    console.info(`frozen replica-1: $disconnect() took ${disconnectMs.toFixed(0)} ms (readTimeoutMs ${String(readTimeoutMs)}); connections left after the thaw ${JSON.stringify(left)}`)
+    console.info(
+      `frozen replica-1: $disconnect() took ${disconnectMs.toFixed(0)} ms (readTimeoutMs ${String(readTimeoutMs)}); connections left after the thaw ${JSON.stringify(left)}`,
+    )
     expect(disconnectMs).toBeLessThanOrEqual(readTimeoutMs + 1000)
   })
 })
@@ -348,7 +363,9 @@ describe('idle with maxLag: what the router knew of lag is as old as the pause',
     for (let i = 0; i < 20; i++) later.push(await prisma.note.findFirst({ where: { title } }))
     const missed = [...found, ...later].filter((n) => n === null).length
     const resumedEvents = events.entries.filter((e) => e.kind === 'health' && e.at > committedAt).map((e) => (e.kind === 'health' ? `${e.replica} ${e.state} ${e.cause}` : ''))
-    console.info(`idle, replica-1 paused meanwhile (maxLag ${String(maxMs)} ms): ${String(missed)} of 28 reads after the pause missed a note committed ${String(maxMs + 2 * intervalMs)}+ ms before; health ${JSON.stringify(resumedEvents)}`)
+    console.info(
+      `idle, replica-1 paused meanwhile (maxLag ${String(maxMs)} ms): ${String(missed)} of 28 reads after the pause missed a note committed ${String(maxMs + 2 * intervalMs)}+ ms before; health ${JSON.stringify(resumedEvents)}`,
+    )
     expect(missed).toBe(0)
     expect(prisma.$replicaStatus()[0]?.state).toBe('lagging')
     await Promise.all([prisma.$disconnect(), writer.$disconnect()])
@@ -367,10 +384,14 @@ describe('$disconnect() during a health check', () => {
       await prisma.$disconnect()
       let left: Record<string, number> = {}
       // Sockets the disconnect closed are gone within moments; a connection opened after it stays for 10 s.
-      await until('the router’s connections closed', async () => {
-        left = await activity.connections(routerApp(app))
-        return Object.values(left).every((n) => n === 0)
-      }, 3000).catch(() => leaks.push(left))
+      await until(
+        'the router’s connections closed',
+        async () => {
+          left = await activity.connections(routerApp(app))
+          return Object.values(left).every((n) => n === 0)
+        },
+        3000,
+      ).catch(() => leaks.push(left))
     }
     expect(leaks).toEqual([])
   })

@@ -19,7 +19,21 @@ describe('which connection the router’s own queries take (linkTo)', () => {
       expect(linkTo(clientWith({ adapterName: '@prisma/adapter-neon', config }), 'replica `a`', 10_000).own).toBe(false)
       // A Cloud SQL connector or an SSH tunnel: the router cannot tell where such a pool connects.
       expect(linkTo(clientWith({ adapterName: '@prisma/adapter-pg', config: { ...config, stream: () => undefined } }), 'replica `b`', 10_000).own).toBe(false)
-      expect(linkTo(clientWith({ adapterName: '@prisma/adapter-pg', config: { ...config, Client: function Client() { return undefined } } }), 'replica `c`', 10_000).own).toBe(false)
+      expect(
+        linkTo(
+          clientWith({
+            adapterName: '@prisma/adapter-pg',
+            config: {
+              ...config,
+              Client: function Client() {
+                return undefined
+              },
+            },
+          }),
+          'replica `c`',
+          10_000,
+        ).own,
+      ).toBe(false)
       await new Promise<void>((resolve) => setImmediate(resolve))
       const shared = warnings.filter((w) => (w as { code?: string }).code === SHARED_CONNECTIONS_WARNING)
       expect(shared).toHaveLength(1) // once per process

@@ -169,14 +169,15 @@ describe('consistency tokens: read-your-writes across requests and app instances
     ['garbage', '\u0000\u0001; DROP TABLE "Note"'],
   ])('a bad token (%s) is ignored: the scope works and its writes go to the primary; strict throws a typed error', async (_label, token) => {
     const events: RouteEvent[] = []
-    const prisma = newClient(topology.primaryUrl).$extends(
-      readReplicas({ replicas: topology.replicas.map((r) => newClient(r.url)), onRoute: (e) => events.push(e) }),
-    )
+    const prisma = newClient(topology.primaryUrl).$extends(readReplicas({ replicas: topology.replicas.map((r) => newClient(r.url)), onRoute: (e) => events.push(e) }))
     const title = unique('bad-token')
-    const seen = await runInScope(async () => {
-      await prisma.note.create({ data: { title } })
-      return prisma.note.findFirst({ where: { title } })
-    }, { token })
+    const seen = await runInScope(
+      async () => {
+        await prisma.note.create({ data: { title } })
+        return prisma.note.findFirst({ where: { title } })
+      },
+      { token },
+    )
     expect(seen?.title).toBe(title)
     expect(events[0]).toMatchObject({ operation: 'create', target: 'primary', reason: 'write' })
     let error: unknown
@@ -384,7 +385,9 @@ describe('a replica entry that is several servers (a pooler or load balancer in 
       })
       const afterWrites = events.filter((e) => e.operation === 'findFirst')
       await runInScope(() => prisma.note.count()) // a fresh scope that wrote nothing: plain read
-      console.info(`pooled entry (one paused standby): ${String(stale)} stale of 160; reads after writes on it: ${String(afterWrites.filter((e) => e.target === 'replica').length)}`)
+      console.info(
+        `pooled entry (one paused standby): ${String(stale)} stale of 160; reads after writes on it: ${String(afterWrites.filter((e) => e.target === 'replica').length)}`,
+      )
       expect(stale).toBe(0)
       expect(prisma.$replicaStatus()[0]?.pooled).toBe(true)
       expect(afterWrites.every((e) => e.target === 'primary')).toBe(true)

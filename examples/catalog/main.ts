@@ -59,7 +59,10 @@ try {
         const before = events.length
         const res = await fetch(server.url + path)
         const body = JSON.stringify(await res.json())
-        const servedBy = events.slice(before).map((e) => `${e.replica ?? e.target} (${e.reason})`).join(', ')
+        const servedBy = events
+          .slice(before)
+          .map((e) => `${e.replica ?? e.target} (${e.reason})`)
+          .join(', ')
         log(`GET ${path} -> ${String(res.status)}, served by ${servedBy || 'no query'}`)
         console.log(`         ${body.length > 160 ? `${body.slice(0, 157)}...` : body}`)
       }

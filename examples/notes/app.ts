@@ -46,12 +46,7 @@ export interface NotesAppOptions {
 
 /** Escapes text for HTML element content and double- or single-quoted attribute values. */
 export function escapeHtml(value: string): string {
-  return value
-    .replaceAll('&', '&amp;')
-    .replaceAll('<', '&lt;')
-    .replaceAll('>', '&gt;')
-    .replaceAll('"', '&quot;')
-    .replaceAll("'", '&#39;')
+  return value.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;').replaceAll("'", '&#39;')
 }
 
 /** The value of one cookie in a `Cookie` request header (RFC 6265 `name=value; name2=value2`), if present. */
@@ -187,8 +182,7 @@ export function createNotesApp(prisma: RoutedPrismaClient, options: NotesAppOpti
     })
   }
 
-  const listNotes = () =>
-    prisma.note.findMany({ orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], take: LIST_LIMIT })
+  const listNotes = () => prisma.note.findMany({ orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], take: LIST_LIMIT })
 
   app.get('/', async (_req, res) => {
     res.type('html').send(listPage(await listNotes()))
@@ -206,7 +200,10 @@ export function createNotesApp(prisma: RoutedPrismaClient, options: NotesAppOpti
             ? `The content is longer than ${String(MAX_CONTENT)} characters.`
             : undefined
     if (problem !== undefined) {
-      res.status(400).type('html').send(listPage(await listNotes(), problem))
+      res
+        .status(400)
+        .type('html')
+        .send(listPage(await listNotes(), problem))
       return
     }
     await prisma.note.create({ data: { title, content } })

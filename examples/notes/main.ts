@@ -39,8 +39,7 @@ const ms = () => `${(performance.now() - started).toFixed(0).padStart(6)} ms`
 const log = (line: string) => {
   console.log(`${ms()}  ${line}`)
 }
-const describeRoute = (e: RouteEvent) =>
-  `${((e.model ? `${e.model}.` : '') + e.operation).padEnd(16)} -> ${e.replica ?? e.target} (${e.reason}${e.sticky ? `: ${e.sticky}` : ''})`
+const describeRoute = (e: RouteEvent) => `${((e.model ? `${e.model}.` : '') + e.operation).padEnd(16)} -> ${e.replica ?? e.target} (${e.reason}${e.sticky ? `: ${e.sticky}` : ''})`
 
 const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')
 
@@ -67,12 +66,18 @@ async function smokeTest(baseUrl: string): Promise<void> {
 
   // For comparison: the same list right away from a client without the cookie (another browser).
   const other = await (await fetch(`${baseUrl}/`)).text()
-  log(`smoke: GET / without the cookie -> the new note is ${other.includes(`<h3>${escapeHtml(title)}</h3>`) ? 'listed' : `not listed yet (replicas replay ${String(lagMs)} ms late)`}`)
+  log(
+    `smoke: GET / without the cookie -> the new note is ${other.includes(`<h3>${escapeHtml(title)}</h3>`) ? 'listed' : `not listed yet (replicas replay ${String(lagMs)} ms late)`}`,
+  )
 
   const id = new RegExp(`<li class="note" data-id="(\\d+)">\\s*<h3>${escapeRegExp(escapeHtml(title))}</h3>`).exec(html)?.[1]
   if (id !== undefined) {
     const deleted = await fetch(`${baseUrl}/notes/${id}/delete`, { method: 'POST', headers: { cookie: pair }, redirect: 'manual' })
-    const next = deleted.headers.getSetCookie().find((c) => c.startsWith(`${CONSISTENCY_COOKIE}=`))?.split(';')[0] ?? pair
+    const next =
+      deleted.headers
+        .getSetCookie()
+        .find((c) => c.startsWith(`${CONSISTENCY_COOKIE}=`))
+        ?.split(';')[0] ?? pair
     const after = await (await fetch(`${baseUrl}/`, { headers: { cookie: next } })).text()
     log(`smoke: POST /notes/${id}/delete -> ${String(deleted.status)}; GET / -> the note is ${after.includes(`data-id="${id}"`) ? 'STILL LISTED' : 'gone'}`)
     if (after.includes(`data-id="${id}"`)) throw new Error('smoke: the deleted note is still listed after the redirect')
@@ -88,7 +93,10 @@ let stopping: Promise<void> | undefined
 
 async function shutdown(): Promise<void> {
   stopping ??= (async () => {
-    if (server) await close(server).catch((error: unknown) => { console.error('closing the server:', error) })
+    if (server)
+      await close(server).catch((error: unknown) => {
+        console.error('closing the server:', error)
+      })
     if (prisma) await prisma.$disconnect().catch(() => undefined)
     if (cluster) {
       await cluster.stop()
@@ -116,7 +124,11 @@ try {
       log(`    ${describeRoute(e)}`)
     },
   })
-  const app = createNotesApp(prisma, { onRequest: (line) => { log(line) } })
+  const app = createNotesApp(prisma, {
+    onRequest: (line) => {
+      log(line)
+    },
+  })
   // The smoke run takes a free port unless PORT is set, so that it never collides with a running app.
   const listening = await listen(app, smoke && process.env.PORT === undefined ? 0 : port, host)
   server = listening.server

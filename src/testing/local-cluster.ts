@@ -102,10 +102,7 @@ function findPgBin(explicit?: string): string {
 }
 
 async function postgresIds(): Promise<{ uid: number; gid: number }> {
-  const [{ stdout: uid }, { stdout: gid }] = await Promise.all([
-    execFileAsync('id', ['-u', 'postgres']),
-    execFileAsync('id', ['-g', 'postgres']),
-  ])
+  const [{ stdout: uid }, { stdout: gid }] = await Promise.all([execFileAsync('id', ['-u', 'postgres']), execFileAsync('id', ['-g', 'postgres'])])
   return { uid: Number(uid.trim()), gid: Number(gid.trim()) }
 }
 
@@ -168,11 +165,7 @@ async function withPg<T>(url: string, fn: (client: pg.Client) => Promise<T>): Pr
  * Waits until every replica has replayed the primary's WAL up to the primary's position at the time of the call
  * (`pg_last_wal_replay_lsn() >= pg_current_wal_insert_lsn()`). Works on any streaming-replication topology.
  */
-export async function waitForReplay(
-  primaryUrl: string,
-  replicas: readonly { name: string; url: string }[],
-  timeoutMs = 15_000,
-): Promise<void> {
+export async function waitForReplay(primaryUrl: string, replicas: readonly { name: string; url: string }[], timeoutMs = 15_000): Promise<void> {
   const target = await withPg(primaryUrl, async (c) => {
     const { rows } = await c.query<{ lsn: string; header: number }>(PRIMARY_LSN_SQL)
     const row = rows[0]
@@ -183,10 +176,7 @@ export async function waitForReplay(
     replicas.map(({ name, url }) =>
       withPg(url, async (c) => {
         for (;;) {
-          const { rows } = await c.query<{ ok: boolean; at: string | null }>(
-            'SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn AS ok, pg_last_wal_replay_lsn()::text AS at',
-            [target],
-          )
+          const { rows } = await c.query<{ ok: boolean; at: string | null }>('SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn AS ok, pg_last_wal_replay_lsn()::text AS at', [target])
           if (rows[0]?.ok) return
           if (Date.now() > deadline) {
             throw new Error(`${name} did not replay up to ${target} within ${String(timeoutMs)} ms (at ${rows[0]?.at ?? 'unknown'})`)
@@ -236,11 +226,7 @@ export class LocalCluster {
   }
 
   /** Runs one SQL statement on a server (`primary` or a replica name) and returns its rows. */
-  async query<R extends Record<string, unknown> = Record<string, unknown>>(
-    server: string,
-    sql: string,
-    params: unknown[] = [],
-  ): Promise<R[]> {
+  async query<R extends Record<string, unknown> = Record<string, unknown>>(server: string, sql: string, params: unknown[] = []): Promise<R[]> {
     const url = server === 'primary' ? this.primaryUrl : this.replica(server).url
     return await withPg(url, async (c) => (await c.query<R>(sql, params)).rows)
   }
@@ -269,9 +255,7 @@ export class LocalCluster {
   async setReplicaLag(name: string, ms: number): Promise<void> {
     if (!Number.isInteger(ms) || ms < 0) throw new TypeError(`Expected \`ms\` to be an integer >= 0, got \`${String(ms)}\``)
     await withPg(this.replica(name).url, async (c) => {
-      await c.query(
-        ms === 0 ? 'ALTER SYSTEM RESET recovery_min_apply_delay' : `ALTER SYSTEM SET recovery_min_apply_delay = '${String(ms)}ms'`,
-      )
+      await c.query(ms === 0 ? 'ALTER SYSTEM RESET recovery_min_apply_delay' : `ALTER SYSTEM SET recovery_min_apply_delay = '${String(ms)}ms'`)
       await c.query('SELECT pg_reload_conf()')
     })
   }
@@ -472,7 +456,24 @@ export async function startLocalCluster(options: StartLocalClusterOptions = {}):
     })
     await Promise.all(
       replicas.map(async (replica) => {
-        await runPg(base, 'pg_basebackup', ['-h', '127.0.0.1', '-p', String(primary.port), '-U', 'postgres', '-D', replica.dataDir, '-R', '-X', 'stream', '-c', 'fast', '--no-sync', '-S', slotName(replica.name)])
+        await runPg(base, 'pg_basebackup', [
+          '-h',
+          '127.0.0.1',
+          '-p',
+          String(primary.port),
+          '-U',
+          'postgres',
+          '-D',
+          replica.dataDir,
+          '-R',
+          '-X',
+          'stream',
+          '-c',
+          'fast',
+          '--no-sync',
+          '-S',
+          slotName(replica.name),
+        ])
         // Written last, so these settings win over the primary's copied postgresql.conf and -R's conninfo.
         await appendFile(
           join(replica.dataDir, 'postgresql.auto.conf'),

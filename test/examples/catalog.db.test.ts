@@ -2,13 +2,7 @@ import pg from 'pg'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { catalogMigrations, createDatabase, databaseUrl, migrateCatalog } from '../../examples/catalog/migrate.ts'
 import { populate, sampleCatalog } from '../../examples/catalog/populate.ts'
-import {
-  createCatalogApp,
-  createCatalogClient,
-  listen,
-  type CatalogAppOptions,
-  type Listening,
-} from '../../examples/catalog/server.ts'
+import { createCatalogApp, createCatalogClient, listen, type CatalogAppOptions, type Listening } from '../../examples/catalog/server.ts'
 import type { RouteEvent } from '../../src/index.ts'
 import { healReplicas, replicaNames, requireCluster, topology, waitForReplication } from '../support/db.ts'
 
@@ -91,17 +85,13 @@ describe('examples/catalog: migrations on the primary only, API served by replic
     const v1 = await serve({ country: false })
     const authors = await get(v1, '/catalog/authors')
     expect(authors.status).toBe(200)
-    expect(authors.body).toEqual(
-      sampleCatalog.map(({ name, bio }) => ({ id: expect.any(Number) as unknown, name, bio })),
-    )
+    expect(authors.body).toEqual(sampleCatalog.map(({ name, bio }) => ({ id: expect.any(Number) as unknown, name, bio })))
     expect(authors.routed).toEqual([expect.objectContaining({ model: 'Author', operation: 'findMany', target: 'replica', reason: 'read' })])
 
     const [tolkien, martin] = authors.body as { id: number; name: string }[]
     const books = await get(v1, `/catalog/books/${String(tolkien!.id)}`)
     expect(books.status).toBe(200)
-    expect(books.body).toEqual(
-      sampleCatalog[0].books.map((title) => ({ id: expect.any(Number) as unknown, title, authorId: tolkien!.id })),
-    )
+    expect(books.body).toEqual(sampleCatalog[0].books.map((title) => ({ id: expect.any(Number) as unknown, title, authorId: tolkien!.id })))
     expect(books.routed).toEqual([expect.objectContaining({ model: 'Author', operation: 'findUnique', target: 'replica' })])
     expect((await get(v1, `/catalog/books/${String(martin!.id)}`)).body).toEqual([
       expect.objectContaining({ title: 'A Game of Thrones' }),
@@ -131,11 +121,7 @@ describe('examples/catalog: migrations on the primary only, API served by replic
     // (a) The primary has the column; the paused replicas have not replayed the DDL: no column there, and a
     // read of `country` from a replica fails with Prisma's "column does not exist".
     expect(await hasCountryColumn('primary')).toBe(true)
-    expect(await prisma.$primary().author.findMany({ select: { country: true } })).toEqual([
-      { country: null },
-      { country: null },
-      { country: null },
-    ])
+    expect(await prisma.$primary().author.findMany({ select: { country: true } })).toEqual([{ country: null }, { country: null }, { country: null }])
     for (const name of replicaNames) {
       expect(await hasCountryColumn(name), name).toBe(false)
       // P2022 "column does not exist", from the replica's SQLSTATE 42703 (undefined_column).
@@ -158,12 +144,8 @@ describe('examples/catalog: migrations on the primary only, API served by replic
     for (const request of ['first request', 'second request']) {
       const authors = await get(v2, '/catalog/authors')
       expect(authors.status, request).toBe(200)
-      expect(authors.routed, request).toEqual([
-        { model: 'Author', operation: 'findMany', target: 'replica', replica: expect.any(String) as unknown, reason: 'read' },
-      ])
-      expect(authors.body, request).toEqual(
-        sampleCatalog.map(({ name, bio }) => ({ id: expect.any(Number) as unknown, name, bio, country: null })),
-      )
+      expect(authors.routed, request).toEqual([{ model: 'Author', operation: 'findMany', target: 'replica', replica: expect.any(String) as unknown, reason: 'read' }])
+      expect(authors.body, request).toEqual(sampleCatalog.map(({ name, bio }) => ({ id: expect.any(Number) as unknown, name, bio, country: null })))
     }
   })
 })

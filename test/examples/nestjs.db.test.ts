@@ -49,10 +49,7 @@ describe('examples/nestjs: a PrismaService with readReplicas, a scope per reques
       const { status, note, cookie } = await create(unique('nest'))
       expect(status).toBe(201)
       expect(cookie).toMatch(new RegExp(`^${CONSISTENCY_COOKIE}=`))
-      const [mine, other] = await Promise.all([
-        fetch(`${base}/notes/${String(note.id)}`, { headers: { cookie: cookie ?? '' } }),
-        fetch(`${base}/notes/${String(note.id)}`),
-      ])
+      const [mine, other] = await Promise.all([fetch(`${base}/notes/${String(note.id)}`, { headers: { cookie: cookie ?? '' } }), fetch(`${base}/notes/${String(note.id)}`)])
       if (mine.status === 200) withCookie += 1
       if (other.status === 200) withoutCookie += 1
     }

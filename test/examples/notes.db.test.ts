@@ -58,19 +58,14 @@ type App = Awaited<ReturnType<typeof startApp>>
 const noteEvents = (events: RouteEvent[], from: number) => events.slice(from).filter((e) => e.model === 'Note')
 
 /** The list item of the note titled exactly `title` on the current page (static HTML: no waiting needed). */
-const noteItem = (page: Page, title: string) =>
-  page.locator('li.note').filter({ has: page.getByRole('heading', { level: 3, name: title, exact: true }) })
+const noteItem = (page: Page, title: string) => page.locator('li.note').filter({ has: page.getByRole('heading', { level: 3, name: title, exact: true }) })
 
 /**
  * Submits the form of the current page through `trigger` and waits until the page the browser lands on has
  * loaded (a new document: the `load` event of the old one has fired already). Returns the POST's own response.
  */
 async function submitAndLand(page: Page, path: RegExp, trigger: () => Promise<void>) {
-  const [post] = await Promise.all([
-    page.waitForResponse((r) => r.request().method() === 'POST' && path.test(new URL(r.url()).pathname)),
-    page.waitForEvent('load'),
-    trigger(),
-  ])
+  const [post] = await Promise.all([page.waitForResponse((r) => r.request().method() === 'POST' && path.test(new URL(r.url()).pathname)), page.waitForEvent('load'), trigger()])
   return post
 }
 
@@ -85,8 +80,7 @@ async function createThroughForm(page: Page, app: App, title: string) {
 }
 
 /** Where the list read of a page went, e.g. `primary (sticky: lsn)` or `replica-2 (read)`. */
-const where = (e: RouteEvent | undefined) =>
-  e === undefined ? 'nowhere' : `${e.replica ?? e.target} (${e.reason}${e.sticky ? `: ${e.sticky}` : ''})`
+const where = (e: RouteEvent | undefined) => (e === undefined ? 'nowhere' : `${e.replica ?? e.target} (${e.reason}${e.sticky ? `: ${e.sticky}` : ''})`)
 
 describe('examples/notes in a real browser: read-your-writes across the redirect (300 ms replica lag)', () => {
   it('create → 303 → the list shows the note; delete → 303 → it is gone; the rw cookie is what carries the write', async (ctx) => {

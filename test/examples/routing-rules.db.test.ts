@@ -4,7 +4,11 @@ import { routedClient } from '../../examples/routing-rules/rules.ts'
 import { healReplicas, newClient, requireCluster, topology, unique, waitForReplication } from '../support/db.ts'
 
 const events: RouteEvent[] = []
-const prisma = routedClient(topology.primaryUrl, topology.replicas.map((r) => r.url), (e) => events.push(e))
+const prisma = routedClient(
+  topology.primaryUrl,
+  topology.replicas.map((r) => r.url),
+  (e) => events.push(e),
+)
 const plain = newClient(topology.primaryUrl)
 afterEach(healReplicas)
 afterAll(async () => {
@@ -58,9 +62,7 @@ it('a rule naming a replica that is down follows fallback (the primary); writes 
 })
 
 it('rules naming an unknown model fail when the client is extended', () => {
-  expect(() =>
-    newClient(topology.primaryUrl).$extends(routedRulesFor('Nope')),
-  ).toThrow('Unknown model `Nope` in `rules`: this client has no `nope` model')
+  expect(() => newClient(topology.primaryUrl).$extends(routedRulesFor('Nope'))).toThrow('Unknown model `Nope` in `rules`: this client has no `nope` model')
 })
 
 function routedRulesFor(model: string) {

@@ -9,10 +9,7 @@ it('round-robin spreads 1,000 reads over 2 replicas within 5%, counted by the se
   const served = () =>
     Promise.all(
       replicaNames.map(async (name) => {
-        const rows = await cluster.query<{ calls: string }>(
-          name,
-          `SELECT coalesce(sum(calls), 0)::text AS calls FROM pg_stat_statements WHERE query LIKE '%FROM "public"."Note"%'`,
-        )
+        const rows = await cluster.query<{ calls: string }>(name, `SELECT coalesce(sum(calls), 0)::text AS calls FROM pg_stat_statements WHERE query LIKE '%FROM "public"."Note"%'`)
         return Number(rows[0]?.calls ?? 0)
       }),
     )

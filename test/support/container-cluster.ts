@@ -62,8 +62,7 @@ function shortReason(error: unknown): string {
   return redacted.length > 200 ? `${redacted.slice(0, 200)}…` : redacted
 }
 
-const ALTERNATIVES =
-  'Unset TEST_TOPOLOGY to use the local PostgreSQL binaries, or set PRIMARY_URL and REPLICA_URLS to use an existing topology.'
+const ALTERNATIVES = 'Unset TEST_TOPOLOGY to use the local PostgreSQL binaries, or set PRIMARY_URL and REPLICA_URLS to use an existing topology.'
 
 /** `; testcontainers@<version> requires Node <range>`, from its package.json, or '' when unknown. */
 function engineHint(): string {
@@ -85,9 +84,7 @@ async function loadTestcontainers(): Promise<typeof Testcontainers> {
   } catch (error) {
     // No `cause`: the message already carries the redacted reason; the raw error could carry URLs.
     // eslint-disable-next-line preserve-caught-error
-    throw new Error(
-      `TEST_TOPOLOGY=containers could not load testcontainers on Node ${process.version} (${shortReason(error)}${engineHint()}). ${ALTERNATIVES}`,
-    )
+    throw new Error(`TEST_TOPOLOGY=containers could not load testcontainers on Node ${process.version} (${shortReason(error)}${engineHint()}). ${ALTERNATIVES}`)
   }
 }
 
@@ -103,17 +100,13 @@ async function assertContainerRuntime(getClient: () => Promise<unknown>): Promis
     await Promise.race([getClient(), timeout])
   } catch (error) {
     // eslint-disable-next-line preserve-caught-error -- see loadTestcontainers
-    throw new Error(
-      `TEST_TOPOLOGY=containers needs a reachable Docker engine (testcontainers could not find one: ${shortReason(error)}). ` +
-        ALTERNATIVES,
-    )
+    throw new Error(`TEST_TOPOLOGY=containers needs a reachable Docker engine (testcontainers could not find one: ${shortReason(error)}). ` + ALTERNATIVES)
   } finally {
     clearTimeout(timer)
   }
 }
 
-const urlOf = (container: StartedTestContainer) =>
-  `postgresql://postgres@${container.getHost()}:${String(container.getMappedPort(5432))}/${DATABASE}`
+const urlOf = (container: StartedTestContainer) => `postgresql://postgres@${container.getHost()}:${String(container.getMappedPort(5432))}/${DATABASE}`
 
 /**
  * Starts, with testcontainers, the topology of the local cluster: a primary and `replicas` physical streaming replicas
@@ -167,9 +160,7 @@ export async function startContainerCluster(options: { replicas?: number; image?
           .withNetwork(net)
           .withEntrypoint(['sh', '-c', replicaScript(`replica-${String(i + 1)}`)])
           .withExposedPorts(5432)
-          .withWaitStrategy(
-            Wait.forAll([Wait.forLogMessage(/database system is ready to accept read-only connections/), Wait.forListeningPorts()]),
-          )
+          .withWaitStrategy(Wait.forAll([Wait.forLogMessage(/database system is ready to accept read-only connections/), Wait.forListeningPorts()]))
           .withStartupTimeout(STARTUP_TIMEOUT_MS)
           .start(),
       ),
@@ -186,9 +177,7 @@ export async function startContainerCluster(options: { replicas?: number; image?
     // A condition, not a sleep: every replica has its WAL receiver streaming from the primary.
     const deadline = Date.now() + 30_000
     for (;;) {
-      const { output, exitCode } = await primary.exec([
-        'psql', '-U', 'postgres', '-Atc', "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'",
-      ])
+      const { output, exitCode } = await primary.exec(['psql', '-U', 'postgres', '-Atc', "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'"])
       if (exitCode === 0 && Number(output.trim()) >= replicaCount) break
       if (Date.now() > deadline) throw new Error(`replicas are not all streaming from the primary in time (psql: ${output.trim()})`)
       await new Promise((resolve) => setTimeout(resolve, 100))

@@ -13,9 +13,7 @@ export const cluster: LocalCluster | undefined = topology.local ? LocalCluster.a
 /** Skips the calling test unless it can control the servers, saying why. */
 export function requireCluster(ctx: TestContext): LocalCluster {
   if (!cluster) {
-    return ctx.skip(
-      `needs the local cluster to inject lag or outages; this run uses an existing topology (${topology.kind})`,
-    )
+    return ctx.skip(`needs the local cluster to inject lag or outages; this run uses an existing topology (${topology.kind})`)
   }
   return cluster
 }
@@ -68,12 +66,11 @@ export { until } from './until.ts'
 
 /** Routing and health events with the time they happened, in one timeline. */
 export function timeline() {
-  const entries: ({ at: number; kind: 'route' } & RouteEvent | { at: number; kind: 'health' } & HealthEvent)[] = []
+  const entries: (({ at: number; kind: 'route' } & RouteEvent) | ({ at: number; kind: 'health' } & HealthEvent))[] = []
   return {
     entries,
     onRoute: (e: RouteEvent) => entries.push({ at: performance.now(), kind: 'route', ...e }),
     onHealthChange: (e: HealthEvent) => entries.push({ at: performance.now(), kind: 'health', ...e }),
-    health: (replica: string, state: HealthEvent['state']) =>
-      entries.find((e) => e.kind === 'health' && e.replica === replica && e.state === state),
+    health: (replica: string, state: HealthEvent['state']) => entries.find((e) => e.kind === 'health' && e.replica === replica && e.state === state),
   }
 }

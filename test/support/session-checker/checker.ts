@@ -103,7 +103,10 @@ class Checker {
       if (row.parentId !== null) add(this.byParent, row.parentId, id)
     }
     for (const [owner, ids] of this.byOwner) {
-      this.createStarts.set(`o:${owner}`, ids.map((id) => this.statics.get(id)?.createStart ?? 0).sort((a, b) => a - b))
+      this.createStarts.set(
+        `o:${owner}`,
+        ids.map((id) => this.statics.get(id)?.createStart ?? 0).sort((a, b) => a - b),
+      )
     }
   }
 
@@ -275,7 +278,12 @@ class Checker {
       }
       const created = this.createdBefore(fact.coverage, read.end)
       if (fact.count > created - knownDeleted) {
-        this.report('read-your-writes', read, lastDelete, `count ${String(fact.count)} > ${String(created - knownDeleted)}: rows the scope deleted are counted (${describe(fact.coverage)})`)
+        this.report(
+          'read-your-writes',
+          read,
+          lastDelete,
+          `count ${String(fact.count)} > ${String(created - knownDeleted)}: rows the scope deleted are counted (${describe(fact.coverage)})`,
+        )
         return
       }
     }
@@ -295,9 +303,7 @@ class Checker {
       scope = this.history.scopes.get(scope.seededBy.scope)
     }
     // Operations of the cause's scope that began while the cause ran (reads during an open transaction…).
-    const overlapping = cause
-      ? (this.byScope.get(cause.scope) ?? []).filter((o) => o !== cause && o.start > cause.start && o.start < cause.end)
-      : []
+    const overlapping = cause ? (this.byScope.get(cause.scope) ?? []).filter((o) => o !== cause && o.start > cause.start && o.start < cause.end) : []
     for (const o of overlapping.slice(0, 6)) involved.add(o)
     const ops = [...involved].sort((a, b) => a.start - b.start)
     const from = Math.min(...ops.map((o) => o.start))
@@ -329,9 +335,7 @@ class Checker {
     }
     if (!cause) return found
     if (cause.kind === 'primaryItx') found.push('defect-2 $primary().$transaction tracked as plain writes')
-    const syncOffFault = this.history.faults.some(
-      (f) => f.kind === 'syncCommitOff' && f.start < cause.end && (f.end === undefined || f.end > cause.start - 50),
-    )
+    const syncOffFault = this.history.faults.some((f) => f.kind === 'syncCommitOff' && f.start < cause.end && (f.end === undefined || f.end > cause.start - 50))
     if (cause.syncCommitOff || syncOffFault) found.push('defect-3 synchronous_commit = off (write position behind the commit)')
     if (cause.kind === 'itx' && overlapping.some((o) => o.kind === 'read' || o.kind === 'token')) {
       found.push('defect-1 read of the scope while its interactive transaction was open')
@@ -364,10 +368,7 @@ function describe(coverage: Coverage): string {
 /** A violation with its minimal history, times relative to the start of the run (seconds). */
 export function formatViolation(v: Violation, startedAt: number): string {
   const t = (ms: number) => `+${((ms - startedAt) / 1000).toFixed(3)}s`
-  const lines = [
-    `[${v.guarantee}] seed=${String(v.seed)} at ${(v.at / 1000).toFixed(3)}s, scope ${v.read.scope}: ${v.what}`,
-    `  suspects: ${v.suspects.join('; ')}`,
-  ]
+  const lines = [`[${v.guarantee}] seed=${String(v.seed)} at ${(v.at / 1000).toFixed(3)}s, scope ${v.read.scope}: ${v.what}`, `  suspects: ${v.suspects.join('; ')}`]
   for (const op of v.history) {
     const mark = op === v.read ? '>>' : op === v.cause ? '<<' : '  '
     const writes = op.writes.map((w) => `${w.type} ${w.id}${w.version === undefined ? '' : `@v${String(w.version)}`}`).join(', ')
@@ -380,10 +381,10 @@ export function formatViolation(v: Violation, startedAt: number): string {
         return `${describe(f.coverage)} -> ${f.count !== undefined ? `count=${String(f.count)} ` : ''}${f.maxVersion !== undefined ? `max=${String(f.maxVersion)} ` : ''}[${listed}]`
       })
       .join('; ')
-    const events = op.events.map((e) => `${t(e.at)} ${e.target}${e.replica === undefined ? '' : `:${e.replica}`} ${e.reason}${e.sticky === undefined ? '' : `/${e.sticky}`}`).join(', ')
-    lines.push(
-      `  ${mark} #${String(op.id)} ${t(op.start)}..${t(op.end)} ${op.scope} [instance ${String(op.instance)}] ${op.label}${op.ok ? '' : ` FAILED ${op.error ?? ''}`}`,
-    )
+    const events = op.events
+      .map((e) => `${t(e.at)} ${e.target}${e.replica === undefined ? '' : `:${e.replica}`} ${e.reason}${e.sticky === undefined ? '' : `/${e.sticky}`}`)
+      .join(', ')
+    lines.push(`  ${mark} #${String(op.id)} ${t(op.start)}..${t(op.end)} ${op.scope} [instance ${String(op.instance)}] ${op.label}${op.ok ? '' : ` FAILED ${op.error ?? ''}`}`)
     if (writes) lines.push(`       writes: ${writes}${op.syncCommitOff ? ' (synchronous_commit off)' : ''}`)
     if (facts) lines.push(`       read: ${facts}`)
     if (op.token !== undefined) lines.push(`       token: ${op.token}`)

@@ -113,28 +113,63 @@ export class FaultSchedule {
         // Mostly the replica without base lag: the two then differ most.
         const target = this.rng.chance(0.75) ? (this.replicas.find((r) => r !== this.options.laggingReplica) ?? replica) : replica
         const ms = this.rng.int(200, 1500)
-        await this.hold('pause', target, `replay paused ${String(ms)} ms`, ms, () => cluster.pauseReplay(target), () => cluster.resumeReplay(target))
+        await this.hold(
+          'pause',
+          target,
+          `replay paused ${String(ms)} ms`,
+          ms,
+          () => cluster.pauseReplay(target),
+          () => cluster.resumeReplay(target),
+        )
         return
       }
       case 'freeze': {
         const ms = this.rng.int(200, 1200)
-        await this.hold('freeze', replica, `SIGSTOP ${String(ms)} ms`, ms, () => cluster.freezeReplica(replica), () => cluster.thawReplica(replica))
+        await this.hold(
+          'freeze',
+          replica,
+          `SIGSTOP ${String(ms)} ms`,
+          ms,
+          () => cluster.freezeReplica(replica),
+          () => cluster.thawReplica(replica),
+        )
         return
       }
       case 'stop': {
         const ms = this.rng.int(200, 1500)
-        await this.hold('stop', replica, `immediate stop, ${String(ms)} ms down`, ms, () => cluster.stopReplica(replica), () => cluster.startReplica(replica))
+        await this.hold(
+          'stop',
+          replica,
+          `immediate stop, ${String(ms)} ms down`,
+          ms,
+          () => cluster.stopReplica(replica),
+          () => cluster.startReplica(replica),
+        )
         return
       }
       case 'crash': {
         // One backend killed: the server reinitialises with the same start time and may open behind.
-        await this.hold('crash', replica, 'a backend SIGKILLed: crash reinitialisation', 0, () => cluster.crashReplica(replica), () => Promise.resolve())
+        await this.hold(
+          'crash',
+          replica,
+          'a backend SIGKILLed: crash reinitialisation',
+          0,
+          () => cluster.crashReplica(replica),
+          () => Promise.resolve(),
+        )
         return
       }
       case 'syncCommitOff': {
         const ms = this.rng.int(500, 2500)
         const detail = `ALTER SYSTEM SET synchronous_commit = off, ${String(ms)} ms`
-        await this.hold('syncCommitOff', 'primary', detail, ms, () => setPrimarySyncCommit(cluster, false), () => setPrimarySyncCommit(cluster, true))
+        await this.hold(
+          'syncCommitOff',
+          'primary',
+          detail,
+          ms,
+          () => setPrimarySyncCommit(cluster, false),
+          () => setPrimarySyncCommit(cluster, true),
+        )
         return
       }
     }

@@ -3,19 +3,7 @@ import type { RouteEvent } from '../../../src/index.ts'
 
 /** What an operation did, as the workload asked it. */
 export type OperationKind =
-  | 'create'
-  | 'createMany'
-  | 'update'
-  | 'upsert'
-  | 'delete'
-  | 'rawInsert'
-  | 'rawUpdate'
-  | 'batchTx'
-  | 'itx'
-  | 'primaryWrite'
-  | 'primaryItx'
-  | 'read'
-  | 'token'
+  'create' | 'createMany' | 'update' | 'upsert' | 'delete' | 'rawInsert' | 'rawUpdate' | 'batchTx' | 'itx' | 'primaryWrite' | 'primaryItx' | 'read' | 'token'
 
 /**
  * One row effect of a write. `version` is the version the primary returned (`undefined`: the write happened but
@@ -126,13 +114,7 @@ export class History {
    * Records one operation: its start just before `run` is called, its end when the returned promise settles.
    * `run` fills in the op's write effects and read facts. Errors are recorded, not thrown.
    */
-  async record(
-    scope: string,
-    instance: number,
-    kind: OperationKind,
-    label: string,
-    run: (op: Operation) => Promise<void>,
-  ): Promise<Operation> {
+  async record(scope: string, instance: number, kind: OperationKind, label: string, run: (op: Operation) => Promise<void>): Promise<Operation> {
     const op: Operation = {
       id: this.ops.length,
       scope,
@@ -177,7 +159,12 @@ export class History {
 export function errorText(error: unknown): string {
   const code = (error as { code?: unknown } | null)?.code
   const message = error instanceof Error ? error.message : String(error)
-  const line = message.split('\n').map((s) => s.trim()).filter(Boolean).pop() ?? ''
+  const line =
+    message
+      .split('\n')
+      .map((s) => s.trim())
+      .filter(Boolean)
+      .pop() ?? ''
   return `${typeof code === 'string' ? `${code} ` : ''}${line}`.slice(0, 200)
 }
 

@@ -71,8 +71,22 @@ export async function runSessionCheck(options: SessionRunOptions): Promise<Sessi
   if (pooledEntry !== false) entries.push({ name: 'pooled', url: pooled.url(database), pooled: pooledEntry === 'configured' })
   const instances = [0, 1].map((i) => routedInstance(options.primaryUrl, entries, history.onRoute(i), options.readTimeoutMs ?? 1000))
   const tag = `${seed.toString(36)}.${Date.now().toString(36)}`
-  const workload = new Workload(history, instances.map((i) => i.prisma), rng.fork(7), tag, options.workload ?? DEFAULT_WORKLOAD)
-  const faults = options.cluster ? new FaultSchedule(options.cluster, replicas.map((r) => r.name), rng.fork(11), history, options.faults ?? DEFAULT_FAULTS) : undefined
+  const workload = new Workload(
+    history,
+    instances.map((i) => i.prisma),
+    rng.fork(7),
+    tag,
+    options.workload ?? DEFAULT_WORKLOAD,
+  )
+  const faults = options.cluster
+    ? new FaultSchedule(
+        options.cluster,
+        replicas.map((r) => r.name),
+        rng.fork(11),
+        history,
+        options.faults ?? DEFAULT_FAULTS,
+      )
+    : undefined
   let faultErrors: string[] = []
   try {
     await waitForReplay(options.primaryUrl, replicas)
@@ -92,7 +106,11 @@ export async function runSessionCheck(options: SessionRunOptions): Promise<Sessi
       await faults.stop()
       faultErrors = faults.errors
     } else if (options.cluster) {
-      await healCluster(options.cluster, replicas.map((r) => r.name), faultErrors)
+      await healCluster(
+        options.cluster,
+        replicas.map((r) => r.name),
+        faultErrors,
+      )
     }
     await Promise.allSettled(instances.map((i) => i.prisma.$disconnect()))
     await pooled.stop()

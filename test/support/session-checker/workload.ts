@@ -379,9 +379,7 @@ export class Workload {
         const parent = parents.length > 0 && rng.chance(0.8) ? rng.pick(parents) : this.readTarget(ctx)
         return await this.record(ctx, 'read', 'cell.findUnique(id).children()', async (op) => {
           const children = await prisma.cell.findUnique({ where: { id: parent } }).children({ select: SELECT })
-          const fact: ReadFact = children
-            ? { coverage: { parentId: parent }, rows: rows(children), complete: true }
-            : { coverage: { ids: [parent] }, rows: [], complete: true }
+          const fact: ReadFact = children ? { coverage: { parentId: parent }, rows: rows(children), complete: true } : { coverage: { ids: [parent] }, rows: [], complete: true }
           op.facts.push(fact)
         })
       }
@@ -501,10 +499,7 @@ export class Workload {
       if (updated) o.writes.push(updated)
       const create = ctx.prisma.cell.create({ data: { id: created.id, owner: created.owner }, select: SELECT })
       if (updated) {
-        const [c, u] = await ctx.prisma.$transaction([
-          create,
-          ctx.prisma.cell.update({ where: { id: updated.id }, data: { version: { increment: 1 } }, select: SELECT }),
-        ])
+        const [c, u] = await ctx.prisma.$transaction([create, ctx.prisma.cell.update({ where: { id: updated.id }, data: { version: { increment: 1 } }, select: SELECT })])
         created.version = c.version
         updated.version = u.version
       } else {
@@ -519,13 +514,7 @@ export class Workload {
    * The writes of a transaction, on its transaction client: 1–3 creates and updates, then (maybe) a read in the
    * transaction and a short think time before COMMIT. Returns the rows created, for the live set.
    */
-  private async transactionBody(
-    ctx: Ctx,
-    tx: Pick<Routed, 'cell' | '$executeRawUnsafe'>,
-    op: Operation,
-    syncOff: boolean,
-    lastWrite: () => void,
-  ): Promise<WriteEffect[]> {
+  private async transactionBody(ctx: Ctx, tx: Pick<Routed, 'cell' | '$executeRawUnsafe'>, op: Operation, syncOff: boolean, lastWrite: () => void): Promise<WriteEffect[]> {
     const created: WriteEffect[] = []
     if (syncOff) {
       await tx.$executeRawUnsafe('SET LOCAL synchronous_commit = off')
