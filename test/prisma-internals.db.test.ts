@@ -9,14 +9,7 @@ import { PrismaClient } from '../generated/prisma/client.ts'
 import pg from 'pg'
 import { fluentPath, hasNoExtensions, isInTransaction, isTransactionClient, pgSettingsOf, recordsCallSites, unpackFluent, withTransactionWrapper } from '../src/prisma-internals.ts'
 import { newClient, topology } from './support/db.ts'
-
-/** `version` >= `minimum` (plain x.y.z; a pre-release counts as its release). */
-function atLeast(version: string, minimum: string): boolean {
-  const parts = (v: string) => v.split(/[.-]/).slice(0, 3).map(Number)
-  const [a, b] = [parts(version), parts(minimum)]
-  for (let i = 0; i < 3; i++) if ((a[i] ?? 0) !== (b[i] ?? 0)) return (a[i] ?? 0) > (b[i] ?? 0)
-  return true
-}
+import { adapterPgVersion, atLeast, clientVersion } from './support/versions.ts'
 
 interface Seen {
   operation: string
@@ -44,7 +37,7 @@ const client = base.$extends(
 )
 afterAll(() => base.$disconnect())
 
-describe('Prisma internals canary (@prisma/client ' + Prisma.prismaVersion.client + ')', () => {
+describe('Prisma internals canary (@prisma/client ' + clientVersion + ')', () => {
   it('passes __internalParams to query extensions, without `transaction` outside transactions', async () => {
     await client.user.findMany({ take: 1 })
     const last = seen.at(-1)
@@ -98,7 +91,7 @@ describe('Prisma internals canary (@prisma/client ' + Prisma.prismaVersion.clien
       // The signs Prisma gives: the transaction scope symbol (from 7.5.0), and no `$extends` on a transaction
       // client (every 7.x). If one of these fails, check isTransactionClient().
       const scopeSymbol = (tx as unknown as Record<symbol, unknown>)[Symbol.for('prisma.client.transaction.scope_context')]
-      if (atLeast(Prisma.prismaVersion.client, '7.5.0')) expect(scopeSymbol).toBeDefined()
+      if (atLeast(clientVersion, '7.5.0')) expect(scopeSymbol).toBeDefined()
       expect(typeof (tx as unknown as { $extends?: unknown }).$extends).not.toBe('function')
     })
   })
@@ -146,7 +139,8 @@ describe('the driver adapter a client was built with (pgSettingsOf: the router o
   const url = topology.primaryUrl
 
   it('reads the settings of new PrismaPg(url | config | pool), from the client and from an extended client', async () => {
-    const fromUrl = new PrismaClient({ adapter: new PrismaPg(url) })
+    // `new PrismaPg(url)` (a string) exists from @prisma/adapter-pg 7.6.0; before, the same URL goes in `{ connectionString }`.
+    const fromUrl = new PrismaClient({ adapter: atLeast(adapterPgVersion, '7.6.0') ? new PrismaPg(url) : new PrismaPg({ connectionString: url }) })
     const fromConfig = new PrismaClient({ adapter: new PrismaPg({ connectionString: url, max: 3, idleTimeoutMillis: 500, statement_timeout: 5000 }) })
     const pool = new pg.Pool({ connectionString: url, max: 2, keepAlive: true })
     const fromPool = new PrismaClient({ adapter: new PrismaPg(pool) })

@@ -5,6 +5,7 @@ import { populate, sampleCatalog } from '../../examples/catalog/populate.ts'
 import { createCatalogApp, createCatalogClient, listen, type CatalogAppOptions, type Listening } from '../../examples/catalog/server.ts'
 import type { RouteEvent } from '../../src/index.ts'
 import { healReplicas, replicaNames, requireCluster, topology, waitForReplication } from '../support/db.ts'
+import { adapterPgVersion, atLeast } from '../support/versions.ts'
 
 // A database of its own on the shared topology, created on the primary: the replicas get it by replication.
 const database = `catalog_${String(process.pid)}_${String(Date.now())}`
@@ -124,10 +125,11 @@ describe('examples/catalog: migrations on the primary only, API served by replic
     expect(await prisma.$primary().author.findMany({ select: { country: true } })).toEqual([{ country: null }, { country: null }, { country: null }])
     for (const name of replicaNames) {
       expect(await hasCountryColumn(name), name).toBe(false)
-      // P2022 "column does not exist", from the replica's SQLSTATE 42703 (undefined_column).
+      // P2022 "column does not exist", from the replica's SQLSTATE 42703 (undefined_column). Before 7.6.0,
+      // @prisma/adapter-pg names no column (it looked for a quoted name in `column Author.country does not exist`).
       await expect(prisma.$replica(name).author.findMany({ select: { country: true } }), name).rejects.toMatchObject({
         code: 'P2022',
-        meta: { driverAdapterError: { cause: { originalCode: '42703', column: 'Author.country' } } },
+        meta: { driverAdapterError: { cause: { originalCode: '42703', column: atLeast(adapterPgVersion, '7.6.0') ? 'Author.country' : undefined } } },
       })
     }
     // Over HTTP: v1 (country omitted) still works on the replicas; v2 deployed too early fails there.
