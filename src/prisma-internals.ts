@@ -84,6 +84,76 @@ export function hasNoExtensions(client: unknown): boolean {
   return (extensions as { isEmpty(): unknown }).isEmpty() === true
 }
 
+/** One extension as it was given to `$extends` (the object form; a function form has added its own objects). */
+export interface ExtensionArgs {
+  readonly name?: string
+  readonly result?: object
+  readonly model?: object
+  readonly query?: object
+  readonly client?: object
+}
+
+/**
+ * The extensions applied to `client`, first applied first: Prisma keeps them in `_extensions`, a list whose
+ * `head` node holds the newest `extension` and links to the `previous` node. `undefined` when the list cannot be
+ * read (the caller then cannot reproduce them elsewhere and says so).
+ */
+export function extensionsOf(client: unknown): readonly ExtensionArgs[] | undefined {
+  const list = (client as { _extensions?: { head?: unknown; isEmpty?: unknown } } | null)?._extensions
+  if (typeof list !== 'object' || typeof list.isEmpty !== 'function') return undefined
+  const extensions: ExtensionArgs[] = []
+  let node = list.head as { extension?: unknown; previous?: unknown } | undefined
+  while (node !== undefined) {
+    if (typeof node !== 'object' || typeof node.extension !== 'object' || node.extension === null) return undefined
+    extensions.push(node.extension)
+    node = node.previous as typeof node
+  }
+  return extensions.reverse()
+}
+
+/** A computed field of a model (a result extension), with the scalar fields it needs (transitively). */
+export interface ComputedField {
+  readonly name: string
+  readonly needs: readonly string[]
+}
+
+/** What running a read on another client needs to know of a client's models. */
+export interface ModelShapes {
+  /** The computed fields of `model` (by Prisma model name), `undefined` when it has none. */
+  computed(model: string): Readonly<Record<string, ComputedField>> | undefined
+  /** The model a relation field of `model` points to; `undefined` for a scalar or an unknown field. */
+  relation(model: string, field: string): string | undefined
+}
+
+/**
+ * The computed fields (from `_extensions.getAllComputedFields(model)`, needs resolved through other computed
+ * fields as Prisma serializes them) and relations (from `_runtimeDataModel`) of `client`'s models; `undefined`
+ * when this Prisma Client does not expose them.
+ */
+export function modelShapesOf(client: unknown): ModelShapes | undefined {
+  const c = client as { _extensions?: { getAllComputedFields?: unknown }; _runtimeDataModel?: { models?: unknown } } | null
+  const extensions = c?._extensions
+  const models = c?._runtimeDataModel?.models
+  if (typeof extensions?.getAllComputedFields !== 'function' || typeof models !== 'object' || models === null) return undefined
+  const getAll = (extensions.getAllComputedFields as (model: string) => unknown).bind(extensions)
+  const relations = new Map<string, Map<string, string>>()
+  const relationsOf = (model: string): Map<string, string> => {
+    let byField = relations.get(model)
+    if (byField) return byField
+    byField = new Map()
+    const fields = (models as Record<string, { fields?: { name?: unknown; kind?: unknown; type?: unknown }[] } | undefined>)[model]?.fields ?? []
+    for (const field of fields) {
+      if (field.kind === 'object' && typeof field.name === 'string' && typeof field.type === 'string') byField.set(field.name, field.type)
+    }
+    relations.set(model, byField)
+    return byField
+  }
+  return {
+    computed: (model) => getAll(model) as Readonly<Record<string, ComputedField>> | undefined,
+    relation: (model, field) => relationsOf(model).get(field),
+  }
+}
+
 /**
  * False when `client` records no call site for its queries: its error format is `minimal` (what Prisma uses
  * when NODE_ENV=production); then nothing needs suppressing. `true` when unknown.

@@ -12,6 +12,8 @@ import { ReadDeadlines } from './read-deadlines.js'
 import { modelProperty, READ_OPERATIONS } from './operations.js'
 import { resolveOptions, type PrismaClientLike, type ReadReplicasOptions, type ResolvedOptions } from './options.js'
 import { ClientActions } from './client-actions.js'
+import { extensionsUnder, routerOnTop, shapesUnder, withExtensions, type ExtensibleClient } from './composition.js'
+import { forClientWithout } from './computed-fields.js'
 import { withFastReads } from './fast-reads.js'
 import { withoutCallSite } from './without-call-site.js'
 import { fluentPath, hasNoExtensions, isInTransaction, isTransactionClient, unpackFluent, withTransactionWrapper } from './prisma-internals.js'
@@ -38,10 +40,12 @@ interface ReadRequest {
   readonly query: (args: unknown) => PromiseLike<unknown>
   /** The fluent API's path (`findUnique(...).posts()` -> `['posts']`) to unpack from a replica's result. */
   readonly path: readonly string[] | undefined
+  /** The arguments for a replica's client: `args`, or `args` rewritten for computed fields (src/computed-fields.ts). */
+  readonly replicaArgs: unknown
 }
 
 type AnyClient = Record<string, unknown> & {
-  $extends(extension: object): AnyClient
+  $extends(extension: unknown): AnyClient
   $transaction(...args: unknown[]): PromiseLike<unknown>
   $connect(): Promise<void>
   $disconnect(): Promise<void>
@@ -378,7 +382,8 @@ class ReplicaReader {
     }
     let query: PromiseLike<unknown>
     try {
-      query = actions.recordsCallSites ? withoutCallSite(() => run(params.args)) : run(params.args)
+      const args = params.replicaArgs
+      query = actions.recordsCallSites ? withoutCallSite(() => run(args)) : run(args)
     } catch (error) {
       close()
       // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the query's own error, unchanged
@@ -480,10 +485,11 @@ function onPrimary(params: ReadRequest): Promise<unknown> {
 /**
  * A Prisma Client extension that sends reads to read replicas and everything else to the primary, with
  * read-your-writes through a sticky window, and replica health: a replica that fails or lags leaves rotation,
- * and a read that fails on a replica at the connection level is retried elsewhere. Apply it last, after
- * extensions that rewrite query arguments (soft delete, row-level filters), so that replicas receive the
- * rewritten arguments. Applied to a client with no extension, model reads take a fast path (src/fast-reads.ts)
- * that skips the extended client's own request pipeline.
+ * and a read that fails on a replica at the connection level is retried elsewhere. Apply it before or after other
+ * extensions: it stays the last query extension (extensions applied to the routed client go under it, see
+ * src/composition.ts), so replicas receive arguments rewritten by soft-delete or tenant filters, and computed
+ * fields work on replica reads. Applied to a client with no extension, model reads take a fast path
+ * (src/fast-reads.ts) that skips the extended client's own request pipeline.
  *
  * @example
  * ```ts
@@ -522,28 +528,44 @@ export function readReplicas(options: ReadReplicasOptions) {
     const monitor = new HealthMonitor(router, primaryLink, resolved)
     const reader = new ReplicaReader(router, resolved, (replica) => monitor.alive(replica))
 
-    /** `$primary()`: the base client, reporting `forced-primary`; writes through it open the sticky window. */
-    const primary = client.$extends({
-      name: 'prisma-replica-router/primary',
-      query: {
-        $allOperations(params: QueryParams) {
-          monitor.ensureStarted()
-          router.emit(params.model, params.operation, 'forced-primary')
-          if (isInTransaction(params)) return inTransaction(router, params)
-          const isRead = params.model !== undefined && READ_OPERATIONS.has(params.operation)
-          if (!isRead) return settle(router, params.query(params.args))
-          const watched = router.watchedScope()
-          return watched ? router.primaryRead(Promise.resolve(params.query(params.args)), watched) : params.query(params.args)
-        },
-      },
-      client: withTransaction(router, client, {}),
-    })
+    /**
+     * The router applied to `under` (the client it extends, or that client with extensions applied to the routed
+     * client later: see src/composition.ts), answering `$extends` by going under again.
+     */
+    // Declared apart, typed, so that the routed client's type is inferred from `routedOver` without recursion.
+    const over: { routed: (under: typeof base) => object } = { routed: () => ({}) }
+    const routedOver = (under: typeof base) => {
+      const underClient = under as unknown as AnyClient
+      const extensions = extensionsUnder(underClient)
+      // Computed fields under the router: replica reads ask for what they need (src/computed-fields.ts).
+      const shapes = shapesUnder(underClient, extensions)
 
-    /** `$replica(name)`: each replica's own client, refusing model writes before any network I/O. */
-    const forcedReplicas = new Map(
-      router.replicas.map((replica) => [
-        replica,
-        (replica.client as unknown as AnyClient).$extends({
+      /** `$primary()`: the client under the router, reporting `forced-primary`; writes through it open the sticky window. */
+      const primary = underClient.$extends({
+        name: 'prisma-replica-router/primary',
+        query: {
+          $allOperations(params: QueryParams) {
+            monitor.ensureStarted()
+            router.emit(params.model, params.operation, 'forced-primary')
+            if (isInTransaction(params)) return inTransaction(router, params)
+            const isRead = params.model !== undefined && READ_OPERATIONS.has(params.operation)
+            if (!isRead) return settle(router, params.query(params.args))
+            const watched = router.watchedScope()
+            return watched ? router.primaryRead(Promise.resolve(params.query(params.args)), watched) : params.query(params.args)
+          },
+        },
+        client: withTransaction(router, underClient, {}),
+      })
+
+      /**
+       * `$replica(name)`: each replica's own client with every extension under the router, refusing model writes
+       * before any network I/O. Made on first use.
+       */
+      const forcedReplicas = new Map<ReplicaState, AnyClient>()
+      const forcedReplica = (replica: ReplicaState): AnyClient => {
+        let forced = forcedReplicas.get(replica)
+        if (forced) return forced
+        forced = withExtensions(replica.client as unknown as ExtensibleClient, extensions).$extends({
           name: 'prisma-replica-router/replica',
           query: {
             async $allOperations(params: QueryParams) {
@@ -562,103 +584,112 @@ export function readReplicas(options: ReadReplicasOptions) {
               }
             },
           },
+        }) as unknown as AnyClient
+        forcedReplicas.set(replica, forced)
+        return forced
+      }
+
+      const extended = under.$extends({
+        name: 'prisma-replica-router',
+        client: withTransaction(router, underClient, {
+          /** The primary: bypasses routing. Inside a transaction, returns the transaction client itself. */
+          $primary<T extends object>(this: T): Omit<T, '$primary' | '$replica'> {
+            const context = Prisma.getExtensionContext(this)
+            if (isTransactionClient(context)) return context
+            return primary as unknown as Omit<T, '$primary' | '$replica'>
+          },
+
+          /**
+           * A replica, ignoring stickiness: the one named (whatever its health), else one in rotation chosen by
+           * the policy. Model writes through it throw `ReplicaWriteError`; raw queries run on the replica.
+           * @throws {ReplicaInTransactionError} inside a transaction.
+           * @throws {UnknownReplicaError} for a name that is not configured.
+           * @throws {NoReplicaAvailableError} without a name, when no replica is in rotation.
+           */
+          $replica<T extends object>(this: T, name?: string): Omit<T, '$primary' | '$replica'> {
+            const context = Prisma.getExtensionContext(this)
+            if (isTransactionClient(context)) throw new ReplicaInTransactionError()
+            if (name !== undefined && typeof name !== 'string') {
+              throw new TypeError(`Expected \`name\` to be a string, got ${describeValue(name)}`)
+            }
+            const replica = name === undefined ? router.pick({ model: undefined, operation: '$replica' }) : router.byName(name)
+            if (!replica) {
+              throw new NoReplicaAvailableError(undefined, '$replica', router.states())
+            }
+            return forcedReplica(replica) as unknown as Omit<T, '$primary' | '$replica'>
+          },
+
+          /**
+           * A compact token for the current scope's last write (WAL position + time), for a cookie or header of the
+           * next request, maybe served by another app instance: `runInScope(next, { token })` reads that write.
+           * `undefined` when the scope has written nothing. Costs at most one round trip to the primary.
+           */
+          async $consistencyToken(): Promise<string | undefined> {
+            const point = await router.consistencyPoint()
+            return point && encodeConsistencyToken(point)
+          },
+
+          /** Router-wide counters: read-your-writes round trips, retries, fallbacks, and the sticky mode in force. */
+          $routerStats(): RouterStats {
+            return router.stats()
+          },
+
+          /** Health, lag and counters of every replica. */
+          $replicaStatus(): ReplicaStatus[] {
+            return router.status()
+          },
+
+          /** Connects the primary and every replica, and starts the health check. */
+          async $connect(): Promise<void> {
+            monitor.ensureStarted()
+            await Promise.all([underClient.$connect(), ...router.replicas.map((r) => r.client.$connect())])
+          },
+
+          /**
+           * Stops the health check and closes the router's own connections, then disconnects the primary and every
+           * replica. Never waits for a frozen replica: a replica's client is waited for until its reads in flight
+           * have ended or been given up (`readTimeoutMs`), then at most {@link DISCONNECT_GRACE_MS} more.
+           */
+          async $disconnect(): Promise<void> {
+            await monitor.stop()
+            await Promise.all([underClient.$disconnect(), ...router.replicas.map((r) => disconnectReplica(r))])
+          },
         }),
-      ]),
-    )
 
-    const extended = base.$extends({
-      name: 'prisma-replica-router',
-      client: withTransaction(router, client, {
-        /** The primary: bypasses routing. Inside a transaction, returns the transaction client itself. */
-        $primary<T extends object>(this: T): Omit<T, '$primary' | '$replica'> {
-          const context = Prisma.getExtensionContext(this)
-          if (isTransactionClient(context)) return context
-          return primary as unknown as Omit<T, '$primary' | '$replica'>
+        query: {
+          $allOperations(prismaParams) {
+            const params = prismaParams as unknown as QueryParams
+            const { model, operation } = params
+            monitor.ensureStarted()
+            if (isInTransaction(params)) {
+              router.emit(model, operation, 'transaction')
+              return inTransaction(router, params)
+            }
+            if (model === undefined) {
+              router.emit(model, operation, 'raw')
+              return settle(router, params.query(params.args))
+            }
+            if (!READ_OPERATIONS.has(operation)) {
+              router.emit(model, operation, 'write')
+              return settle(router, params.query(params.args))
+            }
+            const args = params.args
+            const replicaArgs = shapes ? forClientWithout(args, model, shapes) : args
+            return reader.read(model, { operation, args, query: params.query, path: fluentPath(params), replicaArgs })
+          },
         },
+      })
+      const routed = !hasNoExtensions(under)
+        ? extended
+        : // Nothing under the router rewrites queries or results: reads may skip the extended client's pipeline.
+          withFastReads(extended, under, (model, operation, args, query) => {
+            monitor.ensureStarted()
+            return reader.read(model, { operation, args, query, path: undefined, replicaArgs: args })
+          })
+      return routerOnTop(routed, (extension) => over.routed(underClient.$extends(extension) as unknown as typeof base))
+    }
+    over.routed = routedOver
 
-        /**
-         * A replica, ignoring stickiness: the one named (whatever its health), else one in rotation chosen by
-         * the policy. Model writes through it throw `ReplicaWriteError`; raw queries run on the replica.
-         * @throws {ReplicaInTransactionError} inside a transaction.
-         * @throws {UnknownReplicaError} for a name that is not configured.
-         * @throws {NoReplicaAvailableError} without a name, when no replica is in rotation.
-         */
-        $replica<T extends object>(this: T, name?: string): Omit<T, '$primary' | '$replica'> {
-          const context = Prisma.getExtensionContext(this)
-          if (isTransactionClient(context)) throw new ReplicaInTransactionError()
-          if (name !== undefined && typeof name !== 'string') {
-            throw new TypeError(`Expected \`name\` to be a string, got ${describeValue(name)}`)
-          }
-          const replica = name === undefined ? router.pick({ model: undefined, operation: '$replica' }) : router.byName(name)
-          if (!replica) {
-            throw new NoReplicaAvailableError(undefined, '$replica', router.states())
-          }
-          return forcedReplicas.get(replica) as unknown as Omit<T, '$primary' | '$replica'>
-        },
-
-        /**
-         * A compact token for the current scope's last write (WAL position + time), for a cookie or header of the
-         * next request, maybe served by another app instance: `runInScope(next, { token })` reads that write.
-         * `undefined` when the scope has written nothing. Costs at most one round trip to the primary.
-         */
-        async $consistencyToken(): Promise<string | undefined> {
-          const point = await router.consistencyPoint()
-          return point && encodeConsistencyToken(point)
-        },
-
-        /** Router-wide counters: read-your-writes round trips, retries, fallbacks, and the sticky mode in force. */
-        $routerStats(): RouterStats {
-          return router.stats()
-        },
-
-        /** Health, lag and counters of every replica. */
-        $replicaStatus(): ReplicaStatus[] {
-          return router.status()
-        },
-
-        /** Connects the primary and every replica, and starts the health check. */
-        async $connect(): Promise<void> {
-          monitor.ensureStarted()
-          await Promise.all([client.$connect(), ...router.replicas.map((r) => r.client.$connect())])
-        },
-
-        /**
-         * Stops the health check and closes the router's own connections, then disconnects the primary and every
-         * replica. Never waits for a frozen replica: a replica's client is waited for until its reads in flight
-         * have ended or been given up (`readTimeoutMs`), then at most {@link DISCONNECT_GRACE_MS} more.
-         */
-        async $disconnect(): Promise<void> {
-          await monitor.stop()
-          await Promise.all([client.$disconnect(), ...router.replicas.map((r) => disconnectReplica(r))])
-        },
-      }),
-
-      query: {
-        $allOperations(prismaParams) {
-          const params = prismaParams as unknown as QueryParams
-          const { model, operation } = params
-          monitor.ensureStarted()
-          if (isInTransaction(params)) {
-            router.emit(model, operation, 'transaction')
-            return inTransaction(router, params)
-          }
-          if (model === undefined) {
-            router.emit(model, operation, 'raw')
-            return settle(router, params.query(params.args))
-          }
-          if (!READ_OPERATIONS.has(operation)) {
-            router.emit(model, operation, 'write')
-            return settle(router, params.query(params.args))
-          }
-          return reader.read(model, { operation, args: params.args, query: params.query, path: fluentPath(params) })
-        },
-      },
-    })
-    if (!hasNoExtensions(base)) return extended
-    // Nothing on `base` rewrites queries or results: reads may skip the extended client's pipeline.
-    return withFastReads(extended, base, (model, operation, args, query) => {
-      monitor.ensureStarted()
-      return reader.read(model, { operation, args, query, path: undefined })
-    })
+    return routedOver(base)
   })
 }

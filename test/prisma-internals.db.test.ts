@@ -7,7 +7,18 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { PrismaPg } from '@prisma/adapter-pg'
 import { PrismaClient } from '../generated/prisma/client.ts'
 import pg from 'pg'
-import { fluentPath, hasNoExtensions, isInTransaction, isTransactionClient, pgSettingsOf, recordsCallSites, unpackFluent, withTransactionWrapper } from '../src/prisma-internals.ts'
+import {
+  extensionsOf,
+  fluentPath,
+  hasNoExtensions,
+  modelShapesOf,
+  isInTransaction,
+  isTransactionClient,
+  pgSettingsOf,
+  recordsCallSites,
+  unpackFluent,
+  withTransactionWrapper,
+} from '../src/prisma-internals.ts'
 import { newClient, topology } from './support/db.ts'
 import { adapterPgVersion, atLeast, clientVersion } from './support/versions.ts'
 
@@ -101,6 +112,35 @@ describe('Prisma internals canary (@prisma/client ' + clientVersion + ')', () =>
     expect(hasNoExtensions(client)).toBe(false)
     expect(hasNoExtensions(base.$extends({}))).toBe(false)
     expect(hasNoExtensions({})).toBe(false)
+  })
+
+  it('lists the extensions applied to a client, first applied first, function forms included (extensionsOf)', () => {
+    const first = { name: 'first', result: { user: { tag: { needs: { email: true }, compute: () => 'x' } } } }
+    const second = { name: 'second', query: { $allOperations: ({ args, query }: { args: unknown; query: (a: unknown) => unknown }) => query(args) } }
+    const third = { name: 'third', client: { $hello: () => 'hi' } }
+    const extended = base
+      .$extends(first)
+      .$extends(Prisma.defineExtension((c) => c.$extends(second)))
+      .$extends(third)
+    expect(extensionsOf(base), 'a PrismaClient no longer keeps its extensions as `_extensions.head.extension/previous`').toEqual([])
+    const listed = extensionsOf(extended)
+    expect(listed?.map((e) => e.name)).toEqual(['first', 'second', 'third'])
+    expect(listed?.[0], 'the very object given to $extends').toBe(first)
+    expect(extensionsOf({})).toBeUndefined()
+  })
+
+  it('exposes computed fields with their needs resolved, and relation targets (modelShapesOf)', () => {
+    const extended = base
+      .$extends({ result: { user: { tag: { needs: { email: true }, compute: (u) => u.email } } } })
+      .$extends({ result: { user: { both: { needs: { tag: true, name: true }, compute: (u) => `${u.tag}${String(u.name)}` } } } })
+    const shapes = modelShapesOf(extended)
+    expect(shapes, 'a PrismaClient no longer exposes `_extensions.getAllComputedFields` and `_runtimeDataModel`: computed fields fail on replicas').toBeDefined()
+    expect(shapes?.computed('User')).toMatchObject({ tag: { name: 'tag', needs: ['email'] }, both: { name: 'both', needs: ['email', 'name'] } })
+    expect(shapes?.computed('Post')).toBeUndefined()
+    expect(shapes?.relation('User', 'posts')).toBe('Post')
+    expect(shapes?.relation('Post', 'author')).toBe('User')
+    expect(shapes?.relation('User', 'email')).toBeUndefined()
+    expect(modelShapesOf({})).toBeUndefined()
   })
 
   it('records a call site (an Error) for each query its delegates create unless its error format is `minimal`', () => {

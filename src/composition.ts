@@ -1,0 +1,79 @@
+/**
+ * How readReplicas composes with the application's other extensions, in any order.
+ *
+ * - **Always last.** Prisma runs query extensions first applied first, and a replica read never reaches the
+ *   extensions after the one that sends it elsewhere. So the routed client answers `$extends(extension)` by
+ *   applying `extension` to the client under the router and the router again on top ({@link routerOnTop}): a
+ *   query extension added later (a tenant filter, row-level security) runs before routing on every read, once.
+ * - **Results shaped as the application's client shapes them.** A replica read runs on the replica's own client,
+ *   and the routed client computes its result extensions from the rows returned, as from its own: the replica is
+ *   asked for the fields computed fields need (src/computed-fields.ts).
+ * - `$replica()` answers on the replica's client with *every* extension under the router ({@link withExtensions}):
+ *   it bypasses the routed client's pipeline, so nothing of it has run yet.
+ */
+import { forwardingProxy } from './forwarding-proxy.js'
+import { extensionsOf, hasNoExtensions, modelShapesOf, type ExtensionArgs, type ModelShapes } from './prisma-internals.js'
+
+/** A Prisma Client as far as composition needs it. */
+export interface ExtensibleClient {
+  $extends(extension: unknown): ExtensibleClient
+}
+
+/** The warning code emitted when the extensions under the router cannot be read from the client. */
+export const EXTENSIONS_UNREADABLE_WARNING = 'PRISMA_REPLICA_ROUTER_EXTENSIONS_UNREADABLE'
+
+let warned = false
+
+/**
+ * The extensions applied to `client` (first applied first). When this Prisma Client does not let them be read
+ * (`undefined`), one process warning says what replica reads then lack, and none are reproduced.
+ */
+export function extensionsUnder(client: object): readonly ExtensionArgs[] {
+  const extensions = extensionsOf(client)
+  if (extensions !== undefined) return extensions
+  if (!hasNoExtensions(client)) warnUnreadable()
+  return []
+}
+
+/**
+ * The models of `client` as computed fields need them, when one of `extensions` has a result component;
+ * `undefined` when none has. When this Prisma Client does not expose them, one process warning.
+ */
+export function shapesUnder(client: object, extensions: readonly ExtensionArgs[]): ModelShapes | undefined {
+  if (!extensions.some((e) => e.result !== undefined)) return undefined
+  const shapes = modelShapesOf(client)
+  if (!shapes) warnUnreadable()
+  return shapes
+}
+
+function warnUnreadable(): void {
+  if (warned) return
+  warned = true
+  process.emitWarning(
+    'prisma-replica-router: this Prisma Client version does not let the router read the extensions applied under it, so `$replica()` ' +
+      'runs without them and computed fields of result extensions fail on replica reads. Please report the Prisma version.',
+    { code: EXTENSIONS_UNREADABLE_WARNING },
+  )
+}
+
+/** `client` with each of `extensions` applied in order (the same objects: their callbacks are the application's). */
+export function withExtensions<C extends ExtensibleClient>(client: C, extensions: readonly ExtensionArgs[]): C {
+  let extended: ExtensibleClient = client
+  for (const extension of extensions) extended = extended.$extends(extension)
+  return extended as C
+}
+
+/**
+ * `routed` (the router applied to `under`), answering `$extends(extension)` with `reapply(extension)`: the
+ * extension applied under the router, and the router on top again. Everything else is `routed`'s own.
+ */
+export function routerOnTop<C extends object>(routed: C, reapply: (extension: unknown) => object): C {
+  function $extends(extension: unknown): object {
+    return reapply(extension)
+  }
+  return forwardingProxy(
+    routed,
+    (prop) => (prop === '$extends' ? $extends : Reflect.get(routed, prop)),
+    () => undefined,
+  )
+}
