@@ -12,6 +12,7 @@
  *   it bypasses the routed client's pipeline, so nothing of it has run yet.
  */
 import { forwardingProxy } from './forwarding-proxy.js'
+import { READ_OPERATIONS } from './operations.js'
 import { extensionsOf, hasNoExtensions, modelShapesOf, type ExtensionArgs, type ModelShapes } from './prisma-internals.js'
 
 /** A Prisma Client as far as composition needs it. */
@@ -54,6 +55,16 @@ function warnUnreadable(): void {
       'runs without them and computed fields of result extensions fail on replica reads. Please report the Prisma version.',
     { code: EXTENSIONS_UNREADABLE_WARNING },
   )
+}
+
+/**
+ * True when none of `extensions` changes what a model read asks or returns: no query or result component, and no
+ * model method named like a read operation. The fast read path (src/fast-reads.ts) may then skip the routed
+ * client's pipeline: an extension that only adds client or model methods (or nothing) costs reads nothing.
+ */
+export function readsUnchangedBy(extensions: readonly ExtensionArgs[]): boolean {
+  const definesRead = (methods: unknown): boolean => typeof methods === 'object' && methods !== null && Object.keys(methods).some((m) => READ_OPERATIONS.has(m))
+  return extensions.every((e) => e.query === undefined && e.result === undefined && (e.model === undefined || !Object.values(e.model as Record<string, unknown>).some(definesRead)))
 }
 
 /** `client` with each of `extensions` applied in order (the same objects: their callbacks are the application's). */

@@ -1,8 +1,9 @@
 /**
  * The fast read path. A query extension makes every read pass through the extended client's request pipeline
  * (argument cloning, the extension chain, result visiting) before the replica client runs its own: about 10 %
- * more latency than a plain client. When the client that `readReplicas` extends has no extension of its own,
- * nothing in that first pass changes the query, so the extended client is wrapped instead: its model delegates
+ * more latency than a plain client. When the client that `readReplicas` extends has no extension that changes
+ * model reads (none, or only client and model methods: src/composition.ts, readsUnchangedBy), nothing in that
+ * first pass changes the query, so the extended client is wrapped instead: its model delegates
  * answer read operations (`findMany`, `findUnique`, `count`, …) by routing at once and calling the chosen
  * client's delegate directly. Everything else is the extended client itself, untouched:
  * - writes, raw queries, `$transaction`, transaction clients and `$extends` on top of it use the extended client
@@ -151,7 +152,7 @@ function fastDelegate(model: string, delegate: Delegate, baseDelegate: Delegate,
 
 /**
  * Wraps `extended` (the result of `base.$extends(...)` with the routing query extension) so that model reads
- * are routed without the extended client's pipeline. Only valid when `base` has no extension of its own.
+ * are routed without the extended client's pipeline. Only valid when no extension of `base` changes model reads.
  */
 export function withFastReads<C extends object>(extended: C, base: object, route: RouteRead): C {
   const delegates = new Map<string | symbol, Delegate | typeof NOT_A_MODEL>()

@@ -12,7 +12,7 @@ import { ReadDeadlines } from './read-deadlines.js'
 import { modelProperty, READ_OPERATIONS } from './operations.js'
 import { resolveOptions, type PrismaClientLike, type ReadReplicasOptions, type ResolvedOptions } from './options.js'
 import { ClientActions } from './client-actions.js'
-import { extensionsUnder, routerOnTop, shapesUnder, withExtensions, type ExtensibleClient } from './composition.js'
+import { extensionsUnder, readsUnchangedBy, routerOnTop, shapesUnder, withExtensions, type ExtensibleClient } from './composition.js'
 import { forClientWithout } from './computed-fields.js'
 import { withFastReads } from './fast-reads.js'
 import { withoutCallSite } from './without-call-site.js'
@@ -679,10 +679,12 @@ export function readReplicas(options: ReadReplicasOptions) {
           },
         },
       })
-      const routed = !hasNoExtensions(under)
+      // Nothing under the router changes model reads (no extension, or only client/model methods): reads may
+      // skip the extended client's pipeline. (An unreadable extension list is empty: then only a bare client.)
+      const fast = extensions.length === 0 ? hasNoExtensions(under) : readsUnchangedBy(extensions)
+      const routed = !fast
         ? extended
-        : // Nothing under the router rewrites queries or results: reads may skip the extended client's pipeline.
-          withFastReads(extended, under, (model, operation, args, query) => {
+        : withFastReads(extended, under, (model, operation, args, query) => {
             monitor.ensureStarted()
             return reader.read(model, { operation, args, query, path: undefined, replicaArgs: args })
           })

@@ -124,3 +124,24 @@ describe('errors of routed reads', () => {
     expect(error?.message).not.toMatch(/read-replicas|fast-reads|prisma-replica-router/)
   })
 })
+
+describe('which clients take the fast path', () => {
+  const routedOver = (extension: object | undefined) => {
+    const base = newClient(topology.primaryUrl)
+    const under = extension === undefined ? base : base.$extends(extension)
+    return under.$extends(readReplicas({ replicas: topology.replicas.map((r) => newClient(r.url)) }))
+  }
+  const fast = (client: { user: { findMany(): object } }) => /RoutedRead/.test(client.user.findMany().constructor.name)
+
+  it('a client with no extension, or with extensions that only add client or model methods', () => {
+    expect(fast(routedOver(undefined))).toBe(true)
+    expect(fast(routedOver({ name: 'empty' }))).toBe(true)
+    expect(fast(routedOver({ client: { $hello: () => 'hello' }, model: { user: { signUp: () => 'signed up' } } }))).toBe(true)
+  })
+
+  it('not with a query or result component, or a model method named like a read (they must run)', () => {
+    expect(fast(routedOver({ query: { $allOperations: ({ args, query }: { args: unknown; query: (a: unknown) => unknown }) => query(args) } }))).toBe(false)
+    expect(fast(routedOver({ result: { user: { tag: { needs: { email: true }, compute: () => 'x' } } } }))).toBe(false)
+    expect(fast(routedOver({ model: { $allModels: { findMany: () => 'mine' } } }))).toBe(false)
+  })
+})
