@@ -8,7 +8,21 @@ import { readReplicas as officialReadReplicas } from '@prisma/extension-read-rep
 import { readReplicas } from 'prisma-replica-router'
 import { client, median, percentile, seededRandom } from './support.ts'
 
-export type Variant = 'plain' | 'plain (control)' | 'official' | 'ours' | 'ours (after another extension)'
+export type Variant =
+  | 'plain'
+  | 'plain (control)'
+  | 'official'
+  | 'ours'
+  | 'ours (after another extension)'
+  | 'plain (with a query extension)'
+  | 'ours (after a query extension)'
+  | 'ours (before a query extension)'
+
+/** The variants measured against the plain client with the same query extension, not the bare plain client. */
+export const WITH_QUERY_EXTENSION: Partial<Record<Variant, Variant>> = {
+  'ours (after a query extension)': 'plain (with a query extension)',
+  'ours (before a query extension)': 'plain (with a query extension)',
+}
 
 export interface RunRequest {
   readonly primaryUrl: string
@@ -33,16 +47,32 @@ async function measure(request: RunRequest): Promise<RunResult> {
   // One replica client for every variant: same pool, same connection, same server process; what differs is
   // only the code in front of it.
   const plain = c(replicaUrl)
+  const passThrough = {
+    name: 'pass-through',
+    query: { $allOperations: ({ args, query }: { args: unknown; query: (args: unknown) => Promise<unknown> }) => query(args) },
+  }
+  const plainWithQueryExtension = plain.$extends(passThrough) as unknown as typeof plain
   const build: Record<Variant, () => typeof plain> = {
     plain: () => plain,
     'plain (control)': () => plain,
     official: () => c(primaryUrl).$extends(officialReadReplicas({ replicas: [plain] })) as unknown as typeof plain,
     ours: () => c(primaryUrl).$extends(readReplicas({ replicas: [plain] })) as unknown as typeof plain,
-    // readReplicas applied after another extension (here an empty one): reads take the path that honours it.
+    // readReplicas applied after another extension that changes no read (here an empty one): the fast path.
     'ours (after another extension)': () =>
       c(primaryUrl)
         .$extends({ name: 'another' })
         .$extends(readReplicas({ replicas: [plain] })) as unknown as typeof plain,
+    // A query extension that every read must pass through (a pass-through `$allOperations`, as a soft-delete or
+    // tenant filter is): the plain client with it is the baseline of the two variants of ours with it.
+    'plain (with a query extension)': () => plainWithQueryExtension,
+    'ours (after a query extension)': () =>
+      c(primaryUrl)
+        .$extends(passThrough)
+        .$extends(readReplicas({ replicas: [plain] })) as unknown as typeof plain,
+    'ours (before a query extension)': () =>
+      c(primaryUrl)
+        .$extends(readReplicas({ replicas: [plain] }))
+        .$extends(passThrough) as unknown as typeof plain,
   }
   const variants = request.variants.map((name) => ({ name, db: build[name]() }))
   const queries = {

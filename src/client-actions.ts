@@ -1,5 +1,5 @@
 import { modelProperty } from './operations.js'
-import { recordsCallSites } from './prisma-internals.js'
+import { executesRequests, recordsCallSites } from './prisma-internals.js'
 
 /** A model action of a Prisma client (`client.user.findMany`): called with the query's arguments. */
 export type ModelAction = (args: unknown) => PromiseLike<unknown>
@@ -17,8 +17,12 @@ export class ClientActions {
   /** Whether the client records a call site for every query (its error format is not `minimal`). */
   readonly recordsCallSites: boolean
 
-  constructor(private readonly client: object) {
+  /** Whether the client can run a request of another client's query extension directly (see executeRequest). */
+  readonly executesRequests: boolean
+
+  constructor(readonly client: object) {
     this.recordsCallSites = recordsCallSites(client)
+    this.executesRequests = executesRequests(client)
   }
 
   /** `client[model][operation]`, or `undefined` when the client has no such model or operation. */

@@ -43,6 +43,33 @@ export function isInTransaction(params: object): boolean {
   return internalParams(params).transaction !== undefined
 }
 
+/**
+ * The request a query extension callback was given (its `__internalParams`: arguments, action, model, fluent
+ * `dataPath` and `unpacker`, call site, transaction), for {@link executeRequest}.
+ */
+export function requestOf(params: object): object {
+  return internalParams(params)
+}
+
+/**
+ * True when `client` can run a request another client's query extension received ({@link executeRequest}): a
+ * PrismaClient with `_executeRequest` and no extension of its own (which that shortcut would skip).
+ */
+export function executesRequests(client: unknown): boolean {
+  return typeof (client as { _executeRequest?: unknown } | null)?._executeRequest === 'function' && hasNoExtensions(client)
+}
+
+/**
+ * Runs `request` (see {@link requestOf}) on `client`, with `args`, outside any transaction: `client` serializes,
+ * executes and unpacks it (fluent path, `count`), as the last step of a query extension chain does, and returns
+ * what that step returns (the calling client then applies its result extensions). It skips what a model method
+ * of `client` would add: another request pipeline (call site, promise, tracing span, extension chain).
+ */
+export function executeRequest(client: unknown, request: object, args: unknown): Promise<unknown> {
+  const execute = (client as { _executeRequest: (request: object) => Promise<unknown> })._executeRequest
+  return execute.call(client, { ...request, args, transaction: undefined })
+}
+
 /** The relation names of a fluent-API call (`findUnique(...).posts()` -> `['posts']`), or `undefined`. */
 export function fluentPath(params: object): readonly string[] | undefined {
   const dataPath = internalParams(params).dataPath

@@ -16,7 +16,7 @@ import { extensionsUnder, readsUnchangedBy, routerOnTop, shapesUnder, withExtens
 import { forClientWithout } from './computed-fields.js'
 import { withFastReads } from './fast-reads.js'
 import { withoutCallSite } from './without-call-site.js'
-import { fluentPath, hasNoExtensions, isInTransaction, isTransactionClient, unpackFluent, withTransactionWrapper } from './prisma-internals.js'
+import { executeRequest, fluentPath, hasNoExtensions, isInTransaction, requestOf, isTransactionClient, unpackFluent, withTransactionWrapper } from './prisma-internals.js'
 import type { RoutingPolicy } from './policies/routing-policy.js'
 import { Router, type ReplicaState, type RouterStats } from './router.js'
 import { type ScopeState, tick } from './scope.js'
@@ -42,6 +42,11 @@ interface ReadRequest {
   readonly path: readonly string[] | undefined
   /** The arguments for a replica's client: `args`, or `args` rewritten for computed fields (src/computed-fields.ts). */
   readonly replicaArgs: unknown
+  /**
+   * The query extension's request (read through the query extension), which a replica client without extensions
+   * runs directly (executeRequest: one request pipeline, the routed client's); `undefined` on the fast path.
+   */
+  readonly request: object | undefined
 }
 
 type AnyClient = Record<string, unknown> & {
@@ -367,9 +372,11 @@ class ReplicaReader {
     confirm: boolean,
   ): Promise<unknown> {
     const actions = this.actionsOf(replica)
-    const run = actions.get(model, params.operation)
-    if (!run) return Promise.reject(new TypeError(`Replica \`${replica.name}\` has no \`${model}.${params.operation}\``))
-    const path = params.path
+    const request = actions.executesRequests ? params.request : undefined
+    const run = request ? undefined : actions.get(model, params.operation)
+    if (!request && !run) return Promise.reject(new TypeError(`Replica \`${replica.name}\` has no \`${model}.${params.operation}\``))
+    // A request run directly is unpacked by the replica's client (its fluent path is part of it).
+    const path = request ? undefined : params.path
     const deadlines = this.deadlines
     const incarnation = replica.incarnation
     replica.inFlight++
@@ -383,7 +390,9 @@ class ReplicaReader {
     let query: PromiseLike<unknown>
     try {
       const args = params.replicaArgs
-      query = actions.recordsCallSites ? withoutCallSite(() => run(args)) : run(args)
+      if (request) query = executeRequest(actions.client, request, args)
+      else if (run) query = actions.recordsCallSites ? withoutCallSite(() => run(args)) : run(args)
+      else throw new TypeError('unreachable: neither a request nor a model action')
     } catch (error) {
       close()
       // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the query's own error, unchanged
@@ -675,7 +684,7 @@ export function readReplicas(options: ReadReplicasOptions) {
             }
             const args = params.args
             const replicaArgs = shapes ? forClientWithout(args, model, shapes) : args
-            return reader.read(model, { operation, args, query: params.query, path: fluentPath(params), replicaArgs })
+            return reader.read(model, { operation, args, query: params.query, path: fluentPath(params), replicaArgs, request: requestOf(params) })
           },
         },
       })
@@ -686,7 +695,7 @@ export function readReplicas(options: ReadReplicasOptions) {
         ? extended
         : withFastReads(extended, under, (model, operation, args, query) => {
             monitor.ensureStarted()
-            return reader.read(model, { operation, args, query, path: undefined, replicaArgs: args })
+            return reader.read(model, { operation, args, query, path: undefined, replicaArgs: args, request: undefined })
           })
       return routerOnTop(routed, (extension) => over.routed(underClient.$extends(extension) as unknown as typeof base))
     }

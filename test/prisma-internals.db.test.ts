@@ -8,7 +8,10 @@ import { PrismaPg } from '@prisma/adapter-pg'
 import { PrismaClient } from '../generated/prisma/client.ts'
 import pg from 'pg'
 import {
+  executeRequest,
+  executesRequests,
   extensionsOf,
+  requestOf,
   fluentPath,
   hasNoExtensions,
   modelShapesOf,
@@ -141,6 +144,30 @@ describe('Prisma internals canary (@prisma/client ' + clientVersion + ')', () =>
     expect(shapes?.relation('Post', 'author')).toBe('User')
     expect(shapes?.relation('User', 'email')).toBeUndefined()
     expect(modelShapesOf({})).toBeUndefined()
+  })
+
+  it("runs a query extension's request on another client without extensions: unpacked, fluent and count included (executeRequest)", async () => {
+    const other = newClient(topology.primaryUrl)
+    expect(executesRequests(other), 'a PrismaClient no longer has `_executeRequest`: replica reads take a second pipeline').toBe(true)
+    expect(executesRequests(other.$extends({}))).toBe(false)
+    const elsewhere = newClient(topology.primaryUrl).$extends({
+      query: {
+        $allModels: {
+          $allOperations({ args, ...params }) {
+            return executeRequest(other, requestOf(params), args)
+          },
+        },
+      },
+    })
+    try {
+      const user = await base.user.create({ data: { email: `exec-${String(Date.now())}@x`, posts: { create: [{ title: 'p1' }] } } })
+      expect(await elsewhere.user.findUnique({ where: { id: user.id } })).toEqual(user)
+      expect((await elsewhere.user.findUnique({ where: { id: user.id } }).posts()).map((p) => p.title)).toEqual(['p1'])
+      expect(await elsewhere.post.count({ where: { authorId: user.id } })).toBe(1)
+      await expect(elsewhere.user.findUniqueOrThrow({ where: { id: -1 } })).rejects.toMatchObject({ code: 'P2025' })
+    } finally {
+      await Promise.all([other.$disconnect(), elsewhere.$disconnect()])
+    }
   })
 
   it('records a call site (an Error) for each query its delegates create unless its error format is `minimal`', () => {
