@@ -78,13 +78,17 @@ export function withExtensions<C extends ExtensibleClient>(client: C, extensions
  * `routed` (the router applied to `under`), answering `$extends(extension)` with `reapply(extension)`: the
  * extension applied under the router, and the router on top again. Everything else is `routed`'s own.
  */
-export function routerOnTop<C extends object>(routed: C, reapply: (extension: unknown) => object): C {
+export function routerOnTop<C extends object>(routed: C, reapply: (extension: unknown, parent: C) => object): C {
+  // An extension in function form gets the routed client, as Prisma gives it the client `$extends` is called on:
+  // what it sends through that client is routed (its writes count for read-your-writes); the objects it applies
+  // come back here.
   function $extends(extension: unknown): object {
-    return reapply(extension)
+    return typeof extension === 'function' ? (extension as (client: C) => object)(proxy) : reapply(extension, proxy)
   }
-  return forwardingProxy(
+  const proxy = forwardingProxy(
     routed,
     (prop) => (prop === '$extends' ? $extends : Reflect.get(routed, prop)),
     () => undefined,
   )
+  return proxy
 }

@@ -70,6 +70,16 @@ export function executeRequest(client: unknown, request: object, args: unknown):
   return execute.call(client, { ...request, args, transaction: undefined })
 }
 
+/**
+ * Makes `parent` what `client` reports as `$parent` (in its client and model methods, and its transaction
+ * clients'): Prisma reads it from `_appliedParent`, the client `$extends` was called on, which it defines as a
+ * configurable property. Used for an extension applied to the routed client, which the router applies under
+ * itself: its `$parent` must still be the routed client it was applied to.
+ */
+export function setAppliedParent(client: object, parent: object): void {
+  Object.defineProperty(client, '_appliedParent', { value: parent, configurable: true })
+}
+
 /** The relation names of a fluent-API call (`findUnique(...).posts()` -> `['posts']`), or `undefined`. */
 export function fluentPath(params: object): readonly string[] | undefined {
   const dataPath = internalParams(params).dataPath

@@ -16,7 +16,17 @@ import { extensionsUnder, readsUnchangedBy, routerOnTop, shapesUnder, withExtens
 import { forClientWithout } from './computed-fields.js'
 import { withFastReads } from './fast-reads.js'
 import { withoutCallSite } from './without-call-site.js'
-import { executeRequest, fluentPath, hasNoExtensions, isInTransaction, requestOf, isTransactionClient, unpackFluent, withTransactionWrapper } from './prisma-internals.js'
+import {
+  executeRequest,
+  setAppliedParent,
+  fluentPath,
+  hasNoExtensions,
+  isInTransaction,
+  requestOf,
+  isTransactionClient,
+  unpackFluent,
+  withTransactionWrapper,
+} from './prisma-internals.js'
 import type { RoutingPolicy } from './policies/routing-policy.js'
 import { Router, type ReplicaState, type RouterStats } from './router.js'
 import { type ScopeState, tick } from './scope.js'
@@ -542,8 +552,9 @@ export function readReplicas(options: ReadReplicasOptions) {
      * client later: see src/composition.ts), answering `$extends` by going under again.
      */
     // Declared apart, typed, so that the routed client's type is inferred from `routedOver` without recursion.
-    const over: { routed: (under: typeof base) => object } = { routed: () => ({}) }
-    const routedOver = (under: typeof base) => {
+    const over: { routed: (under: typeof base, parent: object) => object } = { routed: () => ({}) }
+    /** `parent`: the routed client an extension was applied to, when `under` carries it (its `$parent`). */
+    const routedOver = (under: typeof base, parent?: object) => {
       const underClient = under as unknown as AnyClient
       const extensions = extensionsUnder(underClient)
       // Computed fields under the router: replica reads ask for what they need (src/computed-fields.ts).
@@ -697,7 +708,8 @@ export function readReplicas(options: ReadReplicasOptions) {
             monitor.ensureStarted()
             return reader.read(model, { operation, args, query, path: undefined, replicaArgs: args, request: undefined })
           })
-      return routerOnTop(routed, (extension) => over.routed(underClient.$extends(extension) as unknown as typeof base))
+      if (parent) setAppliedParent(extended, parent)
+      return routerOnTop(routed, (extension, routedClient) => over.routed(underClient.$extends(extension) as unknown as typeof base, routedClient))
     }
     over.routed = routedOver
 

@@ -3,10 +3,10 @@
  * compared with the same read on a plain client carrying the same extensions (the primary, after replication),
  * and must have been served by a replica where it is routed to one.
  */
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, describe, expect, it, type TestContext } from 'vitest'
 import { Prisma as GeneratedPrisma } from '../generated/prisma/client.ts'
 import { readReplicas, runInScope, type RouteEvent } from '../src/index.ts'
-import { newClient, topology, unique, waitForReplication } from './support/db.ts'
+import { healReplicas, newClient, replicaNames, requireCluster, topology, unique, waitForReplication } from './support/db.ts'
 
 const clients: { $disconnect(): Promise<void> }[] = []
 afterAll(async () => {
@@ -240,5 +240,75 @@ describe('extensions run once per read, in the order applied', () => {
       expect(order).toEqual(['before', 'after'])
       expect(routed.map((e) => e.target)).toEqual(['replica'])
     }
+  })
+})
+
+describe('writes of extensions applied after readReplicas count for read-your-writes (replicas paused: a replica read is stale)', () => {
+  afterEach(healReplicas)
+
+  async function routedWithPausedReplicas(ctx: TestContext) {
+    const c = requireCluster(ctx)
+    const base = newClient(topology.primaryUrl)
+    clients.push(base)
+    const routed: RouteEvent[] = []
+    const client = base.$extends(readReplicas({ replicas: topology.replicas.map((r) => newClient(r.url)), onRoute: (e) => routed.push(e) }))
+    clients.push(client)
+    const user = await client.user.create({ data: { email: unique('ryw') + '@x', name: 'before' } })
+    await waitForReplication()
+    for (const name of replicaNames) await c.pauseReplay(name)
+    return { client, user, routed }
+  }
+
+  it('a function-form extension writing through the client it was given', async (ctx) => {
+    const { client, user } = await routedWithPausedReplicas(ctx)
+    const renaming = client.$extends(
+      GeneratedPrisma.defineExtension((c) =>
+        c.$extends({
+          client: {
+            $rename(id: number, name: string) {
+              return c.user.update({ where: { id }, data: { name } })
+            },
+          },
+        }),
+      ),
+    )
+    await runInScope(async () => {
+      await renaming.$rename(user.id, 'after')
+      expect((await renaming.user.findUnique({ where: { id: user.id } }))?.name).toBe('after')
+      expect((await client.user.findUnique({ where: { id: user.id } }))?.name).toBe('after')
+    })
+  })
+
+  it('a model method writing through $parent, and an interactive transaction of the function-form client', async (ctx) => {
+    const { client, user } = await routedWithPausedReplicas(ctx)
+    const renaming = client.$extends({
+      model: {
+        user: {
+          rename(id: number, name: string) {
+            const parent = GeneratedPrisma.getExtensionContext(this).$parent as unknown as typeof client
+            return parent.user.update({ where: { id }, data: { name } })
+          },
+        },
+      },
+    })
+    await runInScope(async () => {
+      await renaming.user.rename(user.id, 'parent')
+      expect((await renaming.user.findUnique({ where: { id: user.id } }))?.name).toBe('parent')
+    })
+    const transferring = client.$extends(
+      GeneratedPrisma.defineExtension((c) =>
+        c.$extends({
+          client: {
+            $renameInTransaction(id: number, name: string) {
+              return c.$transaction(async (tx) => tx.user.update({ where: { id }, data: { name } }))
+            },
+          },
+        }),
+      ),
+    )
+    await runInScope(async () => {
+      await transferring.$renameInTransaction(user.id, 'transaction')
+      expect((await transferring.user.findUnique({ where: { id: user.id } }))?.name).toBe('transaction')
+    })
   })
 })
