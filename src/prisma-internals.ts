@@ -160,6 +160,10 @@ export interface ModelShapes {
   computed(model: string): Readonly<Record<string, ComputedField>> | undefined
   /** The model a relation field of `model` points to; `undefined` for a scalar or an unknown field. */
   relation(model: string, field: string): string | undefined
+  /** Whether `model` has a field (scalar or relation) of that name: a computed field may override one. */
+  isField(model: string, field: string): boolean
+  /** The client's `omit` setting for `model` (`new PrismaClient({ omit })`), `undefined` when none. */
+  globalOmit(model: string): Readonly<Record<string, unknown>> | undefined
 }
 
 /**
@@ -168,26 +172,32 @@ export interface ModelShapes {
  * when this Prisma Client does not expose them.
  */
 export function modelShapesOf(client: unknown): ModelShapes | undefined {
-  const c = client as { _extensions?: { getAllComputedFields?: unknown }; _runtimeDataModel?: { models?: unknown } } | null
+  const c = client as { _extensions?: { getAllComputedFields?: unknown }; _runtimeDataModel?: { models?: unknown }; _globalOmit?: unknown } | null
   const extensions = c?._extensions
   const models = c?._runtimeDataModel?.models
   if (typeof extensions?.getAllComputedFields !== 'function' || typeof models !== 'object' || models === null) return undefined
   const getAll = (extensions.getAllComputedFields as (model: string) => unknown).bind(extensions)
-  const relations = new Map<string, Map<string, string>>()
-  const relationsOf = (model: string): Map<string, string> => {
-    let byField = relations.get(model)
+  // Per model: each field's relation target, or `null` for a scalar.
+  const fieldsByModel = new Map<string, Map<string, string | null>>()
+  const fieldsOf = (model: string): Map<string, string | null> => {
+    let byField = fieldsByModel.get(model)
     if (byField) return byField
     byField = new Map()
     const fields = (models as Record<string, { fields?: { name?: unknown; kind?: unknown; type?: unknown }[] } | undefined>)[model]?.fields ?? []
     for (const field of fields) {
-      if (field.kind === 'object' && typeof field.name === 'string' && typeof field.type === 'string') byField.set(field.name, field.type)
+      if (typeof field.name !== 'string') continue
+      byField.set(field.name, field.kind === 'object' && typeof field.type === 'string' ? field.type : null)
     }
-    relations.set(model, byField)
+    fieldsByModel.set(model, byField)
     return byField
   }
+  const globalOmit = (typeof c?._globalOmit === 'object' && c._globalOmit !== null ? c._globalOmit : {}) as Record<string, Readonly<Record<string, unknown>> | undefined>
   return {
     computed: (model) => getAll(model) as Readonly<Record<string, ComputedField>> | undefined,
-    relation: (model, field) => relationsOf(model).get(field),
+    relation: (model, field) => fieldsOf(model).get(field) ?? undefined,
+    isField: (model, field) => fieldsOf(model).has(field),
+    // Keyed like the client's models (`user` for `User`).
+    globalOmit: (model) => globalOmit[model.charAt(0).toLowerCase() + model.slice(1)],
   }
 }
 

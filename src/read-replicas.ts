@@ -13,7 +13,7 @@ import { modelProperty, READ_OPERATIONS } from './operations.js'
 import { resolveOptions, type PrismaClientLike, type ReadReplicasOptions, type ResolvedOptions } from './options.js'
 import { ClientActions } from './client-actions.js'
 import { extensionsUnder, readsUnchangedBy, routerOnTop, shapesUnder, withExtensions, type ExtensibleClient } from './composition.js'
-import { forClientWithout } from './computed-fields.js'
+import { forClientWithout, ROW_OPERATIONS } from './computed-fields.js'
 import { withFastReads } from './fast-reads.js'
 import { withoutCallSite } from './without-call-site.js'
 import {
@@ -694,7 +694,7 @@ export function readReplicas(options: ReadReplicasOptions) {
               return settle(router, params.query(params.args))
             }
             const args = params.args
-            const replicaArgs = shapes ? forClientWithout(args, model, shapes) : args
+            const replicaArgs = shapes && ROW_OPERATIONS.has(operation) ? forClientWithout(args, model, shapes) : args
             return reader.read(model, { operation, args, query: params.query, path: fluentPath(params), replicaArgs, request: requestOf(params) })
           },
         },

@@ -2,19 +2,31 @@ import { describe, expect, it } from 'vitest'
 import { forClientWithout } from '../src/computed-fields.ts'
 import type { ComputedField, ModelShapes } from '../src/prisma-internals.ts'
 
-/** User { tag needs email; both needs email,name } -posts-> Post { headline needs title } -author-> User. */
+/**
+ * User { id, email, name, password, posts -> Post }: computed `tag` (needs email), `both` (needs email, name),
+ * `password` (needs nothing: masks the real column), `posts` (needs id: shares the relation's name).
+ * Post { id, title, author -> User }: computed `headline` (needs title).
+ */
 const computed: Record<string, Record<string, ComputedField>> = {
   User: { tag: { name: 'tag', needs: ['email'] }, both: { name: 'both', needs: ['email', 'name'] } },
   Post: { headline: { name: 'headline', needs: ['title'] } },
 }
-const relations: Record<string, Record<string, string>> = { User: { posts: 'Post' }, Post: { author: 'User' } }
-const shapes: ModelShapes = {
-  computed: (model) => computed[model],
-  relation: (model, field) => relations[model]?.[field],
+const fields: Record<string, Record<string, string | null>> = {
+  User: { id: null, email: null, name: null, password: null, posts: 'Post' },
+  Post: { id: null, title: null, author: 'User' },
 }
+function shapesWith(extra: Record<string, Record<string, ComputedField>> = {}, globalOmit: Record<string, Record<string, boolean>> = {}): ModelShapes {
+  return {
+    computed: (model) => (computed[model] || extra[model] ? { ...computed[model], ...extra[model] } : undefined),
+    relation: (model, field) => fields[model]?.[field] ?? undefined,
+    isField: (model, field) => fields[model] !== undefined && field in fields[model],
+    globalOmit: (model) => globalOmit[model.charAt(0).toLowerCase() + model.slice(1)],
+  }
+}
+const shapes = shapesWith()
 
 describe('forClientWithout: read arguments for a client without the computed fields (as Prisma serializes them)', () => {
-  it('select: a selected computed field is replaced by its needs; a deselected one is dropped', () => {
+  it('select: a selected computed field adds its needs and leaves; a deselected one just leaves', () => {
     expect(forClientWithout({ where: { id: 1 }, select: { id: true, tag: true } }, 'User', shapes)).toEqual({ where: { id: 1 }, select: { id: true, email: true } })
     expect(forClientWithout({ select: { both: true, email: false } }, 'User', shapes)).toEqual({ select: { email: true, name: true } })
     expect(forClientWithout({ select: { id: true, tag: false } }, 'User', shapes)).toEqual({ select: { id: true } })
@@ -24,6 +36,26 @@ describe('forClientWithout: read arguments for a client without the computed fie
     expect(forClientWithout({ omit: { email: true } }, 'User', shapes)).toEqual({ omit: {} })
     expect(forClientWithout({ omit: { email: true, tag: true, both: true } }, 'User', shapes)).toEqual({ omit: { email: true } })
     expect(forClientWithout({ omit: { email: true, tag: true } }, 'User', shapes)).toEqual({ omit: {} })
+  })
+
+  it('a computed field overriding a real column (a mask) stays: omitted stays omitted, selected stays selected', () => {
+    const masked = shapesWith({ User: { password: { name: 'password', needs: [] } } })
+    const omit = { omit: { password: true } }
+    expect(forClientWithout(omit, 'User', masked)).toBe(omit)
+    const select = { select: { id: true, password: true } }
+    expect(forClientWithout(select, 'User', masked)).toBe(select)
+  })
+
+  it('a computed field named like a relation adds its needs and keeps the relation', () => {
+    const named = shapesWith({ User: { posts: { name: 'posts', needs: ['id'] } } })
+    expect(forClientWithout({ select: { posts: true } }, 'User', named)).toEqual({ select: { posts: true, id: true } })
+  })
+
+  it("the client's omit setting: a need it omits is asked for with false, at any depth", () => {
+    const global = shapesWith({}, { user: { email: true }, post: { title: true } })
+    expect(forClientWithout(undefined, 'User', global)).toEqual({ omit: { email: false } })
+    expect(forClientWithout({ omit: { tag: true, both: true } }, 'User', global)).toEqual({ omit: {} })
+    expect(forClientWithout({ include: { posts: true } }, 'User', global)).toEqual({ omit: { email: false }, include: { posts: { omit: { title: false } } } })
   })
 
   it('relations, selected or included, are rewritten with their own model, at any depth', () => {

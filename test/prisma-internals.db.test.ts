@@ -143,6 +143,12 @@ describe('Prisma internals canary (@prisma/client ' + clientVersion + ')', () =>
     expect(shapes?.relation('User', 'posts')).toBe('Post')
     expect(shapes?.relation('Post', 'author')).toBe('User')
     expect(shapes?.relation('User', 'email')).toBeUndefined()
+    expect(shapes?.isField('User', 'email')).toBe(true)
+    expect(shapes?.isField('User', 'posts')).toBe(true)
+    expect(shapes?.isField('User', 'tag')).toBe(false)
+    const omitting = new PrismaClient({ adapter: new PrismaPg({ connectionString: topology.primaryUrl }), omit: { user: { email: true } } })
+    expect(modelShapesOf(omitting.$extends({}))?.globalOmit('User'), 'a PrismaClient no longer keeps its omit setting as `_globalOmit`').toEqual({ email: true })
+    expect(shapes?.globalOmit('User')).toBeUndefined()
     expect(modelShapesOf({})).toBeUndefined()
   })
 

@@ -4,7 +4,8 @@
  * and must have been served by a replica where it is routed to one.
  */
 import { afterAll, afterEach, describe, expect, it, type TestContext } from 'vitest'
-import { Prisma as GeneratedPrisma } from '../generated/prisma/client.ts'
+import { PrismaPg } from '@prisma/adapter-pg'
+import { Prisma as GeneratedPrisma, PrismaClient } from '../generated/prisma/client.ts'
 import { readReplicas, runInScope, type RouteEvent } from '../src/index.ts'
 import { healReplicas, newClient, replicaNames, requireCluster, topology, unique, waitForReplication } from './support/db.ts'
 
@@ -310,5 +311,48 @@ describe('writes of extensions applied after readReplicas count for read-your-wr
       await transferring.$renameInTransaction(user.id, 'transaction')
       expect((await transferring.user.findUnique({ where: { id: user.id } }))?.name).toBe('transaction')
     })
+  })
+})
+
+describe('computed-field edge cases on replica reads, as on a plain client', () => {
+  it("a computed field masking a real column, the client's omit setting, count over an overridden field", async () => {
+    const masked = GeneratedPrisma.defineExtension({
+      name: 'mask-name',
+      result: {
+        user: {
+          name: { needs: {}, compute: () => undefined },
+          tag: { needs: { email: true }, compute: (u) => `<${u.email}>` },
+        },
+      },
+    })
+    const omitting = (url: string) => new PrismaClient({ adapter: new PrismaPg({ connectionString: url }), omit: { user: { email: true } } })
+    const control = omitting(topology.primaryUrl).$extends(masked)
+    const routed: RouteEvent[] = []
+    const client = omitting(topology.primaryUrl)
+      .$extends(masked)
+      .$extends(readReplicas({ replicas: topology.replicas.map((r) => omitting(r.url)), sticky: false, onRoute: (e) => routed.push(e) }))
+    clients.push(control, client)
+    const userId = await seedAuthor()
+    const reads = (c: typeof control) => ({
+      default: () => c.user.findUnique({ where: { id: userId } }),
+      omitMask: () => c.user.findMany({ where: { id: userId }, omit: { name: true } }),
+      selectMask: () => c.user.findFirst({ where: { id: userId }, select: { id: true, name: true } }),
+      selectTag: () => c.user.findFirst({ where: { id: userId }, select: { tag: true } }),
+      includeAuthor: () => c.post.findMany({ where: { authorId: userId }, include: { author: true } }),
+      count: () => c.user.count({ where: { id: userId }, select: { name: true, email: true } }),
+    })
+    const expected = reads(control)
+    for (const [name, read] of Object.entries(reads(client as unknown as typeof control))) {
+      routed.length = 0
+      const result = await read()
+      expect(data(result), name).toEqual(data(await expected[name as keyof typeof expected]()))
+      expect(JSON.stringify(result), `${name}: the masked column`).not.toContain('"name":"')
+      expect(
+        routed.map((e) => e.target),
+        name,
+      ).toEqual(['replica'])
+    }
+    expect(data(await reads(client as unknown as typeof control).default())).toMatchObject({ tag: expect.stringMatching(/^<computed-/) as unknown })
+    expect(data(await reads(client as unknown as typeof control).default())).not.toHaveProperty('email')
   })
 })
