@@ -8,8 +8,8 @@
  * - **Results shaped as the application's client shapes them.** A replica read runs on the replica's own client,
  *   and the routed client computes its result extensions from the rows returned, as from its own: the replica is
  *   asked for the fields computed fields need (src/computed-fields.ts).
- * - `$replica()` answers on the replica's client with *every* extension under the router ({@link withExtensions}):
- *   it bypasses the routed client's pipeline, so nothing of it has run yet.
+ * - `$replica()` is the client under the router with a last query extension that runs each query on the replica:
+ *   every extension runs once, in order, with the clients it was given (src/read-replicas.ts).
  */
 import { forwardingProxy } from './forwarding-proxy.js'
 import { READ_OPERATIONS } from './operations.js'
@@ -65,13 +65,6 @@ function warnUnreadable(): void {
 export function readsUnchangedBy(extensions: readonly ExtensionArgs[]): boolean {
   const definesRead = (methods: unknown): boolean => typeof methods === 'object' && methods !== null && Object.keys(methods).some((m) => READ_OPERATIONS.has(m))
   return extensions.every((e) => e.query === undefined && e.result === undefined && (e.model === undefined || !Object.values(e.model as Record<string, unknown>).some(definesRead)))
-}
-
-/** `client` with each of `extensions` applied in order (the same objects: their callbacks are the application's). */
-export function withExtensions<C extends ExtensibleClient>(client: C, extensions: readonly ExtensionArgs[]): C {
-  let extended: ExtensibleClient = client
-  for (const extension of extensions) extended = extended.$extends(extension)
-  return extended as C
 }
 
 /**

@@ -80,6 +80,16 @@ export function setAppliedParent(client: object, parent: object): void {
   Object.defineProperty(client, '_appliedParent', { value: parent, configurable: true })
 }
 
+/**
+ * Calls `client`'s raw-query method `operation` (`$queryRaw`, `$executeRawUnsafe`, …) with the arguments a query
+ * extension received for it: a `Prisma.Sql` (tagged templates, typed SQL) is passed as is, an array (`…Unsafe`:
+ * the SQL, then its values) is spread.
+ */
+export function callRaw(client: object, operation: string, args: unknown): PromiseLike<unknown> {
+  const method = Reflect.get(client, operation) as (...args: unknown[]) => PromiseLike<unknown>
+  return Array.isArray(args) ? method.apply(client, args) : method.call(client, args)
+}
+
 /** The relation names of a fluent-API call (`findUnique(...).posts()` -> `['posts']`), or `undefined`. */
 export function fluentPath(params: object): readonly string[] | undefined {
   const dataPath = internalParams(params).dataPath

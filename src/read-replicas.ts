@@ -12,12 +12,15 @@ import { ReadDeadlines } from './read-deadlines.js'
 import { modelProperty, READ_OPERATIONS } from './operations.js'
 import { resolveOptions, type PrismaClientLike, type ReadReplicasOptions, type ResolvedOptions } from './options.js'
 import { ClientActions } from './client-actions.js'
-import { extensionsUnder, readsUnchangedBy, routerOnTop, shapesUnder, withExtensions, type ExtensibleClient } from './composition.js'
+import { extensionsUnder, readsUnchangedBy, routerOnTop, shapesUnder } from './composition.js'
 import { forClientWithout, ROW_OPERATIONS } from './computed-fields.js'
 import { withFastReads } from './fast-reads.js'
 import { withoutCallSite } from './without-call-site.js'
 import {
+  callRaw,
   executeRequest,
+  executesRequests,
+  type ModelShapes,
   setAppliedParent,
   fluentPath,
   hasNoExtensions,
@@ -496,6 +499,23 @@ async function disconnectReplica(replica: ReplicaState): Promise<void> {
   }
 }
 
+/**
+ * Runs a query that reached the end of a query extension chain on `replica`'s client instead: the request
+ * itself when that client has no extensions of its own (executeRequest), else its model method (the fluent
+ * path unpacked here) or raw-query method. `shapes`: computed fields of the extensions under the router.
+ */
+async function onReplica(replica: ReplicaState, params: QueryParams, shapes: ModelShapes | undefined): Promise<unknown> {
+  const { model, operation } = params
+  const client = replica.client as unknown as AnyClient
+  const args = model !== undefined && shapes && ROW_OPERATIONS.has(operation) ? forClientWithout(params.args, model, shapes) : params.args
+  if (executesRequests(client)) return await executeRequest(client, requestOf(params), args)
+  if (model === undefined) return await callRaw(client, operation, args)
+  const delegate = client[modelProperty(model)] as Record<string, (args: unknown) => PromiseLike<unknown>>
+  const path = fluentPath(params)
+  const result = await delegate[operation]?.(args)
+  return path ? unpackFluent(result, path) : result
+}
+
 /** Runs the query as it was asked, on the primary. */
 function onPrimary(params: ReadRequest): Promise<unknown> {
   return Promise.resolve(params.query(params.args))
@@ -578,25 +598,30 @@ export function readReplicas(options: ReadReplicasOptions) {
       })
 
       /**
-       * `$replica(name)`: each replica's own client with every extension under the router, refusing model writes
-       * before any network I/O. Made on first use.
+       * `$replica(name)`: the client under the router (every extension runs, once, in order, with the clients
+       * they were given), executing each query on that replica: model writes refused before any network I/O; a
+       * query inside a transaction (an extension may batch one, as row-level security does) stays in it, on the
+       * primary. Made on first use.
        */
       const forcedReplicas = new Map<ReplicaState, AnyClient>()
       const forcedReplica = (replica: ReplicaState): AnyClient => {
         let forced = forcedReplicas.get(replica)
         if (forced) return forced
-        forced = withExtensions(replica.client as unknown as ExtensibleClient, extensions).$extends({
+        forced = underClient.$extends({
           name: 'prisma-replica-router/replica',
           query: {
             async $allOperations(params: QueryParams) {
-              if (params.model !== undefined && !READ_OPERATIONS.has(params.operation)) {
-                throw new ReplicaWriteError(params.model, params.operation, replica.name)
-              }
+              const { model, operation } = params
+              if (model !== undefined && !READ_OPERATIONS.has(operation)) throw new ReplicaWriteError(model, operation, replica.name)
               monitor.ensureStarted()
-              router.emit(params.model, params.operation, 'forced-replica', replica)
+              if (isInTransaction(params)) {
+                router.emit(model, operation, 'transaction')
+                return inTransaction(router, params)
+              }
+              router.emit(model, operation, 'forced-replica', replica)
               replica.inFlight++
               try {
-                const result = await params.query(params.args)
+                const result = await onReplica(replica, params, shapes)
                 replica.reads++
                 return result
               } finally {
@@ -604,7 +629,7 @@ export function readReplicas(options: ReadReplicasOptions) {
               }
             },
           },
-        }) as unknown as AnyClient
+        })
         forcedReplicas.set(replica, forced)
         return forced
       }

@@ -82,12 +82,12 @@ describe.for(Array.from({ length: 20 }, (_, i) => i + 1))('the official extensio
     fresh()
     await prisma.$replica().$executeRaw`SELECT 1;`
     await prisma.$replica().$executeRawUnsafe('SELECT $1 as id;', 1)
-    // The replica's client runs its own extension first, then the application's (applied on top of it).
+    // The application's extension runs first, then the replica's client runs the query (and its own extension).
     expect(fresh()).toEqual([
-      { server: 'replica', operation: '$executeRaw' },
       { server: 'app', operation: '$executeRaw' },
-      { server: 'replica', operation: '$executeRawUnsafe' },
+      { server: 'replica', operation: '$executeRaw' },
       { server: 'app', operation: '$executeRawUnsafe' },
+      { server: 'replica', operation: '$executeRawUnsafe' },
     ])
   })
 

@@ -356,3 +356,28 @@ describe('computed-field edge cases on replica reads, as on a plain client', () 
     expect(data(await reads(client as unknown as typeof control).default())).not.toHaveProperty('email')
   })
 })
+
+describe('$replica() with a row-level-security extension (function form: set_config and the query in one batch)', () => {
+  it('the query runs in the transaction that set the tenant (never on a replica without it)', async () => {
+    const base = newClient(topology.primaryUrl)
+    clients.push(base)
+    const routed: RouteEvent[] = []
+    const client = base.$extends(routerOptions(routed)).$extends(
+      GeneratedPrisma.defineExtension((c) =>
+        c.$extends({
+          query: {
+            async $allOperations({ args, query }) {
+              const results: unknown[] = await c.$transaction([c.$executeRaw`SELECT set_config('app.tenant', ${'acme'}, TRUE)`, query(args)])
+              return results[1]
+            },
+          },
+        }),
+      ),
+    )
+    clients.push(client)
+    const tenant = (rows: { t: string | null }[]) => rows[0]?.t
+    expect(tenant(await client.$queryRaw<{ t: string | null }[]>`SELECT current_setting('app.tenant', true) AS t`)).toBe('acme')
+    expect(tenant(await client.$replica().$queryRaw<{ t: string | null }[]>`SELECT current_setting('app.tenant', true) AS t`)).toBe('acme')
+    expect(tenant(await client.$primary().$queryRaw<{ t: string | null }[]>`SELECT current_setting('app.tenant', true) AS t`)).toBe('acme')
+  })
+})
