@@ -28,6 +28,7 @@ const run = (command: string, args: string[], cwd = clone) =>
 
 interface Row {
   readonly version: string
+  readonly commit: string
   readonly passed: number
   readonly failed: number
   readonly skipped: number
@@ -35,9 +36,10 @@ interface Row {
 }
 
 const rows: Row[] = []
+let head = ''
 try {
   run('git', ['clone', '-q', root, clone], root)
-  const head = run('git', ['rev-parse', '--short', 'HEAD']).trim()
+  head = run('git', ['rev-parse', '--short', 'HEAD']).trim()
   console.log(`compat: clean clone of ${head} in ${clone}; npm ci`)
   run('npm', ['ci', '--no-audit', '--no-fund'])
   for (const version of versions) {
@@ -59,7 +61,7 @@ try {
       testResults: { assertionResults: { fullName: string; status: string }[] }[]
     }
     const failures = report.testResults.flatMap((file) => file.assertionResults.filter((t) => t.status === 'failed').map((t) => t.fullName))
-    rows.push({ version, passed: report.numPassedTests, failed: report.numFailedTests, skipped: report.numPendingTests, failures })
+    rows.push({ version, commit: head, passed: report.numPassedTests, failed: report.numFailedTests, skipped: report.numPendingTests, failures })
     console.log(`compat: ${version}: ${String(report.numPassedTests)} passed, ${String(report.numFailedTests)} failed (exit ${String(suite.status)})`)
     for (const failure of failures) console.log(`  failed: ${failure}`)
   }
@@ -81,13 +83,13 @@ for (const line of readme.slice(start, end).split('\n')) {
 const date = new Date().toISOString().slice(0, 10)
 for (const row of rows) {
   const notes = row.failures.length === 0 ? '' : row.failures.map((f) => f.replaceAll('|', '\\|')).join('; ')
-  existing.set(row.version, `| ${row.version} | ${String(row.passed)} | ${String(row.failed)} | ${String(row.skipped)} | ${date} | ${notes} |`)
+  existing.set(row.version, `| ${row.version} | ${String(row.passed)} | ${String(row.failed)} | ${String(row.skipped)} | ${date} | ${row.commit} | ${notes} |`)
 }
 const byVersion = [...existing.entries()].sort(([a], [b]) => b.localeCompare(a, undefined, { numeric: true }))
 const table = [
   '<!-- compat:start -->',
-  '| @prisma/client | tests passed | failed | skipped | run on | failing tests |',
-  '| --- | ---: | ---: | ---: | --- | --- |',
+  '| @prisma/client | tests passed | failed | skipped | run on | commit | failing tests |',
+  '| --- | ---: | ---: | ---: | --- | --- | --- |',
   ...byVersion.map(([, line]) => line),
   '',
 ].join('\n')
