@@ -36,7 +36,7 @@ interface Row {
 }
 
 const rows: Row[] = []
-let head = ''
+let head: string
 try {
   run('git', ['clone', '-q', root, clone], root)
   head = run('git', ['rev-parse', '--short', 'HEAD']).trim()
