@@ -7,6 +7,7 @@ import { afterAll, afterEach, describe, expect, it, type TestContext } from 'vit
 import { PrismaPg } from '@prisma/adapter-pg'
 import { Prisma as GeneratedPrisma, PrismaClient } from '../generated/prisma/client.ts'
 import { readReplicas, runInScope, type RouteEvent } from '../src/index.ts'
+import { atLeast, clientVersion } from './support/versions.ts'
 import { healReplicas, newClient, replicaNames, requireCluster, topology, unique, waitForReplication } from './support/db.ts'
 
 const clients: { $disconnect(): Promise<void> }[] = []
@@ -114,7 +115,8 @@ describe('computed fields (result extensions) on replica reads, exactly as on a 
       expect(data(await actual.selectComputed())).toEqual({ id: userId, tag: expect.stringMatching(/^<computed-.*@x>$/) as unknown })
       expect(data(await actual.omitItsNeed())).toMatchObject({ tag: expect.stringMatching(/^<computed-/) as unknown })
       expect(data(await actual.omitItsNeed())).not.toHaveProperty('email')
-      expect(data(await actual.fluent())).toEqual([{ headline: 'FIRST' }, { headline: 'SECOND' }])
+      // Before 7.6.0 (seen on 7.1.0 and 7.3.0) Prisma itself computes no field on a fluent result: ours equals it (above).
+      if (atLeast(clientVersion, '7.6.0')) expect(data(await actual.fluent())).toEqual([{ headline: 'FIRST' }, { headline: 'SECOND' }])
     })
   }
 })
