@@ -15,19 +15,15 @@ import { forwardingProxy } from './forwarding-proxy.js'
 import { READ_OPERATIONS } from './operations.js'
 import { extensionsOf, hasNoExtensions, modelShapesOf, type ExtensionArgs, type ModelShapes } from './prisma-internals.js'
 
-/** A Prisma Client as far as composition needs it. */
-export interface ExtensibleClient {
-  $extends(extension: unknown): ExtensibleClient
-}
-
 /** The warning code emitted when the extensions under the router cannot be read from the client. */
 export const EXTENSIONS_UNREADABLE_WARNING = 'PRISMA_REPLICA_ROUTER_EXTENSIONS_UNREADABLE'
 
 let warned = false
 
 /**
- * The extensions applied to `client` (first applied first). When this Prisma Client does not let them be read
- * (`undefined`), one process warning says what replica reads then lack, and none are reproduced.
+ * The extensions applied to `client` (first applied first): whether reads may take the fast path, and whether
+ * replica reads need computed fields' needs. When this Prisma Client does not let them be read, an empty list
+ * (no fast path then: see read-replicas.ts) and one process warning.
  */
 export function extensionsUnder(client: object): readonly ExtensionArgs[] {
   const extensions = extensionsOf(client)
@@ -51,8 +47,8 @@ function warnUnreadable(): void {
   if (warned) return
   warned = true
   process.emitWarning(
-    'prisma-replica-router: this Prisma Client version does not let the router read the extensions applied under it, so `$replica()` ' +
-      'runs without them and computed fields of result extensions fail on replica reads. Please report the Prisma version.',
+    'prisma-replica-router: this Prisma Client version does not let the router read the extensions applied under it, so computed ' +
+      'fields of result extensions fail on replica reads. Please report the Prisma version.',
     { code: EXTENSIONS_UNREADABLE_WARNING },
   )
 }
