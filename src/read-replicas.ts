@@ -580,22 +580,27 @@ export function readReplicas(options: ReadReplicasOptions) {
       // Computed fields under the router: replica reads ask for what they need (src/computed-fields.ts).
       const shapes = shapesUnder(underClient, extensions)
 
-      /** `$primary()`: the client under the router, reporting `forced-primary`; writes through it open the sticky window. */
-      const primary = underClient.$extends({
-        name: 'prisma-replica-router/primary',
-        query: {
-          $allOperations(params: QueryParams) {
-            monitor.ensureStarted()
-            router.emit(params.model, params.operation, 'forced-primary')
-            if (isInTransaction(params)) return inTransaction(router, params)
-            const isRead = params.model !== undefined && READ_OPERATIONS.has(params.operation)
-            if (!isRead) return settle(router, params.query(params.args))
-            const watched = router.watchedScope()
-            return watched ? router.primaryRead(Promise.resolve(params.query(params.args)), watched) : params.query(params.args)
+      /**
+       * `$primary()`: the client under the router, reporting `forced-primary`; writes through it open the sticky
+       * window. Made on first use (an application may extend the routed client per request).
+       */
+      let primary: AnyClient | undefined
+      const primaryClient = (): AnyClient =>
+        (primary ??= underClient.$extends({
+          name: 'prisma-replica-router/primary',
+          query: {
+            $allOperations(params: QueryParams) {
+              monitor.ensureStarted()
+              router.emit(params.model, params.operation, 'forced-primary')
+              if (isInTransaction(params)) return inTransaction(router, params)
+              const isRead = params.model !== undefined && READ_OPERATIONS.has(params.operation)
+              if (!isRead) return settle(router, params.query(params.args))
+              const watched = router.watchedScope()
+              return watched ? router.primaryRead(Promise.resolve(params.query(params.args)), watched) : params.query(params.args)
+            },
           },
-        },
-        client: withTransaction(router, underClient, {}),
-      })
+          client: withTransaction(router, underClient, {}),
+        }))
 
       /**
        * `$replica(name)`: the client under the router (every extension runs, once, in order, with the clients
@@ -641,7 +646,7 @@ export function readReplicas(options: ReadReplicasOptions) {
           $primary<T extends object>(this: T): Omit<T, '$primary' | '$replica'> {
             const context = Prisma.getExtensionContext(this)
             if (isTransactionClient(context)) return context
-            return primary as unknown as Omit<T, '$primary' | '$replica'>
+            return primaryClient() as unknown as Omit<T, '$primary' | '$replica'>
           },
 
           /**
