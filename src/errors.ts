@@ -20,7 +20,7 @@ export class ReplicaWriteError extends ReplicaRouterError {
   readonly replica: string
 
   constructor(model: string, operation: string, replica: string) {
-    super(`Cannot run \`${model}.${operation}\` on replica \`${replica}\`: replicas are read-only. ` + 'Send writes through the client itself or `$primary()`.')
+    super(`Cannot run \`${model}.${operation}\` on replica \`${replica}\`: replicas are read-only. Send writes through the client itself or \`$primary()\`.`)
     this.model = model
     this.operation = operation
     this.replica = replica

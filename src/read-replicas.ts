@@ -19,7 +19,6 @@ import { withoutCallSite } from './without-call-site.js'
 import {
   callRaw,
   executeRequest,
-  executesRequests,
   type ModelShapes,
   setAppliedParent,
   fluentPath,
@@ -124,7 +123,8 @@ class ReplicaReader {
   private readonly deadlines: ReadDeadlines | undefined
   private readonly actions = new Map<ReplicaState, ClientActions>()
 
-  private actionsOf(replica: ReplicaState): ClientActions {
+  /** `replica`'s client with its model actions looked up once (see ClientActions); also for `$replica()`. */
+  actionsOf(replica: ReplicaState): ClientActions {
     let actions = this.actions.get(replica)
     if (!actions) this.actions.set(replica, (actions = new ClientActions(replica.client)))
     return actions
@@ -504,15 +504,15 @@ async function disconnectReplica(replica: ReplicaState): Promise<void> {
  * itself when that client has no extensions of its own (executeRequest), else its model method (the fluent
  * path unpacked here) or raw-query method. `shapes`: computed fields of the extensions under the router.
  */
-async function onReplica(replica: ReplicaState, params: QueryParams, shapes: ModelShapes | undefined): Promise<unknown> {
+async function onReplica(replica: ReplicaState, actions: ClientActions, params: QueryParams, shapes: ModelShapes | undefined): Promise<unknown> {
   const { model, operation } = params
-  const client = replica.client as unknown as AnyClient
   const args = model !== undefined && shapes && ROW_OPERATIONS.has(operation) ? forClientWithout(params.args, model, shapes) : params.args
-  if (executesRequests(client)) return await executeRequest(client, requestOf(params), args)
-  if (model === undefined) return await callRaw(client, operation, args)
-  const delegate = client[modelProperty(model)] as Record<string, (args: unknown) => PromiseLike<unknown>>
+  if (actions.executesRequests) return await executeRequest(actions.client, requestOf(params), args)
+  if (model === undefined) return await callRaw(actions.client, operation, args)
+  const run = actions.get(model, operation)
+  if (!run) throw new TypeError(`Replica \`${replica.name}\` has no \`${model}.${operation}\``)
   const path = fluentPath(params)
-  const result = await delegate[operation]?.(args)
+  const result = await run(args)
   return path ? unpackFluent(result, path) : result
 }
 
@@ -626,7 +626,7 @@ export function readReplicas(options: ReadReplicasOptions) {
               router.emit(model, operation, 'forced-replica', replica)
               replica.inFlight++
               try {
-                const result = await onReplica(replica, params, shapes)
+                const result = await onReplica(replica, reader.actionsOf(replica), params, shapes)
                 replica.reads++
                 return result
               } finally {
