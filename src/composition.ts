@@ -59,8 +59,22 @@ function warnUnreadable(): void {
  * client's pipeline: an extension that only adds client or model methods (or nothing) costs reads nothing.
  */
 export function readsUnchangedBy(extensions: readonly ExtensionArgs[]): boolean {
+  return extensions.every((e) => e.query === undefined && e.result === undefined && !replacesRead(e))
+}
+
+/**
+ * True when `extensions` change model reads only through query components: no result component, and no model
+ * method named like a read operation. The fast read path may then run their query callbacks itself, before it
+ * routes (src/query-chain.ts), instead of the routed client's pipeline.
+ */
+export function readsChangedOnlyByQueries(extensions: readonly ExtensionArgs[]): boolean {
+  return extensions.every((e) => e.result === undefined && !replacesRead(e))
+}
+
+/** An extension with a model method named like a read operation (`findMany`), which replaces the delegate's. */
+function replacesRead(extension: ExtensionArgs): boolean {
   const definesRead = (methods: unknown): boolean => typeof methods === 'object' && methods !== null && Object.keys(methods).some((m) => READ_OPERATIONS.has(m))
-  return extensions.every((e) => e.query === undefined && e.result === undefined && (e.model === undefined || !Object.values(e.model as Record<string, unknown>).some(definesRead)))
+  return extension.model !== undefined && Object.values(extension.model as Record<string, unknown>).some(definesRead)
 }
 
 /**

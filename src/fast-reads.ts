@@ -5,18 +5,26 @@
  * model reads (none, or only client and model methods: src/composition.ts, readsUnchangedBy), nothing in that
  * first pass changes the query, so the extended client is wrapped instead: its model delegates
  * answer read operations (`findMany`, `findUnique`, `count`, …) by routing at once and calling the chosen
- * client's delegate directly. Everything else is the extended client itself, untouched:
+ * client's delegate directly. When only query components change reads (readsChangedOnlyByQueries), the row
+ * reads (`findMany`, `findFirst`, `findUnique` and their `OrThrow` forms) run those callbacks first, as Prisma
+ * would (src/query-chain.ts), and then route; the aggregates take the extended client's own query. Everything
+ * else is the extended client itself, untouched:
  * - writes, raw queries, `$transaction`, transaction clients and `$extends` on top of it use the extended client
  *   (the query extension routes them, and a later `$extends` keeps routing reads through it);
  * - a read used in a batch `$transaction([...])` becomes the extended client's own query (primary, in the batch);
  * - the fluent API (`findUnique(...).posts()`) is answered by the extended client's query.
  */
-import { READ_OPERATIONS } from './operations.js'
+import { READ_OPERATIONS, modelProperty } from './operations.js'
 import { quietAction } from './without-call-site.js'
 import { forwardingProxy } from './forwarding-proxy.js'
+import { executeRequest, modelRequest, queryCallbacksOf, runRequest, type ModelRequest, type QueryCallback } from './prisma-internals.js'
+import { runQueryChain } from './query-chain.js'
 
 /** Routes one read: runs it on a replica, or through `primary` (the unextended client's delegate). */
 export type RouteRead = (model: string, operation: string, args: unknown, primary: (args: unknown) => PromiseLike<unknown>) => Promise<unknown>
+
+/** Runs a read a query extension callback put in a transaction (`run`: on the primary, in it), as the router accounts for one. */
+export type InTransaction = (model: string, operation: string, run: () => PromiseLike<unknown>) => Promise<unknown>
 
 type Action = (args?: unknown) => PromiseLike<unknown> & Record<string | symbol, unknown>
 type Delegate = Record<string | symbol, unknown> & { $name?: unknown }
@@ -49,7 +57,10 @@ class RoutedRead {
     if (this.#result) return this.#result
     const target = this.#target
     try {
-      this.#result = target.route(target.model, target.operation, this.#args, target.primary)
+      const chain = target.chain
+      this.#result = chain
+        ? runQueryChain(chain.callbacks, modelRequest(target.model, chain.jsModelName, target.operation, this.#args), chain.last)
+        : target.route(target.model, target.operation, this.#args, target.primary)
     } catch (error) {
       // Like a PrismaPromise: a failure to start is a rejection, never a throw from `then`/`catch`/`finally`.
       // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the error as thrown
@@ -98,7 +109,16 @@ interface ReadTarget {
   readonly primary: (args: unknown) => PromiseLike<unknown>
   /** The extended client's action (its query extension routes). */
   readonly viaExtension: Action
+  /** The query extension callbacks under the router for this operation, run before it routes; none: routes at once. */
+  readonly chain: { readonly callbacks: readonly QueryCallback[]; readonly jsModelName: string; readonly last: (request: ModelRequest) => PromiseLike<unknown> } | undefined
 }
+
+/**
+ * Read operations whose query extension callbacks the fast path runs itself (src/query-chain.ts). The aggregates
+ * (`count`, `aggregate`, `groupBy`) map their arguments and results in Prisma's pipeline: with callbacks under the
+ * router, they take the extended client's own query.
+ */
+const CHAINED_OPERATIONS: ReadonlySet<string> = new Set(['findMany', 'findFirst', 'findFirstOrThrow', 'findUnique', 'findUniqueOrThrow'])
 
 /**
  * The class of a model's routed reads: RoutedRead plus one method per relation of the model (the fluent API,
@@ -126,10 +146,34 @@ function relationsOf(delegate: Delegate): string[] {
   return Reflect.ownKeys(probe).filter((key): key is string => typeof key === 'string' && !own.has(key) && typeof probe[key] === 'function')
 }
 
-function fastDelegate(model: string, delegate: Delegate, baseDelegate: Delegate, route: RouteRead, base: object): Delegate {
+/**
+ * The last step of a chain under the router: in a batch transaction a callback put the query in, the request
+ * itself, on the client under the router (the primary, in the batch); else the routed read, whose primary runs the
+ * request on that client (its callbacks have run).
+ */
+function lastStep(model: string, operation: string, route: RouteRead, inTransaction: InTransaction, base: object): (request: ModelRequest) => PromiseLike<unknown> {
+  return (request) =>
+    request.transaction !== undefined
+      ? inTransaction(model, operation, () => runRequest(base, request))
+      : route(model, operation, request.args, (args) => executeRequest(base, request, args))
+}
+
+function fastDelegate(
+  jsModelName: string,
+  model: string,
+  delegate: Delegate,
+  baseDelegate: Delegate,
+  route: RouteRead,
+  base: object,
+  chained: InTransaction | undefined,
+): Delegate {
   const Fluent = routedReadClass(relationsOf(delegate))
   const actions = new Map<string | symbol, Action>()
   for (const operation of READ_OPERATIONS) {
+    const callbacks = chained ? queryCallbacksOf(base, jsModelName, operation) : undefined
+    const chain = chained && callbacks !== undefined && callbacks.length > 0 ? { callbacks, jsModelName, last: lastStep(model, operation, route, chained, base) } : undefined
+    // Callbacks under the router for an operation the chain does not run: the extended client's own query.
+    if (chained && (callbacks === undefined || (chain && !CHAINED_OPERATIONS.has(operation)))) continue
     const primaryAction = baseDelegate[operation] as Action
     const extendedAction = delegate[operation] as Action
     const target: ReadTarget = {
@@ -139,6 +183,7 @@ function fastDelegate(model: string, delegate: Delegate, baseDelegate: Delegate,
       // The extended client shares the base client's error format.
       primary: quietAction(base, primaryAction),
       viaExtension: quietAction(base, extendedAction),
+      chain,
     }
     const Read = FLUENT_OPERATIONS.has(operation) ? Fluent : RoutedRead
     actions.set(operation, ((args?: unknown) => new Read(target, args)) as unknown as Action)
@@ -152,16 +197,18 @@ function fastDelegate(model: string, delegate: Delegate, baseDelegate: Delegate,
 
 /**
  * Wraps `extended` (the result of `base.$extends(...)` with the routing query extension) so that model reads
- * are routed without the extended client's pipeline. Only valid when no extension of `base` changes model reads.
+ * are routed without the extended client's pipeline. Only valid when no extension of `base` changes model reads,
+ * or, with `chained`, when those that do have only query components (their callbacks are run here, before routing;
+ * a read one of them puts in a transaction is given to `chained`).
  */
-export function withFastReads<C extends object>(extended: C, base: object, route: RouteRead): C {
+export function withFastReads<C extends object>(extended: C, base: object, route: RouteRead, chained?: InTransaction): C {
   const delegates = new Map<string | symbol, Delegate | typeof NOT_A_MODEL>()
   const lookup = (target: C, prop: string | symbol): Delegate | typeof NOT_A_MODEL => {
     if (typeof prop !== 'string' || prop.startsWith('$') || prop.startsWith('_')) return NOT_A_MODEL
     const delegate: unknown = Reflect.get(target, prop)
     const baseDelegate: unknown = Reflect.get(base, prop)
     if (!isDelegate(delegate) || !isDelegate(baseDelegate) || typeof delegate.$name !== 'string') return NOT_A_MODEL
-    return fastDelegate(delegate.$name, delegate, baseDelegate, route, base)
+    return fastDelegate(modelProperty(delegate.$name), delegate.$name, delegate, baseDelegate, route, base, chained)
   }
   return forwardingProxy(
     extended,

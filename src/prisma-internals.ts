@@ -56,7 +56,12 @@ export function requestOf(params: object): object {
  * PrismaClient with `_executeRequest` and no extension of its own (which that shortcut would skip).
  */
 export function executesRequests(client: unknown): boolean {
-  return typeof (client as { _executeRequest?: unknown } | null)?._executeRequest === 'function' && hasNoExtensions(client)
+  return runsRequests(client) && hasNoExtensions(client)
+}
+
+/** True when `client` has the `_executeRequest` that {@link executeRequest} and {@link runRequest} call. */
+export function runsRequests(client: unknown): boolean {
+  return typeof (client as { _executeRequest?: unknown } | null)?._executeRequest === 'function'
 }
 
 /**
@@ -68,6 +73,63 @@ export function executesRequests(client: unknown): boolean {
 export function executeRequest(client: unknown, request: object, args: unknown): Promise<unknown> {
   const execute = (client as { _executeRequest: (request: object) => Promise<unknown> })._executeRequest
   return execute.call(client, { ...request, args, transaction: undefined })
+}
+
+/**
+ * A query extension callback as Prisma stores it (see {@link queryCallbacksOf}); it is given the model, the
+ * operation, a copy of the arguments, the request as `__internalParams`, and `query`, which runs the rest.
+ */
+export type QueryCallback = (input: {
+  readonly model: string
+  readonly operation: string
+  readonly args: unknown
+  readonly query: (args: unknown, internalParams?: ModelRequest) => unknown
+  readonly __internalParams: ModelRequest
+}) => unknown
+
+/**
+ * The request Prisma builds for a model operation (`prisma.user.findMany(args)`) and hands to query extension
+ * callbacks as `__internalParams`; mutable, as Prisma's is (`query` writes the arguments it is given into it).
+ */
+export interface ModelRequest {
+  args: unknown
+  readonly dataPath: readonly unknown[]
+  readonly action: string
+  readonly model: string
+  readonly clientMethod: string
+  readonly jsModelName: string
+  transaction: { readonly kind?: unknown; readonly lock?: PromiseLike<unknown> } | undefined
+  readonly callsite: undefined
+  customDataProxyFetch: ((fetch: unknown) => unknown) | undefined
+}
+
+/**
+ * The query extension callbacks of `client` for a model operation, in the order Prisma runs them (from
+ * `_extensions.getAllQueryCallbacks(jsModelName, operation)`, a list Prisma caches per operation); `undefined`
+ * when this Prisma Client does not expose them (the caller then lets the client run its own pipeline).
+ */
+export function queryCallbacksOf(client: unknown, jsModelName: string, operation: string): readonly QueryCallback[] | undefined {
+  const extensions = (client as { _extensions?: { getAllQueryCallbacks?: unknown } } | null)?._extensions
+  if (typeof extensions?.getAllQueryCallbacks !== 'function') return undefined
+  const callbacks: unknown = (extensions.getAllQueryCallbacks as (model: string, operation: string) => unknown).call(extensions, jsModelName, operation)
+  return Array.isArray(callbacks) && callbacks.every((c) => typeof c === 'function') ? (callbacks as QueryCallback[]) : undefined
+}
+
+/**
+ * The request of a model operation outside a transaction, as Prisma builds it for `prisma.<jsModelName>.<action>(args)`
+ * with no call site recorded (see without-call-site.ts: a query the router creates has no location to show).
+ */
+export function modelRequest(model: string, jsModelName: string, action: string, args: unknown): ModelRequest {
+  return { args, dataPath: [], action, model, clientMethod: `${jsModelName}.${action}`, jsModelName, transaction: undefined, callsite: undefined, customDataProxyFetch: undefined }
+}
+
+/**
+ * Runs `request` on `client` as the last step of its query extension chain does (serialize, execute, unpack), in
+ * the request's transaction if it has one (a batch `$transaction` an extension put the query in).
+ */
+export function runRequest(client: unknown, request: ModelRequest): Promise<unknown> {
+  const execute = (client as { _executeRequest: (request: object) => Promise<unknown> })._executeRequest
+  return execute.call(client, request)
 }
 
 /**

@@ -12,7 +12,7 @@ import { ReadDeadlines } from './read-deadlines.js'
 import { modelProperty, READ_OPERATIONS } from './operations.js'
 import { resolveOptions, type PrismaClientLike, type ReadReplicasOptions, type ResolvedOptions } from './options.js'
 import { ClientActions } from './client-actions.js'
-import { extensionsUnder, readsUnchangedBy, routerOnTop, shapesUnder } from './composition.js'
+import { extensionsUnder, readsChangedOnlyByQueries, readsUnchangedBy, routerOnTop, shapesUnder } from './composition.js'
 import { forClientWithout, ROW_OPERATIONS } from './computed-fields.js'
 import { withFastReads } from './fast-reads.js'
 import { withoutCallSite } from './without-call-site.js'
@@ -25,6 +25,7 @@ import {
   hasNoExtensions,
   isInTransaction,
   requestOf,
+  runsRequests,
   isTransactionClient,
   unpackFluent,
   withTransactionWrapper,
@@ -731,13 +732,27 @@ export function readReplicas(options: ReadReplicasOptions) {
       })
       // Nothing under the router changes model reads (no extension, or only client/model methods): reads may
       // skip the extended client's pipeline. (An unreadable extension list is empty: then only a bare client.)
+      // Or only query components do: the fast path runs their callbacks itself, then routes (src/query-chain.ts).
       const fast = extensions.length === 0 ? hasNoExtensions(under) : readsUnchangedBy(extensions)
-      const routed = !fast
-        ? extended
-        : withFastReads(extended, under, (model, operation, args, query) => {
-            monitor.ensureStarted()
-            return reader.read(model, { operation, args, query, path: undefined, replicaArgs: args, request: undefined })
-          })
+      const chained = !fast && extensions.length > 0 && readsChangedOnlyByQueries(extensions) && runsRequests(under)
+      const routed =
+        !fast && !chained
+          ? extended
+          : withFastReads(
+              extended,
+              under,
+              (model, operation, args, query) => {
+                monitor.ensureStarted()
+                return reader.read(model, { operation, args, query, path: undefined, replicaArgs: args, request: undefined })
+              },
+              chained
+                ? (model, operation, run) => {
+                    monitor.ensureStarted()
+                    router.emit(model, operation, 'transaction')
+                    return router.transactionQuery(run())
+                  }
+                : undefined,
+            )
       if (parent) setAppliedParent(extended, parent)
       return routerOnTop(routed, (extension, routedClient) => over.routed(underClient.$extends(extension) as unknown as typeof base, routedClient))
     }

@@ -139,8 +139,16 @@ describe('which clients take the fast path', () => {
     expect(fast(routedOver({ client: { $hello: () => 'hello' }, model: { user: { signUp: () => 'signed up' } } }))).toBe(true)
   })
 
-  it('not with a query or result component, or a model method named like a read (they must run)', () => {
-    expect(fast(routedOver({ query: { $allOperations: ({ args, query }: { args: unknown; query: (a: unknown) => unknown }) => query(args) } }))).toBe(false)
+  it('with query components: row reads, which run their callbacks first (src/query-chain.ts); aggregates take the client’s pipeline', () => {
+    const client = routedOver({ query: { $allOperations: ({ args, query }: { args: unknown; query: (a: unknown) => unknown }) => query(args) } })
+    expect(fast(client)).toBe(true)
+    expect((client.user.count() as object).constructor.name).not.toContain('RoutedRead')
+    // A model the callbacks do not apply to routes at once, aggregates included.
+    const onlyPosts = routedOver({ query: { post: { findMany: ({ args, query }: { args: unknown; query: (a: unknown) => unknown }) => query(args) } } })
+    expect((onlyPosts.user.count() as object).constructor.name).toContain('RoutedRead')
+  })
+
+  it('not with a result component, or a model method named like a read (they must run)', () => {
     expect(fast(routedOver({ result: { user: { tag: { needs: { email: true }, compute: () => 'x' } } } }))).toBe(false)
     expect(fast(routedOver({ model: { $allModels: { findMany: () => 'mine' } } }))).toBe(false)
   })

@@ -17,7 +17,11 @@ import {
   modelShapesOf,
   isInTransaction,
   isTransactionClient,
+  modelRequest,
   pgSettingsOf,
+  queryCallbacksOf,
+  runRequest,
+  runsRequests,
   recordsCallSites,
   unpackFluent,
   withTransactionWrapper,
@@ -174,6 +178,37 @@ describe('Prisma internals canary (@prisma/client ' + clientVersion + ')', () =>
     } finally {
       await Promise.all([other.$disconnect(), elsewhere.$disconnect()])
     }
+  })
+
+  it('lists the query callbacks of a model operation, first applied first (queryCallbacksOf: the fast path runs them)', () => {
+    const first = () => Promise.resolve('first')
+    const second = () => Promise.resolve('second')
+    const forPosts = () => Promise.resolve('posts')
+    const extended = base.$extends({ query: { $allModels: { findMany: first } } }).$extends({ query: { $allOperations: second, post: { findMany: forPosts } } })
+    expect(queryCallbacksOf(extended, 'user', 'findMany'), 'Prisma no longer exposes `_extensions.getAllQueryCallbacks`').toEqual([first, second])
+    expect(queryCallbacksOf(extended, 'post', 'findMany')).toEqual([first, forPosts, second])
+    expect(queryCallbacksOf(base, 'user', 'findMany')).toEqual([])
+    expect(queryCallbacksOf({}, 'user', 'findMany')).toBeUndefined()
+  })
+
+  it("builds a model read's request as Prisma does (modelRequest), and runs it as the chain's last step, without the callbacks (runRequest)", async () => {
+    const args = { where: { id: -1 }, take: 1 }
+    seen.length = 0
+    await client.user.findMany(args)
+    const prisma = seen[0]?.internal as Record<string, unknown>
+    const ours = modelRequest('User', 'user', 'findMany', args) as unknown as Record<string, unknown>
+    // Ours records no call site (without-call-site.ts: the router's queries have no location to show); the fetch
+    // decorator is what `query` composed into Prisma's request after the callback (none + none: ours keeps none).
+    const set = new Set(['callsite', 'customDataProxyFetch'])
+    for (const [key, value] of Object.entries(ours)) if (!set.has(key)) expect(prisma[key], `Prisma's request for user.findMany has another \`${key}\``).toEqual(value)
+    for (const key of set) expect(prisma).toHaveProperty(key)
+    // Prisma adds only the tracing context of the call site.
+    expect(Object.keys(prisma).filter((key) => !(key in ours))).toEqual(['otelParentCtx'])
+    expect(runsRequests(client), 'a PrismaClient no longer has `_executeRequest`').toBe(true)
+    seen.length = 0
+    const user = await base.user.create({ data: { email: `run-${String(Date.now())}@x` } })
+    expect(await runRequest(client, modelRequest('User', 'user', 'findUnique', { where: { id: user.id } }))).toEqual(user)
+    expect(seen).toEqual([])
   })
 
   it('records a call site (an Error) for each query its delegates create unless its error format is `minimal`', () => {
