@@ -18,6 +18,9 @@ import { extensionsOf, hasNoExtensions, modelShapesOf, type ExtensionArgs, type 
 /** The warning code emitted when the extensions under the router cannot be read from the client. */
 export const EXTENSIONS_UNREADABLE_WARNING = 'PRISMA_REPLICA_ROUTER_EXTENSIONS_UNREADABLE'
 
+/** The name of the router's extensions (`prisma-replica-router`, and `…/primary`, `…/replica` under it). */
+export const ROUTER_EXTENSION = 'prisma-replica-router'
+
 let warned = false
 
 /**
@@ -68,7 +71,9 @@ export function readsUnchangedBy(extensions: readonly ExtensionArgs[]): boolean 
  * routes (src/query-chain.ts), instead of the routed client's pipeline.
  */
 export function readsChangedOnlyByQueries(extensions: readonly ExtensionArgs[]): boolean {
-  return extensions.every((e) => e.result === undefined && !replacesRead(e))
+  // Another router under this one (readReplicas applied twice) applies itself on top of what is applied to its
+  // client: its reads are not the chain of the client under this router.
+  return extensions.every((e) => e.result === undefined && !replacesRead(e) && !e.name?.startsWith(ROUTER_EXTENSION))
 }
 
 /** An extension with a model method named like a read operation (`findMany`), which replaces the delegate's. */

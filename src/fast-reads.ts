@@ -23,8 +23,12 @@ import { runQueryChain } from './query-chain.js'
 /** Routes one read: runs it on a replica, or through `primary` (the unextended client's delegate). */
 export type RouteRead = (model: string, operation: string, args: unknown, primary: (args: unknown) => PromiseLike<unknown>) => Promise<unknown>
 
-/** Runs a read a query extension callback put in a transaction (`run`: on the primary, in it), as the router accounts for one. */
-export type InTransaction = (model: string, operation: string, run: () => PromiseLike<unknown>) => Promise<unknown>
+/**
+ * Runs, as the router accounts for it, a query that query extension callbacks under the router made a
+ * `'transaction'` query (put in a batch transaction) or a `'write'` (changed into another operation): `run` sends
+ * it to the primary.
+ */
+export type PrimaryOnly = (kind: 'transaction' | 'write', model: string, operation: string, run: () => PromiseLike<unknown>) => Promise<unknown>
 
 type Action = (args?: unknown) => PromiseLike<unknown> & Record<string | symbol, unknown>
 type Delegate = Record<string | symbol, unknown> & { $name?: unknown }
@@ -147,31 +151,25 @@ function relationsOf(delegate: Delegate): string[] {
 }
 
 /**
- * The last step of a chain under the router: in a batch transaction a callback put the query in, the request
- * itself, on the client under the router (the primary, in the batch); else the routed read, whose primary runs the
- * request on that client (its callbacks have run).
+ * The last step of a chain under the router, for the request as the callbacks left it (an extension may have
+ * changed its model or operation, as Prisma honours): in a batch transaction a callback put the query in, or
+ * when it is no longer a read, the request itself, on the client under the router (the primary), given to
+ * `primaryOnly`; else the routed read, whose primary runs the request on that client (its callbacks have run).
  */
-function lastStep(model: string, operation: string, route: RouteRead, inTransaction: InTransaction, base: object): (request: ModelRequest) => PromiseLike<unknown> {
-  return (request) =>
-    request.transaction !== undefined
-      ? inTransaction(model, operation, () => runRequest(base, request))
-      : route(model, operation, request.args, (args) => executeRequest(base, request, args))
+function lastStep(route: RouteRead, primaryOnly: PrimaryOnly, base: object): (request: ModelRequest) => PromiseLike<unknown> {
+  return (request) => {
+    if (request.transaction !== undefined) return primaryOnly('transaction', request.model, request.action, () => runRequest(base, request))
+    if (!READ_OPERATIONS.has(request.action)) return primaryOnly('write', request.model, request.action, () => runRequest(base, request))
+    return route(request.model, request.action, request.args, (args) => executeRequest(base, request, args))
+  }
 }
 
-function fastDelegate(
-  jsModelName: string,
-  model: string,
-  delegate: Delegate,
-  baseDelegate: Delegate,
-  route: RouteRead,
-  base: object,
-  chained: InTransaction | undefined,
-): Delegate {
+function fastDelegate(jsModelName: string, model: string, delegate: Delegate, baseDelegate: Delegate, route: RouteRead, base: object, chained: PrimaryOnly | undefined): Delegate {
   const Fluent = routedReadClass(relationsOf(delegate))
   const actions = new Map<string | symbol, Action>()
   for (const operation of READ_OPERATIONS) {
     const callbacks = chained ? queryCallbacksOf(base, jsModelName, operation) : undefined
-    const chain = chained && callbacks !== undefined && callbacks.length > 0 ? { callbacks, jsModelName, last: lastStep(model, operation, route, chained, base) } : undefined
+    const chain = chained && callbacks !== undefined && callbacks.length > 0 ? { callbacks, jsModelName, last: lastStep(route, chained, base) } : undefined
     // Callbacks under the router for an operation the chain does not run: the extended client's own query.
     if (chained && (callbacks === undefined || (chain && !CHAINED_OPERATIONS.has(operation)))) continue
     const primaryAction = baseDelegate[operation] as Action
@@ -199,9 +197,9 @@ function fastDelegate(
  * Wraps `extended` (the result of `base.$extends(...)` with the routing query extension) so that model reads
  * are routed without the extended client's pipeline. Only valid when no extension of `base` changes model reads,
  * or, with `chained`, when those that do have only query components (their callbacks are run here, before routing;
- * a read one of them puts in a transaction is given to `chained`).
+ * what they turn into a transaction query or a write is given to `chained`).
  */
-export function withFastReads<C extends object>(extended: C, base: object, route: RouteRead, chained?: InTransaction): C {
+export function withFastReads<C extends object>(extended: C, base: object, route: RouteRead, chained?: PrimaryOnly): C {
   const delegates = new Map<string | symbol, Delegate | typeof NOT_A_MODEL>()
   const lookup = (target: C, prop: string | symbol): Delegate | typeof NOT_A_MODEL => {
     if (typeof prop !== 'string' || prop.startsWith('$') || prop.startsWith('_')) return NOT_A_MODEL

@@ -51,7 +51,8 @@ class ChainStep {
           return new ChainStep(this.callbacks, internal, this.index + 1, this.last)
         },
       })
-      return isThenable(result) ? result : Promise.resolve(result)
+      // As Prisma: a result that is not a promise is wrapped, and `null` or `undefined` is a TypeError (reading `then`).
+      return typeof (result as { then?: unknown }).then === 'function' ? (result as PromiseLike<unknown>) : Promise.resolve(result)
     } catch (error) {
       // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the callback's own error
       return Promise.reject(error)
@@ -86,10 +87,6 @@ class ChainStep {
 }
 // On the prototype, as Prisma's batch `$transaction` checks it.
 Object.defineProperty(ChainStep.prototype, Symbol.toStringTag, { value: 'PrismaPromise' })
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function'
-}
 
 /** The fetch decorators of two steps, outer first (Accelerate-style extensions); none when neither has one. */
 function composeFetch(outer: Fetch, inner: Fetch): Fetch {

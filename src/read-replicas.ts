@@ -12,7 +12,7 @@ import { ReadDeadlines } from './read-deadlines.js'
 import { modelProperty, READ_OPERATIONS } from './operations.js'
 import { resolveOptions, type PrismaClientLike, type ReadReplicasOptions, type ResolvedOptions } from './options.js'
 import { ClientActions } from './client-actions.js'
-import { extensionsUnder, readsChangedOnlyByQueries, readsUnchangedBy, routerOnTop, shapesUnder } from './composition.js'
+import { ROUTER_EXTENSION, extensionsUnder, readsChangedOnlyByQueries, readsUnchangedBy, routerOnTop, shapesUnder } from './composition.js'
 import { forClientWithout, ROW_OPERATIONS } from './computed-fields.js'
 import { withFastReads } from './fast-reads.js'
 import { withoutCallSite } from './without-call-site.js'
@@ -588,7 +588,7 @@ export function readReplicas(options: ReadReplicasOptions) {
       let primary: AnyClient | undefined
       const primaryClient = (): AnyClient =>
         (primary ??= underClient.$extends({
-          name: 'prisma-replica-router/primary',
+          name: `${ROUTER_EXTENSION}/primary`,
           query: {
             $allOperations(params: QueryParams) {
               monitor.ensureStarted()
@@ -614,7 +614,7 @@ export function readReplicas(options: ReadReplicasOptions) {
         let forced = forcedReplicas.get(replica)
         if (forced) return forced
         forced = underClient.$extends({
-          name: 'prisma-replica-router/replica',
+          name: `${ROUTER_EXTENSION}/replica`,
           query: {
             async $allOperations(params: QueryParams) {
               const { model, operation } = params
@@ -641,7 +641,7 @@ export function readReplicas(options: ReadReplicasOptions) {
       }
 
       const extended = under.$extends({
-        name: 'prisma-replica-router',
+        name: ROUTER_EXTENSION,
         client: withTransaction(router, underClient, {
           /** The primary: bypasses routing. Inside a transaction, returns the transaction client itself. */
           $primary<T extends object>(this: T): Omit<T, '$primary' | '$replica'> {
@@ -746,10 +746,10 @@ export function readReplicas(options: ReadReplicasOptions) {
                 return reader.read(model, { operation, args, query, path: undefined, replicaArgs: args, request: undefined })
               },
               chained
-                ? (model, operation, run) => {
+                ? (kind, model, operation, run) => {
                     monitor.ensureStarted()
-                    router.emit(model, operation, 'transaction')
-                    return router.transactionQuery(run())
+                    router.emit(model, operation, kind)
+                    return kind === 'transaction' ? router.transactionQuery(run()) : settle(router, run())
                   }
                 : undefined,
             )

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest'
-import { Prisma } from '../generated/prisma/client.ts'
+import { Prisma, PrismaClient } from '../generated/prisma/client.ts'
+import { skip } from '@prisma/client/runtime/client'
 import { cloneArgs } from '../src/clone-args.ts'
+import { PrismaPg } from '@prisma/adapter-pg'
 
 describe('cloneArgs: a query extension callback’s own copy of the arguments', () => {
   it('copies plain objects and arrays deeply: changing the copy changes nothing of the original', () => {
@@ -12,18 +14,38 @@ describe('cloneArgs: a query extension callback’s own copy of the arguments', 
     expect(args).toEqual({ where: { OR: [{ id: 1 }, { email: { in: ['a', 'b'] } }] }, take: 2 })
   })
 
-  it('copies dates and binary values; passes Prisma values and other class instances as they are', () => {
+  it('copies dates and binary values; passes Prisma values as they are (checked against this Prisma Client)', () => {
     const date = new Date(0)
     const bytes = new Uint8Array([1, 2])
     const decimal = new Prisma.Decimal('1.5')
-    const copy = cloneArgs({ date, bytes, decimal, json: Prisma.DbNull, field: Prisma.AnyNull }) as Record<string, unknown>
+    // Never connects: only its model's field reference is used.
+    const field = new PrismaClient({ adapter: new PrismaPg({ connectionString: 'postgresql://unused@127.0.0.1:1/none' }) }).user.fields.email
+    const copy = cloneArgs({ date, bytes, decimal, db: Prisma.DbNull, json: Prisma.JsonNull, any: Prisma.AnyNull, skip, field }) as Record<string, unknown>
     expect(copy.date).toEqual(date)
     expect(copy.date).not.toBe(date)
     expect(copy.bytes).toEqual(bytes)
     expect(copy.bytes).not.toBe(bytes)
-    expect(copy.decimal).toBe(decimal)
-    expect(copy.json).toBe(Prisma.DbNull)
-    expect(copy.field).toBe(Prisma.AnyNull)
+    for (const key of ['decimal', 'db', 'json', 'any', 'skip', 'field'])
+      expect(copy[key], `${key} is Prisma's own value: passed as it is`).toBe(
+        ({ decimal, db: Prisma.DbNull, json: Prisma.JsonNull, any: Prisma.AnyNull, skip, field } as Record<string, unknown>)[key],
+      )
+  })
+
+  it('copies a class instance (an application DTO) into a plain object, as Prisma does: a callback cannot change the caller’s', () => {
+    class Where {
+      email = 'a@x'
+    }
+    class Args {
+      where = new Where()
+      take = 1
+    }
+    const args = new Args()
+    const copy = cloneArgs(args) as { where: Record<string, unknown>; take: number }
+    expect(Object.getPrototypeOf(copy)).toBe(Object.prototype)
+    expect(Object.getPrototypeOf(copy.where)).toBe(Object.prototype)
+    copy.where.name = 'tenant'
+    expect(copy).toEqual({ where: { email: 'a@x', name: 'tenant' }, take: 1 })
+    expect(Object.keys(args.where)).toEqual(['email'])
   })
 
   it('gives `{}` for no arguments, keeps an own `__proto__` key an own key, and copies null-prototype objects', () => {
