@@ -20,8 +20,12 @@ import { forwardingProxy } from './forwarding-proxy.js'
 import { executeRequest, modelRequest, queryCallbacksOf, runRequest, type ModelRequest, type QueryCallback } from './prisma-internals.js'
 import { runQueryChain } from './query-chain.js'
 
-/** Routes one read: runs it on a replica, or through `primary` (the unextended client's delegate). */
-export type RouteRead = (model: string, operation: string, args: unknown, primary: (args: unknown) => PromiseLike<unknown>) => Promise<unknown>
+/**
+ * Routes one read: runs it on a replica, or through `primary` (the unextended client's delegate). `request`: the
+ * read as Prisma's request (see prisma-internals.ts, modelRequest), for a row read, which a replica's client may
+ * then run without its own pipeline; `undefined`: the replica's model method runs it.
+ */
+export type RouteRead = (model: string, operation: string, args: unknown, primary: (args: unknown) => PromiseLike<unknown>, request: ModelRequest | undefined) => Promise<unknown>
 
 /**
  * Runs, as the router accounts for it, a query that query extension callbacks under the router made a
@@ -64,7 +68,7 @@ class RoutedRead {
       const chain = target.chain
       this.#result = chain
         ? runQueryChain(chain.callbacks, modelRequest(target.model, chain.jsModelName, target.operation, this.#args), chain.last)
-        : target.route(target.model, target.operation, this.#args, target.primary)
+        : target.route(target.model, target.operation, this.#args, target.primary, target.rows ? modelRequest(target.model, target.rows, target.operation, this.#args) : undefined)
     } catch (error) {
       // Like a PrismaPromise: a failure to start is a rejection, never a throw from `then`/`catch`/`finally`.
       // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the error as thrown
@@ -115,14 +119,17 @@ interface ReadTarget {
   readonly viaExtension: Action
   /** The query extension callbacks under the router for this operation, run before it routes; none: routes at once. */
   readonly chain: { readonly callbacks: readonly QueryCallback[]; readonly jsModelName: string; readonly last: (request: ModelRequest) => PromiseLike<unknown> } | undefined
+  /** For a row read, the client property of its model (`user`): the read is also given as Prisma's request. */
+  readonly rows: string | undefined
 }
 
 /**
- * Read operations whose query extension callbacks the fast path runs itself (src/query-chain.ts). The aggregates
- * (`count`, `aggregate`, `groupBy`) map their arguments and results in Prisma's pipeline: with callbacks under the
- * router, they take the extended client's own query.
+ * The row reads: the fast path runs query extension callbacks for them itself (src/query-chain.ts), and gives
+ * them to the router as Prisma's request too. The aggregates (`count`, `aggregate`, `groupBy`) map their arguments
+ * and results in Prisma's pipeline: with callbacks under the router, they take the extended client's own query;
+ * a replica runs them through its model method.
  */
-const CHAINED_OPERATIONS: ReadonlySet<string> = new Set(['findMany', 'findFirst', 'findFirstOrThrow', 'findUnique', 'findUniqueOrThrow'])
+const ROW_READS: ReadonlySet<string> = new Set(['findMany', 'findFirst', 'findFirstOrThrow', 'findUnique', 'findUniqueOrThrow'])
 
 /**
  * The class of a model's routed reads: RoutedRead plus one method per relation of the model (the fluent API,
@@ -160,7 +167,7 @@ function lastStep(route: RouteRead, primaryOnly: PrimaryOnly, base: object): (re
   return (request) => {
     if (request.transaction !== undefined) return primaryOnly('transaction', request.model, request.action, () => runRequest(base, request))
     if (!READ_OPERATIONS.has(request.action)) return primaryOnly('write', request.model, request.action, () => runRequest(base, request))
-    return route(request.model, request.action, request.args, (args) => executeRequest(base, request, args))
+    return route(request.model, request.action, request.args, (args) => executeRequest(base, request, args), ROW_READS.has(request.action) ? request : undefined)
   }
 }
 
@@ -171,7 +178,7 @@ function fastDelegate(jsModelName: string, model: string, delegate: Delegate, ba
     const callbacks = chained ? queryCallbacksOf(base, jsModelName, operation) : undefined
     const chain = chained && callbacks !== undefined && callbacks.length > 0 ? { callbacks, jsModelName, last: lastStep(route, chained, base) } : undefined
     // Callbacks under the router for an operation the chain does not run: the extended client's own query.
-    if (chained && (callbacks === undefined || (chain && !CHAINED_OPERATIONS.has(operation)))) continue
+    if (chained && (callbacks === undefined || (chain && !ROW_READS.has(operation)))) continue
     const primaryAction = baseDelegate[operation] as Action
     const extendedAction = delegate[operation] as Action
     const target: ReadTarget = {
@@ -182,6 +189,7 @@ function fastDelegate(jsModelName: string, model: string, delegate: Delegate, ba
       primary: quietAction(base, primaryAction),
       viaExtension: quietAction(base, extendedAction),
       chain,
+      rows: ROW_READS.has(operation) ? jsModelName : undefined,
     }
     const Read = FLUENT_OPERATIONS.has(operation) ? Fluent : RoutedRead
     actions.set(operation, ((args?: unknown) => new Read(target, args)) as unknown as Action)

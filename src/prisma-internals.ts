@@ -133,6 +133,17 @@ export function runRequest(client: unknown, request: ModelRequest): Promise<unkn
 }
 
 /**
+ * True when Prisma's tracing is on for `client` (`@prisma/instrumentation` registered and enabled): from its
+ * `_tracingHelper.isEnabled()`, which follows the instrumentation as it is enabled and disabled. A request run with
+ * {@link executeRequest} has no `prisma:client:operation` span, so the router then runs reads through the
+ * replica's model methods. `true` when unknown.
+ */
+export function tracingEnabled(client: unknown): boolean {
+  const helper = (client as { _tracingHelper?: { isEnabled?: unknown } } | null)?._tracingHelper
+  return typeof helper?.isEnabled !== 'function' || (helper as { isEnabled(): unknown }).isEnabled() !== false
+}
+
+/**
  * Makes `parent` what `client` reports as `$parent` (in its client and model methods, and its transaction
  * clients'): Prisma reads it from `_appliedParent`, the client `$extends` was called on, which it defines as a
  * configurable property. Used for an extension applied to the routed client, which the router applies under

@@ -26,6 +26,7 @@ import {
   isInTransaction,
   requestOf,
   runsRequests,
+  tracingEnabled,
   isTransactionClient,
   unpackFluent,
   withTransactionWrapper,
@@ -386,9 +387,10 @@ class ReplicaReader {
     confirm: boolean,
   ): Promise<unknown> {
     const actions = this.actionsOf(replica)
+    // Looked up even for a request: a replica's client without the model (another schema) is named as such.
+    const run = actions.get(model, params.operation)
+    if (!run) return Promise.reject(new TypeError(`Replica \`${replica.name}\` has no \`${model}.${params.operation}\``))
     const request = actions.executesRequests ? params.request : undefined
-    const run = request ? undefined : actions.get(model, params.operation)
-    if (!request && !run) return Promise.reject(new TypeError(`Replica \`${replica.name}\` has no \`${model}.${params.operation}\``))
     // A request run directly is unpacked by the replica's client (its fluent path is part of it).
     const path = request ? undefined : params.path
     const deadlines = this.deadlines
@@ -405,8 +407,7 @@ class ReplicaReader {
     try {
       const args = params.replicaArgs
       if (request) query = executeRequest(actions.client, request, args)
-      else if (run) query = actions.recordsCallSites ? withoutCallSite(() => run(args)) : run(args)
-      else throw new TypeError('unreachable: neither a request nor a model action')
+      else query = actions.recordsCallSites ? withoutCallSite(() => run(args)) : run(args)
     } catch (error) {
       close()
       // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the query's own error, unchanged
@@ -741,9 +742,12 @@ export function readReplicas(options: ReadReplicasOptions) {
           : withFastReads(
               extended,
               under,
-              (model, operation, args, query) => {
+              (model, operation, args, query, request) => {
                 monitor.ensureStarted()
-                return reader.read(model, { operation, args, query, path: undefined, replicaArgs: args, request: undefined })
+                // Without tracing, a replica may run the request itself (no second pipeline, as for routed reads);
+                // with it, its model method opens Prisma's operation span.
+                const asRequest = request !== undefined && !tracingEnabled(underClient) ? request : undefined
+                return reader.read(model, { operation, args, query, path: undefined, replicaArgs: args, request: asRequest })
               },
               chained
                 ? (kind, model, operation, run) => {

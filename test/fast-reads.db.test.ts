@@ -1,6 +1,7 @@
 import { inspect } from 'node:util'
 import { afterAll, describe, expect, it, vi } from 'vitest'
 import { readReplicas } from '../src/index.ts'
+import { tracingEnabled } from '../src/prisma-internals.ts'
 import { newClient, routedClient, topology, unique, waitForReplication } from './support/db.ts'
 
 // readReplicas applied straight to a PrismaClient: reads take the fast path (src/fast-reads.ts).
@@ -151,5 +152,40 @@ describe('which clients take the fast path', () => {
   it('not with a result component, or a model method named like a read (they must run)', () => {
     expect(fast(routedOver({ result: { user: { tag: { needs: { email: true }, compute: () => 'x' } } } }))).toBe(false)
     expect(fast(routedOver({ model: { $allModels: { findMany: () => 'mine' } } }))).toBe(false)
+  })
+})
+
+describe('Prisma tracing (@prisma/instrumentation) on the fast path', () => {
+  it('while tracing is on, a replica read opens Prisma’s operation span (the replica’s model method runs it), as a plain client’s read does', async () => {
+    const spans: string[] = []
+    const helper = {
+      isEnabled: () => true,
+      getTraceParent: () => '00-10-10-00',
+      dispatchEngineSpans: () => undefined,
+      getActiveContext: () => undefined,
+      runInChildSpan: (options: string | { name: string }, callback: () => unknown) => {
+        spans.push(typeof options === 'string' ? options : options.name)
+        return callback()
+      },
+    }
+    const { prisma } = routedClient()
+    const plain = newClient(topology.replicas[0]!.url)
+    // Where Prisma's instrumentation registers its tracing helper; read by every client at each query.
+    const global = globalThis as Record<string, unknown>
+    global.PRISMA_INSTRUMENTATION = { helper }
+    try {
+      await plain.user.findMany({ take: 1 })
+      const ofPlain = [...spans]
+      expect(ofPlain).toContain('operation')
+      spans.length = 0
+      await prisma.user.findMany({ take: 1 })
+      await prisma.user.findUnique({ where: { id: 1 } })
+      expect(spans.filter((s) => s === 'operation')).toHaveLength(2)
+      expect(tracingEnabled(plain)).toBe(true)
+    } finally {
+      delete global.PRISMA_INSTRUMENTATION
+      await Promise.all([prisma.$disconnect(), plain.$disconnect()])
+    }
+    expect(tracingEnabled(plain), 'Prisma no longer exposes `_tracingHelper.isEnabled()`').toBe(false)
   })
 })

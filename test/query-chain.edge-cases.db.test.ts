@@ -237,7 +237,7 @@ describe('query extension callbacks under the router, edge cases, as on a plain 
         query: {
           $allModels: {
             $allOperations({ model, operation, args, query }) {
-              seen.push(`${String(model)}.${operation} ${JSON.stringify(args)}`)
+              seen.push(`${model}.${operation} ${JSON.stringify(args)}`)
               return query(args)
             },
           },
