@@ -168,8 +168,11 @@ try {
       'With both libraries in one process, both measure slower than against the plain client alone (last table ' +
       'against the first): they run through the same Prisma runtime code, which then serves more kinds of calls. ' +
       'An application runs one of them, hence processes of their own. ' +
-      'In development mode every query a plain client creates records its call site (a stack trace); prisma-replica-router ' +
-      'creates its queries without one (its stack would hold only router and Prisma frames), hence ratios below 1 there.',
+      "prisma-replica-router runs a replica's row reads as Prisma's request on the replica's client, without that client's " +
+      'own request pipeline (its promise, span wrapper, async resource and extension pass; with Prisma tracing on, it ' +
+      'runs them through the model method instead, for the span), hence ratios below 1. In development mode every query a ' +
+      'plain client creates records its call site (a stack trace); prisma-replica-router creates its queries without one ' +
+      '(its stack would hold only router and Prisma frames), lower still there.',
   )
   // The chart: each variant's median, the plain client's median in its processes, and the ratio of the table
   // (the plain bar: the plain client of the control processes).
