@@ -1,16 +1,4 @@
-import { ReplicaRouterError } from './errors.js'
-
-/** The database a migration would run against is a hot standby (a replica): migrating it must not happen. */
-export class NotPrimaryError extends ReplicaRouterError {
-  override name = 'NotPrimaryError'
-
-  constructor(source: string) {
-    super(
-      `Refusing to migrate: the server behind ${source} is a hot standby (pg_is_in_recovery() = true), i.e. a read ` +
-        'replica. Point it at the primary; replicas receive the schema through replication.',
-    )
-  }
-}
+import { NotPrimaryError } from './errors/index.js'
 
 /** Minimal structural view of a node-postgres Client, so that `pg` stays an optional peer dependency. */
 interface PgClient {

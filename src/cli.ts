@@ -10,7 +10,8 @@
 import { existsSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import { assertPrimary, NotPrimaryError } from './check-primary.js'
+import { assertPrimary } from './check-primary.js'
+import { NotPrimaryError } from './errors/index.js'
 
 const USAGE = 'usage: prisma-replica-router check-primary [--config <prisma.config.ts>] [--env <VAR>]'
 

@@ -4,7 +4,7 @@
  * elsewhere: the read never ran to completion on a working server.
  */
 import { LinkClosedError } from './server-link.js'
-import { ProbeTimeout } from './within.js'
+import { TimeoutError } from './errors/index.js'
 
 /** Driver-adapter error kinds (from @prisma/driver-adapter-utils) that mean "this server cannot serve". */
 const ADAPTER_KINDS = new Set([
@@ -32,12 +32,6 @@ const MESSAGES: readonly [RegExp, string][] = [
   [/server closed the connection unexpectedly/i, 'connection-terminated'],
 ]
 
-/** Our own read timeout (`readTimeoutMs`). */
-export class ReadTimeoutError extends Error {
-  override name = 'ReadTimeoutError'
-  readonly code = 'timeout'
-}
-
 const field = (value: unknown, key: string): unknown => (typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[key] : undefined)
 
 /** The SQLSTATE a driver-adapter or Prisma error carries, if any (`42883`, `57014`, …). */
@@ -56,7 +50,7 @@ export function sqlstateOf(error: unknown, depth = 0): string | undefined {
  */
 export function connectionErrorCause(error: unknown, depth = 0): string | undefined {
   if (typeof error !== 'object' || error === null || depth > 4) return undefined
-  if (error instanceof ReadTimeoutError || error instanceof LinkClosedError || error instanceof ProbeTimeout) return error.code
+  if (error instanceof TimeoutError || error instanceof LinkClosedError) return error.code
   const adapter = field(field(field(error, 'meta'), 'driverAdapterError'), 'cause') ?? field(error, 'cause')
   const sqlstate = field(adapter, 'originalCode') ?? field(adapter, 'code')
   if (typeof sqlstate === 'string' && SQLSTATE.test(sqlstate)) return sqlstate

@@ -1,4 +1,4 @@
-import { ReplicaRouterError } from './errors.js'
+import { InvalidConsistencyTokenError } from './errors/index.js'
 
 /** What a consistency token carries: the scope's last write, as a WAL position and a wall-clock time. */
 export interface ConsistencyPoint {
@@ -6,18 +6,6 @@ export interface ConsistencyPoint {
   readonly lsn: bigint
   /** When the write happened (ms since the epoch). */
   readonly time: number
-}
-
-/** A consistency token that cannot be used: malformed, of another version, too long, or out of range. */
-export class InvalidConsistencyTokenError extends ReplicaRouterError {
-  override name = 'InvalidConsistencyTokenError'
-  /** Why it was rejected (never the token itself, which is untrusted input). */
-  readonly reason: string
-
-  constructor(reason: string) {
-    super(`Invalid consistency token: ${reason}`)
-    this.reason = reason
-  }
 }
 
 const VERSION = '1'

@@ -4,7 +4,8 @@ import type { ResolvedOptions } from './options.js'
 import type { ReplicaState, Router } from './router.js'
 import { tick } from './scope.js'
 import type { ServerLink } from './server-link.js'
-import { ProbeTimeout, within } from './within.js'
+import { TimeoutError } from './errors/index.js'
+import { within } from './within.js'
 
 /**
  * How long the router's own connections stay open without a query: `idleAfterMs` (10 s when it is `false`), and
@@ -131,7 +132,7 @@ export class HealthMonitor {
     // A pooled entry: the router's connection may reach another server than the read's.
     if (!replica.link.own || replica.pooled) return undefined
     const startedAt = tick()
-    return within(queryReplay(replica.link, true), this.options.health.timeoutMs).then(
+    return within(queryReplay(replica.link, true), this.options.health.timeoutMs, `a replay check of replica \`${replica.name}\``).then(
       (observation) => {
         this.router.observeReplay(replica, observation, startedAt)
         replica.checks.observe(startedAt, observation)
@@ -178,8 +179,8 @@ export class HealthMonitor {
     // asked it lately; else the replicas' received positions stand in for it (see below).
     const askPrimary = this.lagLimited || !this.primary.own || this.router.primaryPosition.askedWithin(this.idleAfter())
     const primaryLsn = askPrimary
-      ? await within(queryPrimaryLsn(this.primary, false), timeoutMs).catch((error: unknown) => {
-          if (error instanceof ProbeTimeout) this.primary.reset() // a connection stuck on a hung server
+      ? await within(queryPrimaryLsn(this.primary, false), timeoutMs, 'the primary’s WAL position').catch((error: unknown) => {
+          if (error instanceof TimeoutError) this.primary.reset() // a connection stuck on a hung server
           return undefined // the primary's own trouble is not the replicas' health: lag is just not measurable now
         })
       : undefined
@@ -231,11 +232,11 @@ export class HealthMonitor {
     const startedAt = tick()
     if (this.stopped()) return undefined
     try {
-      if (this.pending.has(replica)) throw new ProbeTimeout()
+      if (this.pending.has(replica)) throw new TimeoutError(`the previous health check of replica \`${replica.name}\``, timeoutMs)
       // Now and then, identify who answers through this entry (see IDENTIFY_EVERY_OWN).
       const identify = link.own ? this.rounds === 1 || this.rounds % IDENTIFY_EVERY_OWN === 0 : this.rounds <= IDENTIFY_FIRST_SHARED || this.rounds % IDENTIFY_EVERY_SHARED === 0
       this.pending.add(replica)
-      const probe = identify ? this.identify(link) : within(queryReplay(link, false), timeoutMs).then((o) => [o])
+      const probe = identify ? this.identify(link) : within(queryReplay(link, false), timeoutMs, `a health check of replica \`${replica.name}\``).then((o) => [o])
       void probe.then(
         () => this.pending.delete(replica),
         () => this.pending.delete(replica),
@@ -256,7 +257,7 @@ export class HealthMonitor {
    * or `undefined` when the server answered, with an error of the query.
    */
   private probeFailed(replica: ReplicaState, error: unknown): string | undefined {
-    if (error instanceof ProbeTimeout) replica.link.reset()
+    if (error instanceof TimeoutError) replica.link.reset()
     const cause = connectionErrorCause(error)
     if (cause !== undefined && replica.state !== 'down') this.router.fail(replica, cause)
     return cause

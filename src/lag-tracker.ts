@@ -1,7 +1,7 @@
-/** `'16/B374D848'` -> a byte position. Throws a TypeError for anything else. */
+/** `'16/B374D848'` -> a byte position. Throws a ReplicaRouterError for anything else. */
 export function parseLsn(text: string): bigint {
   const match = /^([0-9A-Fa-f]{1,8})\/([0-9A-Fa-f]{1,8})$/.exec(text)
-  if (!match) throw new TypeError(`Not a PostgreSQL LSN: ${JSON.stringify(text.slice(0, 40))}`)
+  if (!match) throw new ReplicaRouterError(`Not a PostgreSQL LSN: ${JSON.stringify(text.slice(0, 40))}`)
   return (BigInt(`0x${match[1] ?? '0'}`) << 32n) | BigInt(`0x${match[2] ?? '0'}`)
 }
 
@@ -11,6 +11,7 @@ export function formatLsn(lsn: bigint): string {
 }
 
 import type { ServerLink } from './server-link.js'
+import { ReplicaRouterError } from './errors/index.js'
 
 /**
  * Runs {@link PRIMARY_LSN_SQL} on the primary: its WAL insert position less the page header it may point past;

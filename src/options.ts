@@ -1,5 +1,5 @@
 import { describeValue } from './describe-value.js'
-import { InvalidOptionError } from './errors.js'
+import { InvalidOptionError } from './errors/index.js'
 import { isReplicaName } from './replica-name.js'
 import type { HealthEvent } from './health-event.js'
 import type { RouteEvent } from './route-event.js'

@@ -1,6 +1,7 @@
 import { Socket } from 'node:net'
 import { connectionErrorCause } from './connection-error.js'
 import { LinkClosedError, type Row, type ServerLink } from './server-link.js'
+import { ReplicaRouterError } from './errors/index.js'
 
 /** The part of node-postgres' `Client` used here. */
 interface PgClient {
@@ -21,7 +22,7 @@ export type PgClientClass = new (config: Record<string, unknown>) => PgClient
 export async function loadPg(): Promise<PgClientClass> {
   const pg = (await import('pg')) as unknown as { default?: { Client?: unknown }; Client?: unknown }
   const Client = pg.default?.Client ?? pg.Client
-  if (typeof Client !== 'function') throw new TypeError('the `pg` module has no `Client`')
+  if (typeof Client !== 'function') throw new ReplicaRouterError('the `pg` module has no `Client`')
   return Client as PgClientClass
 }
 

@@ -20,7 +20,7 @@
  * client from that client (so every extension applies inside the transaction).
  */
 import { Prisma } from '@prisma/client/extension'
-import { ReplicaRouterError } from './errors.js'
+import { ReplicaRouterError } from './errors/index.js'
 
 interface InternalParams {
   readonly transaction?: unknown

@@ -1,4 +1,4 @@
-import { ReadTimeoutError } from './connection-error.js'
+import { TimeoutError } from './errors/index.js'
 
 /**
  * A read in flight and what to do once it is overdue. Linked into the list of reads in flight.
@@ -9,7 +9,7 @@ export interface ReadTicket {
    * @internal
    */
   closedAt: number
-  onTimeout(error: ReadTimeoutError): void
+  onTimeout(error: TimeoutError): void
   /** @internal */ previous: ReadTicket | undefined
   /** @internal */ next: ReadTicket | undefined
   /** @internal */ linked: boolean
@@ -39,7 +39,7 @@ export class ReadDeadlines {
     this.sweepMs = Math.max(1, Math.min(125, Math.floor(timeoutMs / 8)))
   }
 
-  /** `promise`, or a ReadTimeoutError once it has run longer than the timeout. */
+  /** `promise`, or a TimeoutError once it has run longer than the timeout. */
   run<T>(promise: PromiseLike<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const ticket = this.track(reject)
@@ -58,7 +58,7 @@ export class ReadDeadlines {
   }
 
   /** Starts the clock for one read: `onTimeout` is called once it has run longer than the timeout, unless released. */
-  track(onTimeout: (error: ReadTimeoutError) => void): ReadTicket {
+  track(onTimeout: (error: TimeoutError) => void): ReadTicket {
     const ticket: ReadTicket = { closedAt: Number.NaN, onTimeout, previous: this.tail, next: undefined, linked: true }
     if (this.tail) this.tail.next = ticket
     else this.head = ticket
@@ -110,7 +110,7 @@ export class ReadDeadlines {
     for (let ticket: ReadTicket | undefined = head; ticket !== undefined; ticket = this.head) {
       if (!(now - ticket.closedAt >= this.timeoutMs)) break
       this.release(ticket)
-      ticket.onTimeout(new ReadTimeoutError(`read timed out after ${String(this.timeoutMs)} ms`))
+      ticket.onTimeout(new TimeoutError('a read on a replica', this.timeoutMs))
     }
   }
 }

@@ -1,13 +1,21 @@
 import { Prisma } from '@prisma/client/extension'
 import { connectionErrorCause } from './connection-error.js'
 import { encodeConsistencyToken } from './consistency-token.js'
-import { describeValue } from './describe-value.js'
-import { InvalidOptionError, NoReplicaAvailableError, ReplicaInTransactionError, ReplicaWriteError } from './errors.js'
+import {
+  InvalidOptionError,
+  NoReplicaAvailableError,
+  ReplicaInTransactionError,
+  ReplicaModelError,
+  ReplicaRouterError,
+  ReplicaWriteError,
+  TimeoutError,
+  UnknownReplicaError,
+} from './errors/index.js'
 import type { ReplicaStatus } from './health-event.js'
 import { connectionIdleMs, HealthMonitor } from './health-monitor.js'
 import { queryPrimaryLsn } from './lag-tracker.js'
 import { linkTo } from './router-connections.js'
-import { ProbeTimeout, within } from './within.js'
+import { within } from './within.js'
 import { ReadDeadlines } from './read-deadlines.js'
 import { modelProperty, READ_OPERATIONS } from './operations.js'
 import { resolveOptions, type PrismaClientLike, type ReadReplicasOptions, type ResolvedOptions } from './options.js'
@@ -389,7 +397,7 @@ class ReplicaReader {
     const actions = this.actionsOf(replica)
     // Looked up even for a request: a replica's client without the model (another schema) is named as such.
     const run = actions.get(model, params.operation)
-    if (!run) return Promise.reject(new TypeError(`Replica \`${replica.name}\` has no \`${model}.${params.operation}\``))
+    if (!run) return Promise.reject(new ReplicaModelError(replica.name, model, params.operation))
     const request = actions.executesRequests ? params.request : undefined
     // A request run directly is unpacked by the replica's client (its fluent path is part of it).
     const path = request ? undefined : params.path
@@ -512,7 +520,7 @@ async function onReplica(replica: ReplicaState, actions: ClientActions, params: 
   if (actions.executesRequests) return await executeRequest(actions.client, requestOf(params), args)
   if (model === undefined) return await callRaw(actions.client, operation, args)
   const run = actions.get(model, operation)
-  if (!run) throw new TypeError(`Replica \`${replica.name}\` has no \`${model}.${operation}\``)
+  if (!run) throw new ReplicaModelError(replica.name, model, operation)
   const path = fluentPath(params)
   const result = await run(args)
   return path ? unpackFluent(result, path) : result
@@ -557,11 +565,11 @@ export function readReplicas(options: ReadReplicasOptions) {
       resolved,
       async () => {
         // Bounded like a health check: a read never waits on a hung primary connection (it goes to the primary).
-        const lsn = await within(queryPrimaryLsn(primaryLink, true), resolved.health.timeoutMs).catch((error: unknown) => {
-          if (error instanceof ProbeTimeout) primaryLink.reset()
+        const lsn = await within(queryPrimaryLsn(primaryLink, true), resolved.health.timeoutMs, 'the primary’s WAL position').catch((error: unknown) => {
+          if (error instanceof TimeoutError) primaryLink.reset()
           throw error
         })
-        if (lsn === undefined) throw new TypeError('pg_current_wal_insert_lsn() returned no position')
+        if (lsn === undefined) throw new ReplicaRouterError('pg_current_wal_insert_lsn() returned no position')
         return lsn
       },
       (r) => linkTo(r.client, `replica \`${r.name}\``, idleMs),
@@ -661,9 +669,12 @@ export function readReplicas(options: ReadReplicasOptions) {
           $replica<T extends object>(this: T, name?: string): Omit<T, '$primary' | '$replica'> {
             const context = Prisma.getExtensionContext(this)
             if (isTransactionClient(context)) throw new ReplicaInTransactionError()
-            if (name !== undefined && typeof name !== 'string') {
-              throw new TypeError(`Expected \`name\` to be a string, got ${describeValue(name)}`)
-            }
+            // A name that is not a string is unknown too (the error describes it without showing a string).
+            if (name !== undefined && typeof name !== 'string')
+              throw new UnknownReplicaError(
+                name,
+                router.replicas.map((r) => r.name),
+              )
             const replica = name === undefined ? router.pick({ model: undefined, operation: '$replica' }) : router.byName(name)
             if (!replica) {
               throw new NoReplicaAvailableError(undefined, '$replica', router.states())

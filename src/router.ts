@@ -1,4 +1,4 @@
-import { RoutingPolicyError, UnknownReplicaError } from './errors.js'
+import { RoutingPolicyError, UnknownReplicaError } from './errors/index.js'
 import type { HealthEvent, ReplicaHealth, ReplicaLag, ReplicaStatus } from './health-event.js'
 import type { PrismaClientLike, ResolvedOptions, ResolvedReplica } from './options.js'
 import type { ReplicaCandidate, RoutingContext, RoutingPolicy } from './policies/routing-policy.js'

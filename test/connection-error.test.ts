@@ -1,5 +1,6 @@
 import { expect, it } from 'vitest'
-import { connectionErrorCause, ReadTimeoutError } from '../src/connection-error.ts'
+import { connectionErrorCause } from '../src/connection-error.ts'
+import { TimeoutError } from '../src/errors/index.ts'
 
 /** Shapes as Prisma 7 + @prisma/adapter-pg produce them (recorded against a real server, see health tests). */
 const prismaAdapterError = (code: string, cause: Record<string, unknown>) =>
@@ -17,7 +18,7 @@ it.each([
   ['node error', Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }), 'ECONNREFUSED'],
   ['pg message', new Error('Connection terminated unexpectedly'), 'connection-terminated'],
   ['nested cause', new Error('wrapped', { cause: Object.assign(new Error('x'), { code: 'ECONNRESET' }) }), 'ECONNRESET'],
-  ['our timeout', new ReadTimeoutError('read timed out'), 'timeout'],
+  ['our timeout', new TimeoutError('a read on a replica', 1000), 'timeout'],
 ])('connection-level: %s -> %s', (_label, error, cause) => {
   expect(connectionErrorCause(error)).toBe(cause)
 })

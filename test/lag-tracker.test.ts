@@ -1,13 +1,14 @@
 import { describe, expect, it } from 'vitest'
 import { ClientLink } from '../src/server-link.ts'
 import { formatLsn, LagTracker, parseLsn, queryPrimaryLsn, queryReplay } from '../src/lag-tracker.ts'
+import { ReplicaRouterError } from '../src/errors/index.ts'
 
 describe('LSN', () => {
   it('parses and formats PostgreSQL positions', () => {
     expect(parseLsn('0/0')).toBe(0n)
     expect(parseLsn('16/B374D848')).toBe((0x16n << 32n) | 0xb374d848n)
     expect(formatLsn(parseLsn('16/B374D848'))).toBe('16/B374D848')
-    expect(() => parseLsn('nope')).toThrow(TypeError)
+    expect(() => parseLsn('nope')).toThrow(ReplicaRouterError)
   })
 })
 

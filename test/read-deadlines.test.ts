@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest'
-import { ReadTimeoutError } from '../src/connection-error.ts'
+import { TimeoutError } from '../src/errors/index.ts'
 import { ReadDeadlines } from '../src/read-deadlines.ts'
 import { until } from './support/until.ts'
 
 describe('ReadDeadlines', () => {
-  it('rejects a read that outlives the timeout with a ReadTimeoutError, and passes others through', async () => {
+  it('rejects a read that outlives the timeout with a TimeoutError, and passes others through', async () => {
     const deadlines = new ReadDeadlines(20)
     const never = new Promise<never>(() => undefined)
-    await expect(deadlines.run(never)).rejects.toBeInstanceOf(ReadTimeoutError)
+    await expect(deadlines.run(never)).rejects.toBeInstanceOf(TimeoutError)
     await expect(deadlines.run(Promise.resolve(7))).resolves.toBe(7)
     await expect(deadlines.run(Promise.reject(new Error('own')))).rejects.toThrow('own')
     expect(deadlines.size).toBe(0)

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { Prisma as GeneratedPrisma } from '../generated/prisma/client.ts'
-import { isReplicaInTransactionError, isReplicaWriteError, isUnknownReplicaError, readReplicas, runInScope } from '../src/index.ts'
+import { isReplicaInTransactionError, isReplicaWriteError, isUnknownReplicaError, readReplicas, UnknownReplicaError, runInScope } from '../src/index.ts'
 import { healReplicas, newClient, replicaNames, requireCluster, routedClient, topology, unique, waitForReplication } from './support/db.ts'
 
 const { prisma, events, base } = routedClient({ sticky: false })
@@ -120,6 +120,8 @@ describe('$primary() and $replica() (drop-in with @prisma/extension-read-replica
     }
     expect(isUnknownReplicaError(error)).toBe(true)
     expect((error as Error).message).toBe('Unknown replica `nope`; configured replicas: `replica-1`, `replica-2`')
+    // Not a string at all (JavaScript callers): unknown as well, described, not a bare TypeError.
+    expect(() => prisma.$replica(42 as unknown as string)).toThrow(new UnknownReplicaError(42, ['replica-1', 'replica-2']))
   })
 
   it('$replica(url) by mistake: UnknownReplicaError neither shows nor keeps the string (it may hold a password)', () => {

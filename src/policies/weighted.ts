@@ -1,4 +1,5 @@
 import { describeValue } from '../describe-value.js'
+import { RoutingPolicyError } from '../errors/index.js'
 import type { ReplicaCandidate, RoutingPolicy } from './routing-policy.js'
 
 /** The largest replica position kept (far beyond any real replica list). */
@@ -23,8 +24,9 @@ export function weighted(): RoutingPolicy {
         // One check for both: a non-negative integer (`>>> 0` keeps it) within the array.
         if (index >>> 0 !== index || index >= current.length) {
           if (index >>> 0 !== index || index > MAX_INDEX) {
-            throw new TypeError(
-              `Expected candidate \`index\` to be an integer from 0 to ${String(MAX_INDEX)} (the replica's position in \`replicas\`), got ${describeValue(index)}`,
+            throw new RoutingPolicyError(
+              'weighted',
+              `expected candidate \`index\` to be an integer from 0 to ${String(MAX_INDEX)} (the replica's position in \`replicas\`), got ${describeValue(index)}`,
             )
           }
           const grown = new Float64Array(Math.max(index + 1, current.length * 2))

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { weighted } from '../../src/index.ts'
+import { RoutingPolicyError, weighted } from '../../src/index.ts'
 import { context, candidates, distribution } from '../support/policy-helpers.ts'
 
 describe('weighted (smooth weighted round-robin)', () => {
@@ -27,7 +27,10 @@ describe('weighted (smooth weighted round-robin)', () => {
     expect(distribution(weighted(), list, 8000)).toEqual({ r0: 1000, r1: 2000, r2: 5000 })
     for (const index of [-1, 0.5, Number.NaN, 65_536]) {
       expect(() => weighted().pick([{ ...list[0]!, index }], context)).toThrow(
-        new TypeError(`Expected candidate \`index\` to be an integer from 0 to 65535 (the replica's position in \`replicas\`), got \`${String(index)}\` (number)`),
+        new RoutingPolicyError(
+          'weighted',
+          `expected candidate \`index\` to be an integer from 0 to 65535 (the replica's position in \`replicas\`), got \`${String(index)}\` (number)`,
+        ),
       )
     }
   })

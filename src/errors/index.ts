@@ -1,0 +1,12 @@
+/** The errors of prisma-replica-router: one class per file under ReplicaRouterError, each with its type guard. */
+export { ReplicaRouterError, isReplicaRouterError } from './replica-router-error.js'
+export { ReplicaWriteError, isReplicaWriteError } from './replica-write-error.js'
+export { ReplicaInTransactionError, isReplicaInTransactionError } from './replica-in-transaction-error.js'
+export { UnknownReplicaError, isUnknownReplicaError } from './unknown-replica-error.js'
+export { RoutingPolicyError, isRoutingPolicyError } from './routing-policy-error.js'
+export { NoReplicaAvailableError, isNoReplicaAvailableError } from './no-replica-available-error.js'
+export { InvalidOptionError, isInvalidOptionError } from './invalid-option-error.js'
+export { InvalidConsistencyTokenError, isInvalidConsistencyTokenError } from './invalid-consistency-token-error.js'
+export { NotPrimaryError, isNotPrimaryError } from './not-primary-error.js'
+export { TimeoutError, isTimeoutError } from './timeout-error.js'
+export { ReplicaModelError, isReplicaModelError } from './replica-model-error.js'
