@@ -17,13 +17,13 @@ import { queryPrimaryLsn } from './lag-tracker.js'
 import { linkTo } from './router-connections.js'
 import { within } from './within.js'
 import { ReadDeadlines } from './read-deadlines.js'
-import { modelProperty, READ_OPERATIONS } from './operations.js'
+import { modelProperty, READ_OPERATIONS } from './prisma/operations.js'
 import { resolveOptions, type PrismaClientLike, type ReadReplicasOptions, type ResolvedOptions } from './options.js'
-import { ClientActions } from './client-actions.js'
-import { ROUTER_EXTENSION, extensionsUnder, readsChangedOnlyByQueries, readsUnchangedBy, routerOnTop, shapesUnder } from './composition.js'
-import { forClientWithout, ROW_OPERATIONS } from './computed-fields.js'
-import { withFastReads } from './fast-reads.js'
-import { withoutCallSite } from './without-call-site.js'
+import { ClientActions } from './prisma/client-actions.js'
+import { ROUTER_EXTENSION, extensionsUnder, readsChangedOnlyByQueries, readsUnchangedBy, routerOnTop, shapesUnder } from './prisma/composition.js'
+import { forClientWithout, ROW_OPERATIONS } from './prisma/computed-fields.js'
+import { withFastReads } from './prisma/fast-reads.js'
+import { withoutCallSite } from './prisma/without-call-site.js'
 import {
   callRaw,
   executeRequest,
@@ -38,7 +38,7 @@ import {
   isTransactionClient,
   unpackFluent,
   withTransactionWrapper,
-} from './prisma-internals.js'
+} from './prisma/internals.js'
 import type { RoutingPolicy } from './policies/routing-policy.js'
 import { Router, type ReplicaState, type RouterStats } from './router.js'
 import { type ScopeState, tick } from './scope.js'
@@ -62,7 +62,7 @@ interface ReadRequest {
   readonly query: (args: unknown) => PromiseLike<unknown>
   /** The fluent API's path (`findUnique(...).posts()` -> `['posts']`) to unpack from a replica's result. */
   readonly path: readonly string[] | undefined
-  /** The arguments for a replica's client: `args`, or `args` rewritten for computed fields (src/computed-fields.ts). */
+  /** The arguments for a replica's client: `args`, or `args` rewritten for computed fields (src/prisma/computed-fields.ts). */
   readonly replicaArgs: unknown
   /**
    * The query extension's request (read through the query extension), which a replica client without extensions
@@ -536,9 +536,9 @@ function onPrimary(params: ReadRequest): Promise<unknown> {
  * read-your-writes through a sticky window, and replica health: a replica that fails or lags leaves rotation,
  * and a read that fails on a replica at the connection level is retried elsewhere. Apply it before or after other
  * extensions: it stays the last query extension (extensions applied to the routed client go under it, see
- * src/composition.ts), so replicas receive arguments rewritten by soft-delete or tenant filters, and computed
+ * src/prisma/composition.ts), so replicas receive arguments rewritten by soft-delete or tenant filters, and computed
  * fields work on replica reads. Applied to a client with no extension, model reads take a fast path
- * (src/fast-reads.ts) that skips the extended client's own request pipeline.
+ * (src/prisma/fast-reads.ts) that skips the extended client's own request pipeline.
  *
  * @example
  * ```ts
@@ -579,7 +579,7 @@ export function readReplicas(options: ReadReplicasOptions) {
 
     /**
      * The router applied to `under` (the client it extends, or that client with extensions applied to the routed
-     * client later: see src/composition.ts), answering `$extends` by going under again.
+     * client later: see src/prisma/composition.ts), answering `$extends` by going under again.
      */
     // Declared apart, typed, so that the routed client's type is inferred from `routedOver` without recursion.
     const over: { routed: (under: typeof base, parent: object) => object } = { routed: () => ({}) }
@@ -587,7 +587,7 @@ export function readReplicas(options: ReadReplicasOptions) {
     const routedOver = (under: typeof base, parent?: object) => {
       const underClient = under as unknown as AnyClient
       const extensions = extensionsUnder(underClient)
-      // Computed fields under the router: replica reads ask for what they need (src/computed-fields.ts).
+      // Computed fields under the router: replica reads ask for what they need (src/prisma/computed-fields.ts).
       const shapes = shapesUnder(underClient, extensions)
 
       /**
@@ -744,7 +744,7 @@ export function readReplicas(options: ReadReplicasOptions) {
       })
       // Nothing under the router changes model reads (no extension, or only client/model methods): reads may
       // skip the extended client's pipeline. (An unreadable extension list is empty: then only a bare client.)
-      // Or only query components do: the fast path runs their callbacks itself, then routes (src/query-chain.ts).
+      // Or only query components do: the fast path runs their callbacks itself, then routes (src/prisma/query-chain.ts).
       const fast = extensions.length === 0 ? hasNoExtensions(under) : readsUnchangedBy(extensions)
       const chained = !fast && extensions.length > 0 && readsChangedOnlyByQueries(extensions) && runsRequests(under)
       const routed =

@@ -1,5 +1,5 @@
 import { loadPg, OwnConnection, type PgClientClass } from './own-connection.js'
-import { pgSettingsOf } from './prisma-internals.js'
+import { pgSettingsOf } from './prisma/internals.js'
 import { ClientLink, type RawQueryable, type Row, type ServerLink } from './server-link.js'
 
 /** The warning code emitted when the router's queries must go through an application's client. */

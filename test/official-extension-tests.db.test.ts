@@ -6,7 +6,7 @@
  *
  * One deliberate difference. The official tests label the entries of an extension applied after the router
  * `primary`: they rely on the router skipping that extension for replica reads and for `$primary()` (its README
- * says to apply the router last). This router honours extensions applied after it (src/composition.ts): they run
+ * says to apply the router last). This router honours extensions applied after it (src/prisma/composition.ts): they run
  * on every query, once. So their entries are labelled `app` here, and a query ran on a replica exactly when the
  * replica's own client logged it.
  */

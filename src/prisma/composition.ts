@@ -7,13 +7,13 @@
  *   query extension added later (a tenant filter, row-level security) runs before routing on every read, once.
  * - **Results shaped as the application's client shapes them.** A replica read runs on the replica's own client,
  *   and the routed client computes its result extensions from the rows returned, as from its own: the replica is
- *   asked for the fields computed fields need (src/computed-fields.ts).
+ *   asked for the fields computed fields need (src/prisma/computed-fields.ts).
  * - `$replica()` is the client under the router with a last query extension that runs each query on the replica:
  *   every extension runs once, in order, with the clients it was given (src/read-replicas.ts).
  */
 import { forwardingProxy } from './forwarding-proxy.js'
 import { READ_OPERATIONS } from './operations.js'
-import { extensionsOf, hasNoExtensions, modelShapesOf, type ExtensionArgs, type ModelShapes } from './prisma-internals.js'
+import { extensionsOf, hasNoExtensions, modelShapesOf, type ExtensionArgs, type ModelShapes } from './internals.js'
 
 /** The warning code emitted when the extensions under the router cannot be read from the client. */
 export const EXTENSIONS_UNREADABLE_WARNING = 'PRISMA_REPLICA_ROUTER_EXTENSIONS_UNREADABLE'
@@ -58,7 +58,7 @@ function warnUnreadable(): void {
 
 /**
  * True when none of `extensions` changes what a model read asks or returns: no query or result component, and no
- * model method named like a read operation. The fast read path (src/fast-reads.ts) may then skip the routed
+ * model method named like a read operation. The fast read path (src/prisma/fast-reads.ts) may then skip the routed
  * client's pipeline: an extension that only adds client or model methods (or nothing) costs reads nothing.
  */
 export function readsUnchangedBy(extensions: readonly ExtensionArgs[]): boolean {
@@ -68,7 +68,7 @@ export function readsUnchangedBy(extensions: readonly ExtensionArgs[]): boolean 
 /**
  * True when `extensions` change model reads only through query components: no result component, and no model
  * method named like a read operation. The fast read path may then run their query callbacks itself, before it
- * routes (src/query-chain.ts), instead of the routed client's pipeline.
+ * routes (src/prisma/query-chain.ts), instead of the routed client's pipeline.
  */
 export function readsChangedOnlyByQueries(extensions: readonly ExtensionArgs[]): boolean {
   // Another router under this one (readReplicas applied twice) applies itself on top of what is applied to its

@@ -15,7 +15,7 @@
  * - the same on every relation selected or included, with that relation's model.
  * Only the `find*` operations shape rows with computed fields (`count`, `aggregate`, `groupBy` do not).
  */
-import type { ComputedField, ModelShapes } from './prisma-internals.js'
+import type { ComputedField, ModelShapes } from './internals.js'
 
 type Args = Readonly<Record<string, unknown>>
 type Computed = Readonly<Record<string, ComputedField>>

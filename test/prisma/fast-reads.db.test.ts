@@ -1,10 +1,10 @@
 import { inspect } from 'node:util'
 import { afterAll, describe, expect, it, vi } from 'vitest'
-import { ReplicaModelError, readReplicas } from '../src/index.ts'
-import { tracingEnabled } from '../src/prisma-internals.ts'
-import { newClient, routedClient, topology, unique, waitForReplication } from './support/db.ts'
+import { ReplicaModelError, readReplicas } from '../../src/index.ts'
+import { tracingEnabled } from '../../src/prisma/internals.ts'
+import { newClient, routedClient, topology, unique, waitForReplication } from '../support/db.ts'
 
-// readReplicas applied straight to a PrismaClient: reads take the fast path (src/fast-reads.ts).
+// readReplicas applied straight to a PrismaClient: reads take the fast path (src/prisma/fast-reads.ts).
 const { prisma, events } = routedClient({ sticky: false })
 const plain = newClient(topology.primaryUrl)
 afterAll(() => Promise.all([prisma.$disconnect(), plain.$disconnect()]))
@@ -85,7 +85,7 @@ describe('the fast path behaves like a client, for code that pokes at it', () =>
 
   it('a replica client without the model rejects the read with a ReplicaModelError, and nothing stays in flight', async () => {
     // A client generated from another schema (the catalog example: Author, Book) as the replica.
-    const { PrismaClient: CatalogClient } = await import('../examples/catalog/generated/prisma/client.ts')
+    const { PrismaClient: CatalogClient } = await import('../../examples/catalog/generated/prisma/client.ts')
     const { PrismaPg } = await import('@prisma/adapter-pg')
     const other = new CatalogClient({ adapter: new PrismaPg({ connectionString: topology.replicas[0]!.url }) })
     const client = newClient(topology.primaryUrl).$extends(readReplicas({ replicas: [{ client: other, name: 'catalog' }] }))
@@ -140,7 +140,7 @@ describe('which clients take the fast path', () => {
     expect(fast(routedOver({ client: { $hello: () => 'hello' }, model: { user: { signUp: () => 'signed up' } } }))).toBe(true)
   })
 
-  it('with query components: row reads, which run their callbacks first (src/query-chain.ts); aggregates take the client’s pipeline', () => {
+  it('with query components: row reads, which run their callbacks first (src/prisma/query-chain.ts); aggregates take the client’s pipeline', () => {
     const client = routedOver({ query: { $allOperations: ({ args, query }: { args: unknown; query: (a: unknown) => unknown }) => query(args) } })
     expect(fast(client)).toBe(true)
     expect((client.user.count() as object).constructor.name).not.toContain('RoutedRead')

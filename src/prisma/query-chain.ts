@@ -1,6 +1,6 @@
 /**
  * The query extension callbacks of the client under the router, run for a model read by the fast read path
- * (src/fast-reads.ts) instead of by that client's request pipeline, with the router as the last step: every
+ * (src/prisma/fast-reads.ts) instead of by that client's request pipeline, with the router as the last step: every
  * extension runs once, in its order, and the read then costs what the same extensions cost on a plain client.
  *
  * It runs them as Prisma does (src/runtime/core/extensions/applyQueryExtensions.ts): each callback gets the
@@ -10,7 +10,7 @@
  * then runs in that transaction, on the primary, in the batch.
  */
 import { cloneArgs } from './clone-args.js'
-import type { ModelRequest, QueryCallback } from './prisma-internals.js'
+import type { ModelRequest, QueryCallback } from './internals.js'
 
 /** The last step: `request` (with the arguments the last callback passed, and its transaction, if any). */
 export type LastStep = (request: ModelRequest) => PromiseLike<unknown>

@@ -8,7 +8,7 @@
  *
  * Prisma's values are recognised by the methods of their classes, which the runtime does not all export:
  * `_getNamespace` (null types), `ifUndefined` (`skip`), `_toGraphQLInputType` (field references); a decimal by
- * `decimal.js`'s shape. test/clone-args.test.ts checks each against the Prisma Client in use.
+ * `decimal.js`'s shape. test/prisma/clone-args.test.ts checks each against the Prisma Client in use.
  */
 export function cloneArgs(args: unknown): unknown {
   return cloneValue(args ?? {})

@@ -2,12 +2,12 @@
  * The fast read path. A query extension makes every read pass through the extended client's request pipeline
  * (argument cloning, the extension chain, result visiting) before the replica client runs its own: about 10 %
  * more latency than a plain client. When the client that `readReplicas` extends has no extension that changes
- * model reads (none, or only client and model methods: src/composition.ts, readsUnchangedBy), nothing in that
+ * model reads (none, or only client and model methods: src/prisma/composition.ts, readsUnchangedBy), nothing in that
  * first pass changes the query, so the extended client is wrapped instead: its model delegates
  * answer read operations (`findMany`, `findUnique`, `count`, …) by routing at once and calling the chosen
  * client's delegate directly. When only query components change reads (readsChangedOnlyByQueries), the row
  * reads (`findMany`, `findFirst`, `findUnique` and their `OrThrow` forms) run those callbacks first, as Prisma
- * would (src/query-chain.ts), and then route; the aggregates take the extended client's own query. Everything
+ * would (src/prisma/query-chain.ts), and then route; the aggregates take the extended client's own query. Everything
  * else is the extended client itself, untouched:
  * - writes, raw queries, `$transaction`, transaction clients and `$extends` on top of it use the extended client
  *   (the query extension routes them, and a later `$extends` keeps routing reads through it);
@@ -17,12 +17,12 @@
 import { READ_OPERATIONS, modelProperty } from './operations.js'
 import { quietAction } from './without-call-site.js'
 import { forwardingProxy } from './forwarding-proxy.js'
-import { executeRequest, modelRequest, queryCallbacksOf, runRequest, type ModelRequest, type QueryCallback } from './prisma-internals.js'
+import { executeRequest, modelRequest, queryCallbacksOf, runRequest, type ModelRequest, type QueryCallback } from './internals.js'
 import { runQueryChain } from './query-chain.js'
 
 /**
  * Routes one read: runs it on a replica, or through `primary` (the unextended client's delegate). `request`: the
- * read as Prisma's request (see prisma-internals.ts, modelRequest), for a row read, which a replica's client may
+ * read as Prisma's request (see src/prisma/internals.ts, modelRequest), for a row read, which a replica's client may
  * then run without its own pipeline; `undefined`: the replica's model method runs it.
  */
 export type RouteRead = (model: string, operation: string, args: unknown, primary: (args: unknown) => PromiseLike<unknown>, request: ModelRequest | undefined) => Promise<unknown>
@@ -124,7 +124,7 @@ interface ReadTarget {
 }
 
 /**
- * The row reads: the fast path runs query extension callbacks for them itself (src/query-chain.ts), and gives
+ * The row reads: the fast path runs query extension callbacks for them itself (src/prisma/query-chain.ts), and gives
  * them to the router as Prisma's request too. The aggregates (`count`, `aggregate`, `groupBy`) map their arguments
  * and results in Prisma's pipeline: with callbacks under the router, they take the extended client's own query;
  * a replica runs them through its model method.

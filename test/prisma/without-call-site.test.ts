@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { withoutCallSite } from '../src/without-call-site.ts'
+import { withoutCallSite } from '../../src/prisma/without-call-site.ts'
 
 const limit = Error.stackTraceLimit
 afterEach(() => {

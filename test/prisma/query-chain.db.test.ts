@@ -1,13 +1,13 @@
 /**
  * Query extensions under the router (applied before readReplicas, or after it: the router re-applies itself on
- * top) on the fast read path: their callbacks are run by src/query-chain.ts, then the read is routed. Each test
+ * top) on the fast read path: their callbacks are run by src/prisma/query-chain.ts, then the read is routed. Each test
  * runs the same extensions on a plain client too: what the callbacks see and what the read returns must be the
  * same, on the real cluster.
  */
 import { afterAll, describe, expect, it } from 'vitest'
-import { Prisma as GeneratedPrisma } from '../generated/prisma/client.ts'
-import { readReplicas, type RouteEvent } from '../src/index.ts'
-import { cluster, newClient, replicaNames, topology, unique, waitForReplication } from './support/db.ts'
+import { Prisma as GeneratedPrisma } from '../../generated/prisma/client.ts'
+import { readReplicas, type RouteEvent } from '../../src/index.ts'
+import { cluster, newClient, replicaNames, topology, unique, waitForReplication } from '../support/db.ts'
 
 const clients: { $disconnect(): Promise<void> }[] = []
 afterAll(async () => {

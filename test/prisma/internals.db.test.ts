@@ -1,11 +1,11 @@
 /**
- * CANARY for src/prisma-internals.ts, the only module that relies on Prisma Client internals.
+ * CANARY for src/prisma/internals.ts, the only module that relies on Prisma Client internals.
  * If a Prisma release changes any of this, these tests fail loudly and name what changed.
  */
 import { Prisma } from '@prisma/client/extension'
 import { afterAll, describe, expect, it } from 'vitest'
 import { PrismaPg } from '@prisma/adapter-pg'
-import { PrismaClient } from '../generated/prisma/client.ts'
+import { PrismaClient } from '../../generated/prisma/client.ts'
 import pg from 'pg'
 import {
   executeRequest,
@@ -25,9 +25,9 @@ import {
   recordsCallSites,
   unpackFluent,
   withTransactionWrapper,
-} from '../src/prisma-internals.ts'
-import { newClient, topology } from './support/db.ts'
-import { adapterPgVersion, atLeast, clientVersion } from './support/versions.ts'
+} from '../../src/prisma/internals.ts'
+import { newClient, topology } from '../support/db.ts'
+import { adapterPgVersion, atLeast, clientVersion } from '../support/versions.ts'
 
 interface Seen {
   operation: string

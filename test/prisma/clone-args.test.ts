@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { Prisma, PrismaClient } from '../generated/prisma/client.ts'
+import { Prisma, PrismaClient } from '../../generated/prisma/client.ts'
 import { skip } from '@prisma/client/runtime/client'
-import { cloneArgs } from '../src/clone-args.ts'
+import { cloneArgs } from '../../src/prisma/clone-args.ts'
 import { PrismaPg } from '@prisma/adapter-pg'
 
 describe('cloneArgs: a query extension callback’s own copy of the arguments', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { forClientWithout } from '../src/computed-fields.ts'
-import type { ComputedField, ModelShapes } from '../src/prisma-internals.ts'
+import { forClientWithout } from '../../src/prisma/computed-fields.ts'
+import type { ComputedField, ModelShapes } from '../../src/prisma/internals.ts'
 
 /**
  * User { id, email, name, password, posts -> Post }: computed `tag` (needs email), `both` (needs email, name),

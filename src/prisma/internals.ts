@@ -1,6 +1,10 @@
 /**
- * The ONLY module that relies on Prisma Client internals. test/prisma-internals.test.ts is its canary: it
- * fails loudly when a Prisma release changes what is read here.
+ * What the router reads of Prisma Client internals. Everything Prisma-specific lives in src/prisma/ (this file,
+ * and the modules that follow Prisma's own behaviour: fast-reads.ts re-implements PrismaPromise and relies on
+ * `$name`, `requestTransaction`, `spec`, the `PrismaPromise` tag and the fluent relation accessors; query-chain.ts
+ * and clone-args.ts follow Prisma's query extension chain; computed-fields.ts its serializer; composition.ts its
+ * `$extends`); their canaries are in test/prisma/, test/prisma/internals.db.test.ts first: they fail loudly when
+ * a Prisma release changes what is relied on. Run `npm run test:compat -- <versions>` after a Prisma release.
  *
  * Read here, from the `__internalParams` that Prisma passes to every query extension callback:
  * - `transaction`: set for every query of a batch or interactive `$transaction`.
@@ -20,7 +24,7 @@
  * client from that client (so every extension applies inside the transaction).
  */
 import { Prisma } from '@prisma/client/extension'
-import { ReplicaRouterError } from './errors/index.js'
+import { ReplicaRouterError } from '../errors/index.js'
 
 interface InternalParams {
   readonly transaction?: unknown

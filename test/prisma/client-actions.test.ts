@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { ClientActions } from '../src/client-actions.ts'
+import { ClientActions } from '../../src/prisma/client-actions.ts'
 
 /** A client whose model property builds its actions anew on every access, as Prisma's proxies do; counted. */
 function countingClient() {

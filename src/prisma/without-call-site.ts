@@ -1,4 +1,4 @@
-import { recordsCallSites } from './prisma-internals.js'
+import { recordsCallSites } from './internals.js'
 
 /** Whether `Error.stackTraceLimit` can be set here (not in a hardened environment with a frozen `Error`). */
 const settable = (() => {
@@ -10,7 +10,7 @@ const settable = (() => {
  * Prisma records a call site (an `Error` with a stack, for the code location in its error messages) for every
  * query a model delegate creates, unless its error format is `minimal` (the NODE_ENV=production default). For a
  * query that the router creates on a replica's or the primary's client, that stack holds only router and Prisma
- * frames (Prisma prints no location from it: checked in test/fast-reads.db.test.ts), yet capturing it costs
+ * frames (Prisma prints no location from it: checked in test/prisma/fast-reads.db.test.ts), yet capturing it costs
  * several microseconds per read, more the deeper the stack. The router therefore creates its queries with stack
  * traces off; only that synchronous creation is affected, and the limit is restored at once. Replica reads skip
  * even that for a client in the `minimal` format (`ClientActions.recordsCallSites`): the save and restore of the

@@ -1,13 +1,13 @@
 /**
- * Edge cases of query extension callbacks run by the router (src/query-chain.ts), found by an adversarial review:
+ * Edge cases of query extension callbacks run by the router (src/prisma/query-chain.ts), found by an adversarial review:
  * each test compares the routed client with a plain client carrying the same query extensions (or states the
  * behaviour Prisma's own pipeline gives). The argument copies, the rewritten action, the `null` result and the
  * nested router failed on the first version of the chain (0dfcd0a).
  */
 import { afterAll, describe, expect, it } from 'vitest'
-import { Prisma as GeneratedPrisma } from '../generated/prisma/client.ts'
-import { readReplicas, type RouteEvent } from '../src/index.ts'
-import { cluster, newClient, replicaNames, topology, unique, waitForReplication } from './support/db.ts'
+import { Prisma as GeneratedPrisma } from '../../generated/prisma/client.ts'
+import { readReplicas, type RouteEvent } from '../../src/index.ts'
+import { cluster, newClient, replicaNames, topology, unique, waitForReplication } from '../support/db.ts'
 
 const clients: { $disconnect(): Promise<void> }[] = []
 afterAll(async () => {

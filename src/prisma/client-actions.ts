@@ -1,5 +1,5 @@
 import { modelProperty } from './operations.js'
-import { executesRequests, recordsCallSites } from './prisma-internals.js'
+import { executesRequests, recordsCallSites } from './internals.js'
 
 /** A model action of a Prisma client (`client.user.findMany`): called with the query's arguments. */
 export type ModelAction = (args: unknown) => PromiseLike<unknown>
