@@ -1,0 +1,271 @@
+/**
+ * Executing reads (src/read-plan.ts decides them): a read on the primary, or on a replica with failover. A read
+ * that fails on a replica at the connection level takes that replica out of rotation and is retried once on
+ * another of the plan's candidates, then on the primary (or throws, with `fallback: 'error'`); errors of the
+ * query itself are never retried. A read past `readTimeoutMs` is given up only if its server does not answer a
+ * probe. A read whose replica was chosen by what was known of it is confirmed afterwards.
+ */
+import { connectionErrorCause } from './connection-error.js'
+import { NoReplicaAvailableError, ReplicaModelError } from './errors/index.js'
+import type { ResolvedOptions } from './options.js'
+import { ClientActions } from './prisma/client-actions.js'
+import { executeRequest, unpackFluent } from './prisma/internals.js'
+import { withoutCallSite } from './prisma/without-call-site.js'
+import { ReadPlanner, type ReadPlan, type ReplicaPlan } from './read-plan.js'
+import { ReadDeadlines } from './read-deadlines.js'
+import type { ReplicaState, Router } from './router.js'
+import { type ScopeState, tick } from './scope.js'
+
+/**
+ * One model read, as the reader handles it, whichever path it came from (query extension or fast path): one
+ * shape, so that the reader's code sees one kind of object.
+ */
+export interface ReadRequest {
+  readonly operation: string
+  readonly args: unknown
+  /** Runs the read as asked, on the primary. */
+  readonly query: (args: unknown) => PromiseLike<unknown>
+  /** The fluent API's path (`findUnique(...).posts()` -> `['posts']`) to unpack from a replica's result. */
+  readonly path: readonly string[] | undefined
+  /** The arguments for a replica's client: `args`, or `args` rewritten for computed fields (src/prisma/computed-fields.ts). */
+  readonly replicaArgs: unknown
+  /**
+   * The read as Prisma's request (from the query extension, or built by the fast path for a row read), which a
+   * replica client without extensions runs directly (executeRequest: no second request pipeline); `undefined`:
+   * the replica's model method runs it.
+   */
+  readonly request: object | undefined
+}
+
+/** Runs the query as it was asked, on the primary. */
+export function onPrimary(params: ReadRequest): Promise<unknown> {
+  return Promise.resolve(params.query(params.args))
+}
+
+/** A replica's replay position checked less than this long ago is not checked again (ms). */
+const RECHECK_MS = 5
+
+/** Runs reads: each decided by a {@link ReadPlanner}, then executed here. */
+export class ReplicaReader {
+  /**
+   * @param alive whether a replica's server answers a probe on the router's own connection (`undefined`: it has
+   *   none); see HealthMonitor.alive.
+   */
+  constructor(
+    private readonly router: Router,
+    private readonly options: Pick<ResolvedOptions, 'fallback' | 'readTimeoutMs' | 'rules'>,
+    private readonly alive: (replica: ReplicaState) => Promise<boolean> | undefined,
+  ) {
+    this.deadlines = options.readTimeoutMs === false ? undefined : new ReadDeadlines(options.readTimeoutMs)
+    this.planner = new ReadPlanner(router, options.rules, (replica) => this.checkReplay(replica))
+  }
+
+  private readonly deadlines: ReadDeadlines | undefined
+  private readonly planner: ReadPlanner
+  private readonly actions = new Map<ReplicaState, ClientActions>()
+
+  /** `replica`'s client with its model actions looked up once (see ClientActions); also for `$replica()`. */
+  actionsOf(replica: ReplicaState): ClientActions {
+    let actions = this.actions.get(replica)
+    if (!actions) this.actions.set(replica, (actions = new ClientActions(replica.client)))
+    return actions
+  }
+
+  private timed<T>(promise: Promise<T>): Promise<T> {
+    return this.deadlines ? this.deadlines.run(promise) : promise
+  }
+
+  /** Routes one read: decided (src/read-plan.ts), then executed here. */
+  read(model: string, params: ReadRequest): Promise<unknown> {
+    return this.planner.read(model, params.operation, (plan) => this.execute(model, params, plan))
+  }
+
+  /** Runs `plan` for a read of `model`. */
+  execute(model: string, params: ReadRequest, plan: ReadPlan): Promise<unknown> {
+    if (plan.target === 'primary') {
+      if (plan.reason === 'fallback') return this.toPrimary(model, params, 'fallback', undefined, plan.watched)
+      this.router.emit(model, params.operation, plan.reason, undefined, plan.sticky)
+      return this.router.primaryRead(onPrimary(params), plan.watched)
+    }
+    const { replica, watched, confirm } = plan
+    if (this.router.observed()) this.router.emit(model, params.operation, plan.reason, replica)
+    if (watched) this.router.readingOn(watched, replica)
+    return this.attempt(replica, model, params, (error) => this.afterFailure(error, model, params, plan), watched, confirm)
+  }
+
+  /** After a failure of a read on the plan's replica: once on another of its candidates, then the primary. */
+  private async afterFailure(error: unknown, model: string, params: ReadRequest, plan: ReplicaPlan): Promise<unknown> {
+    const { replica, watched, confirm } = plan
+    if (!this.isConnectionFailure(replica, error)) throw error
+    this.router.retries += 1
+    let failure = error
+    const second = this.router.pick({ model, operation: params.operation }, replica, plan.candidates, plan.policy)
+    if (second) {
+      this.router.emit(model, params.operation, 'retry', second)
+      try {
+        return await this.attempt(second, model, params, undefined, watched, confirm)
+      } catch (secondError) {
+        if (!this.isConnectionFailure(second, secondError)) throw secondError
+        failure = secondError
+      }
+    }
+    return await this.toPrimary(model, params, 'retry', failure, watched)
+  }
+
+  private async toPrimary(model: string, params: ReadRequest, reason: 'fallback' | 'retry', failure: unknown, watched: ScopeState | undefined): Promise<unknown> {
+    if (reason === 'fallback') this.router.fallbacks += 1
+    if (this.options.fallback === 'error') {
+      throw new NoReplicaAvailableError(model, params.operation, this.router.states(), failure === undefined ? undefined : { cause: failure })
+    }
+    this.router.emit(model, params.operation, reason)
+    return await this.router.primaryRead(onPrimary(params), watched)
+  }
+
+  /**
+   * Learns a replica's replay position: one round trip, shared by concurrent readers, and not repeated within
+   * {@link RECHECK_MS} of the last one (a lagging replica is not asked on every read). False if it failed (a
+   * connection failure also takes the replica out of rotation).
+   */
+  async checkReplay(replica: ReplicaState): Promise<boolean> {
+    if (performance.now() - replica.positionCheckedAt < RECHECK_MS) return true
+    replica.positionCheckedAt = performance.now()
+    try {
+      await this.timed(replica.checks.after(tick()))
+      return true
+    } catch (error) {
+      this.isConnectionFailure(replica, error)
+      return false
+    }
+  }
+
+  /**
+   * Confirms a read that relied on what was known of `replica` (its position, or that it is the scope's home):
+   * a check that started after the read ended (`endedAt`) saw the same incarnation, so the server that answered
+   * had not gone back in time (restarted, reinitialised) since that knowledge was gathered. One round trip,
+   * shared by every read of the replica that ended before it started.
+   */
+  private async confirmed(replica: ReplicaState, incarnation: number, endedAt: number): Promise<boolean> {
+    try {
+      await this.timed(replica.checks.after(endedAt))
+    } catch (error) {
+      this.isConnectionFailure(replica, error)
+      return false
+    }
+    return replica.incarnation === incarnation && !replica.pooled
+  }
+
+  /** A read whose replica could not be confirmed (see {@link confirmed}), done again on the primary. */
+  private redoOnPrimary(model: string, params: ReadRequest, watched: ScopeState | undefined): Promise<unknown> {
+    this.router.unconfirmed += 1
+    this.router.emit(model, params.operation, 'sticky', undefined, 'lsn')
+    return this.router.primaryRead(onPrimary(params), watched)
+  }
+
+  private isConnectionFailure(replica: ReplicaState, error: unknown): boolean {
+    const cause = connectionErrorCause(error)
+    if (cause === undefined) return false
+    this.router.fail(replica, cause)
+    return true
+  }
+
+  /**
+   * Runs the read on `replica`'s client, counting it in flight until it settles or times out (a late result of a
+   * timed-out read is dropped).
+   */
+  private attempt(
+    replica: ReplicaState,
+    model: string,
+    params: ReadRequest,
+    onFailure: ((error: unknown) => Promise<unknown>) | undefined,
+    watched: ScopeState | undefined,
+    confirm: boolean,
+  ): Promise<unknown> {
+    const actions = this.actionsOf(replica)
+    // Looked up even for a request: a replica's client without the model (another schema) is named as such.
+    const run = actions.get(model, params.operation)
+    if (!run) return Promise.reject(new ReplicaModelError(replica.name, model, params.operation))
+    const request = actions.executesRequests ? params.request : undefined
+    // A request run directly is unpacked by the replica's client (its fluent path is part of it).
+    const path = request ? undefined : params.path
+    const deadlines = this.deadlines
+    const incarnation = replica.incarnation
+    replica.inFlight++
+    let open = true
+    const close = (): boolean => {
+      if (!open) return false
+      open = false
+      replica.inFlight--
+      return true
+    }
+    let query: PromiseLike<unknown>
+    try {
+      const args = params.replicaArgs
+      if (request) query = executeRequest(actions.client, request, args)
+      else query = actions.recordsCallSites ? withoutCallSite(() => run(args)) : run(args)
+    } catch (error) {
+      close()
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the query's own error, unchanged
+      return Promise.reject(error)
+    }
+    return new Promise((resolve, reject) => {
+      const fail = (error: unknown): void => {
+        if (onFailure) resolve(onFailure(error))
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the query's own error, unchanged
+        else reject(error)
+      }
+      // A read that runs past `readTimeoutMs` is given up only if its server does not answer a probe on the
+      // router's own connection (or is known down): a busy server's read goes on, and is looked at again after
+      // another `readTimeoutMs`; it is never run a second time elsewhere.
+      const onTimeout = (timeout: Error): void => {
+        if (!open) return
+        const check = replica.state === 'down' ? undefined : this.alive(replica)
+        if (!check) {
+          if (close()) fail(timeout)
+          return
+        }
+        void check.then((ok) => {
+          if (!open) return
+          if (ok) {
+            this.router.slowReads += 1
+            ticket = deadlines?.track(onTimeout)
+          } else if (close()) fail(timeout)
+        })
+      }
+      let ticket = deadlines?.track(onTimeout)
+      query.then(
+        (result) => {
+          if (ticket) deadlines?.release(ticket)
+          if (!close()) return
+          replica.reads++
+          if (!confirm) {
+            if (watched) this.router.servedBy(watched, replica, tick())
+            resolve(path ? unpackFluent(result, path) : result)
+            return
+          }
+          const endedAt = tick()
+          resolve(
+            this.confirmed(replica, incarnation, endedAt).then((ok) => {
+              if (!ok) return this.redoOnPrimary(model, params, watched)
+              if (watched) this.router.servedBy(watched, replica, endedAt)
+              return path ? unpackFluent(result, path) : result
+            }),
+          )
+        },
+        (error: unknown) => {
+          if (ticket) deadlines?.release(ticket)
+          if (!close()) return
+          if (!confirm || connectionErrorCause(error) !== undefined) {
+            fail(error)
+            return
+          }
+          // An error of the query itself, from a server that may have gone back in time (a table that is not
+          // there yet): it counts only if the server is confirmed, else the read is done on the primary.
+          void this.confirmed(replica, incarnation, tick()).then((ok) => {
+            if (ok) fail(error)
+            else resolve(this.redoOnPrimary(model, params, watched))
+          })
+        },
+      )
+    })
+  }
+}
