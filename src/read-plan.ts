@@ -138,9 +138,10 @@ export class ReadPlanner {
 
   /**
    * A read that must see the scope's writes (and, in a monotonic scope, what it read): on a replica known to
-   * have replayed `required`, else the primary. `watched`: the monotonic scope, if any.
+   * have replayed `required`, else the primary. `watched`: the monotonic scope, if any. Synchronous up to the
+   * read while a replica is known to be far enough (the common case after a write).
    */
-  private async causal(
+  private causal(
     model: string,
     operation: string,
     required: bigint | 'primary' | undefined,
@@ -150,21 +151,34 @@ export class ReadPlanner {
     watched: ScopeState | undefined,
     execute: Execute,
   ): Promise<unknown> {
-    const router = this.router
-    if (required === 'primary') return await execute(primary('sticky', watched, 'lsn'))
+    if (required === 'primary') return execute(primary('sticky', watched, 'lsn'))
     // A pooled entry's positions belong to whichever server answered: never for a read with a requirement.
     const candidates = required === undefined ? allowed : knownAtLeast(required, allowed)
-    let replica = router.pick({ model, operation }, undefined, candidates, policy)
-    if (!replica && required !== undefined && candidates) {
-      // No replica is KNOWN to have replayed the scope's write: ask the most advanced one, once.
-      const candidate = router.mostAdvanced({ model, operation }, (r) => (!allowed || allowed(r)) && !r.pooled, policy)
-      if (!candidate) return await execute(primary('fallback', watched))
-      if ((await this.checkReplay(candidate)) && candidates(candidate)) replica = candidate
-      else return await execute(primary('sticky', watched, 'lsn'))
-    }
-    if (!replica) return await execute(primary('fallback', watched))
+    const replica = this.router.pick({ model, operation }, undefined, candidates, policy)
     // A read chosen by a known position is confirmed afterwards: its server may have gone back since.
-    return await execute({ target: 'replica', replica, reason, candidates, policy, watched, confirm: required !== undefined })
+    if (replica) return execute({ target: 'replica', replica, reason, candidates, policy, watched, confirm: required !== undefined })
+    if (required === undefined || !candidates) return execute(primary('fallback', watched))
+    return this.askMostAdvanced(model, operation, required, reason, allowed, candidates, policy, watched, execute)
+  }
+
+  /** No replica is KNOWN to have replayed the scope's write: asks the most advanced one, once. */
+  private async askMostAdvanced(
+    model: string,
+    operation: string,
+    required: bigint,
+    reason: 'read' | 'rule',
+    allowed: Candidates,
+    candidates: (replica: ReplicaState) => boolean,
+    policy: RoutingPolicy | undefined,
+    watched: ScopeState | undefined,
+    execute: Execute,
+  ): Promise<unknown> {
+    const candidate = this.router.mostAdvanced({ model, operation }, (r) => (!allowed || allowed(r)) && !r.pooled, policy)
+    if (!candidate) return await execute(primary('fallback', watched))
+    if ((await this.checkReplay(candidate)) && candidates(candidate)) {
+      return await execute({ target: 'replica', replica: candidate, reason, candidates, policy, watched, confirm: true })
+    }
+    return await execute(primary('sticky', watched, 'lsn'))
   }
 }
 
