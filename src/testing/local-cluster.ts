@@ -86,7 +86,11 @@ async function freePort(): Promise<number> {
   })
 }
 
-function findPgBin(explicit?: string): string {
+/**
+ * The folder of the PostgreSQL server binaries the test kit runs: `explicit`, else `$PG_BIN`, else the newest
+ * /usr/lib/postgresql/<version>/bin that has them. Throws {@link PostgresBinariesNotFoundError}, naming where it looked.
+ */
+export function findPgBin(explicit?: string): string {
   // An explicit folder (option, then PG_BIN) is the only one tried: a typo must not silently pick another version.
   const chosen = explicit ?? process.env.PG_BIN
   const candidates = chosen ? [chosen] : ['18', '17', '16', '15', '14'].map((v) => `/usr/lib/postgresql/${v}/bin`)
