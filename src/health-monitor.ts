@@ -172,7 +172,7 @@ export class HealthMonitor {
   /** One round of checks. Never throws. */
   async check(): Promise<void> {
     this.rounds += 1
-    this.router.healthChecks += 1
+    this.router.report.healthChecks += 1
     const { timeoutMs } = this.options.health
     const startedAt = tick()
     // The primary is asked only while its position is needed: to enforce `maxLag`, or while read-your-writes

@@ -189,7 +189,7 @@ export function readReplicas(options: ReadReplicasOptions) {
           query: {
             $allOperations(params: QueryParams) {
               monitor.ensureStarted()
-              router.emit(params.model, params.operation, 'forced-primary')
+              router.report.route(params.model, params.operation, 'forced-primary')
               if (isInTransaction(params)) return inTransaction(router, params)
               const isRead = params.model !== undefined && READ_OPERATIONS.has(params.operation)
               if (!isRead) return settle(router, params.query(params.args))
@@ -218,10 +218,10 @@ export function readReplicas(options: ReadReplicasOptions) {
               if (model !== undefined && !READ_OPERATIONS.has(operation)) throw new ReplicaWriteError(model, operation, replica.name)
               monitor.ensureStarted()
               if (isInTransaction(params)) {
-                router.emit(model, operation, 'transaction')
+                router.report.route(model, operation, 'transaction')
                 return inTransaction(router, params)
               }
-              router.emit(model, operation, 'forced-replica', replica)
+              router.report.route(model, operation, 'forced-replica', replica.name)
               replica.inFlight++
               try {
                 const result = await onReplica(replica, reader.actionsOf(replica), params, shapes)
@@ -313,15 +313,15 @@ export function readReplicas(options: ReadReplicasOptions) {
             const { model, operation } = params
             monitor.ensureStarted()
             if (isInTransaction(params)) {
-              router.emit(model, operation, 'transaction')
+              router.report.route(model, operation, 'transaction')
               return inTransaction(router, params)
             }
             if (model === undefined) {
-              router.emit(model, operation, 'raw')
+              router.report.route(model, operation, 'raw')
               return settle(router, params.query(params.args))
             }
             if (!READ_OPERATIONS.has(operation)) {
-              router.emit(model, operation, 'write')
+              router.report.route(model, operation, 'write')
               return settle(router, params.query(params.args))
             }
             const args = params.args
@@ -351,7 +351,7 @@ export function readReplicas(options: ReadReplicasOptions) {
               chained
                 ? (kind, model, operation, run) => {
                     monitor.ensureStarted()
-                    router.emit(model, operation, kind)
+                    router.report.route(model, operation, kind)
                     return kind === 'transaction' ? router.transactionQuery(run()) : settle(router, run())
                   }
                 : undefined,

@@ -84,11 +84,11 @@ export class ReplicaReader {
   execute(model: string, params: ReadRequest, plan: ReadPlan): Promise<unknown> {
     if (plan.target === 'primary') {
       if (plan.reason === 'fallback') return this.toPrimary(model, params, 'fallback', undefined, plan.watched)
-      this.router.emit(model, params.operation, plan.reason, undefined, plan.sticky)
+      this.router.report.route(model, params.operation, plan.reason, undefined, plan.sticky)
       return this.router.primaryRead(onPrimary(params), plan.watched)
     }
     const { replica, watched, confirm } = plan
-    if (this.router.observed()) this.router.emit(model, params.operation, plan.reason, replica)
+    if (this.router.report.observed()) this.router.report.route(model, params.operation, plan.reason, replica.name)
     if (watched) this.router.readingOn(watched, replica)
     return this.attempt(replica, model, params, (error) => this.afterFailure(error, model, params, plan), watched, confirm)
   }
@@ -97,11 +97,11 @@ export class ReplicaReader {
   private async afterFailure(error: unknown, model: string, params: ReadRequest, plan: ReplicaPlan): Promise<unknown> {
     const { replica, watched, confirm } = plan
     if (!this.isConnectionFailure(replica, error)) throw error
-    this.router.retries += 1
+    this.router.report.retries += 1
     let failure = error
     const second = this.router.pick({ model, operation: params.operation }, replica, plan.candidates, plan.policy)
     if (second) {
-      this.router.emit(model, params.operation, 'retry', second)
+      this.router.report.route(model, params.operation, 'retry', second.name)
       try {
         return await this.attempt(second, model, params, undefined, watched, confirm)
       } catch (secondError) {
@@ -113,11 +113,11 @@ export class ReplicaReader {
   }
 
   private async toPrimary(model: string, params: ReadRequest, reason: 'fallback' | 'retry', failure: unknown, watched: ScopeState | undefined): Promise<unknown> {
-    if (reason === 'fallback') this.router.fallbacks += 1
+    if (reason === 'fallback') this.router.report.fallbacks += 1
     if (this.options.fallback === 'error') {
       throw new NoReplicaAvailableError(model, params.operation, this.router.states(), failure === undefined ? undefined : { cause: failure })
     }
-    this.router.emit(model, params.operation, reason)
+    this.router.report.route(model, params.operation, reason)
     return await this.router.primaryRead(onPrimary(params), watched)
   }
 
@@ -156,8 +156,8 @@ export class ReplicaReader {
 
   /** A read whose replica could not be confirmed (see {@link confirmed}), done again on the primary. */
   private redoOnPrimary(model: string, params: ReadRequest, watched: ScopeState | undefined): Promise<unknown> {
-    this.router.unconfirmed += 1
-    this.router.emit(model, params.operation, 'sticky', undefined, 'lsn')
+    this.router.report.unconfirmed += 1
+    this.router.report.route(model, params.operation, 'sticky', undefined, 'lsn')
     return this.router.primaryRead(onPrimary(params), watched)
   }
 
@@ -226,7 +226,7 @@ export class ReplicaReader {
         void check.then((ok) => {
           if (!open) return
           if (ok) {
-            this.router.slowReads += 1
+            this.router.report.slowReads += 1
             ticket = deadlines?.track(onTimeout)
           } else if (close()) fail(timeout)
         })

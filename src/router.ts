@@ -1,13 +1,12 @@
 import { RoutingPolicyError, UnknownReplicaError } from './errors/index.js'
-import type { HealthEvent, ReplicaHealth, ReplicaLag, ReplicaStatus } from './health-event.js'
+import type { ReplicaHealth, ReplicaLag, ReplicaStatus } from './health-event.js'
 import type { PrismaClientLike, ResolvedOptions, ResolvedReplica } from './options.js'
 import type { ReplicaCandidate, RoutingContext, RoutingPolicy } from './policies/routing-policy.js'
 import { connectionErrorCause, sqlstateOf } from './connection-error.js'
 import type { ConsistencyPoint } from './consistency-token.js'
 import { formatLsn, queryReplay, type ReplayObservation } from './lag-tracker.js'
-import { activeSpan, annotateSpan, debugLogger, formatHealth, formatRoute, spanPossible } from './observability.js'
 import { FreshQuery, PrimaryPosition } from './primary-position.js'
-import type { RouteEvent, RouteReason, StickyKind } from './route-event.js'
+import { RouteReporter } from './route-reporter.js'
 import { currentScope, type ScopeState, tick } from './scope.js'
 import { ClientLink, type ServerLink } from './server-link.js'
 
@@ -145,10 +144,8 @@ export class Router {
   /** The read-your-writes mode; `lsn` turns into `window` if the servers cannot report WAL positions. */
   mode: 'lsn' | 'window' | false
   private readonly windowMs: number
-  private readonly onRoute: ((event: RouteEvent) => void) | undefined
-  private readonly onHealthChange: ((event: HealthEvent) => void) | undefined
-  /** `DEBUG=prisma-replica-router` logging, decided once. */
-  private readonly debug = debugLogger()
+  /** Route reporting: events, DEBUG, OpenTelemetry, counters (src/route-reporter.ts). */
+  readonly report: RouteReporter
   /** Replicas in rotation (state `up`), in configuration order. Rebuilt on every state change only. */
   private usable: readonly ReplicaState[]
   /** Sticky state of the client-wide scope, used outside `runInScope`. */
@@ -157,17 +154,6 @@ export class Router {
   private readonly monotonic: boolean
   /** The primary's WAL position after writes (LSN mode). */
   readonly primaryPosition: PrimaryPosition
-  /** Reads done again on the primary because their replica could not be confirmed (see ReplicaReader.attempt). */
-  unconfirmed = 0
-  /** Reads retried after a connection-level failure (each read once). */
-  retries = 0
-  /** Times a read ran past `readTimeoutMs` on a replica whose server still answered (the read went on). */
-  slowReads = 0
-  /** Rounds of health checks run (they pause while the application is idle). */
-  healthChecks = 0
-  /** Reads sent to the primary, or refused with `fallback: 'error'`, because no replica was usable. */
-  fallbacks = 0
-
   /**
    * @param queryPrimaryLsn asks the primary for its WAL position (read-your-writes).
    * @param linkTo how the router's own queries reach a replica (default: through its client).
@@ -206,8 +192,7 @@ export class Router {
     this.windowMs = options.sticky !== false && options.sticky.mode === 'window' ? options.sticky.windowMs : 2000
     this.monotonic = options.sticky !== false && options.sticky.mode === 'lsn' && options.sticky.monotonic
     this.primaryPosition = new PrimaryPosition(queryPrimaryLsn)
-    this.onRoute = options.onRoute
-    this.onHealthChange = options.onHealthChange
+    this.report = new RouteReporter(options)
   }
 
   get replicaNames(): string[] {
@@ -500,16 +485,7 @@ export class Router {
     replica.state = state
     replica.cause = cause
     this.usable = this.replicas.filter((r) => r.state === 'up')
-    const listener = this.onHealthChange
-    if (listener || this.debug) {
-      const event: HealthEvent = lag ? { replica: replica.name, state, previous, cause, lag } : { replica: replica.name, state, previous, cause }
-      this.debug?.(formatHealth(event))
-      if (listener) {
-        this.safely('onHealthChange', () => {
-          listener(event)
-        })
-      }
-    }
+    this.report.health(replica.name, state, previous, cause, lag)
   }
 
   /** A connection-level failure on a replica: counts it and takes the replica out of rotation at once. */
@@ -523,13 +499,13 @@ export class Router {
   stats(): RouterStats {
     return {
       mode: this.mode,
-      slowReads: this.slowReads,
-      healthChecks: this.healthChecks,
+      slowReads: this.report.slowReads,
+      healthChecks: this.report.healthChecks,
       positionQueries: this.primaryPosition.queries,
       replicaChecks: this.replicas.reduce((sum, r) => sum + r.checks.queries, 0),
-      retries: this.retries,
-      fallbacks: this.fallbacks,
-      unconfirmed: this.unconfirmed,
+      retries: this.report.retries,
+      fallbacks: this.report.fallbacks,
+      unconfirmed: this.report.unconfirmed,
     }
   }
 
@@ -551,42 +527,5 @@ export class Router {
       reads: r.reads,
       failures: r.failures,
     }))
-  }
-
-  /**
-   * Whether a routing decision has anyone to tell: an `onRoute` listener, DEBUG logging, or an OpenTelemetry
-   * span that may be active. The replica read path asks this before calling {@link emit}: measured, even an
-   * `emit` that builds nothing costs a replica read about 2 µs (code touched between network waits).
-   */
-  observed(): boolean {
-    return this.onRoute !== undefined || this.debug !== undefined || spanPossible()
-  }
-
-  /** Reports a decision to `onRoute`. A throwing listener becomes a process warning, never a failed query. */
-  emit(model: string | undefined, operation: string, reason: RouteReason, replica?: ReplicaState, sticky?: StickyKind): void {
-    // Build the event only for someone: a listener, DEBUG logging, or an active OpenTelemetry span.
-    const span = activeSpan()
-    if (!this.onRoute && !this.debug && !span) return
-    const event: RouteEvent = replica
-      ? { model, operation, target: 'replica', replica: replica.name, reason }
-      : sticky
-        ? { model, operation, target: 'primary', reason, sticky }
-        : { model, operation, target: 'primary', reason }
-    if (span) annotateSpan(span, event)
-    this.debug?.(formatRoute(event))
-    const listener = this.onRoute
-    if (listener) {
-      this.safely('onRoute', () => {
-        listener(event)
-      })
-    }
-  }
-
-  private safely(name: string, call: () => void): void {
-    try {
-      call()
-    } catch (error) {
-      process.emitWarning(`${name} threw: ${error instanceof Error ? error.message : String(error)}`, 'PrismaReplicaRouterWarning')
-    }
   }
 }

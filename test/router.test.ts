@@ -82,22 +82,6 @@ describe('policy results are checked', () => {
   })
 })
 
-describe('onRoute', () => {
-  it('a throwing listener becomes a process warning, never an exception', () => {
-    const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined)
-    const r = router({
-      onRoute: () => {
-        throw new Error('listener bug')
-      },
-    })
-    expect(() => {
-      r.emit('User', 'findMany', 'read', r.replicas[0])
-    }).not.toThrow()
-    expect(warn).toHaveBeenCalledWith('onRoute threw: listener bug', 'PrismaReplicaRouterWarning')
-    warn.mockRestore()
-  })
-})
-
 describe('runInScope', () => {
   it('starts a lazy promise (like a PrismaPromise) inside the scope it was created in', async () => {
     let seen: unknown = 'not run'

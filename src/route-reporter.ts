@@ -1,0 +1,84 @@
+/**
+ * Route reporting: what the router tells about its work. Routing decisions (`onRoute`, DEBUG logging, attributes
+ * on the active OpenTelemetry span), replica health changes (`onHealthChange`, DEBUG), and the router-wide
+ * counters of `$routerStats()`, each counted where it happens, explicitly (never as a side effect of reporting).
+ * A throwing listener becomes a process warning, never a failed query.
+ */
+import type { HealthEvent, ReplicaHealth, ReplicaLag } from './health-event.js'
+import type { ResolvedOptions } from './options.js'
+import { activeSpan, annotateSpan, debugLogger, formatHealth, formatRoute, spanPossible } from './observability.js'
+import type { RouteEvent, RouteReason, StickyKind } from './route-event.js'
+
+export class RouteReporter {
+  private readonly onRoute: ((event: RouteEvent) => void) | undefined
+  private readonly onHealthChange: ((event: HealthEvent) => void) | undefined
+  /** `DEBUG=prisma-replica-router` logging, decided once. */
+  private readonly debug = debugLogger()
+
+  /** Reads done again on the primary because their replica could not be confirmed (see ReplicaReader.attempt). */
+  unconfirmed = 0
+  /** Reads retried after a connection-level failure (each read once). */
+  retries = 0
+  /** Times a read ran past `readTimeoutMs` on a replica whose server still answered (the read went on). */
+  slowReads = 0
+  /** Rounds of health checks run (they pause while the application is idle). */
+  healthChecks = 0
+  /** Reads sent to the primary, or refused with `fallback: 'error'`, because no replica was usable. */
+  fallbacks = 0
+
+  constructor(options: Pick<ResolvedOptions, 'onRoute' | 'onHealthChange'>) {
+    this.onRoute = options.onRoute
+    this.onHealthChange = options.onHealthChange
+  }
+
+  /**
+   * Whether a routing decision has anyone to tell: an `onRoute` listener, DEBUG logging, or an OpenTelemetry
+   * span that may be active. The replica read path asks this before calling {@link route}: measured, even a
+   * `route` that builds nothing costs a replica read about 2 µs (code touched between network waits).
+   */
+  observed(): boolean {
+    return this.onRoute !== undefined || this.debug !== undefined || spanPossible()
+  }
+
+  /** Reports a routing decision: to the replica named `replica`, else to the primary. */
+  route(model: string | undefined, operation: string, reason: RouteReason, replica?: string, sticky?: StickyKind): void {
+    // Build the event only for someone: a listener, DEBUG logging, or an active OpenTelemetry span.
+    const span = activeSpan()
+    if (!this.onRoute && !this.debug && !span) return
+    const event: RouteEvent =
+      replica !== undefined
+        ? { model, operation, target: 'replica', replica, reason }
+        : sticky
+          ? { model, operation, target: 'primary', reason, sticky }
+          : { model, operation, target: 'primary', reason }
+    if (span) annotateSpan(span, event)
+    this.debug?.(formatRoute(event))
+    const listener = this.onRoute
+    if (listener) {
+      this.safely('onRoute', () => {
+        listener(event)
+      })
+    }
+  }
+
+  /** Reports a replica's change of health. */
+  health(replica: string, state: ReplicaHealth, previous: ReplicaHealth, cause: string, lag: ReplicaLag | undefined): void {
+    const listener = this.onHealthChange
+    if (!listener && !this.debug) return
+    const event: HealthEvent = lag ? { replica, state, previous, cause, lag } : { replica, state, previous, cause }
+    this.debug?.(formatHealth(event))
+    if (listener) {
+      this.safely('onHealthChange', () => {
+        listener(event)
+      })
+    }
+  }
+
+  private safely(name: string, call: () => void): void {
+    try {
+      call()
+    } catch (error) {
+      process.emitWarning(`${name} threw: ${error instanceof Error ? error.message : String(error)}`, 'PrismaReplicaRouterWarning')
+    }
+  }
+}
