@@ -10,9 +10,9 @@ import { leastInFlight, random, roundRobin, runInScope, weighted, type RoutingPo
 import { resolveOptions } from '../src/options.ts'
 import { ReadPlanner, type ReadPlan } from '../src/read-plan.ts'
 import { Router } from '../src/router.ts'
+import { fakeClient } from '../test/support/fake-client.ts'
 import { emitResult, median, percentile } from './support.ts'
 
-const fakeClient = { $connect: async () => {}, $disconnect: async () => {}, $extends: () => ({}), $queryRawUnsafe: () => Promise.resolve([]) }
 const policies: Record<string, () => RoutingPolicy> = { 'round-robin': roundRobin, random: () => random(), weighted, 'least-in-flight': leastInFlight }
 const BATCH = 100
 const BATCHES = 5000
@@ -28,7 +28,7 @@ for (const replicas of [2, 16]) {
   for (const [name, make] of Object.entries(policies)) {
     for (const scope of ['no write', 'after a write'] as const) {
       const options = resolveOptions({
-        replicas: Array.from({ length: replicas }, (_, i) => ({ client: fakeClient, weight: 1 + (i % 3) })),
+        replicas: Array.from({ length: replicas }, (_, i) => ({ client: fakeClient(), weight: 1 + (i % 3) })),
         policy: make(),
         sticky: { monotonic: false },
       })

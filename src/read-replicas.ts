@@ -54,7 +54,11 @@ type AnyClient = Record<string, unknown> & {
   $disconnect(): Promise<void>
 }
 
-async function settle<T>(router: Router, promise: PromiseLike<T>): Promise<T> {
+/**
+ * A write (or a query that may write: raw, or a batch) sent to the primary, tracked for read-your-writes: the
+ * scope's reads stay on the primary while it runs, and require its position once it has ended.
+ */
+async function trackWrite<T>(router: Router, promise: PromiseLike<T>): Promise<T> {
   router.beginWrite()
   try {
     return await promise
@@ -192,7 +196,7 @@ export function readReplicas(options: ReadReplicasOptions) {
               router.report.route(params.model, params.operation, 'forced-primary')
               if (isInTransaction(params)) return inTransaction(router, params)
               const isRead = params.model !== undefined && READ_OPERATIONS.has(params.operation)
-              if (!isRead) return settle(router, params.query(params.args))
+              if (!isRead) return trackWrite(router, params.query(params.args))
               const watched = router.watchedScope()
               return watched ? router.primaryRead(Promise.resolve(params.query(params.args)), watched) : params.query(params.args)
             },
@@ -318,11 +322,11 @@ export function readReplicas(options: ReadReplicasOptions) {
             }
             if (model === undefined) {
               router.report.route(model, operation, 'raw')
-              return settle(router, params.query(params.args))
+              return trackWrite(router, params.query(params.args))
             }
             if (!READ_OPERATIONS.has(operation)) {
               router.report.route(model, operation, 'write')
-              return settle(router, params.query(params.args))
+              return trackWrite(router, params.query(params.args))
             }
             const args = params.args
             const replicaArgs = shapes && ROW_OPERATIONS.has(operation) ? forClientWithout(args, model, shapes) : args
@@ -352,7 +356,7 @@ export function readReplicas(options: ReadReplicasOptions) {
                 ? (kind, model, operation, run) => {
                     monitor.ensureStarted()
                     router.report.route(model, operation, kind)
-                    return kind === 'transaction' ? router.transactionQuery(run()) : settle(router, run())
+                    return kind === 'transaction' ? router.transactionQuery(run()) : trackWrite(router, run())
                   }
                 : undefined,
             )

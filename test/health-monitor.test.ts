@@ -3,8 +3,7 @@ import { HealthMonitor } from '../src/health-monitor.ts'
 import { resolveOptions } from '../src/options.ts'
 import { Router } from '../src/router.ts'
 import type { Row, ServerLink } from '../src/server-link.ts'
-
-const fakeClient = () => ({ $connect: async () => {}, $disconnect: async () => {}, $extends: () => ({}), $queryRawUnsafe: () => Promise.resolve([]) })
+import { fakeClient } from './support/fake-client.ts'
 
 /** A router connection that answers every replay check at once. */
 const ownLink = (): ServerLink => ({

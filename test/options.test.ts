@@ -1,14 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { isInvalidOptionError, readReplicas, type ReadReplicasOptions } from '../src/index.ts'
 import { resolveOptions } from '../src/options.ts'
-
-/** A structural stand-in: option parsing only looks at the shape of a client. */
-const fakeClient = () => ({
-  $connect: async () => {},
-  $disconnect: async () => {},
-  $extends: () => ({}),
-  $queryRawUnsafe: () => Promise.resolve([]),
-})
+import { fakeClient } from './support/fake-client.ts'
 
 function errorOf(options: unknown): Error & { option?: string } {
   try {

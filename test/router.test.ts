@@ -3,13 +3,7 @@ import { currentScope, isReplicaRouterError, ReplicaScope, runInScope, type Rout
 import { resolveOptions, type ReadReplicasOptions } from '../src/options.ts'
 import { Router } from '../src/router.ts'
 import { tick } from '../src/scope.ts'
-
-const fakeClient = () => ({
-  $connect: async () => {},
-  $disconnect: async () => {},
-  $extends: () => ({}),
-  $queryRawUnsafe: () => Promise.resolve([]),
-})
+import { fakeClient } from './support/fake-client.ts'
 
 function router(options: Partial<ReadReplicasOptions> = {}): Router {
   return new Router(resolveOptions({ replicas: [fakeClient(), fakeClient()], sticky: { mode: 'window' }, ...options }), () => Promise.resolve(0n))
