@@ -1,0 +1,80 @@
+/**
+ * Executing reads with failover (src/replica-reader.ts), pure logic over fake clients whose model methods answer
+ * or fail as told. The same behaviour on real servers, with real outages: test/read-replicas.failover.db.test.ts.
+ */
+import { describe, expect, it } from 'vitest'
+import { isNoReplicaAvailableError, type RouteEvent } from '../src/index.ts'
+import { resolveOptions, type ReadReplicasOptions } from '../src/options.ts'
+import { ReplicaReader, type ReadRequest } from '../src/replica-reader.ts'
+import { Router } from '../src/router.ts'
+import { fakeClient } from './support/fake-client.ts'
+
+const refused = () => Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' })
+
+/** A replica client whose `user.findMany` answers with its name, or fails as `fail` says. */
+function replica(name: string, fail: () => Error | undefined) {
+  const findMany = (): Promise<string[]> => {
+    const error = fail()
+    return error ? Promise.reject(error) : Promise.resolve([name])
+  }
+  return { client: { ...fakeClient(), user: { findMany } }, name }
+}
+
+function setup(fails: Record<string, () => Error | undefined>, options: Partial<ReadReplicasOptions> = {}) {
+  const events: RouteEvent[] = []
+  const resolved = resolveOptions({
+    replicas: Object.entries(fails).map(([name, fail]) => replica(name, fail)),
+    sticky: false,
+    readTimeoutMs: false,
+    onRoute: (e: RouteEvent) => events.push(e),
+    ...options,
+  })
+  const router = new Router(resolved, () => Promise.resolve(0n))
+  const reader = new ReplicaReader(router, resolved, () => undefined)
+  const read = (): Promise<unknown> => {
+    const request: ReadRequest = { operation: 'findMany', args: {}, query: () => Promise.resolve(['primary']), path: undefined, replicaArgs: {}, request: undefined }
+    return reader.read('User', request)
+  }
+  return { router, read, events }
+}
+
+const none = () => undefined
+
+describe('executing reads, with failover', () => {
+  it('a read fails at the connection level: that replica leaves rotation, the read is retried once on another', async () => {
+    const { router, read, events } = setup({ a: refused, b: none })
+    expect(await read()).toEqual(['b'])
+    expect(router.replicas.map((r) => r.state)).toEqual(['down', 'up'])
+    expect(events.map((e) => `${e.reason} ${e.replica ?? e.target}`)).toEqual(['read a', 'retry b'])
+    expect(router.stats()).toMatchObject({ retries: 1, fallbacks: 0 })
+    expect(router.replicas.map((r) => [r.inFlight, r.reads, r.failures])).toEqual([
+      [0, 0, 1],
+      [0, 1, 0],
+    ])
+  })
+
+  it('both fail: the primary answers; with fallback "error", a NoReplicaAvailableError with the failure as its cause', async () => {
+    const lenient = setup({ a: refused, b: refused })
+    expect(await lenient.read()).toEqual(['primary'])
+    expect(lenient.events.map((e) => `${e.reason} ${e.replica ?? e.target}`)).toEqual(['read a', 'retry b', 'retry primary'])
+    const strict = setup({ a: refused, b: refused }, { fallback: 'error' })
+    const error = await strict.read().catch((e: unknown) => e)
+    expect(isNoReplicaAvailableError(error)).toBe(true)
+    expect((error as Error).cause).toMatchObject({ code: 'ECONNREFUSED' })
+  })
+
+  it('an error of the query itself is never retried: it is the read’s', async () => {
+    const own = () => Object.assign(new Error('Unique constraint failed'), { code: 'P2002' })
+    const { router, read, events } = setup({ a: own, b: none })
+    await expect(read()).rejects.toThrow('Unique constraint failed')
+    expect(router.replicas.map((r) => r.state)).toEqual(['up', 'up'])
+    expect(events.map((e) => e.reason)).toEqual(['read'])
+  })
+
+  it('no replica in rotation: a fallback to the primary, counted', async () => {
+    const { router, read } = setup({ a: none, b: none })
+    for (const r of router.replicas) router.fail(r, 'ECONNREFUSED')
+    expect(await read()).toEqual(['primary'])
+    expect(router.stats()).toMatchObject({ fallbacks: 1, retries: 0 })
+  })
+})
