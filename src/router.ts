@@ -1,12 +1,14 @@
-import { RoutingPolicyError, UnknownReplicaError } from './errors/index.js'
 import type { ReplicaHealth, ReplicaLag, ReplicaStatus } from './health-event.js'
-import type { PrismaClientLike, ResolvedOptions, ResolvedReplica } from './options.js'
-import type { ReplicaCandidate, RoutingContext, RoutingPolicy } from './policies/routing-policy.js'
+import type { ResolvedOptions, ResolvedReplica } from './options.js'
+import type { RoutingContext, RoutingPolicy } from './policies/routing-policy.js'
 import { connectionErrorCause, sqlstateOf } from './connection-error.js'
 import type { ConsistencyPoint } from './consistency-token.js'
-import { formatLsn, queryReplay, type ReplayObservation } from './lag-tracker.js'
-import { FreshQuery, PrimaryPosition } from './primary-position.js'
+import type { ReplayObservation } from './lag-tracker.js'
+import { PrimaryPosition } from './primary-position.js'
 import { RouteReporter } from './route-reporter.js'
+import { ReplicaSet, type ReplicaState } from './replica-set.js'
+
+export type { ReplicaState } from './replica-set.js'
 import { currentScope, type ScopeState, tick } from './scope.js'
 import { ClientLink, type ServerLink } from './server-link.js'
 
@@ -29,15 +31,6 @@ function raiseRequired(state: ScopeState, lsn: bigint): void {
 /** The scope needs the primary's position from a query started after tick `at` (the latest such tick wins). */
 function raisePending(state: ScopeState, at: number): void {
   if (state.pending === undefined || at > state.pending) state.pending = at
-}
-
-/** Servers remembered per replica entry (enough to tell one server, restarts and a pool apart). */
-const MAX_SERVERS = 16
-
-/** `address:port@start time` -> `address:port`. */
-function endpoint(server: string): string {
-  const at = server.indexOf('@')
-  return at === -1 ? server : server.slice(0, at)
 }
 
 function newScopeState(lastWriteAt: number, required: bigint | undefined, monotonic: boolean): ScopeState {
@@ -87,67 +80,23 @@ export interface RouterStats {
   readonly unconfirmed: number
 }
 
-/** A replica's live state. Doubles as the candidate a policy sees (read-only to it). */
-export interface ReplicaState extends ReplicaCandidate {
-  readonly client: PrismaClientLike
-  /** How the router's own queries (health checks, replay checks) reach this replica. */
-  readonly link: ServerLink
-  inFlight: number
-  state: ReplicaHealth
-  cause: string | undefined
-  lag: ReplicaLag | undefined
-  /**
-   * Lower bound of the replica's replay position, from health checks and LSN checks: positions only grow on
-   * one server. Forgotten when the replica fails or another start of its server answers (a server restarted
-   * after a crash may open below the position it had reached).
-   */
-  replay: bigint | undefined
-  /**
-   * The tick at which the latest check of this server started: {@link replay} is at least the position the
-   * server had then (an upper bound of what any read it finished before that tick saw).
-   */
-  replayCheckedAt: number
-  /** The tick at which {@link replay} was last raised (its check had ended): a later check cannot report less. */
-  replayObservedAt: number
-  /** The server that answered the last check (`address:port@start time`). */
-  server: string | undefined
-  /** Servers seen answering through this entry (at most {@link MAX_SERVERS}). */
-  readonly servers: Set<string>
-  /**
-   * More than one server answers through this entry (configured `pooled: true`, or detected): a replay
-   * position it reports belongs to whichever server answered, so reads that must see a scope's writes, or be
-   * monotonic, never go through it.
-   */
-  pooled: boolean
-  /**
-   * Bumped whenever the server behind this entry may have gone back in time: it restarted (a new start time at
-   * the same address), its position went backwards (a crash and reinitialisation keeps the start time), or a
-   * query on it failed at the connection level. A read that relied on a cached position is confirmed by a
-   * check that started after it ended and saw the same incarnation (see ReplicaReader).
-   */
-  incarnation: number
-  /** Replay checks of this replica, shared by concurrent readers; the health check's observations count too. */
-  readonly checks: FreshQuery<ReplayObservation>
-  /** When the last check before a read started (ms, monotonic): not repeated within 5 ms. */
-  positionCheckedAt: number
-  reads: number
-  failures: number
-}
-
 /**
- * The routing brain of one extended client: policy, scopes, the sticky window, replica health, in-flight
- * counts, events. Knows nothing of Prisma; read-replicas.ts wires it into the client.
+ * Consistency, for one extended client: the read-your-writes state of each scope (the sticky window, writes in
+ * flight, the primary position they require, monotonic reads' home replica), transactions, consistency tokens,
+ * and the fall back from LSN to window mode. It holds the replica set (src/replica-set.ts) and route reporting
+ * (src/route-reporter.ts), and passes the set's choices through. Knows nothing of Prisma; read-replicas.ts wires
+ * it into the client.
  */
 export class Router {
+  /** The replicas, their state, rotation and the policy's choice (src/replica-set.ts). */
+  readonly set: ReplicaSet
+  /** The set's replicas. */
   readonly replicas: readonly ReplicaState[]
-  private readonly policy: RoutingPolicy
   /** The read-your-writes mode; `lsn` turns into `window` if the servers cannot report WAL positions. */
   mode: 'lsn' | 'window' | false
   private readonly windowMs: number
   /** Route reporting: events, DEBUG, OpenTelemetry, counters (src/route-reporter.ts). */
   readonly report: RouteReporter
-  /** Replicas in rotation (state `up`), in configuration order. Rebuilt on every state change only. */
-  private usable: readonly ReplicaState[]
   /** Sticky state of the client-wide scope, used outside `runInScope`. */
   private readonly clientScope: ScopeState = newScopeState(-Infinity, undefined, false)
   /** Monotonic reads for `runInScope` scopes (LSN mode, `sticky.monotonic`). */
@@ -159,44 +108,57 @@ export class Router {
    * @param linkTo how the router's own queries reach a replica (default: through its client).
    */
   constructor(options: ResolvedOptions, queryPrimaryLsn: () => Promise<bigint>, linkTo: (replica: ResolvedReplica) => ServerLink = (r) => new ClientLink(r.client)) {
-    this.replicas = options.replicas.map((r) => {
-      const link = linkTo(r)
-      const replica: ReplicaState = {
-        ...r,
-        link,
-        inFlight: 0,
-        state: 'up',
-        cause: undefined,
-        lag: undefined,
-        replay: undefined,
-        replayCheckedAt: 0,
-        replayObservedAt: 0,
-        server: undefined,
-        servers: new Set<string>(),
-        pooled: r.pooled,
-        incarnation: 0,
-        checks: new FreshQuery(async (startedAt) => {
-          const observed = await queryReplay(link, true)
-          this.observeReplay(replica, observed, startedAt)
-          return observed
-        }),
-        positionCheckedAt: -Infinity,
-        reads: 0,
-        failures: 0,
-      }
-      return replica
-    })
-    this.usable = this.replicas
-    this.policy = options.policy
+    this.report = new RouteReporter(options)
+    this.set = new ReplicaSet(options, this.report, linkTo)
+    this.replicas = this.set.replicas
     this.mode = options.sticky === false ? false : options.sticky.mode
     this.windowMs = options.sticky !== false && options.sticky.mode === 'window' ? options.sticky.windowMs : 2000
     this.monotonic = options.sticky !== false && options.sticky.mode === 'lsn' && options.sticky.monotonic
     this.primaryPosition = new PrimaryPosition(queryPrimaryLsn)
-    this.report = new RouteReporter(options)
   }
 
   get replicaNames(): string[] {
-    return this.replicas.map((r) => r.name)
+    return this.set.names
+  }
+
+  /** See ReplicaSet.pick. */
+  pick(context: RoutingContext, exclude?: ReplicaState, accept?: (r: ReplicaState) => boolean, policy?: RoutingPolicy): ReplicaState | undefined {
+    return this.set.pick(context, exclude, accept, policy)
+  }
+
+  /** See ReplicaSet.mostAdvanced. */
+  mostAdvanced(context: RoutingContext, allow?: (r: ReplicaState) => boolean, policy?: RoutingPolicy): ReplicaState | undefined {
+    return this.set.mostAdvanced(context, allow, policy)
+  }
+
+  /** See ReplicaSet.byName. */
+  byName(name: string): ReplicaState {
+    return this.set.byName(name)
+  }
+
+  /** See ReplicaSet.setHealth. */
+  setHealth(replica: ReplicaState, state: ReplicaHealth, cause: string, lag?: ReplicaLag): void {
+    this.set.setHealth(replica, state, cause, lag)
+  }
+
+  /** See ReplicaSet.fail. */
+  fail(replica: ReplicaState, cause: string): void {
+    this.set.fail(replica, cause)
+  }
+
+  /** See ReplicaSet.observeReplay. */
+  observeReplay(replica: ReplicaState, observed: ReplayObservation, startedAt: number): void {
+    this.set.observeReplay(replica, observed, startedAt)
+  }
+
+  /** See ReplicaSet.states. */
+  states(): { name: string; state: ReplicaHealth }[] {
+    return this.set.states()
+  }
+
+  /** See ReplicaSet.status. */
+  status(): ReplicaStatus[] {
+    return this.set.status()
   }
 
   /** The read-your-writes state of the current scope (`runInScope`), or of the client outside any scope. */
@@ -388,55 +350,6 @@ export class Router {
     })
   }
 
-  /**
-   * Records what a check of a replica that started at tick `startedAt` saw. Tells apart one server (positions
-   * only grow), a server that went back in time — restarted (same address, new start time) or reinitialised
-   * after a crash (same start time, position lower than an earlier check that had ended before this one
-   * started): a new incarnation, whose position starts from what it reports now — and an entry that is really
-   * several servers (another address answers, or a server seen before answers again): pooled. A server not in
-   * recovery reports no position: it has none that read-your-writes could rely on.
-   */
-  observeReplay(replica: ReplicaState, observed: ReplayObservation, startedAt: number): void {
-    const { lsn, server } = observed
-    if (server !== undefined && server !== replica.server) {
-      const previous = replica.server
-      if (previous !== undefined) {
-        if (replica.servers.has(server) || endpoint(server) !== endpoint(previous)) this.markPooled(replica)
-        else this.newIncarnation(replica)
-      }
-      replica.server = server
-      if (replica.servers.size < MAX_SERVERS) replica.servers.add(server)
-    } else if (lsn !== undefined && replica.replay !== undefined && lsn < replica.replay && startedAt > replica.replayObservedAt) {
-      this.newIncarnation(replica)
-    }
-    if (lsn === undefined) {
-      replica.replay = undefined
-      return
-    }
-    if (replica.replay === undefined || lsn > replica.replay) {
-      replica.replay = lsn
-      replica.replayObservedAt = tick()
-    }
-    if (startedAt > replica.replayCheckedAt) replica.replayCheckedAt = startedAt
-  }
-
-  /** The server behind `replica` may have gone back in time: forget its position, and confirm reads in flight. */
-  private newIncarnation(replica: ReplicaState): void {
-    replica.incarnation += 1
-    replica.replay = undefined
-    replica.replayCheckedAt = 0
-  }
-
-  /** Takes a replica entry out of read-your-writes and monotonic reads, saying so once. */
-  private markPooled(replica: ReplicaState): void {
-    if (replica.pooled) return
-    replica.pooled = true
-    process.emitWarning(
-      `replica \`${replica.name}\` is served by more than one server (two different servers answered through it): a pooler or a load balancer in front of several standbys. Reads that must see a scope's writes, or be monotonic, no longer use it; plain reads still do. Configure it with \`pooled: true\` to say so up front (and silence this warning).`,
-      'PrismaReplicaRouterWarning',
-    )
-  }
-
   /** The servers cannot report WAL positions (e.g. Aurora): LSN mode becomes window mode, said once. */
   lsnUnsupported(error: unknown): void {
     if (this.mode !== 'lsn') return
@@ -445,54 +358,6 @@ export class Router {
       `sticky mode 'lsn' needs pg_current_wal_insert_lsn() on the primary; it failed (${error instanceof Error ? (error.message.split('\n').pop() ?? '') : ''}), so this client uses mode 'window' (${String(this.windowMs)} ms)`,
       'PrismaReplicaRouterWarning',
     )
-  }
-
-  /**
-   * Chooses a replica in rotation through the policy (or `policy`), leaving out `exclude` (a replica that just
-   * failed) and any replica `accept` refuses. `undefined` when none is left.
-   */
-  pick(context: RoutingContext, exclude?: ReplicaState, accept?: (r: ReplicaState) => boolean, policy: RoutingPolicy = this.policy): ReplicaState | undefined {
-    const candidates = exclude || accept ? this.usable.filter((r) => r !== exclude && (!accept || accept(r))) : this.usable
-    if (candidates.length === 0) return undefined
-    const chosen = policy.pick(candidates, context)
-    if (!candidates.includes(chosen as ReplicaState)) {
-      throw new RoutingPolicyError(policy.name, 'returned a value that is not one of the candidates it was given')
-    }
-    return chosen as ReplicaState
-  }
-
-  /** Among replicas in rotation that `allow` accepts, the one that has replayed furthest as far as we know. */
-  mostAdvanced(context: RoutingContext, allow?: (r: ReplicaState) => boolean, policy?: RoutingPolicy): ReplicaState | undefined {
-    let best: bigint | undefined
-    for (const r of this.usable) {
-      if ((!allow || allow(r)) && r.replay !== undefined && (best === undefined || r.replay > best)) best = r.replay
-    }
-    return this.pick(context, undefined, (r) => (!allow || allow(r)) && r.replay === best, policy)
-  }
-
-  /** The replica called `name`. */
-  byName(name: string): ReplicaState {
-    const found = this.replicas.find((r) => r.name === name)
-    if (!found) throw new UnknownReplicaError(name, this.replicaNames)
-    return found
-  }
-
-  /** Moves a replica to `state`; reports the change to `onHealthChange` when it is one. */
-  setHealth(replica: ReplicaState, state: ReplicaHealth, cause: string, lag?: ReplicaLag): void {
-    if (lag) replica.lag = lag
-    const previous = replica.state
-    if (previous === state) return
-    replica.state = state
-    replica.cause = cause
-    this.usable = this.replicas.filter((r) => r.state === 'up')
-    this.report.health(replica.name, state, previous, cause, lag)
-  }
-
-  /** A connection-level failure on a replica: counts it and takes the replica out of rotation at once. */
-  fail(replica: ReplicaState, cause: string): void {
-    replica.failures += 1
-    this.newIncarnation(replica) // it may come back restarted, below the position it had reached
-    this.setHealth(replica, 'down', cause)
   }
 
   /** Router-wide counters, for `$routerStats()`. */
@@ -507,25 +372,5 @@ export class Router {
       fallbacks: this.report.fallbacks,
       unconfirmed: this.report.unconfirmed,
     }
-  }
-
-  /** Every replica's name and state, for `NoReplicaAvailableError`. */
-  states(): { name: string; state: ReplicaHealth }[] {
-    return this.replicas.map((r) => ({ name: r.name, state: r.state }))
-  }
-
-  /** Every replica with its state, lag and counters, for `$replicaStatus()`. */
-  status(): ReplicaStatus[] {
-    return this.replicas.map((r) => ({
-      name: r.name,
-      state: r.state,
-      cause: r.cause,
-      lag: r.lag,
-      replayLsn: r.replay === undefined ? undefined : formatLsn(r.replay),
-      pooled: r.pooled,
-      inFlight: r.inFlight,
-      reads: r.reads,
-      failures: r.failures,
-    }))
   }
 }
