@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { Prisma as GeneratedPrisma } from '../../generated/prisma/client.ts'
 import { readReplicas, type RouteEvent } from '../../src/index.ts'
 import { cluster, newClient, replicaNames, topology, unique, waitForReplication } from '../support/db.ts'
+import { routedOver } from '../support/routed-over.ts'
 
 const clients: { $disconnect(): Promise<void> }[] = []
 afterAll(async () => {
@@ -49,13 +50,7 @@ function recorders(seen: string[]) {
   return { first, second }
 }
 
-function routed(events: RouteEvent[], extend: (c: ReturnType<typeof newClient>) => ReturnType<typeof newClient>) {
-  const base = newClient(topology.primaryUrl)
-  const replicas = topology.replicas.map((r) => newClient(r.url))
-  const client = extend(base).$extends(readReplicas({ replicas, sticky: false, onRoute: (e) => events.push(e) }))
-  clients.push(base, ...replicas)
-  return client
-}
+const routed = (events: RouteEvent[], extend: (c: ReturnType<typeof newClient>) => ReturnType<typeof newClient>) => routedOver(clients, events, extend)
 
 /** A read's arguments as the caller passes them, kept to check that no callback changed them. */
 function argsOf(email: string) {

@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { Prisma as GeneratedPrisma } from '../../generated/prisma/client.ts'
 import { readReplicas, type RouteEvent } from '../../src/index.ts'
 import { cluster, newClient, replicaNames, topology, unique, waitForReplication } from '../support/db.ts'
+import { routedOver } from '../support/routed-over.ts'
 
 const clients: { $disconnect(): Promise<void> }[] = []
 afterAll(async () => {
@@ -16,13 +17,7 @@ afterAll(async () => {
 
 type Base = ReturnType<typeof newClient>
 
-function routed(events: RouteEvent[], extend: (c: Base) => Base, options: { replicas?: ReturnType<typeof newClient>[] } = {}) {
-  const base = newClient(topology.primaryUrl)
-  const replicas = options.replicas ?? topology.replicas.map((r) => newClient(r.url))
-  const client = extend(base).$extends(readReplicas({ replicas, sticky: false, onRoute: (e) => events.push(e) }))
-  clients.push(base, ...replicas)
-  return client
-}
+const routed = (events: RouteEvent[], extend: (c: Base) => Base, options: { replicas?: Base[] } = {}) => routedOver(clients, events, extend, options.replicas)
 
 function plain(extend: (c: Base) => Base) {
   const base = newClient(topology.primaryUrl)
