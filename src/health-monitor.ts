@@ -94,7 +94,7 @@ export class HealthMonitor {
     this.gap = true
     if (!this.lagLimited) return
     for (const replica of this.router.replicas) {
-      if (replica.state === 'up') this.router.setHealth(replica, 'lagging', 'unmeasured-after-idle')
+      if (replica.state === 'up') this.router.set.setHealth(replica, 'lagging', 'unmeasured-after-idle')
     }
   }
 
@@ -134,7 +134,7 @@ export class HealthMonitor {
     const startedAt = tick()
     return within(queryReplay(replica.link, true), this.options.health.timeoutMs, `a replay check of replica \`${replica.name}\``).then(
       (observation) => {
-        this.router.observeReplay(replica, observation, startedAt)
+        this.router.set.observeReplay(replica, observation, startedAt)
         replica.checks.observe(startedAt, observation)
         return true
       },
@@ -215,7 +215,7 @@ export class HealthMonitor {
 
   /** A replica alive whose lag cannot be measured: usable only when no lag limit must be enforced. */
   private unmeasurable(replica: ReplicaState): void {
-    this.router.setHealth(replica, this.lagLimited ? 'down' : 'up', 'lag-unmeasurable')
+    this.router.set.setHealth(replica, this.lagLimited ? 'down' : 'up', 'lag-unmeasurable')
   }
 
   private idleAfter(): number {
@@ -259,7 +259,7 @@ export class HealthMonitor {
   private probeFailed(replica: ReplicaState, error: unknown): string | undefined {
     if (error instanceof TimeoutError) replica.link.reset()
     const cause = connectionErrorCause(error)
-    if (cause !== undefined && replica.state !== 'down') this.router.fail(replica, cause)
+    if (cause !== undefined && replica.state !== 'down') this.router.set.fail(replica, cause)
     return cause
   }
 
@@ -289,7 +289,7 @@ export class HealthMonitor {
     const { startedAt, observed } = probed
     let replay: bigint | undefined
     for (const observation of observed) {
-      this.router.observeReplay(replica, observation, startedAt)
+      this.router.set.observeReplay(replica, observation, startedAt)
       replica.checks.observe(startedAt, observation)
       const { lsn } = observation
       if (lsn !== undefined && (replay === undefined || lsn < replay)) replay = lsn // the lag is the furthest behind
@@ -302,14 +302,14 @@ export class HealthMonitor {
     }
     if (!lagMeasurable) {
       // Without the primary's position the lag is unknown: re-admit only when no lag limit is configured.
-      if (replica.state === 'down' && !this.lagLimited) this.router.setHealth(replica, 'up', 'recovered')
+      if (replica.state === 'down' && !this.lagLimited) this.router.set.setHealth(replica, 'up', 'recovered')
       return replay
     }
     const lag = { ms: Math.round(this.tracker.lagMs(replay, performance.now())), bytes: this.tracker.lagBytes(replay) }
     const { ms: maxMs, bytes: maxBytes } = this.options.maxLag
-    if (maxMs !== undefined && lag.ms > maxMs) this.router.setHealth(replica, 'lagging', 'lag-ms', lag)
-    else if (maxBytes !== undefined && lag.bytes > maxBytes) this.router.setHealth(replica, 'lagging', 'lag-bytes', lag)
-    else this.router.setHealth(replica, 'up', replica.state === 'down' ? 'recovered' : 'caught-up', lag)
+    if (maxMs !== undefined && lag.ms > maxMs) this.router.set.setHealth(replica, 'lagging', 'lag-ms', lag)
+    else if (maxBytes !== undefined && lag.bytes > maxBytes) this.router.set.setHealth(replica, 'lagging', 'lag-bytes', lag)
+    else this.router.set.setHealth(replica, 'up', replica.state === 'down' ? 'recovered' : 'caught-up', lag)
     return replay
   }
 }

@@ -85,7 +85,7 @@ export class ReadPlanner {
     if (rule === 'primary') return execute(primary('rule', watched))
     if (router.mode === 'window' && router.isSticky()) return execute(primary('sticky', undefined, 'window'))
     // A rule naming a replica restricts the candidates to it; a rule with a policy replaces the policy.
-    const named = typeof rule === 'string' ? router.byName(rule) : undefined
+    const named = typeof rule === 'string' ? router.set.byName(rule) : undefined
     const policy = typeof rule === 'object' ? rule : undefined
     const reason = named ? 'rule' : 'read'
     const allowed: Candidates = named && ((r) => r === named)
@@ -98,7 +98,7 @@ export class ReadPlanner {
       }
       if (scope.required !== undefined) return this.causal(model, operation, scope.required, reason, allowed, policy, undefined, execute)
     }
-    const replica = router.pick({ model, operation }, undefined, allowed, policy)
+    const replica = router.set.pick({ model, operation }, undefined, allowed, policy)
     if (!replica) return execute(primary('fallback', undefined))
     return execute({ target: 'replica', replica, reason, candidates: allowed, policy, watched: undefined, confirm: false })
   }
@@ -154,7 +154,7 @@ export class ReadPlanner {
     if (required === 'primary') return execute(primary('sticky', watched, 'lsn'))
     // A pooled entry's positions belong to whichever server answered: never for a read with a requirement.
     const candidates = required === undefined ? allowed : knownAtLeast(required, allowed)
-    const replica = this.router.pick({ model, operation }, undefined, candidates, policy)
+    const replica = this.router.set.pick({ model, operation }, undefined, candidates, policy)
     // A read chosen by a known position is confirmed afterwards: its server may have gone back since.
     if (replica) return execute({ target: 'replica', replica, reason, candidates, policy, watched, confirm: required !== undefined })
     if (required === undefined || !candidates) return execute(primary('fallback', watched))
@@ -173,7 +173,7 @@ export class ReadPlanner {
     watched: ScopeState | undefined,
     execute: Execute,
   ): Promise<unknown> {
-    const candidate = this.router.mostAdvanced({ model, operation }, (r) => (!allowed || allowed(r)) && !r.pooled, policy)
+    const candidate = this.router.set.mostAdvanced({ model, operation }, (r) => (!allowed || allowed(r)) && !r.pooled, policy)
     if (!candidate) return await execute(primary('fallback', watched))
     if ((await this.checkReplay(candidate)) && candidates(candidate)) {
       return await execute({ target: 'replica', replica: candidate, reason, candidates, policy, watched, confirm: true })

@@ -267,9 +267,9 @@ export function readReplicas(options: ReadReplicasOptions) {
                 name,
                 router.replicas.map((r) => r.name),
               )
-            const replica = name === undefined ? router.pick({ model: undefined, operation: '$replica' }) : router.byName(name)
+            const replica = name === undefined ? router.set.pick({ model: undefined, operation: '$replica' }) : router.set.byName(name)
             if (!replica) {
-              throw new NoReplicaAvailableError(undefined, '$replica', router.states())
+              throw new NoReplicaAvailableError(undefined, '$replica', router.set.states())
             }
             return forcedReplica(replica) as unknown as Omit<T, '$primary' | '$replica'>
           },
@@ -291,7 +291,7 @@ export function readReplicas(options: ReadReplicasOptions) {
 
           /** Health, lag and counters of every replica. */
           $replicaStatus(): ReplicaStatus[] {
-            return router.status()
+            return router.set.status()
           },
 
           /** Connects the primary and every replica, and starts the health check. */

@@ -99,7 +99,7 @@ export class ReplicaReader {
     if (!this.isConnectionFailure(replica, error)) throw error
     this.router.report.retries += 1
     let failure = error
-    const second = this.router.pick({ model, operation: params.operation }, replica, plan.candidates, plan.policy)
+    const second = this.router.set.pick({ model, operation: params.operation }, replica, plan.candidates, plan.policy)
     if (second) {
       this.router.report.route(model, params.operation, 'retry', second.name)
       try {
@@ -115,7 +115,7 @@ export class ReplicaReader {
   private async toPrimary(model: string, params: ReadRequest, reason: 'fallback' | 'retry', failure: unknown, watched: ScopeState | undefined): Promise<unknown> {
     if (reason === 'fallback') this.router.report.fallbacks += 1
     if (this.options.fallback === 'error') {
-      throw new NoReplicaAvailableError(model, params.operation, this.router.states(), failure === undefined ? undefined : { cause: failure })
+      throw new NoReplicaAvailableError(model, params.operation, this.router.set.states(), failure === undefined ? undefined : { cause: failure })
     }
     this.router.report.route(model, params.operation, reason)
     return await this.router.primaryRead(onPrimary(params), watched)
@@ -164,7 +164,7 @@ export class ReplicaReader {
   private isConnectionFailure(replica: ReplicaState, error: unknown): boolean {
     const cause = connectionErrorCause(error)
     if (cause === undefined) return false
-    this.router.fail(replica, cause)
+    this.router.set.fail(replica, cause)
     return true
   }
 

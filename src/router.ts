@@ -1,9 +1,6 @@
-import type { ReplicaHealth, ReplicaLag, ReplicaStatus } from './health-event.js'
 import type { ResolvedOptions, ResolvedReplica } from './options.js'
-import type { RoutingContext, RoutingPolicy } from './policies/routing-policy.js'
 import { connectionErrorCause, sqlstateOf } from './connection-error.js'
 import type { ConsistencyPoint } from './consistency-token.js'
-import type { ReplayObservation } from './lag-tracker.js'
 import { PrimaryPosition } from './primary-position.js'
 import { RouteReporter } from './route-reporter.js'
 import { ReplicaSet, type ReplicaState } from './replica-set.js'
@@ -83,8 +80,8 @@ export interface RouterStats {
 /**
  * Consistency, for one extended client: the read-your-writes state of each scope (the sticky window, writes in
  * flight, the primary position they require, monotonic reads' home replica), transactions, consistency tokens,
- * and the fall back from LSN to window mode. It holds the replica set (src/replica-set.ts) and route reporting
- * (src/route-reporter.ts), and passes the set's choices through. Knows nothing of Prisma; read-replicas.ts wires
+ * and the fall back from LSN to window mode. It holds the replica set (src/replica-set.ts: callers use `router.set`) and route reporting
+ * (src/route-reporter.ts: `router.report`). Knows nothing of Prisma; read-replicas.ts wires
  * it into the client.
  */
 export class Router {
@@ -119,46 +116,6 @@ export class Router {
 
   get replicaNames(): string[] {
     return this.set.names
-  }
-
-  /** See ReplicaSet.pick. */
-  pick(context: RoutingContext, exclude?: ReplicaState, accept?: (r: ReplicaState) => boolean, policy?: RoutingPolicy): ReplicaState | undefined {
-    return this.set.pick(context, exclude, accept, policy)
-  }
-
-  /** See ReplicaSet.mostAdvanced. */
-  mostAdvanced(context: RoutingContext, allow?: (r: ReplicaState) => boolean, policy?: RoutingPolicy): ReplicaState | undefined {
-    return this.set.mostAdvanced(context, allow, policy)
-  }
-
-  /** See ReplicaSet.byName. */
-  byName(name: string): ReplicaState {
-    return this.set.byName(name)
-  }
-
-  /** See ReplicaSet.setHealth. */
-  setHealth(replica: ReplicaState, state: ReplicaHealth, cause: string, lag?: ReplicaLag): void {
-    this.set.setHealth(replica, state, cause, lag)
-  }
-
-  /** See ReplicaSet.fail. */
-  fail(replica: ReplicaState, cause: string): void {
-    this.set.fail(replica, cause)
-  }
-
-  /** See ReplicaSet.observeReplay. */
-  observeReplay(replica: ReplicaState, observed: ReplayObservation, startedAt: number): void {
-    this.set.observeReplay(replica, observed, startedAt)
-  }
-
-  /** See ReplicaSet.states. */
-  states(): { name: string; state: ReplicaHealth }[] {
-    return this.set.states()
-  }
-
-  /** See ReplicaSet.status. */
-  status(): ReplicaStatus[] {
-    return this.set.status()
   }
 
   /** The read-your-writes state of the current scope (`runInScope`), or of the client outside any scope. */

@@ -94,7 +94,7 @@ describe('deciding a read', () => {
 
   it('no replica in rotation: the primary, as a fallback', async () => {
     const { router, plan } = setup()
-    for (const replica of router.replicas) router.fail(replica, 'ECONNREFUSED')
+    for (const replica of router.replicas) router.set.fail(replica, 'ECONNREFUSED')
     expect(target(await plan())).toBe('primary (fallback)')
   })
 })

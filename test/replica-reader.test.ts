@@ -73,7 +73,7 @@ describe('executing reads, with failover', () => {
 
   it('no replica in rotation: a fallback to the primary, counted', async () => {
     const { router, read } = setup({ a: none, b: none })
-    for (const r of router.replicas) router.fail(r, 'ECONNREFUSED')
+    for (const r of router.replicas) router.set.fail(r, 'ECONNREFUSED')
     expect(await read()).toEqual(['primary'])
     expect(router.stats()).toMatchObject({ fallbacks: 1, retries: 0 })
   })

@@ -13,7 +13,7 @@ afterEach(() => {
   vi.useRealTimers()
 })
 
-describe('sticky window (pure logic; proven on real replicas in router.db.test.ts)', () => {
+describe('sticky window (pure logic; proven on real replicas in read-your-writes.window.db.test.ts)', () => {
   it('pins the scope for windowMs after a write, then releases it', () => {
     vi.useFakeTimers({ toFake: ['performance'] })
     const r = router({ sticky: { windowMs: 1000 } })
@@ -66,7 +66,7 @@ describe('policy results are checked', () => {
     const r = router({ policy: rogue })
     let error: unknown
     try {
-      r.pick({ model: 'User', operation: 'findMany' })
+      r.set.pick({ model: 'User', operation: 'findMany' })
     } catch (e) {
       error = e
     }
@@ -111,7 +111,7 @@ function lsnRouter() {
 
 const turn = () => new Promise((resolve) => setImmediate(resolve))
 
-describe('LSN mode: which primary position covers a write (pure logic; proven on real replicas in router.lsn.db.test.ts)', () => {
+describe('LSN mode: which primary position covers a write (pure logic; proven on real replicas in read-your-writes.lsn.db.test.ts)', () => {
   it('a write that ends while a read resolves an earlier one stays pending: the next read asks again', async () => {
     const { r, queries } = lsnRouter()
     await runInScope(async () => {
@@ -187,16 +187,16 @@ describe('replay observations: one server, a restarted server, or several behind
     const r = router({ sticky: { mode: 'lsn' } })
     const replica = r.replicas[0]!
     const overlapping = tick()
-    r.observeReplay(replica, { lsn: 100n, server: server('10.0.0.1:5432', 't1') }, tick())
-    r.observeReplay(replica, { lsn: 90n, server: server('10.0.0.1:5432', 't1') }, overlapping)
+    r.set.observeReplay(replica, { lsn: 100n, server: server('10.0.0.1:5432', 't1') }, tick())
+    r.set.observeReplay(replica, { lsn: 90n, server: server('10.0.0.1:5432', 't1') }, overlapping)
     expect([replica.replay, replica.pooled]).toEqual([100n, false])
   })
 
   it('a server restarted at the same address starts again from what it reports (it may open lower)', () => {
     const r = router({ sticky: { mode: 'lsn' } })
     const replica = r.replicas[0]!
-    r.observeReplay(replica, { lsn: 100n, server: server('10.0.0.1:5432', 't1') }, tick())
-    r.observeReplay(replica, { lsn: 80n, server: server('10.0.0.1:5432', 't2') }, tick())
+    r.set.observeReplay(replica, { lsn: 100n, server: server('10.0.0.1:5432', 't1') }, tick())
+    r.set.observeReplay(replica, { lsn: 80n, server: server('10.0.0.1:5432', 't2') }, tick())
     expect([replica.replay, replica.incarnation, replica.pooled]).toEqual([80n, 1, false])
   })
 
@@ -204,12 +204,12 @@ describe('replay observations: one server, a restarted server, or several behind
     const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined)
     const r = router({ sticky: { mode: 'lsn' } })
     const [a, b] = r.replicas
-    r.observeReplay(a!, { lsn: 100n, server: server('10.0.0.1:5432', 't1') }, tick())
-    r.observeReplay(a!, { lsn: 100n, server: server('10.0.0.2:5432', 't1') }, tick())
-    r.observeReplay(a!, { lsn: 100n, server: server('10.0.0.1:5432', 't1') }, tick())
-    r.observeReplay(b!, { lsn: 100n, server: server('10.0.0.3:5432', 't1') }, tick())
-    r.observeReplay(b!, { lsn: 100n, server: server('10.0.0.3:5432', 't2') }, tick()) // restarted
-    r.observeReplay(b!, { lsn: 100n, server: server('10.0.0.3:5432', 't1') }, tick()) // the old start again: two servers
+    r.set.observeReplay(a!, { lsn: 100n, server: server('10.0.0.1:5432', 't1') }, tick())
+    r.set.observeReplay(a!, { lsn: 100n, server: server('10.0.0.2:5432', 't1') }, tick())
+    r.set.observeReplay(a!, { lsn: 100n, server: server('10.0.0.1:5432', 't1') }, tick())
+    r.set.observeReplay(b!, { lsn: 100n, server: server('10.0.0.3:5432', 't1') }, tick())
+    r.set.observeReplay(b!, { lsn: 100n, server: server('10.0.0.3:5432', 't2') }, tick()) // restarted
+    r.set.observeReplay(b!, { lsn: 100n, server: server('10.0.0.3:5432', 't1') }, tick()) // the old start again: two servers
     expect([a!.pooled, b!.pooled]).toEqual([true, true])
     expect(warn.mock.calls.map((c) => String(c[0]).split(':')[0])).toEqual([
       'replica `replica-1` is served by more than one server (two different servers answered through it)',
@@ -221,24 +221,24 @@ describe('replay observations: one server, a restarted server, or several behind
   it('a position going backwards on one server is a reinitialisation (same start time): a new incarnation, not a pool', () => {
     const r = router({ sticky: { mode: 'lsn' } })
     const replica = r.replicas[0]!
-    r.observeReplay(replica, { lsn: 100n, server: server('10.0.0.1:5432', 't1') }, tick())
-    r.observeReplay(replica, { lsn: 90n, server: server('10.0.0.1:5432', 't1') }, tick())
+    r.set.observeReplay(replica, { lsn: 100n, server: server('10.0.0.1:5432', 't1') }, tick())
+    r.set.observeReplay(replica, { lsn: 90n, server: server('10.0.0.1:5432', 't1') }, tick())
     expect([replica.replay, replica.incarnation, replica.pooled]).toEqual([90n, 1, false])
   })
 
   it('a server not in recovery reports no position: none is kept', () => {
     const r = router({ sticky: { mode: 'lsn' } })
     const replica = r.replicas[0]!
-    r.observeReplay(replica, { lsn: 100n, server: undefined }, tick())
-    r.observeReplay(replica, { lsn: undefined, server: undefined }, tick())
+    r.set.observeReplay(replica, { lsn: 100n, server: undefined }, tick())
+    r.set.observeReplay(replica, { lsn: undefined, server: undefined }, tick())
     expect(replica.replay).toBeUndefined()
   })
 
   it('a connection failure forgets the position (the server may come back restarted, lower)', () => {
     const r = router({ sticky: { mode: 'lsn' } })
     const replica = r.replicas[0]!
-    r.observeReplay(replica, { lsn: 100n, server: undefined }, tick())
-    r.fail(replica, 'ECONNREFUSED')
+    r.set.observeReplay(replica, { lsn: 100n, server: undefined }, tick())
+    r.set.fail(replica, 'ECONNREFUSED')
     expect([replica.replay, replica.incarnation]).toEqual([undefined, 1])
   })
 })
