@@ -262,11 +262,7 @@ export function readReplicas(options: ReadReplicasOptions) {
             const context = Prisma.getExtensionContext(this)
             if (isTransactionClient(context)) throw new ReplicaInTransactionError()
             // A name that is not a string is unknown too (the error describes it without showing a string).
-            if (name !== undefined && typeof name !== 'string')
-              throw new UnknownReplicaError(
-                name,
-                router.replicas.map((r) => r.name),
-              )
+            if (name !== undefined && typeof name !== 'string') throw new UnknownReplicaError(name, router.set.names)
             const replica = name === undefined ? router.set.pick({ model: undefined, operation: '$replica' }) : router.set.byName(name)
             if (!replica) {
               throw new NoReplicaAvailableError(undefined, '$replica', router.set.states())

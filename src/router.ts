@@ -114,10 +114,6 @@ export class Router {
     this.primaryPosition = new PrimaryPosition(queryPrimaryLsn)
   }
 
-  get replicaNames(): string[] {
-    return this.set.names
-  }
-
   /** The read-your-writes state of the current scope (`runInScope`), or of the client outside any scope. */
   scopeState(): ScopeState {
     const scope = currentScope()

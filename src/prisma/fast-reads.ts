@@ -65,10 +65,9 @@ class RoutedRead {
     if (this.#result) return this.#result
     const target = this.#target
     try {
+      const request = target.rows ? modelRequest(target.model, target.jsModelName, target.operation, this.#args) : undefined
       const chain = target.chain
-      this.#result = chain
-        ? runQueryChain(chain.callbacks, modelRequest(target.model, chain.jsModelName, target.operation, this.#args), chain.last)
-        : target.route(target.model, target.operation, this.#args, target.primary, target.rows ? modelRequest(target.model, target.rows, target.operation, this.#args) : undefined)
+      this.#result = chain && request ? runQueryChain(chain.callbacks, request, chain.last) : target.route(target.model, target.operation, this.#args, target.primary, request)
     } catch (error) {
       // Like a PrismaPromise: a failure to start is a rejection, never a throw from `then`/`catch`/`finally`.
       // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the error as thrown
@@ -117,10 +116,12 @@ interface ReadTarget {
   readonly primary: (args: unknown) => PromiseLike<unknown>
   /** The extended client's action (its query extension routes). */
   readonly viaExtension: Action
-  /** The query extension callbacks under the router for this operation, run before it routes; none: routes at once. */
-  readonly chain: { readonly callbacks: readonly QueryCallback[]; readonly jsModelName: string; readonly last: (request: ModelRequest) => PromiseLike<unknown> } | undefined
-  /** For a row read, the client property of its model (`user`): the read is also given as Prisma's request. */
-  readonly rows: string | undefined
+  /** The client property of the model (`user`). */
+  readonly jsModelName: string
+  /** The query extension callbacks under the router for this row read, run before it routes; none: routes at once. */
+  readonly chain: { readonly callbacks: readonly QueryCallback[]; readonly last: (request: ModelRequest) => PromiseLike<unknown> } | undefined
+  /** A row read: it is also given as Prisma's request (to the chain, and to the router). */
+  readonly rows: boolean
 }
 
 /**
@@ -174,9 +175,10 @@ function lastStep(route: RouteRead, primaryOnly: PrimaryOnly, base: object): (re
 function fastDelegate(jsModelName: string, model: string, delegate: Delegate, baseDelegate: Delegate, route: RouteRead, base: object, chained: PrimaryOnly | undefined): Delegate {
   const Fluent = routedReadClass(relationsOf(delegate))
   const actions = new Map<string | symbol, Action>()
+  const last = chained && lastStep(route, chained, base)
   for (const operation of READ_OPERATIONS) {
     const callbacks = chained ? queryCallbacksOf(base, jsModelName, operation) : undefined
-    const chain = chained && callbacks !== undefined && callbacks.length > 0 ? { callbacks, jsModelName, last: lastStep(route, chained, base) } : undefined
+    const chain = last && callbacks !== undefined && callbacks.length > 0 ? { callbacks, last } : undefined
     // Callbacks under the router for an operation the chain does not run: the extended client's own query.
     if (chained && (callbacks === undefined || (chain && !ROW_READS.has(operation)))) continue
     const primaryAction = baseDelegate[operation] as Action
@@ -188,8 +190,9 @@ function fastDelegate(jsModelName: string, model: string, delegate: Delegate, ba
       // The extended client shares the base client's error format.
       primary: quietAction(base, primaryAction),
       viaExtension: quietAction(base, extendedAction),
+      jsModelName,
       chain,
-      rows: ROW_READS.has(operation) ? jsModelName : undefined,
+      rows: ROW_READS.has(operation),
     }
     const Read = FLUENT_OPERATIONS.has(operation) ? Fluent : RoutedRead
     actions.set(operation, ((args?: unknown) => new Read(target, args)) as unknown as Action)

@@ -75,8 +75,7 @@ export function runsRequests(client: unknown): boolean {
  * of `client` would add: another request pipeline (call site, promise, tracing span, extension chain).
  */
 export function executeRequest(client: unknown, request: object, args: unknown): Promise<unknown> {
-  const execute = (client as { _executeRequest: (request: object) => Promise<unknown> })._executeRequest
-  return execute.call(client, { ...request, args, transaction: undefined })
+  return runRequest(client, { ...request, args, transaction: undefined })
 }
 
 /**
@@ -131,7 +130,7 @@ export function modelRequest(model: string, jsModelName: string, action: string,
  * Runs `request` on `client` as the last step of its query extension chain does (serialize, execute, unpack), in
  * the request's transaction if it has one (a batch `$transaction` an extension put the query in).
  */
-export function runRequest(client: unknown, request: ModelRequest): Promise<unknown> {
+export function runRequest(client: unknown, request: object): Promise<unknown> {
   const execute = (client as { _executeRequest: (request: object) => Promise<unknown> })._executeRequest
   return execute.call(client, request)
 }
