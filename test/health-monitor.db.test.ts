@@ -1,22 +1,12 @@
 import { spawn } from 'node:child_process'
 import { afterEach, describe, expect, it } from 'vitest'
-import { readReplicas } from '../src/index.ts'
-import { healReplicas, newClient, requireCluster, timeline, topology, unique, until } from './support/db.ts'
+import { healReplicas, newClient, requireCluster, timedClient, topology, unique, until } from './support/db.ts'
 
 afterEach(healReplicas)
 
 /** A routed client without read-your-writes whose replicas leave rotation over `maxMs` of lag. */
-function lagLimited(maxMs: number, intervalMs: number, events: ReturnType<typeof timeline>) {
-  return newClient(topology.primaryUrl).$extends(
-    readReplicas({
-      replicas: topology.replicas.map((r) => ({ client: newClient(r.url), name: r.name })),
-      sticky: false,
-      maxLag: { ms: maxMs },
-      health: { intervalMs },
-      onRoute: events.onRoute,
-      onHealthChange: events.onHealthChange,
-    }),
-  )
+function lagLimited(maxMs: number, intervalMs: number) {
+  return timedClient({ sticky: false, maxLag: { ms: maxMs }, health: { intervalMs } })
 }
 
 describe('lag-aware routing (replay paused for real)', () => {
@@ -24,9 +14,8 @@ describe('lag-aware routing (replay paused for real)', () => {
     const cluster = requireCluster(ctx)
     const maxMs = 500
     const intervalMs = 200
-    const events = timeline()
     const writer = newClient(topology.primaryUrl)
-    const prisma = lagLimited(maxMs, intervalMs, events)
+    const { prisma, events } = lagLimited(maxMs, intervalMs)
     const prefix = unique('lag')
     // The writer commits a row every few ms and remembers when each was committed (by its own clock).
     const committedAt = new Map<number, number>()
@@ -95,15 +84,7 @@ describe('lag-aware routing (replay paused for real)', () => {
 
   it('maxLag in bytes: a replica more than N bytes of WAL behind leaves rotation', async (ctx) => {
     const cluster = requireCluster(ctx)
-    const events = timeline()
-    const prisma = newClient(topology.primaryUrl).$extends(
-      readReplicas({
-        replicas: topology.replicas.map((r) => ({ client: newClient(r.url), name: r.name })),
-        maxLag: { bytes: 64 * 1024 },
-        health: { intervalMs: 100 },
-        onHealthChange: events.onHealthChange,
-      }),
-    )
+    const { prisma, events } = timedClient({ maxLag: { bytes: 64 * 1024 }, health: { intervalMs: 100 } })
     await prisma.$connect()
     await cluster.pauseReplay('replica-2')
     await prisma.note.createMany({ data: Array.from({ length: 2000 }, (_, i) => ({ title: `bytes-${String(i)}`, content: 'x'.repeat(100) })) })
@@ -117,15 +98,7 @@ describe('lag-aware routing (replay paused for real)', () => {
   })
 
   it('an idle primary does not make caught-up replicas look lagging (unlike now() - pg_last_xact_replay_timestamp())', async () => {
-    const events = timeline()
-    const prisma = newClient(topology.primaryUrl).$extends(
-      readReplicas({
-        replicas: topology.replicas.map((r) => ({ client: newClient(r.url), name: r.name })),
-        maxLag: { ms: 50 },
-        health: { intervalMs: 20 },
-        onHealthChange: events.onHealthChange,
-      }),
-    )
+    const { prisma, events } = timedClient({ maxLag: { ms: 50 }, health: { intervalMs: 20 } })
     await prisma.$connect()
     // Let more than 10 health checks pass with nothing written, then look.
     await until('status measured', () => prisma.$replicaStatus().every((r) => r.lag !== undefined))
@@ -144,9 +117,8 @@ describe('maxLag after an outage', () => {
   it('a replica that went down while lagging comes back lagging: its lag counts from before the outage', async (ctx) => {
     const cluster = requireCluster(ctx)
     const maxMs = 1000
-    const events = timeline()
     const writer = newClient(topology.primaryUrl)
-    const prisma = lagLimited(maxMs, 100, events)
+    const { prisma, events } = lagLimited(maxMs, 100)
     const prefix = unique('outage')
     const run = { writing: true }
     let written = 0

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
-import { isNoReplicaAvailableError, readReplicas, type ReadReplicasOptions } from '../src/index.ts'
-import { healReplicas, newClient, requireCluster, timeline, topology, unique, until, waitForReplication } from './support/db.ts'
+import { isNoReplicaAvailableError } from '../src/index.ts'
+import { healReplicas, newClient, requireCluster, timedClient, topology, unique, until, waitForReplication } from './support/db.ts'
 import { readLoad } from './support/read-load.ts'
 
 afterEach(healReplicas)
@@ -10,19 +10,11 @@ afterAll(async () => {
   await Promise.all(clients.map((c) => c.$disconnect()))
 })
 
-function routed(options: Omit<ReadReplicasOptions, 'replicas' | 'onRoute' | 'onHealthChange'> = {}) {
-  const events = timeline()
-  const prisma = newClient(topology.primaryUrl).$extends(
-    readReplicas({
-      sticky: false,
-      ...options,
-      replicas: topology.replicas.map((r) => ({ client: newClient(r.url), name: r.name })),
-      onRoute: events.onRoute,
-      onHealthChange: events.onHealthChange,
-    }),
-  )
-  clients.push(prisma)
-  return { prisma, events }
+/** A routed client without read-your-writes (unless asked), disconnected after the file. */
+function routed(options: Parameters<typeof timedClient>[0] = {}) {
+  const routedClient = timedClient({ sticky: false, ...options })
+  clients.push(routedClient.prisma)
+  return routedClient
 }
 
 describe('a replica that dies', () => {

@@ -168,8 +168,7 @@ describe('consistency tokens: read-your-writes across requests and app instances
     ['non-ASCII', '1.3000148.ł∂ß'],
     ['garbage', '\u0000\u0001; DROP TABLE "Note"'],
   ])('a bad token (%s) is ignored: the scope works and its writes go to the primary; strict throws a typed error', async (_label, token) => {
-    const events: RouteEvent[] = []
-    const prisma = newClient(topology.primaryUrl).$extends(readReplicas({ replicas: topology.replicas.map((r) => newClient(r.url)), onRoute: (e) => events.push(e) }))
+    const { prisma, events } = routedClient()
     const title = unique('bad-token')
     const seen = await runInScope(
       async () => {

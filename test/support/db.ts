@@ -43,6 +43,14 @@ export function routedClient(options: Extra = {}) {
   return { prisma, events, base, replicas }
 }
 
+/** A routed client over the test topology, recording routing and health events in one {@link timeline}. */
+export function timedClient(options: Omit<Extra, 'onHealthChange'> = {}) {
+  const events = timeline()
+  const replicas = topology.replicas.map((r) => ({ client: newClient(r.url), name: r.name }))
+  const prisma = newClient(topology.primaryUrl).$extends(readReplicas({ ...options, replicas, onRoute: events.onRoute, onHealthChange: events.onHealthChange }))
+  return { prisma, events }
+}
+
 /** Restarts, thaws, resumes replay and removes injected lag on every replica (afterEach of fault tests). */
 export async function healReplicas(): Promise<void> {
   if (!cluster) return
