@@ -8,6 +8,7 @@
  * scope's home between the decision and the start of the read.
  */
 import type { ResolvedOptions } from './options.js'
+import type { ReplayChecks } from './replay-checks.js'
 import type { RoutingPolicy } from './policies/routing-policy.js'
 import type { StickyKind } from './route-event.js'
 import { Router, type ReplicaState } from './router.js'
@@ -62,13 +63,11 @@ const primary = (reason: PrimaryPlan['reason'], watched: ScopeState | undefined,
 
 /** Decides reads. */
 export class ReadPlanner {
-  /**
-   * @param checkReplay learns a replica's replay position (one round trip, shared); false if that failed.
-   */
+  /** @param replay learns a replica's replay position when a read needs it (src/replay-checks.ts). */
   constructor(
     private readonly router: Router,
     private readonly rules: ResolvedOptions['rules'],
-    private readonly checkReplay: (replica: ReplicaState) => Promise<boolean>,
+    private readonly replay: Pick<ReplayChecks, 'check'>,
   ) {}
 
   /**
@@ -128,7 +127,7 @@ export class ReadPlanner {
         return await execute(onHome(stay, reason, allowed, policy, scope))
       }
       // The home has not replayed the scope's write as far as we know: ask it (the answer is also its bound).
-      if ((await this.checkReplay(stay)) && scope.home === stay && canStay(stay) && stay.replay !== undefined && stay.replay >= required) {
+      if ((await this.replay.check(stay)) && scope.home === stay && canStay(stay) && stay.replay !== undefined && stay.replay >= required) {
         return await execute(onHome(stay, reason, allowed, policy, scope))
       }
     }
@@ -175,7 +174,7 @@ export class ReadPlanner {
   ): Promise<unknown> {
     const candidate = this.router.set.mostAdvanced({ model, operation }, (r) => (!allowed || allowed(r)) && !r.pooled, policy)
     if (!candidate) return await execute(primary('fallback', watched))
-    if ((await this.checkReplay(candidate)) && candidates(candidate)) {
+    if ((await this.replay.check(candidate)) && candidates(candidate)) {
       return await execute({ target: 'replica', replica: candidate, reason, candidates, policy, watched, confirm: true })
     }
     return await execute(primary('sticky', watched, 'lsn'))

@@ -12,7 +12,9 @@ import { ClientActions } from './prisma/client-actions.js'
 import { executeRequest, unpackFluent } from './prisma/internals.js'
 import { withoutCallSite } from './prisma/without-call-site.js'
 import { ReadPlanner, type ReadPlan, type ReplicaPlan } from './read-plan.js'
+import { ReplayChecks } from './replay-checks.js'
 import { ReadDeadlines } from './read-deadlines.js'
+import { ReadInFlight } from './replica-set.js'
 import type { ReplicaState, Router } from './router.js'
 import { type ScopeState, tick } from './scope.js'
 
@@ -42,9 +44,6 @@ export function onPrimary(params: ReadRequest): Promise<unknown> {
   return Promise.resolve(params.query(params.args))
 }
 
-/** A replica's replay position checked less than this long ago is not checked again (ms). */
-const RECHECK_MS = 5
-
 /** Runs reads: each decided by a {@link ReadPlanner}, then executed here. */
 export class ReplicaReader {
   /**
@@ -57,10 +56,13 @@ export class ReplicaReader {
     private readonly alive: (replica: ReplicaState) => Promise<boolean> | undefined,
   ) {
     this.deadlines = options.readTimeoutMs === false ? undefined : new ReadDeadlines(options.readTimeoutMs)
-    this.planner = new ReadPlanner(router, options.rules, (replica) => this.checkReplay(replica))
+    this.replay = new ReplayChecks(router.set, this.deadlines)
+    this.planner = new ReadPlanner(router, options.rules, this.replay)
   }
 
   private readonly deadlines: ReadDeadlines | undefined
+  /** Replay checks before a read, confirmation after one (consistency: src/replay-checks.ts). */
+  private readonly replay: ReplayChecks
   private readonly planner: ReadPlanner
   private readonly actions = new Map<ReplicaState, ClientActions>()
 
@@ -69,10 +71,6 @@ export class ReplicaReader {
     let actions = this.actions.get(replica)
     if (!actions) this.actions.set(replica, (actions = new ClientActions(replica.client)))
     return actions
-  }
-
-  private timed<T>(promise: Promise<T>): Promise<T> {
-    return this.deadlines ? this.deadlines.run(promise) : promise
   }
 
   /** Routes one read: decided (src/read-plan.ts), then executed here. */
@@ -96,7 +94,7 @@ export class ReplicaReader {
   /** After a failure of a read on the plan's replica: once on another of its candidates, then the primary. */
   private async afterFailure(error: unknown, model: string, params: ReadRequest, plan: ReplicaPlan): Promise<unknown> {
     const { replica, watched, confirm } = plan
-    if (!this.isConnectionFailure(replica, error)) throw error
+    if (!this.router.set.failedBy(replica, error)) throw error
     this.router.report.retries += 1
     let failure = error
     const second = this.router.set.pick({ model, operation: params.operation }, replica, plan.candidates, plan.policy)
@@ -105,7 +103,7 @@ export class ReplicaReader {
       try {
         return await this.attempt(second, model, params, undefined, watched, confirm)
       } catch (secondError) {
-        if (!this.isConnectionFailure(second, secondError)) throw secondError
+        if (!this.router.set.failedBy(second, secondError)) throw secondError
         failure = secondError
       }
     }
@@ -121,51 +119,11 @@ export class ReplicaReader {
     return await this.router.primaryRead(onPrimary(params), watched)
   }
 
-  /**
-   * Learns a replica's replay position: one round trip, shared by concurrent readers, and not repeated within
-   * {@link RECHECK_MS} of the last one (a lagging replica is not asked on every read). False if it failed (a
-   * connection failure also takes the replica out of rotation).
-   */
-  async checkReplay(replica: ReplicaState): Promise<boolean> {
-    if (performance.now() - replica.positionCheckedAt < RECHECK_MS) return true
-    replica.positionCheckedAt = performance.now()
-    try {
-      await this.timed(replica.checks.after(tick()))
-      return true
-    } catch (error) {
-      this.isConnectionFailure(replica, error)
-      return false
-    }
-  }
-
-  /**
-   * Confirms a read that relied on what was known of `replica` (its position, or that it is the scope's home):
-   * a check that started after the read ended (`endedAt`) saw the same incarnation, so the server that answered
-   * had not gone back in time (restarted, reinitialised) since that knowledge was gathered. One round trip,
-   * shared by every read of the replica that ended before it started.
-   */
-  private async confirmed(replica: ReplicaState, incarnation: number, endedAt: number): Promise<boolean> {
-    try {
-      await this.timed(replica.checks.after(endedAt))
-    } catch (error) {
-      this.isConnectionFailure(replica, error)
-      return false
-    }
-    return replica.incarnation === incarnation && !replica.pooled
-  }
-
-  /** A read whose replica could not be confirmed (see {@link confirmed}), done again on the primary. */
+  /** A read whose replica could not be confirmed (see ReplayChecks.confirmed), done again on the primary. */
   private redoOnPrimary(model: string, params: ReadRequest, watched: ScopeState | undefined): Promise<unknown> {
     this.router.report.unconfirmed += 1
     this.router.report.route(model, params.operation, 'sticky', undefined, 'lsn')
     return this.router.primaryRead(onPrimary(params), watched)
-  }
-
-  private isConnectionFailure(replica: ReplicaState, error: unknown): boolean {
-    const cause = connectionErrorCause(error)
-    if (cause === undefined) return false
-    this.router.set.fail(replica, cause)
-    return true
   }
 
   /**
@@ -189,21 +147,14 @@ export class ReplicaReader {
     const path = request ? undefined : params.path
     const deadlines = this.deadlines
     const incarnation = replica.incarnation
-    replica.inFlight++
-    let open = true
-    const close = (): boolean => {
-      if (!open) return false
-      open = false
-      replica.inFlight--
-      return true
-    }
+    const read = new ReadInFlight(replica)
     let query: PromiseLike<unknown>
     try {
       const args = params.replicaArgs
       if (request) query = executeRequest(actions.client, request, args)
       else query = actions.recordsCallSites ? withoutCallSite(() => run(args)) : run(args)
     } catch (error) {
-      close()
+      read.end(false)
       // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the query's own error, unchanged
       return Promise.reject(error)
     }
@@ -217,26 +168,25 @@ export class ReplicaReader {
       // router's own connection (or is known down): a busy server's read goes on, and is looked at again after
       // another `readTimeoutMs`; it is never run a second time elsewhere.
       const onTimeout = (timeout: Error): void => {
-        if (!open) return
+        if (!read.open) return
         const check = replica.state === 'down' ? undefined : this.alive(replica)
         if (!check) {
-          if (close()) fail(timeout)
+          if (read.end(false)) fail(timeout)
           return
         }
         void check.then((ok) => {
-          if (!open) return
+          if (!read.open) return
           if (ok) {
             this.router.report.slowReads += 1
             ticket = deadlines?.track(onTimeout)
-          } else if (close()) fail(timeout)
+          } else if (read.end(false)) fail(timeout)
         })
       }
       let ticket = deadlines?.track(onTimeout)
       query.then(
         (result) => {
           if (ticket) deadlines?.release(ticket)
-          if (!close()) return
-          replica.reads++
+          if (!read.end(true)) return
           if (!confirm) {
             if (watched) this.router.servedBy(watched, replica, tick())
             resolve(path ? unpackFluent(result, path) : result)
@@ -244,7 +194,7 @@ export class ReplicaReader {
           }
           const endedAt = tick()
           resolve(
-            this.confirmed(replica, incarnation, endedAt).then((ok) => {
+            this.replay.confirmed(replica, incarnation, endedAt).then((ok) => {
               if (!ok) return this.redoOnPrimary(model, params, watched)
               if (watched) this.router.servedBy(watched, replica, endedAt)
               return path ? unpackFluent(result, path) : result
@@ -253,14 +203,14 @@ export class ReplicaReader {
         },
         (error: unknown) => {
           if (ticket) deadlines?.release(ticket)
-          if (!close()) return
+          if (!read.end(false)) return
           if (!confirm || connectionErrorCause(error) !== undefined) {
             fail(error)
             return
           }
           // An error of the query itself, from a server that may have gone back in time (a table that is not
           // there yet): it counts only if the server is confirmed, else the read is done on the primary.
-          void this.confirmed(replica, incarnation, tick()).then((ok) => {
+          void this.replay.confirmed(replica, incarnation, tick()).then((ok) => {
             if (ok) fail(error)
             else resolve(this.redoOnPrimary(model, params, watched))
           })

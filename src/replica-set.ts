@@ -3,6 +3,7 @@
  * incarnation, in-flight and read counters), which of them are in rotation, the routing policy's choice among
  * them, and their status. All the health monitor needs; consistency (scopes, positions) is src/router.ts.
  */
+import { connectionErrorCause } from './connection-error.js'
 import { UnknownReplicaError, RoutingPolicyError } from './errors/index.js'
 import type { ReplicaHealth, ReplicaLag, ReplicaStatus } from './health-event.js'
 import { formatLsn, queryReplay, type ReplayObservation } from './lag-tracker.js'
@@ -67,6 +68,49 @@ export interface ReplicaState extends ReplicaCandidate {
   positionCheckedAt: number
   reads: number
   failures: number
+}
+
+/**
+ * A read in flight on a replica, counted in its `inFlight` from construction until {@link ReadInFlight.end}:
+ * `end(true)` when the replica served it (counted in its reads), `end(false)` when it failed or was given up.
+ * Only the first call counts; later ones return false (a late result of a read given up at its deadline is
+ * dropped).
+ */
+export class ReadInFlight {
+  /** True until {@link end} is called. */
+  open = true
+
+  constructor(private readonly replica: ReplicaState) {
+    replica.inFlight++
+  }
+
+  end(served: boolean): boolean {
+    if (!this.open) return false
+    this.open = false
+    this.replica.inFlight--
+    if (served) this.replica.reads++
+    return true
+  }
+}
+
+/** How long disconnecting waits for a replica's client once no read of it is in flight (ms). */
+const DISCONNECT_GRACE_MS = 500
+
+async function disconnectReplica(replica: ReplicaState): Promise<void> {
+  const disconnected = replica.client.$disconnect()
+  let timer: NodeJS.Timeout | undefined
+  const givenUp = new Promise<void>((resolve) => {
+    const poll = (): void => {
+      timer = setTimeout(replica.inFlight === 0 ? resolve : poll, replica.inFlight === 0 ? DISCONNECT_GRACE_MS : 20)
+    }
+    poll()
+  })
+  try {
+    await Promise.race([disconnected, givenUp])
+  } finally {
+    clearTimeout(timer)
+    disconnected.catch(() => undefined)
+  }
 }
 
 export class ReplicaSet {
@@ -211,6 +255,26 @@ export class ReplicaSet {
     replica.failures += 1
     this.newIncarnation(replica) // it may come back restarted, below the position it had reached
     this.setHealth(replica, 'down', cause)
+  }
+
+  /**
+   * True when `error` is a connection-level failure (see src/connection-error.ts): then `replica` fails (see
+   * {@link fail}). False for an error of the query itself, which says nothing of the replica's health.
+   */
+  failedBy(replica: ReplicaState, error: unknown): boolean {
+    const cause = connectionErrorCause(error)
+    if (cause === undefined) return false
+    this.fail(replica, cause)
+    return true
+  }
+
+  /**
+   * Disconnects every replica's client, but waits no longer for one than until its reads in flight have ended or
+   * been given up, plus {@link DISCONNECT_GRACE_MS}: a read given up on a frozen server holds its pool connection
+   * until the server answers, and the client's disconnect waits for it (it then finishes in the background).
+   */
+  async disconnect(): Promise<void> {
+    await Promise.all(this.replicas.map((r) => disconnectReplica(r)))
   }
 
   /** Every replica's name and state, for `NoReplicaAvailableError`. */
