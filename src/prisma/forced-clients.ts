@@ -1,0 +1,107 @@
+/**
+ * The clients `$primary()` and `$replica(name)` return: the client under the router, with a query component
+ * that sends every query to the primary, or to one replica. Each is made on first use (an application may extend
+ * the routed client per request) and kept.
+ */
+import { ReplicaModelError, ReplicaWriteError } from '../errors/index.js'
+import { ReadInFlight, type ReplicaState } from '../replica-set.js'
+import type { Routing } from '../routing.js'
+import type { ClientActions } from './client-actions.js'
+import { ROUTER_EXTENSION } from './composition.js'
+import { forClientWithout, ROW_OPERATIONS } from './computed-fields.js'
+import { callRaw, executeRequest, fluentPath, isInTransaction, type ModelShapes, requestOf, unpackFluent } from './internals.js'
+import { READ_OPERATIONS } from './operations.js'
+import { inTransaction, trackWrite, withTransaction } from './route-query.js'
+import type { AnyClient, QueryParams } from './types.js'
+
+/**
+ * Runs a query that reached the end of a query extension chain on `replica`'s client instead: the request
+ * itself when that client has no extensions of its own (executeRequest), else its model method (the fluent
+ * path unpacked here) or raw-query method. `shapes`: computed fields of the extensions under the router.
+ */
+async function onReplica(replica: ReplicaState, actions: ClientActions, params: QueryParams, shapes: ModelShapes | undefined): Promise<unknown> {
+  const { model, operation } = params
+  const args = model !== undefined && shapes && ROW_OPERATIONS.has(operation) ? forClientWithout(params.args, model, shapes) : params.args
+  if (actions.executesRequests) return await executeRequest(actions.client, requestOf(params), args)
+  if (model === undefined) return await callRaw(actions.client, operation, args)
+  const run = actions.get(model, operation)
+  if (!run) throw new ReplicaModelError(replica.name, model, operation)
+  const path = fluentPath(params)
+  const result = await run(args)
+  return path ? unpackFluent(result, path) : result
+}
+
+export class ForcedClients {
+  private forcedPrimary: AnyClient | undefined
+  private readonly forcedReplicas = new Map<ReplicaState, AnyClient>()
+
+  /**
+   * @param under the client under the router.
+   * @param shapes computed fields of the extensions under the router (src/prisma/computed-fields.ts).
+   */
+  constructor(
+    private readonly routing: Routing,
+    private readonly under: AnyClient,
+    private readonly shapes: ModelShapes | undefined,
+  ) {}
+
+  /**
+   * `$primary()`: every query on the primary, reporting `forced-primary`; writes through it count for
+   * read-your-writes, and reads for monotonic reads.
+   */
+  primary(): AnyClient {
+    const { router, monitor } = this.routing
+    return (this.forcedPrimary ??= this.under.$extends({
+      name: `${ROUTER_EXTENSION}/primary`,
+      query: {
+        $allOperations(params: QueryParams) {
+          monitor.ensureStarted()
+          router.report.route(params.model, params.operation, 'forced-primary')
+          if (isInTransaction(params)) return inTransaction(router, params)
+          const isRead = params.model !== undefined && READ_OPERATIONS.has(params.operation)
+          if (!isRead) return trackWrite(router, params.query(params.args))
+          const watched = router.watchedScope()
+          return watched ? router.primaryRead(Promise.resolve(params.query(params.args)), watched) : params.query(params.args)
+        },
+      },
+      client: withTransaction(router, this.under, {}),
+    }))
+  }
+
+  /**
+   * `$replica(name)`: every extension runs, once, in order, with the clients they were given, and each query
+   * then runs on `replica`: model writes refused before any network I/O; a query inside a transaction (an
+   * extension may batch one, as row-level security does) stays in it, on the primary.
+   */
+  replica(replica: ReplicaState): AnyClient {
+    let forced = this.forcedReplicas.get(replica)
+    if (forced) return forced
+    const { router, monitor, reader } = this.routing
+    const shapes = this.shapes
+    forced = this.under.$extends({
+      name: `${ROUTER_EXTENSION}/replica`,
+      query: {
+        async $allOperations(params: QueryParams) {
+          const { model, operation } = params
+          if (model !== undefined && !READ_OPERATIONS.has(operation)) throw new ReplicaWriteError(model, operation, replica.name)
+          monitor.ensureStarted()
+          if (isInTransaction(params)) {
+            router.report.route(model, operation, 'transaction')
+            return inTransaction(router, params)
+          }
+          router.report.route(model, operation, 'forced-replica', replica.name)
+          const read = new ReadInFlight(replica)
+          try {
+            const result = await onReplica(replica, reader.actionsOf(replica), params, shapes)
+            read.end(true)
+            return result
+          } finally {
+            read.end(false)
+          }
+        },
+      },
+    })
+    this.forcedReplicas.set(replica, forced)
+    return forced
+  }
+}

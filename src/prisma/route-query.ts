@@ -1,0 +1,88 @@
+/**
+ * The routed client's query component: where each query goes (a read to the reader, everything else to the
+ * primary), and the write and transaction bookkeeping read-your-writes needs of the queries sent there. The fast
+ * path (src/prisma/fast-reads.ts) routes through the same functions.
+ */
+import type { ModelShapes } from './internals.js'
+import { fluentPath, isInTransaction, requestOf, tracingEnabled, withTransactionWrapper } from './internals.js'
+import { forClientWithout, ROW_OPERATIONS } from './computed-fields.js'
+import type { PrimaryOnly, RouteRead } from './fast-reads.js'
+import { READ_OPERATIONS } from './operations.js'
+import type { AnyClient, QueryParams } from './types.js'
+import type { Router } from '../router.js'
+import type { Routing } from '../routing.js'
+
+/**
+ * A write (or a query that may write: raw, or a batch) sent to the primary, tracked for read-your-writes: the
+ * scope's reads stay on the primary while it runs, and require its position once it has ended.
+ */
+export async function trackWrite<T>(router: Router, promise: PromiseLike<T>): Promise<T> {
+  router.beginWrite()
+  try {
+    return await promise
+  } finally {
+    // Read-your-writes counts from the end of the write, when its effects are committed (or never will be).
+    router.endWrite()
+  }
+}
+
+/**
+ * `methods` plus a `$transaction` that tells the router when the transaction settles (after COMMIT), with the
+ * type of `methods`: the client keeps Prisma's own `$transaction` signature.
+ */
+export function withTransaction<T extends object>(router: Router, client: AnyClient, methods: T): T {
+  return withTransactionWrapper(client, methods, (run) => router.transaction(run))
+}
+
+/** A query sent inside a transaction: its `$transaction` call accounts for it (see Router.transactionQuery). */
+export function inTransaction(router: Router, params: QueryParams): Promise<unknown> {
+  return router.transactionQuery(params.query(params.args))
+}
+
+/**
+ * Routes one query that reached the router: inside a transaction, raw, or a model write to the primary; a model
+ * read to the reader (decided, then executed with failover). `shapes`: computed fields of the extensions under
+ * the router, which a replica's client asks for by the fields they need.
+ */
+export function routeQuery({ router, monitor, reader }: Routing, params: QueryParams, shapes: ModelShapes | undefined): Promise<unknown> {
+  const { model, operation } = params
+  monitor.ensureStarted()
+  if (isInTransaction(params)) {
+    router.report.route(model, operation, 'transaction')
+    return inTransaction(router, params)
+  }
+  if (model === undefined) {
+    router.report.route(model, operation, 'raw')
+    return trackWrite(router, params.query(params.args))
+  }
+  if (!READ_OPERATIONS.has(operation)) {
+    router.report.route(model, operation, 'write')
+    return trackWrite(router, params.query(params.args))
+  }
+  const args = params.args
+  const replicaArgs = shapes && ROW_OPERATIONS.has(operation) ? forClientWithout(args, model, shapes) : args
+  return reader.read(model, { operation, args, query: params.query, path: fluentPath(params), replicaArgs, request: requestOf(params) })
+}
+
+/** The fast path's reads (src/prisma/fast-reads.ts), routed by the reader. `under`: the client under the router. */
+export function fastReads({ monitor, reader }: Routing, under: AnyClient): RouteRead {
+  return (model, operation, args, query, request) => {
+    monitor.ensureStarted()
+    // Without tracing, a replica may run the request itself (no second pipeline, as for routed reads); with it,
+    // its model method opens Prisma's operation span.
+    const asRequest = request !== undefined && !tracingEnabled(under) ? request : undefined
+    return reader.read(model, { operation, args, query, path: undefined, replicaArgs: args, request: asRequest })
+  }
+}
+
+/**
+ * The fast path's queries that query extensions under the router turned into a write or sent inside a batch
+ * transaction (src/prisma/query-chain.ts): on the primary, tracked.
+ */
+export function fastPrimaryOnly({ router, monitor }: Routing): PrimaryOnly {
+  return (kind, model, operation, run) => {
+    monitor.ensureStarted()
+    router.report.route(model, operation, kind)
+    return kind === 'transaction' ? router.transactionQuery(run()) : trackWrite(router, run())
+  }
+}

@@ -1,0 +1,40 @@
+/**
+ * The parts of one routed client, wired together: consistency (src/router.ts, holding the replica set and route
+ * reporting), the health check (src/health-monitor.ts) and the reader that decides and executes reads
+ * (src/replica-reader.ts), all on the router's own connections (src/router-connections.ts). Knows nothing of
+ * Prisma's extension API; src/read-replicas.ts puts these parts behind it.
+ */
+import { ReplicaRouterError, TimeoutError } from './errors/index.js'
+import { connectionIdleMs, HealthMonitor } from './health-monitor.js'
+import { queryPrimaryLsn } from './lag-tracker.js'
+import type { PrismaClientLike, ResolvedOptions } from './options.js'
+import { ReplicaReader } from './replica-reader.js'
+import { Router } from './router.js'
+import { linkTo } from './router-connections.js'
+import { within } from './within.js'
+
+export interface Routing {
+  /** Consistency; with `router.set` (the replica set) and `router.report` (route reporting). */
+  readonly router: Router
+  readonly monitor: HealthMonitor
+  readonly reader: ReplicaReader
+}
+
+/** The routing parts for `primary` (the client extended) and the replicas of `options`. */
+export function createRouting(options: ResolvedOptions, primary: PrismaClientLike): Routing {
+  const idleMs = connectionIdleMs(options.health)
+  const primaryLink = linkTo(primary, 'the primary', idleMs)
+  const primaryLsn = async (): Promise<bigint> => {
+    // Bounded like a health check: a read never waits on a hung primary connection (it goes to the primary).
+    const lsn = await within(queryPrimaryLsn(primaryLink, true), options.health.timeoutMs, 'the primary’s WAL position').catch((error: unknown) => {
+      if (error instanceof TimeoutError) primaryLink.reset()
+      throw error
+    })
+    if (lsn === undefined) throw new ReplicaRouterError('pg_current_wal_insert_lsn() returned no position')
+    return lsn
+  }
+  const router = new Router(options, primaryLsn, (r) => linkTo(r.client, `replica \`${r.name}\``, idleMs))
+  const monitor = new HealthMonitor(router, primaryLink, options)
+  const reader = new ReplicaReader(router, options, (replica) => monitor.alive(replica))
+  return { router, monitor, reader }
+}
