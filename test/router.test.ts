@@ -1,8 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { currentScope, isReplicaRouterError, ReplicaScope, runInScope, type RoutingPolicy } from '../src/index.ts'
+import { currentScope, ReplicaScope, runInScope } from '../src/index.ts'
 import { resolveOptions, type ReadReplicasOptions } from '../src/options.ts'
 import { Router } from '../src/router.ts'
-import { tick } from '../src/scope.ts'
 import { fakeClient } from './support/fake-client.ts'
 
 function router(options: Partial<ReadReplicasOptions> = {}): Router {
@@ -57,22 +56,6 @@ describe('sticky window (pure logic; proven on real replicas in read-your-writes
       expect(a.isSticky()).toBe(true)
       expect(b.isSticky()).toBe(false)
     })
-  })
-})
-
-describe('policy results are checked', () => {
-  it('a custom policy returning a foreign value throws RoutingPolicyError', () => {
-    const rogue: RoutingPolicy = { name: 'rogue', pick: (c) => ({ ...c[0]!, name: 'elsewhere' }) }
-    const r = router({ policy: rogue })
-    let error: unknown
-    try {
-      r.set.pick({ model: 'User', operation: 'findMany' })
-    } catch (e) {
-      error = e
-    }
-    expect(isReplicaRouterError(error)).toBe(true)
-    expect((error as Error).name).toBe('RoutingPolicyError')
-    expect((error as Error).message).toBe('Routing policy `rogue` returned a value that is not one of the candidates it was given')
   })
 })
 
@@ -177,69 +160,6 @@ describe('LSN mode: which primary position covers a write (pure logic; proven on
       expect(Router.untracked(state)).toBe(true)
       expect(state.pending).toBeTypeOf('number')
     })
-  })
-})
-
-describe('replay observations: one server, a restarted server, or several behind one entry (pure logic)', () => {
-  const server = (addr: string, start: string) => `${addr}@${start}`
-
-  it('the same server: positions only grow; a lower answer of a check that overlapped a higher one is ignored', () => {
-    const r = router({ sticky: { mode: 'lsn' } })
-    const replica = r.replicas[0]!
-    const overlapping = tick()
-    r.set.observeReplay(replica, { lsn: 100n, server: server('10.0.0.1:5432', 't1') }, tick())
-    r.set.observeReplay(replica, { lsn: 90n, server: server('10.0.0.1:5432', 't1') }, overlapping)
-    expect([replica.replay, replica.pooled]).toEqual([100n, false])
-  })
-
-  it('a server restarted at the same address starts again from what it reports (it may open lower)', () => {
-    const r = router({ sticky: { mode: 'lsn' } })
-    const replica = r.replicas[0]!
-    r.set.observeReplay(replica, { lsn: 100n, server: server('10.0.0.1:5432', 't1') }, tick())
-    r.set.observeReplay(replica, { lsn: 80n, server: server('10.0.0.1:5432', 't2') }, tick())
-    expect([replica.replay, replica.incarnation, replica.pooled]).toEqual([80n, 1, false])
-  })
-
-  it('another server answering, or a server seen before answering again, mark the entry pooled, with one warning', () => {
-    const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined)
-    const r = router({ sticky: { mode: 'lsn' } })
-    const [a, b] = r.replicas
-    r.set.observeReplay(a!, { lsn: 100n, server: server('10.0.0.1:5432', 't1') }, tick())
-    r.set.observeReplay(a!, { lsn: 100n, server: server('10.0.0.2:5432', 't1') }, tick())
-    r.set.observeReplay(a!, { lsn: 100n, server: server('10.0.0.1:5432', 't1') }, tick())
-    r.set.observeReplay(b!, { lsn: 100n, server: server('10.0.0.3:5432', 't1') }, tick())
-    r.set.observeReplay(b!, { lsn: 100n, server: server('10.0.0.3:5432', 't2') }, tick()) // restarted
-    r.set.observeReplay(b!, { lsn: 100n, server: server('10.0.0.3:5432', 't1') }, tick()) // the old start again: two servers
-    expect([a!.pooled, b!.pooled]).toEqual([true, true])
-    expect(warn.mock.calls.map((c) => String(c[0]).split(':')[0])).toEqual([
-      'replica `replica-1` is served by more than one server (two different servers answered through it)',
-      'replica `replica-2` is served by more than one server (two different servers answered through it)',
-    ])
-    warn.mockRestore()
-  })
-
-  it('a position going backwards on one server is a reinitialisation (same start time): a new incarnation, not a pool', () => {
-    const r = router({ sticky: { mode: 'lsn' } })
-    const replica = r.replicas[0]!
-    r.set.observeReplay(replica, { lsn: 100n, server: server('10.0.0.1:5432', 't1') }, tick())
-    r.set.observeReplay(replica, { lsn: 90n, server: server('10.0.0.1:5432', 't1') }, tick())
-    expect([replica.replay, replica.incarnation, replica.pooled]).toEqual([90n, 1, false])
-  })
-
-  it('a server not in recovery reports no position: none is kept', () => {
-    const r = router({ sticky: { mode: 'lsn' } })
-    const replica = r.replicas[0]!
-    r.set.observeReplay(replica, { lsn: 100n, server: undefined }, tick())
-    r.set.observeReplay(replica, { lsn: undefined, server: undefined }, tick())
-    expect(replica.replay).toBeUndefined()
-  })
-
-  it('a connection failure forgets the position (the server may come back restarted, lower)', () => {
-    const r = router({ sticky: { mode: 'lsn' } })
-    const replica = r.replicas[0]!
-    r.set.observeReplay(replica, { lsn: 100n, server: undefined }, tick())
-    r.set.fail(replica, 'ECONNREFUSED')
-    expect([replica.replay, replica.incarnation]).toEqual([undefined, 1])
   })
 })
 
