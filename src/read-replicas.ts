@@ -1,3 +1,9 @@
+/**
+ * The Prisma Client extension, wiring only: options validated, the routing parts made (src/routing.ts), and the
+ * router applied over the client with its methods (src/prisma/client-methods.ts), its query component
+ * (src/prisma/route-query.ts), composition with other extensions (src/prisma/composition.ts) and the fast read
+ * path where it applies (src/prisma/fast-reads.ts). src/README.md maps the rest.
+ */
 import { Prisma } from '@prisma/client/extension'
 import { InvalidOptionError } from './errors/index.js'
 import { type PrismaClientLike, resolveOptions, type ReadReplicasOptions } from './options.js'

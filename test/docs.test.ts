@@ -28,6 +28,20 @@ describe('README and the examples’ READMEs', () => {
   })
 })
 
+describe('src/README.md, the module map', () => {
+  it('lists every source file, and no file that is not there', () => {
+    const map = read('src/README.md')
+    const files = execFileSync('git', ['ls-files', 'src/*.ts', 'src/**/*.ts'], { cwd: root, encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean)
+      .map((file) => file.slice('src/'.length))
+    // Paths are relative to src/ (test files it names start with test/).
+    const listed = new Set([...map.matchAll(/`([\w/.-]+\.ts)`/g)].map((m) => m[1] ?? '').filter((file) => !file.startsWith('test/')))
+    expect(files.filter((file) => !listed.has(file))).toEqual([])
+    expect([...listed].filter((file) => !files.includes(file))).toEqual([])
+  })
+})
+
 describe('.gitignore', () => {
   it('ignores no file the repository tracks', () => {
     expect(execFileSync('git', ['ls-files', '--cached', '--ignored', '--exclude-standard'], { cwd: root, encoding: 'utf8' })).toBe('')

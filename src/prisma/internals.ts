@@ -3,8 +3,9 @@
  * and the modules that follow Prisma's own behaviour: fast-reads.ts re-implements PrismaPromise and relies on
  * `$name`, `requestTransaction`, `spec`, the `PrismaPromise` tag and the fluent relation accessors; query-chain.ts
  * and clone-args.ts follow Prisma's query extension chain; computed-fields.ts its serializer; composition.ts its
- * `$extends`); their canaries are in test/prisma/, test/prisma/internals.db.test.ts first: they fail loudly when
- * a Prisma release changes what is relied on. Run `npm run test:compat -- <versions>` after a Prisma release.
+ * `$extends`; route-query.ts, forced-clients.ts and client-methods.ts use only its public extension API); their
+ * canaries are in test/prisma/, test/prisma/internals.db.test.ts first: they fail loudly when a Prisma release
+ * changes what is relied on. Run `npm run test:compat -- <versions>` after a Prisma release.
  *
  * Read here, from the `__internalParams` that Prisma passes to every query extension callback:
  * - `transaction`: set for every query of a batch or interactive `$transaction`.
