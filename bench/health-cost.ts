@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs'
 import pg from 'pg'
-import { REPLAY_LSN_SQL } from '../src/lag-tracker.ts'
+import { REPLAY_LSN_SQL } from '../src/dialects/postgresql.ts'
 import { client, emitResult, seededCluster } from './support.ts'
 
 const PROBES = Number(process.env.PROBES ?? 20_000)

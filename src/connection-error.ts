@@ -23,6 +23,14 @@ const PRISMA_CODES = new Set(['P1001', 'P1002', 'P1008', 'P1017'])
 /** SQLSTATE: class 08 connection exception, 57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect now, 53300 too many connections. */
 const SQLSTATE = /^(08[0-9A-Z]{3}|57P0[123]|53300)$/
 
+/**
+ * MariaDB and MySQL error numbers of a connection that failed or is gone (server side: 1040 too many
+ * connections, 1053 shutdown in progress, 1152/1158-1161 network errors, 1927 connection killed; client side:
+ * 2002/2003 cannot connect, 2006 server gone away, 2013 lost connection; the `mariadb` driver: 45001-45012
+ * connection and socket errors, 45028 no pool connection in time).
+ */
+const MYSQL_ERRNOS = new Set([1040, 1053, 1152, 1158, 1159, 1160, 1161, 1927, 2002, 2003, 2006, 2013, 45001, 45002, 45003, 45006, 45007, 45008, 45009, 45010, 45011, 45012, 45028])
+
 const NODE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN'])
 
 const MESSAGES: readonly [RegExp, string][] = [
@@ -56,6 +64,11 @@ export function connectionErrorCause(error: unknown, depth = 0): string | undefi
   if (typeof sqlstate === 'string' && SQLSTATE.test(sqlstate)) return sqlstate
   const kind = field(adapter, 'kind')
   if (typeof kind === 'string' && ADAPTER_KINDS.has(kind)) return kind
+  // MariaDB / MySQL: the adapter's `mysql` errors, and the `mariadb` driver's own (the router's connections).
+  const state = field(adapter, 'state') ?? field(error, 'sqlState')
+  if (typeof state === 'string' && SQLSTATE.test(state)) return state
+  const errno = kind === 'mysql' ? field(adapter, 'code') : field(error, 'errno')
+  if (typeof errno === 'number' && MYSQL_ERRNOS.has(errno)) return `errno ${String(errno)}`
   const code = field(error, 'code')
   if (typeof code === 'string') {
     if (SQLSTATE.test(code) || NODE_CODES.has(code)) return code

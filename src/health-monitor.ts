@@ -1,5 +1,7 @@
 import { connectionErrorCause } from './connection-error.js'
-import { LagTracker, queryPrimaryLsn, queryReplay, type ReplayObservation } from './lag-tracker.js'
+import type { Dialect, ReplayObservation } from './dialects/dialect.js'
+import { LagTracker } from './lag-tracker.js'
+import { covers, join, type Position } from './position.js'
 import type { ResolvedOptions } from './options.js'
 import type { ReplicaState, Router } from './router.js'
 import { tick } from './scope.js'
@@ -53,7 +55,7 @@ export class HealthMonitor {
    * The last replay position each replica reported, kept while it is down: the lag samples it needs when it
    * comes back must not be forgotten because the other replicas moved on.
    */
-  private readonly lastReplay = new Map<ReplicaState, bigint>()
+  private readonly lastReplay = new Map<ReplicaState, Position>()
   /** Rounds of checks run so far. */
   private rounds = 0
   /** A routed query arrived since the last round looked (set on every query: a plain store). */
@@ -72,7 +74,10 @@ export class HealthMonitor {
     private readonly options: Pick<ResolvedOptions, 'health' | 'maxLag'>,
   ) {
     this.lagLimited = options.maxLag.ms !== undefined || options.maxLag.bytes !== undefined
+    this.dialect = router.dialect
   }
+
+  private readonly dialect: Dialect
 
   /** Notes a routed query and starts the loop unless it runs (the first check runs at once). Cheap enough for every query. */
   ensureStarted(): void {
@@ -132,7 +137,7 @@ export class HealthMonitor {
     // A pooled entry: the router's connection may reach another server than the read's.
     if (!replica.link.own || replica.pooled) return undefined
     const startedAt = tick()
-    return within(queryReplay(replica.link, true), this.options.health.timeoutMs, `a replay check of replica \`${replica.name}\``).then(
+    return within(this.dialect.replicaPosition(replica.link, true), this.options.health.timeoutMs, `a replay check of replica \`${replica.name}\``).then(
       (observation) => {
         this.router.set.observeReplay(replica, observation, startedAt)
         replica.checks.observe(startedAt, observation)
@@ -179,7 +184,7 @@ export class HealthMonitor {
     // asked it lately; else the replicas' received positions stand in for it (see below).
     const askPrimary = this.lagLimited || !this.primary.own || this.router.primaryPosition.askedWithin(this.idleAfter())
     const primaryLsn = askPrimary
-      ? await within(queryPrimaryLsn(this.primary, false), timeoutMs, 'the primary’s WAL position').catch((error: unknown) => {
+      ? await within(this.dialect.primaryPosition(this.primary, false), timeoutMs, 'the primary’s WAL position').catch((error: unknown) => {
           if (error instanceof TimeoutError) this.primary.reset() // a connection stuck on a hung server
           return undefined // the primary's own trouble is not the replicas' health: lag is just not measurable now
         })
@@ -195,9 +200,9 @@ export class HealthMonitor {
     if (primaryLsn === undefined && !this.lagLimited) {
       // The WAL the replicas have received is a lower bound of the primary's position: lag against it is the
       // time a replica takes to apply what it received (informational: no lag limit is configured).
-      let received: bigint | undefined
+      let received: Position | undefined
       for (const result of results) {
-        for (const o of result?.observed ?? []) if (o.received !== undefined && (received === undefined || o.received > received)) received = o.received
+        for (const o of result?.observed ?? []) if (o.received !== undefined) received = received === undefined ? o.received : join(received, o.received)
       }
       if (received !== undefined) this.tracker.record(received, at, this.gap)
     }
@@ -209,7 +214,7 @@ export class HealthMonitor {
     })
     // Samples below every replica's last position are needed by none; until each replica answered once, all are.
     if (this.lastReplay.size === this.router.replicas.length) {
-      this.tracker.prune([...this.lastReplay.values()].reduce((a, b) => (a < b ? a : b)))
+      this.tracker.prune([...this.lastReplay.values()])
     }
   }
 
@@ -236,7 +241,7 @@ export class HealthMonitor {
       // Now and then, identify who answers through this entry (see IDENTIFY_EVERY_OWN).
       const identify = link.own ? this.rounds === 1 || this.rounds % IDENTIFY_EVERY_OWN === 0 : this.rounds <= IDENTIFY_FIRST_SHARED || this.rounds % IDENTIFY_EVERY_SHARED === 0
       this.pending.add(replica)
-      const probe = identify ? this.identify(link) : within(queryReplay(link, false), timeoutMs, `a health check of replica \`${replica.name}\``).then((o) => [o])
+      const probe = identify ? this.identify(link) : within(this.dialect.replicaPosition(link, false), timeoutMs, `a health check of replica \`${replica.name}\``).then((o) => [o])
       void probe.then(
         () => this.pending.delete(replica),
         () => this.pending.delete(replica),
@@ -272,11 +277,11 @@ export class HealthMonitor {
    */
   private async identify(link: ServerLink): Promise<ReplayObservation[]> {
     const { timeoutMs } = this.options.health
-    if (!link.own) return await within(Promise.all(Array.from({ length: IDENTIFY_PROBES }, () => queryReplay(link, false))), timeoutMs)
-    const observed = [await within(queryReplay(link, false), timeoutMs)]
+    if (!link.own) return await within(Promise.all(Array.from({ length: IDENTIFY_PROBES }, () => this.dialect.replicaPosition(link, false))), timeoutMs)
+    const observed = [await within(this.dialect.replicaPosition(link, false), timeoutMs)]
     for (let i = 1; i < (this.rounds === 1 ? IDENTIFY_PROBES : 2); i++) {
       link.reconnect()
-      const another = await within(queryReplay(link, false), timeoutMs).catch(() => undefined)
+      const another = await within(this.dialect.replicaPosition(link, false), timeoutMs).catch(() => undefined)
       if (another === undefined) break
       observed.push(another)
     }
@@ -284,15 +289,15 @@ export class HealthMonitor {
   }
 
   /** Health and lag of one replica from what its probe saw; returns the replay position to remember. */
-  private assess(replica: ReplicaState, probed: Probed | undefined, lagMeasurable: boolean): bigint | undefined {
+  private assess(replica: ReplicaState, probed: Probed | undefined, lagMeasurable: boolean): Position | undefined {
     if (probed === undefined) return undefined
     const { startedAt, observed } = probed
-    let replay: bigint | undefined
+    let replay: Position | undefined
     for (const observation of observed) {
       this.router.set.observeReplay(replica, observation, startedAt)
       replica.checks.observe(startedAt, observation)
       const { lsn } = observation
-      if (lsn !== undefined && (replay === undefined || lsn < replay)) replay = lsn // the lag is the furthest behind
+      if (lsn !== undefined && (replay === undefined || !covers(lsn, replay))) replay = lsn // the lag is the furthest behind
     }
     if (replay === undefined) {
       // Not in recovery (a promoted standby, a logical subscriber, a primary by mistake): it has no replay

@@ -1,4 +1,5 @@
 import { tick } from './scope.js'
+import type { Position } from './position.js'
 
 interface Fetch<T> {
   readonly startedAt: number
@@ -79,4 +80,4 @@ export class FreshQuery<T> {
  * The primary's WAL position "at or after" a moment: read-your-writes asks it once per write (shared by
  * concurrent writers), and the health check's samples count too.
  */
-export class PrimaryPosition extends FreshQuery<bigint> {}
+export class PrimaryPosition extends FreshQuery<Position> {}

@@ -8,6 +8,7 @@
  * scope's home between the decision and the start of the read.
  */
 import type { ResolvedOptions } from './options.js'
+import { covers, join, type Position } from './position.js'
 import type { ReplayChecks } from './replay-checks.js'
 import type { RoutingPolicy } from './policies/routing-policy.js'
 import type { StickyKind } from './route-event.js'
@@ -54,8 +55,8 @@ export type Execute = (plan: ReadPlan) => Promise<unknown>
  * Replicas `allowed` that are known to have replayed `position`. Never a pooled entry: its positions belong to
  * whichever server answered.
  */
-export function knownAtLeast(position: bigint, allowed: Candidates): (r: ReplicaState) => boolean {
-  return (r) => (!allowed || allowed(r)) && !r.pooled && r.replay !== undefined && r.replay >= position
+export function knownAtLeast(position: Position, allowed: Candidates): (r: ReplicaState) => boolean {
+  return (r) => (!allowed || allowed(r)) && !r.pooled && r.replay !== undefined && covers(r.replay, position)
 }
 
 const primary = (reason: PrimaryPlan['reason'], watched: ScopeState | undefined, sticky?: StickyKind): PrimaryPlan =>
@@ -123,11 +124,11 @@ export class ReadPlanner {
     // Asked again after each wait: a concurrent read of the scope may have moved its home meanwhile.
     const stay = scope.home
     if (stay && canStay(stay)) {
-      if (required === undefined || (stay.replay !== undefined && stay.replay >= required)) {
+      if (required === undefined || (stay.replay !== undefined && covers(stay.replay, required))) {
         return await execute(onHome(stay, reason, allowed, policy, scope))
       }
       // The home has not replayed the scope's write as far as we know: ask it (the answer is also its bound).
-      if ((await this.replay.check(stay)) && scope.home === stay && canStay(stay) && stay.replay !== undefined && stay.replay >= required) {
+      if ((await this.replay.check(stay)) && scope.home === stay && canStay(stay) && stay.replay !== undefined && covers(stay.replay, required)) {
         return await execute(onHome(stay, reason, allowed, policy, scope))
       }
     }
@@ -143,7 +144,7 @@ export class ReadPlanner {
   private causal(
     model: string,
     operation: string,
-    required: bigint | 'primary' | undefined,
+    required: Position | 'primary' | undefined,
     reason: 'read' | 'rule',
     allowed: Candidates,
     policy: RoutingPolicy | undefined,
@@ -164,7 +165,7 @@ export class ReadPlanner {
   private async askMostAdvanced(
     model: string,
     operation: string,
-    required: bigint,
+    required: Position,
     reason: 'read' | 'rule',
     allowed: Candidates,
     candidates: (replica: ReplicaState) => boolean,
@@ -189,7 +190,7 @@ export class ReadPlanner {
 function onHome(home: ReplicaState, reason: 'read' | 'rule', allowed: Candidates, policy: RoutingPolicy | undefined, scope: ScopeState): ReplicaPlan {
   const required = scope.required
   const bound = Router.homeBound(home, scope)
-  const floor = bound === undefined ? undefined : required === undefined || bound > required ? bound : required
+  const floor = bound === undefined ? undefined : required === undefined ? bound : join(bound, required)
   const candidates = floor === undefined ? () => false : knownAtLeast(floor, allowed)
   const confirm = required !== undefined || scope.homeReadAt > 0
   return { target: 'replica', replica: home, reason, candidates, policy, watched: scope, confirm }

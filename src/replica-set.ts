@@ -6,7 +6,9 @@
 import { connectionErrorCause } from './connection-error.js'
 import { UnknownReplicaError, RoutingPolicyError } from './errors/index.js'
 import type { ReplicaHealth, ReplicaLag, ReplicaStatus } from './health-event.js'
-import { formatLsn, queryReplay, type ReplayObservation } from './lag-tracker.js'
+import type { Dialect, ReplayObservation } from './dialects/dialect.js'
+import { postgresql } from './dialects/postgresql.js'
+import { covers, type Position } from './position.js'
 import type { PrismaClientLike, ResolvedOptions, ResolvedReplica } from './options.js'
 import type { ReplicaCandidate, RoutingContext, RoutingPolicy } from './policies/routing-policy.js'
 import { FreshQuery } from './primary-position.js'
@@ -37,7 +39,7 @@ export interface ReplicaState extends ReplicaCandidate {
    * one server. Forgotten when the replica fails or another start of its server answers (a server restarted
    * after a crash may open below the position it had reached).
    */
-  replay: bigint | undefined
+  replay: Position | undefined
   /**
    * The tick at which the latest check of this server started: {@link replay} is at least the position the
    * server had then (an upper bound of what any read it finished before that tick saw).
@@ -124,6 +126,8 @@ export class ReplicaSet {
     options: Pick<ResolvedOptions, 'replicas' | 'policy'>,
     private readonly report: RouteReporter,
     linkTo: (replica: ResolvedReplica) => ServerLink,
+    /** How positions are read and printed (src/dialects/). */
+    private readonly dialect: Dialect = postgresql,
   ) {
     this.replicas = options.replicas.map((r) => {
       const link = linkTo(r)
@@ -142,7 +146,7 @@ export class ReplicaSet {
         pooled: r.pooled,
         incarnation: 0,
         checks: new FreshQuery(async (startedAt) => {
-          const observed = await queryReplay(link, true)
+          const observed = await dialect.replicaPosition(link, true)
           this.observeReplay(replica, observed, startedAt)
           return observed
         }),
@@ -178,14 +182,14 @@ export class ReplicaSet {
       }
       replica.server = server
       if (replica.servers.size < MAX_SERVERS) replica.servers.add(server)
-    } else if (lsn !== undefined && replica.replay !== undefined && lsn < replica.replay && startedAt > replica.replayObservedAt) {
+    } else if (lsn !== undefined && replica.replay !== undefined && !covers(lsn, replica.replay) && startedAt > replica.replayObservedAt) {
       this.newIncarnation(replica)
     }
     if (lsn === undefined) {
       replica.replay = undefined
       return
     }
-    if (replica.replay === undefined || lsn > replica.replay) {
+    if (replica.replay === undefined || !covers(replica.replay, lsn)) {
       replica.replay = lsn
       replica.replayObservedAt = tick()
     }
@@ -225,11 +229,14 @@ export class ReplicaSet {
 
   /** Among replicas in rotation that `allow` accepts, the one that has replayed furthest as far as we know. */
   mostAdvanced(context: RoutingContext, allow?: (r: ReplicaState) => boolean, policy?: RoutingPolicy): ReplicaState | undefined {
-    let best: bigint | undefined
+    let best: Position | undefined
     for (const r of this.usable) {
-      if ((!allow || allow(r)) && r.replay !== undefined && (best === undefined || r.replay > best)) best = r.replay
+      if ((!allow || allow(r)) && r.replay !== undefined && (best === undefined || !covers(best, r.replay))) best = r.replay
     }
-    return this.pick(context, undefined, (r) => (!allow || allow(r)) && r.replay === best, policy)
+    // With GTID positions (a partial order), the last one not covered by those before it: advanced, if not the
+    // most. When no position is known at all, any of them (a check will tell).
+    const furthest = (r: ReplicaState): boolean => (best === undefined ? r.replay === undefined : r.replay !== undefined && covers(r.replay, best))
+    return this.pick(context, undefined, (r) => (!allow || allow(r)) && furthest(r), policy)
   }
 
   /** The replica called `name`. */
@@ -289,7 +296,7 @@ export class ReplicaSet {
       state: r.state,
       cause: r.cause,
       lag: r.lag,
-      replayLsn: r.replay === undefined ? undefined : formatLsn(r.replay),
+      replayLsn: r.replay === undefined ? undefined : this.dialect.format(r.replay),
       pooled: r.pooled,
       inFlight: r.inFlight,
       reads: r.reads,

@@ -1,5 +1,8 @@
 import type { ResolvedOptions, ResolvedReplica } from './options.js'
-import { connectionErrorCause, sqlstateOf } from './connection-error.js'
+import { connectionErrorCause } from './connection-error.js'
+import type { Dialect } from './dialects/dialect.js'
+import { postgresql } from './dialects/postgresql.js'
+import { join, type Position } from './position.js'
 import type { ConsistencyPoint } from './consistency-token.js'
 import { PrimaryPosition } from './primary-position.js'
 import { RouteReporter } from './route-reporter.js'
@@ -9,20 +12,9 @@ export type { ReplicaState } from './replica-set.js'
 import { currentScope, type ScopeState, tick } from './scope.js'
 import { ClientLink, type ServerLink } from './server-link.js'
 
-/**
- * True when a failed position query means the server cannot report WAL positions at all: the function does not
- * exist or is not supported (Aurora, other PostgreSQL-compatible servers), may not be called, or returned no
- * position.
- */
-function lsnUnavailable(error: unknown): boolean {
-  if (error instanceof TypeError) return true
-  const sqlstate = sqlstateOf(error)
-  return sqlstate === '42883' || sqlstate === '0A000' || sqlstate === '42501'
-}
-
 /** The scope needs a replica that has replayed at least `lsn` (its requirement only grows). */
-function raiseRequired(state: ScopeState, lsn: bigint): void {
-  if (state.required === undefined || lsn > state.required) state.required = lsn
+function raiseRequired(state: ScopeState, lsn: Position): void {
+  state.required = state.required === undefined ? lsn : join(state.required, lsn)
 }
 
 /** The scope needs the primary's position from a query started after tick `at` (the latest such tick wins). */
@@ -30,7 +22,7 @@ function raisePending(state: ScopeState, at: number): void {
   if (state.pending === undefined || at > state.pending) state.pending = at
 }
 
-function newScopeState(lastWriteAt: number, required: bigint | undefined, monotonic: boolean): ScopeState {
+function newScopeState(lastWriteAt: number, required: Position | undefined, monotonic: boolean): ScopeState {
   return {
     lastWriteAt,
     pending: undefined,
@@ -104,9 +96,15 @@ export class Router {
    * @param queryPrimaryLsn asks the primary for its WAL position (read-your-writes).
    * @param linkTo how the router's own queries reach a replica (default: through its client).
    */
-  constructor(options: ResolvedOptions, queryPrimaryLsn: () => Promise<bigint>, linkTo: (replica: ResolvedReplica) => ServerLink = (r) => new ClientLink(r.client)) {
+  constructor(
+    options: ResolvedOptions,
+    queryPrimaryLsn: () => Promise<Position>,
+    linkTo: (replica: ResolvedReplica) => ServerLink = (r) => new ClientLink(r.client),
+    /** The database engine's positions (src/dialects/). */
+    readonly dialect: Dialect = postgresql,
+  ) {
     this.report = new RouteReporter(options)
-    this.set = new ReplicaSet(options, this.report, linkTo)
+    this.set = new ReplicaSet(options, this.report, linkTo, dialect)
     this.replicas = this.set.replicas
     this.mode = options.sticky === false ? false : options.sticky.mode
     this.windowMs = options.sticky !== false && options.sticky.mode === 'window' ? options.sticky.windowMs : 2000
@@ -121,7 +119,10 @@ export class Router {
     let state = scope.state.get(this)
     if (!state) {
       const seed = scope.seed
-      state = seed ? newScopeState(performance.now() - (Date.now() - seed.time), seed.lsn, this.monotonic) : newScopeState(-Infinity, undefined, this.monotonic)
+      // `0n`: a token without a position (window mode, or a GTID position too long for a token).
+      state = seed
+        ? newScopeState(performance.now() - (Date.now() - seed.time), seed.lsn === 0n ? undefined : seed.lsn, this.monotonic)
+        : newScopeState(-Infinity, undefined, this.monotonic)
       scope.state.set(this, state)
     }
     return state
@@ -210,7 +211,7 @@ export class Router {
    * LSN mode: the WAL position a replica must have replayed to serve the current scope (`undefined`: none), or
    * `'primary'` when it cannot be known now (the position query failed).
    */
-  async requirement(): Promise<bigint | undefined | 'primary'> {
+  async requirement(): Promise<Position | undefined | 'primary'> {
     const state = this.scopeState()
     try {
       await this.resolvePending(state)
@@ -218,7 +219,7 @@ export class Router {
       // Only a server that cannot report WAL positions turns LSN mode into window mode; any other failure (a
       // connection, a cancelled statement, a primary in recovery) sends this read to the primary, and the next
       // read asks again.
-      if (connectionErrorCause(error) === undefined && lsnUnavailable(error)) this.lsnUnsupported(error)
+      if (connectionErrorCause(error) === undefined && this.dialect.positionUnavailable(error)) this.lsnUnsupported(error)
       return 'primary'
     }
     return state.required
@@ -247,7 +248,7 @@ export class Router {
    * Monotonic reads: a position at least what `home` served the scope, if known without a round trip: from a
    * check of the same server that started after the scope's last read there ended.
    */
-  static homeBound(home: ReplicaState, scope: ScopeState): bigint | undefined {
+  static homeBound(home: ReplicaState, scope: ScopeState): Position | undefined {
     const known = !home.pooled && home.incarnation === scope.homeIncarnation && home.replayCheckedAt > scope.homeReadAt
     return known ? home.replay : undefined
   }

@@ -6,8 +6,12 @@
  */
 import { ReplicaRouterError, TimeoutError } from './errors/index.js'
 import { connectionIdleMs, HealthMonitor } from './health-monitor.js'
-import { queryPrimaryLsn } from './lag-tracker.js'
+import type { Dialect } from './dialects/dialect.js'
+import { mysqlFamily } from './dialects/mysql-family.js'
+import { postgresql } from './dialects/postgresql.js'
 import type { PrismaClientLike, ResolvedOptions } from './options.js'
+import type { Position } from './position.js'
+import { adapterNameOf } from './prisma/internals.js'
 import { ReplicaReader } from './replica-reader.js'
 import { Router } from './router.js'
 import { linkTo } from './router-connections.js'
@@ -20,20 +24,30 @@ export interface Routing {
   readonly reader: ReplicaReader
 }
 
+/**
+ * The database engine behind `client`, from its driver adapter: `@prisma/adapter-mariadb` serves MariaDB and
+ * MySQL (which of the two is asked of the server, src/dialects/mysql-family.ts); anything else is taken for
+ * PostgreSQL (whose position queries fail clearly elsewhere: read-your-writes then uses the window).
+ */
+export function dialectOf(client: unknown): Dialect {
+  return adapterNameOf(client) === '@prisma/adapter-mariadb' ? mysqlFamily : postgresql
+}
+
 /** The routing parts for `primary` (the client extended) and the replicas of `options`. */
 export function createRouting(options: ResolvedOptions, primary: PrismaClientLike): Routing {
   const idleMs = connectionIdleMs(options.health)
   const primaryLink = linkTo(primary, 'the primary', idleMs)
-  const primaryLsn = async (): Promise<bigint> => {
+  const dialect = dialectOf(primary)
+  const primaryLsn = async (): Promise<Position> => {
     // Bounded like a health check: a read never waits on a hung primary connection (it goes to the primary).
-    const lsn = await within(queryPrimaryLsn(primaryLink, true), options.health.timeoutMs, 'the primary’s WAL position').catch((error: unknown) => {
+    const lsn = await within(dialect.primaryPosition(primaryLink, true), options.health.timeoutMs, 'the primary’s WAL position').catch((error: unknown) => {
       if (error instanceof TimeoutError) primaryLink.reset()
       throw error
     })
-    if (lsn === undefined) throw new ReplicaRouterError('pg_current_wal_insert_lsn() returned no position')
+    if (lsn === undefined) throw new ReplicaRouterError(`the primary reported no replication position (${dialect.name})`)
     return lsn
   }
-  const router = new Router(options, primaryLsn, (r) => linkTo(r.client, `replica \`${r.name}\``, idleMs))
+  const router = new Router(options, primaryLsn, (r) => linkTo(r.client, `replica \`${r.name}\``, idleMs), dialect)
   const monitor = new HealthMonitor(router, primaryLink, options)
   const reader = new ReplicaReader(router, options, (replica) => monitor.alive(replica))
   return { router, monitor, reader }

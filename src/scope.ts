@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { type ConsistencyPoint, parseConsistencyToken } from './consistency-token.js'
+import type { Position } from './position.js'
 import type { ReplicaState } from './router.js'
 
 /**
@@ -31,7 +32,7 @@ export class ReplicaScope {
 export interface ScopeState {
   lastWriteAt: number
   pending: number | undefined
-  required: bigint | undefined
+  required: Position | undefined
   openTransactions: number
   /** Until when (ms, monotonic) reads stay on the primary for a transaction write no `$transaction` call encloses. */
   untrackedUntil: number

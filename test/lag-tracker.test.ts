@@ -1,16 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { ClientLink } from '../src/server-link.ts'
-import { formatLsn, LagTracker, parseLsn, queryPrimaryLsn, queryReplay } from '../src/lag-tracker.ts'
-import { ReplicaRouterError } from '../src/errors/index.ts'
-
-describe('LSN', () => {
-  it('parses and formats PostgreSQL positions', () => {
-    expect(parseLsn('0/0')).toBe(0n)
-    expect(parseLsn('16/B374D848')).toBe((0x16n << 32n) | 0xb374d848n)
-    expect(formatLsn(parseLsn('16/B374D848'))).toBe('16/B374D848')
-    expect(() => parseLsn('nope')).toThrow(ReplicaRouterError)
-  })
-})
+import { MariadbGtidPosition } from '../src/dialects/mariadb-gtid.ts'
+import { LagTracker } from '../src/lag-tracker.ts'
 
 describe('LagTracker', () => {
   it('an idle primary: a replica that replayed everything has no lag, however much time passes', () => {
@@ -44,7 +34,7 @@ describe('LagTracker', () => {
     const t = new LagTracker()
     for (let i = 1; i <= 10; i++) t.record(BigInt(i * 100), i * 1000)
     const before = t.lagMs(550n, 20_000)
-    t.prune(550n)
+    t.prune([550n, 700n])
     expect(t.lagMs(550n, 20_000)).toBe(before)
     expect(t.lagMs(1000n, 20_000)).toBe(0)
   })
@@ -63,21 +53,26 @@ describe('a sample after a pause (the health check idled)', () => {
   })
 })
 
-describe('position queries', () => {
-  const client = (row: object) => new ClientLink({ $queryRawUnsafe: () => Promise.resolve([row]) })
+describe('GTID positions (a partial order)', () => {
+  const g = (text: string) => MariadbGtidPosition.parse(text)
 
-  it('takes off the page header an idle primary’s insert position points past (replicas stop at the boundary)', async () => {
-    expect(await queryPrimaryLsn(client({ lsn: '0/4000028', header: 40 }), false)).toBe(0x4000000n)
-    expect(await queryPrimaryLsn(client({ lsn: '0/4002018', header: 24 }), false)).toBe(0x4002000n)
-    expect(await queryPrimaryLsn(client({ lsn: '0/4002018', header: 0 }), false)).toBe(0x4002018n)
+  it('measures lag per domain: behind while any domain of a sample is not applied, in transactions', () => {
+    const t = new LagTracker()
+    t.record(g('0-1-10,1-1-5'), 0)
+    t.record(g('0-1-10,1-1-5'), 500) // nothing new: the first sighting stays
+    t.record(g('0-1-12,1-1-5'), 1000)
+    expect(t.lagMs(g('0-1-10,1-1-5'), 1500)).toBe(500)
+    expect(t.lagMs(g('0-1-11,1-1-9'), 1500)).toBe(500) // ahead in domain 1 does not make up for domain 0
+    expect(t.lagMs(g('0-1-12,1-1-5'), 1500)).toBe(0)
+    expect(t.lagBytes(g('0-1-9,1-1-4'))).toBe(4)
   })
 
-  it('reads a replay position and the server that answered; SQL NULL as unknown', async () => {
-    expect(await queryReplay(client({ lsn: '16/B374D848', server: '10.0.0.7:5432@2026-11-30 06:00:00+00', received: '16/B374D900' }), false)).toEqual({
-      lsn: 0x16b374d848n,
-      received: 0x16b374d900n,
-      server: '10.0.0.7:5432@2026-11-30 06:00:00+00',
-    })
-    expect(await queryReplay(client({ lsn: null, received: null, server: null }), false)).toEqual({ lsn: undefined, received: undefined, server: undefined })
+  it('prunes only samples every replica has applied', () => {
+    const t = new LagTracker()
+    t.record(g('0-1-1'), 0)
+    t.record(g('0-1-2'), 100)
+    t.record(g('0-1-3'), 200)
+    t.prune([g('0-1-3'), g('0-1-2')])
+    expect(t.lagMs(g('0-1-1'), 1000)).toBe(900) // the sample of 0-1-2 is kept: the second replica is there
   })
 })

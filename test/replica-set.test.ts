@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { isReplicaRouterError, type RoutingPolicy } from '../src/index.ts'
 import { resolveOptions, type ReadReplicasOptions } from '../src/options.ts'
+import { MariadbGtidPosition } from '../src/dialects/mariadb-gtid.ts'
 import { ReadInFlight, ReplicaSet } from '../src/replica-set.ts'
 import { RouteReporter } from '../src/route-reporter.ts'
 import { ClientLink } from '../src/server-link.ts'
@@ -145,5 +146,20 @@ describe('disconnecting', () => {
     await vi.advanceTimersByTimeAsync(100)
     await disconnecting
     expect(done).toBe(true)
+  })
+})
+
+describe('the most advanced replica', () => {
+  it('the one furthest ahead; when no position is known yet, any (a check tells); GTID positions per domain', () => {
+    const r = replicaSet()
+    const [a, b] = r.replicas
+    const context = { model: 'User', operation: 'findMany' }
+    expect([a, b]).toContain(r.mostAdvanced(context))
+    a!.replay = 5n
+    b!.replay = 9n
+    expect(r.mostAdvanced(context)).toBe(b)
+    a!.replay = MariadbGtidPosition.parse('0-1-10,1-1-2')
+    b!.replay = MariadbGtidPosition.parse('0-1-10,1-1-3')
+    expect(r.mostAdvanced(context)).toBe(b)
   })
 })

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import pg from 'pg'
-import { formatLsn, parseLsn, PRIMARY_LSN_SQL } from '../lag-tracker.js'
+import { formatLsn, parseLsn, PRIMARY_LSN_SQL } from '../dialects/postgresql.js'
 
 const execFileAsync = promisify(execFile)
 

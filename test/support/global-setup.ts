@@ -2,7 +2,8 @@ import type { TestProject } from 'vitest/node'
 import { startLocalCluster, waitForReplay } from '../../src/testing/local-cluster.ts'
 import { prismaMigrateDeploy } from '../../src/testing/prisma-migrate.ts'
 import { assertPrimary } from '../../src/check-primary.ts'
-import type { TopologyInfo } from './topology-info.ts'
+import type { MariadbTopology, TopologyInfo } from './topology-info.ts'
+import { startMariadbTopology } from './mariadb-setup.ts'
 
 function splitUrls(value: string): string[] {
   return value
@@ -18,6 +19,8 @@ function splitUrls(value: string): string[] {
  * - PRIMARY_URL + REPLICA_URLS: an existing topology (fault-injection tests skip).
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  // MariaDB starts beside PostgreSQL (about 1 s, in parallel): the tests that run on both engines use it.
+  const mariadb = startMariadbTopology()
   let info: TopologyInfo
   let stop: () => Promise<void>
   if (process.env.PRIMARY_URL) {
@@ -48,14 +51,20 @@ export default async function setup(project: TestProject): Promise<() => Promise
     }
     stop = () => cluster.stop()
   }
+  let maria: { topology: MariadbTopology; stop: () => Promise<void> }
   try {
     await assertPrimary(info.primaryUrl, 'PRIMARY_URL') // the guard users run before migrating
     await prismaMigrateDeploy(info.primaryUrl)
     await waitForReplay(info.primaryUrl, info.replicas)
+    maria = await mariadb
   } catch (error) {
     await stop()
+    await (await mariadb.catch(() => undefined))?.stop()
     throw error
   }
   project.provide('topology', info)
-  return stop
+  project.provide('mariadb', maria.topology)
+  return async () => {
+    await Promise.all([stop(), maria.stop()])
+  }
 }

@@ -1,4 +1,5 @@
 import type { LocalClusterInfo } from '../../src/testing/local-cluster.ts'
+import type { MariadbClusterInfo } from '../../src/testing/mariadb-cluster.ts'
 
 /** What globalSetup hands to the test files (serializable). */
 export interface TopologyInfo {
@@ -9,8 +10,12 @@ export interface TopologyInfo {
   readonly local?: LocalClusterInfo
 }
 
+/** The MariaDB cluster of the db tests that run on both engines, or why there is none. */
+export type MariadbTopology = { readonly cluster: MariadbClusterInfo } | { readonly missing: string }
+
 declare module 'vitest' {
   export interface ProvidedContext {
     topology: TopologyInfo
+    mariadb: MariadbTopology
   }
 }

@@ -1,0 +1,43 @@
+/**
+ * What the router asks of a database engine, and nothing more: the replication positions of a primary and of a
+ * replica, and whether a failed position query means the engine cannot report positions at all. Everything else
+ * (consistency, the replica set, policies, tokens, lag tracking, failover, events) is shared by every engine.
+ * One file per engine beside this one.
+ */
+import type { Position } from '../position.js'
+import type { ServerLink } from '../server-link.js'
+
+/** A replica's applied position and the server that reported it. */
+export interface ReplayObservation {
+  /** The position the replica has applied; `undefined`: the server is not a replica (promoted, or a primary). */
+  readonly lsn: Position | undefined
+  /**
+   * How far it has received the primary's changes (`undefined` if unknown): a lower bound of the primary's
+   * position, which measures lag when the router does not ask the primary itself (see HealthMonitor).
+   */
+  readonly received?: Position | undefined
+  /**
+   * Which server answered (`address:port@start time` on PostgreSQL): different for each server behind one entry,
+   * and for each start of a server.
+   */
+  readonly server: string | undefined
+}
+
+export interface Dialect {
+  /** The engine family: `mysql` covers MariaDB and MySQL (as Prisma's provider name does). */
+  readonly name: 'postgresql' | 'mysql'
+  /**
+   * The primary's position, covering every write that has returned to its client before the query started;
+   * `undefined` when the server reported none.
+   */
+  primaryPosition(link: ServerLink, foreground: boolean): Promise<Position | undefined>
+  /** A replica's applied position and the server that answered. */
+  replicaPosition(link: ServerLink, foreground: boolean): Promise<ReplayObservation>
+  /**
+   * True when a failed position query means the server cannot report positions at all (the function does not
+   * exist, is not supported, or may not be called): read-your-writes then falls back to the sticky window.
+   */
+  positionUnavailable(error: unknown): boolean
+  /** A position as the engine prints it (`16/B374D848`, `0-1-1836`), for status and errors. */
+  format(position: Position): string
+}
