@@ -6,6 +6,17 @@
 import { LinkClosedError } from './server-link.js'
 import { TimeoutError } from './errors/index.js'
 
+/** A read given up because its replica went down under it (see ReadInFlight.onAbandon): done elsewhere. */
+export class AbandonedReadError extends Error {
+  override name = 'AbandonedReadError'
+  readonly code: string
+
+  constructor(replica: string, cause: string) {
+    super(`replica \`${replica}\` went down (${cause}) while the read ran on it`)
+    this.code = cause
+  }
+}
+
 /** Driver-adapter error kinds (from @prisma/driver-adapter-utils) that mean "this server cannot serve". */
 const ADAPTER_KINDS = new Set([
   'DatabaseNotReachable',
@@ -58,7 +69,7 @@ export function sqlstateOf(error: unknown, depth = 0): string | undefined {
  */
 export function connectionErrorCause(error: unknown, depth = 0): string | undefined {
   if (typeof error !== 'object' || error === null || depth > 4) return undefined
-  if (error instanceof TimeoutError || error instanceof LinkClosedError) return error.code
+  if (error instanceof TimeoutError || error instanceof LinkClosedError || error instanceof AbandonedReadError) return error.code
   const adapter = field(field(field(error, 'meta'), 'driverAdapterError'), 'cause') ?? field(error, 'cause')
   const sqlstate = field(adapter, 'originalCode') ?? field(adapter, 'code')
   if (typeof sqlstate === 'string' && SQLSTATE.test(sqlstate)) return sqlstate

@@ -5,7 +5,7 @@
  * query itself are never retried. A read past `readTimeoutMs` is given up only if its server does not answer a
  * probe. A read whose replica was chosen by what was known of it is confirmed afterwards.
  */
-import { connectionErrorCause } from './connection-error.js'
+import { AbandonedReadError, connectionErrorCause } from './connection-error.js'
 import { NoReplicaAvailableError, ReplicaModelError } from './errors/index.js'
 import type { ResolvedOptions } from './options.js'
 import { ClientActions } from './prisma/client-actions.js'
@@ -183,6 +183,10 @@ export class ReplicaReader {
         })
       }
       let ticket = deadlines?.track(onTimeout)
+      read.onAbandon = (cause) => {
+        if (ticket) deadlines?.release(ticket)
+        if (read.end(false)) fail(new AbandonedReadError(replica.name, cause))
+      }
       query.then(
         (result) => {
           if (ticket) deadlines?.release(ticket)

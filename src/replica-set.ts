@@ -3,7 +3,7 @@
  * incarnation, in-flight and read counters), which of them are in rotation, the routing policy's choice among
  * them, and their status. All the health monitor needs; consistency (scopes, positions) is src/router.ts.
  */
-import { connectionErrorCause } from './connection-error.js'
+import { AbandonedReadError, connectionErrorCause } from './connection-error.js'
 import { UnknownReplicaError, RoutingPolicyError } from './errors/index.js'
 import type { ReplicaHealth, ReplicaLag, ReplicaStatus } from './health-event.js'
 import type { Dialect, ReplayObservation } from './dialects/dialect.js'
@@ -70,6 +70,8 @@ export interface ReplicaState extends ReplicaCandidate {
   positionCheckedAt: number
   reads: number
   failures: number
+  /** Reads in flight on it that are given up if it goes down (see {@link ReadInFlight.onAbandon}). */
+  readonly reading: Set<ReadInFlight>
 }
 
 /**
@@ -81,19 +83,31 @@ export interface ReplicaState extends ReplicaCandidate {
 export class ReadInFlight {
   /** True until {@link end} is called. */
   open = true
+  /**
+   * Called when the replica goes down under the read (a connection-level failure elsewhere: its server is gone,
+   * so the read cannot finish there): the read is given up and done elsewhere at once, instead of waiting for
+   * its driver's own timeout (a pool waiting for a connection to a dead server). Not for a server that is only
+   * slow (a timeout), nor for reads sent to one replica on purpose (`$replica()`).
+   */
+  onAbandon: ((cause: string) => void) | undefined
 
   constructor(private readonly replica: ReplicaState) {
     replica.inFlight++
+    replica.reading.add(this)
   }
 
   end(served: boolean): boolean {
     if (!this.open) return false
     this.open = false
     this.replica.inFlight--
+    this.replica.reading.delete(this)
     if (served) this.replica.reads++
     return true
   }
 }
+
+/** Failures that say a server is slow or full, not gone: reads in flight on it may still finish. */
+const NOT_GONE = new Set(['timeout', 'TooManyConnections', '53300', 'errno 1040'])
 
 /** How long disconnecting waits for a replica's client once no read of it is in flight (ms). */
 const DISCONNECT_GRACE_MS = 500
@@ -153,6 +167,7 @@ export class ReplicaSet {
         positionCheckedAt: -Infinity,
         reads: 0,
         failures: 0,
+        reading: new Set(),
       }
       return replica
     })
@@ -262,6 +277,7 @@ export class ReplicaSet {
     replica.failures += 1
     this.newIncarnation(replica) // it may come back restarted, below the position it had reached
     this.setHealth(replica, 'down', cause)
+    if (!NOT_GONE.has(cause)) for (const read of [...replica.reading]) read.onAbandon?.(cause)
   }
 
   /**
@@ -271,7 +287,8 @@ export class ReplicaSet {
   failedBy(replica: ReplicaState, error: unknown): boolean {
     const cause = connectionErrorCause(error)
     if (cause === undefined) return false
-    this.fail(replica, cause)
+    // A read given up because this replica went down: that failure was counted when it happened.
+    if (!(error instanceof AbandonedReadError)) this.fail(replica, cause)
     return true
   }
 

@@ -233,10 +233,20 @@ export class Router {
     const state = this.scopeState()
     if (state.home) Router.foldHome(state, state.home)
     if (state.lastWriteAt === -Infinity && state.required === undefined && state.pending === undefined) return undefined
+    const time = (): number => Date.now() - (performance.now() - state.lastWriteAt)
+    // Window mode (configured, or LSN mode on servers that cannot report positions): the time of the write is
+    // all a reader needs; no position is asked for (`0n`: none).
+    if (this.mode !== 'lsn') return { lsn: 0n, time: time() }
     // A write begun and not ended yet has no pending mark: a position taken from now covers what has ended.
     if (state.pending === undefined && state.required === undefined) state.pending = tick()
-    await this.resolvePending(state)
-    return { lsn: state.required ?? 0n, time: Date.now() - (performance.now() - state.lastWriteAt) }
+    try {
+      await this.resolvePending(state)
+    } catch (error) {
+      if (connectionErrorCause(error) !== undefined || !this.dialect.positionUnavailable(error)) throw error
+      this.lsnUnsupported(error)
+      return { lsn: 0n, time: time() }
+    }
+    return { lsn: state.required ?? 0n, time: time() }
   }
 
   /** Monotonic reads: true while `home` can serve `scope` as the same server it read from (see ScopeState). */

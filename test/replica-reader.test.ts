@@ -3,7 +3,7 @@
  * or fail as told. The same behaviour on real servers, with real outages: test/read-replicas.failover.db.test.ts.
  */
 import { describe, expect, it } from 'vitest'
-import { isNoReplicaAvailableError, type RouteEvent } from '../src/index.ts'
+import { isNoReplicaAvailableError, type ReplicaCandidate, type RouteEvent } from '../src/index.ts'
 import { resolveOptions, type ReadReplicasOptions } from '../src/options.ts'
 import { ReplicaReader, type ReadRequest } from '../src/replica-reader.ts'
 import { Router } from '../src/router.ts'
@@ -76,5 +76,40 @@ describe('executing reads, with failover', () => {
     for (const r of router.replicas) router.set.fail(r, 'ECONNREFUSED')
     expect(await read()).toEqual(['primary'])
     expect(router.stats()).toMatchObject({ fallbacks: 1, retries: 0 })
+  })
+})
+
+describe('a replica that goes down under its reads', () => {
+  /** Replica `a` never answers (a pool waiting for a connection to a dead server); `b` answers. */
+  function hanging() {
+    const a = { client: { ...fakeClient(), user: { findMany: () => new Promise<never>(() => undefined) } }, name: 'a' }
+    const b = replica('b', none)
+    const resolved = resolveOptions({ replicas: [a, b], sticky: false, readTimeoutMs: false, policy: { name: 'a first', pick: (c: readonly ReplicaCandidate[]) => c[0]! } })
+    const router = new Router(resolved, () => Promise.resolve(0n))
+    const reader = new ReplicaReader(router, resolved, () => undefined)
+    const request: ReadRequest = { operation: 'findMany', args: {}, query: () => Promise.resolve(['primary']), path: undefined, replicaArgs: {}, request: undefined }
+    return { router, read: () => reader.read('User', request) }
+  }
+
+  it('gone (a connection-level failure seen elsewhere, e.g. by the health check): its reads are done elsewhere at once', async () => {
+    const { router, read } = hanging()
+    const pending = read()
+    expect(router.replicas[0]!.inFlight).toBe(1)
+    router.set.fail(router.replicas[0]!, 'ECONNREFUSED')
+    expect(await pending).toEqual(['b'])
+    expect(router.replicas.map((r) => [r.inFlight, r.failures])).toEqual([
+      [0, 1],
+      [0, 0],
+    ])
+  })
+
+  it('only slow (a timeout): its reads go on there', async () => {
+    const { router, read } = hanging()
+    let settled = false
+    void read().finally(() => (settled = true))
+    router.set.fail(router.replicas[0]!, 'timeout')
+    await Promise.resolve()
+    await new Promise((resolve) => setImmediate(resolve))
+    expect([settled, router.replicas[0]!.inFlight]).toEqual([false, 1])
   })
 })

@@ -189,3 +189,42 @@ describe('a failing primary position query', () => {
     warn.mockRestore()
   })
 })
+
+describe('consistency points ($consistencyToken)', () => {
+  const unavailable = () => Object.assign(new Error('function pg_current_wal_insert_lsn() does not exist'), { code: '42883' })
+
+  it('window mode: the write’s time only, no position asked (any database, any engine)', async () => {
+    let asked = 0
+    const r = new Router(resolveOptions({ replicas: [fakeClient()], sticky: { mode: 'window' } }), () => {
+      asked += 1
+      return Promise.reject(unavailable())
+    })
+    const point = await runInScope(async () => {
+      r.beginWrite()
+      r.endWrite()
+      return await r.consistencyPoint()
+    })
+    expect(point?.lsn).toBe(0n)
+    expect(Math.abs((point?.time ?? 0) - Date.now())).toBeLessThan(1000)
+    expect(asked).toBe(0)
+  })
+
+  it('LSN mode on servers without positions: the time only, and the router uses the window from then on; a failure of the moment throws', async () => {
+    const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined)
+    const r = new Router(resolveOptions({ replicas: [fakeClient()], sticky: { mode: 'lsn' } }), () => Promise.reject(unavailable()))
+    const point = await runInScope(async () => {
+      r.endWrite()
+      return await r.consistencyPoint()
+    })
+    expect([point?.lsn, r.mode]).toEqual([0n, 'window'])
+    warn.mockRestore()
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' })
+    const down = new Router(resolveOptions({ replicas: [fakeClient()], sticky: { mode: 'lsn' } }), () => Promise.reject(refused))
+    await expect(
+      runInScope(async () => {
+        down.endWrite()
+        return await down.consistencyPoint()
+      }),
+    ).rejects.toBe(refused)
+  })
+})

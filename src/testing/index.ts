@@ -1,7 +1,8 @@
 /**
  * `prisma-replica-router/testing`: a local PostgreSQL primary + N physical streaming replicas for your own test
  * suites (the same code this library's suite runs on), with fault injection. No Docker; needs the PostgreSQL
- * server binaries and the `pg` package.
+ * server binaries and the `pg` package. `startLocalCluster({ engine: 'mariadb' })`: a MariaDB primary + N GTID
+ * replicas with the same controls (needs the MariaDB server binaries and the `mariadb` package).
  *
  * @example vitest globalSetup
  * ```ts
@@ -23,4 +24,12 @@ export {
   type LocalServerInfo,
   type StartLocalClusterOptions,
 } from './local-cluster.js'
+export {
+  MariadbBinariesNotFoundError,
+  MariadbCluster,
+  startMariadbCluster,
+  type MariadbClusterInfo,
+  type MariadbServerInfo,
+  type StartMariadbClusterOptions,
+} from './mariadb-cluster.js'
 export { prismaMigrateDeploy } from './prisma-migrate.js'

@@ -6,7 +6,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import pg from 'pg'
+import { describeValue } from '../describe-value.js'
 import { formatLsn, parseLsn, PRIMARY_LSN_SQL } from '../dialects/postgresql.js'
+import { type MariadbCluster, type StartMariadbClusterOptions, startMariadbCluster } from './mariadb-cluster.js'
 
 const execFileAsync = promisify(execFile)
 
@@ -408,7 +410,19 @@ rm -rf '${info.baseDir}'
  * with data on /dev/shm when present. Works as root (servers run as the `postgres` OS user) and as a normal user.
  * No Docker. Typical start-up: 1–3 s.
  */
-export async function startLocalCluster(options: StartLocalClusterOptions = {}): Promise<LocalCluster> {
+export async function startLocalCluster(options?: StartLocalClusterOptions & { readonly engine?: 'postgresql' }): Promise<LocalCluster>
+/** Starts a MariaDB primary and GTID replicas instead (src/testing/mariadb-cluster.ts). */
+export async function startLocalCluster(options: StartMariadbClusterOptions & { readonly engine: 'mariadb' }): Promise<MariadbCluster>
+export async function startLocalCluster(
+  options: (StartLocalClusterOptions & { readonly engine?: 'postgresql' }) | (StartMariadbClusterOptions & { readonly engine: 'mariadb' }) = {},
+): Promise<LocalCluster | MariadbCluster> {
+  const engine: unknown = options.engine
+  if (engine === 'mariadb') return await startMariadbCluster(options)
+  if (engine !== undefined && engine !== 'postgresql') throw new TypeError(`Expected \`engine\` to be 'postgresql' or 'mariadb', got ${describeValue(engine)}`)
+  return await startPostgresCluster(options)
+}
+
+async function startPostgresCluster(options: StartLocalClusterOptions): Promise<LocalCluster> {
   const replicaCount = options.replicas ?? 2
   if (!Number.isInteger(replicaCount) || replicaCount < 0) {
     throw new TypeError(`Expected \`replicas\` to be an integer >= 0, got \`${String(replicaCount)}\``)
