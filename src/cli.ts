@@ -87,7 +87,7 @@ async function main(argv: string[]): Promise<number> {
     console.error(`check-primary: cannot check ${target.source}: ${reason}`)
     return 2
   }
-  console.log(`check-primary: ${target.source} is the primary (not in recovery)`)
+  console.log(`check-primary: ${target.source} is the primary (${/^(mysql|mariadb):\/\//i.test(target.url) ? 'writable, no replication running' : 'not in recovery'})`)
   return 0
 }
 

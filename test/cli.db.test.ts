@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { topology } from './support/db.ts'
+import { requireMariadb } from './support/mariadb.ts'
 
 const root = resolve(import.meta.dirname, '..')
 const cli = join(root, 'src/cli.ts')
@@ -72,6 +73,32 @@ describe('prisma-replica-router check-primary (guard before prisma migrate deplo
       expect(code).toBe(2)
       expect(output).toContain('usage: prisma-replica-router check-primary')
       expect(output).not.toContain('    at ')
+    }
+  })
+})
+
+describe('check-primary on MariaDB (a real primary + GTID replica)', () => {
+  it('refuses a replica (exit 1, @@read_only = 1) and accepts the primary (exit 0); never prints the URL', (ctx) => {
+    const cluster = requireMariadb(ctx)
+    const replica = run(['check-primary'], { DATABASE_URL: cluster.replicaUrls[0]! })
+    expect(replica.output).not.toContain('mysql://')
+    expect(replica.output).toContain('Refusing to migrate: the server behind $DATABASE_URL is a hot standby (@@read_only = 1)')
+    expect(replica.code).toBe(1)
+    const primary = run(['check-primary'], { DATABASE_URL: cluster.primaryUrl })
+    expect(primary.output).not.toContain('mysql://')
+    expect(primary.output).toContain('check-primary: $DATABASE_URL is the primary (writable, no replication running)')
+    expect(primary.code).toBe(0)
+  })
+
+  it('a writable server with replication running is a replica too (Slave_running = ON)', async (ctx) => {
+    const cluster = requireMariadb(ctx)
+    await cluster.query('replica-2', 'SET GLOBAL read_only = 0')
+    try {
+      const { code, output } = run(['check-primary'], { DATABASE_URL: cluster.replicaUrls[1]! })
+      expect(output).toContain('(Slave_running = ON)')
+      expect(code).toBe(1)
+    } finally {
+      await cluster.query('replica-2', 'SET GLOBAL read_only = 1')
     }
   })
 })

@@ -4,9 +4,10 @@ import { ReplicaRouterError, isRouterErrorNamed } from './replica-router-error.j
 export class NotPrimaryError extends ReplicaRouterError {
   override name = 'NotPrimaryError'
 
-  constructor(source: string) {
+  /** @param evidence what showed it: `pg_is_in_recovery() = true` (PostgreSQL), `@@read_only = 1` (MariaDB, MySQL)… */
+  constructor(source: string, evidence = 'pg_is_in_recovery() = true') {
     super(
-      `Refusing to migrate: the server behind ${source} is a hot standby (pg_is_in_recovery() = true), i.e. a read ` +
+      `Refusing to migrate: the server behind ${source} is a hot standby (${evidence}), i.e. a read ` +
         'replica. Point it at the primary; replicas receive the schema through replication.',
     )
   }
