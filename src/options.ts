@@ -47,6 +47,16 @@ export interface ReplicaConfig {
    * @example { client: readerEndpoint, name: 'reader', pooled: true }
    */
   readonly pooled?: boolean
+  /**
+   * MariaDB / MySQL: the replica's connection URL (`mysql://user:password@host:port/db`, as given to
+   * `PrismaMariaDb`), for the router's own connection to it (health checks, GTID positions). `@prisma/adapter-mariadb`
+   * keeps its settings private, so the router cannot take them from the client as it does from
+   * `@prisma/adapter-pg`; without it, those queries go through the replica's PrismaClient (with one warning).
+   * Never shown in errors, logs or events. Not used on PostgreSQL.
+   * @default undefined
+   * @example { client: replica, name: 'r1', connection: process.env.REPLICA_URL }
+   */
+  readonly connection?: string
 }
 
 /** Name of a built-in routing policy. */
@@ -202,6 +212,13 @@ export interface ReadReplicasOptions {
    * @example { AuditLog: 'primary', Report: 'analytics', Product: sameRegionFirst }
    */
   readonly rules?: Readonly<Record<string, 'primary' | (string & {}) | RoutingPolicy>>
+  /**
+   * MariaDB / MySQL: the primary's connection URL, for the router's own connection to it (GTID positions after
+   * writes); see `ReplicaConfig.connection`. Never shown in errors, logs or events. Not used on PostgreSQL.
+   * @default undefined
+   * @example process.env.DATABASE_URL
+   */
+  readonly primaryConnection?: string
 }
 
 /** A replica after validation. */
@@ -211,6 +228,7 @@ export interface ResolvedReplica {
   readonly weight: number
   readonly index: number
   readonly pooled: boolean
+  readonly connection: string | undefined
 }
 
 /** Options after validation, with defaults applied. */
@@ -226,10 +244,11 @@ export interface ResolvedOptions {
   readonly onHealthChange: ((event: HealthEvent) => void) | undefined
   /** Model name -> `'primary'`, a configured replica's name, or a policy (a name `primary` is the primary). */
   readonly rules: ReadonlyMap<string, string | RoutingPolicy>
+  readonly primaryConnection: string | undefined
 }
 
-const OPTION_KEYS = ['replicas', 'policy', 'sticky', 'onRoute', 'maxLag', 'fallback', 'health', 'readTimeoutMs', 'onHealthChange', 'rules'] as const
-const REPLICA_KEYS = ['client', 'name', 'weight', 'pooled'] as const
+const OPTION_KEYS = ['replicas', 'policy', 'sticky', 'onRoute', 'maxLag', 'fallback', 'health', 'readTimeoutMs', 'onHealthChange', 'rules', 'primaryConnection'] as const
+const REPLICA_KEYS = ['client', 'name', 'weight', 'pooled', 'connection'] as const
 const STICKY_KEYS = ['mode', 'windowMs', 'monotonic'] as const
 const MAX_LAG_KEYS = ['ms', 'bytes'] as const
 const HEALTH_KEYS = ['intervalMs', 'timeoutMs', 'idleAfterMs'] as const
@@ -263,12 +282,12 @@ function checkKeys(path: string, value: Record<string, unknown>, known: readonly
 
 function resolveReplica(entry: unknown, index: number): ResolvedReplica {
   const path = `replicas[${String(index)}]`
-  if (isPrismaClientLike(entry)) return { client: entry, name: `replica-${String(index + 1)}`, weight: 1, index, pooled: false }
+  if (isPrismaClientLike(entry)) return { client: entry, name: `replica-${String(index + 1)}`, weight: 1, index, pooled: false, connection: undefined }
   if (!isObject(entry)) {
     return fail(path, `Expected \`${path}\` to be a PrismaClient or { client, name?, weight?, pooled? }, got ${describeValue(entry)}`)
   }
   checkKeys(`${path}.`, entry, REPLICA_KEYS)
-  const { client, name = `replica-${String(index + 1)}`, weight = 1, pooled = false } = entry
+  const { client, name = `replica-${String(index + 1)}`, weight = 1, pooled = false, connection } = entry
   if (!isPrismaClientLike(client)) {
     fail(`${path}.client`, `Expected \`${path}.client\` to be a PrismaClient, got ${describeValue(client)}`)
   }
@@ -277,7 +296,14 @@ function resolveReplica(entry: unknown, index: number): ResolvedReplica {
   }
   if (name === 'primary') fail(`${path}.name`, '`primary` is reserved for the primary: choose another replica name')
   if (typeof pooled !== 'boolean') fail(`${path}.pooled`, `Expected \`${path}.pooled\` to be a boolean, got ${describeValue(pooled)}`)
-  return { client: client as PrismaClientLike, name, weight: checkNumber(`${path}.weight`, weight, 0, true), index, pooled: pooled as boolean }
+  return {
+    client: client as PrismaClientLike,
+    name,
+    weight: checkNumber(`${path}.weight`, weight, 0, true),
+    index,
+    pooled: pooled as boolean,
+    connection: checkConnection(`${path}.connection`, connection),
+  }
 }
 
 function resolvePolicy(policy: unknown): RoutingPolicy {
@@ -379,6 +405,23 @@ function checkFunction(path: string, value: unknown): void {
   }
 }
 
+/** A MariaDB / MySQL connection URL, or `undefined`. The value is never echoed (it carries a password). */
+function checkConnection(path: string, value: unknown): string | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'string' || !/^(mysql|mariadb):\/\/[^/]/i.test(value)) {
+    return fail(
+      path,
+      `Expected \`${path}\` to be a \`mysql://\` or \`mariadb://\` connection URL, got ${typeof value === 'string' ? `a string of ${String(value.length)} characters` : describeValue(value)}`,
+    )
+  }
+  try {
+    new URL(value)
+  } catch {
+    return fail(path, `Expected \`${path}\` to be a \`mysql://\` or \`mariadb://\` connection URL; it does not parse as a URL (${String(value.length)} characters)`)
+  }
+  return value
+}
+
 /** Validates every option up front and applies defaults. Throws {@link InvalidOptionError}. */
 export function resolveOptions(options: unknown): ResolvedOptions {
   if (!isObject(options)) {
@@ -417,5 +460,6 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     readTimeoutMs: readTimeoutMs === false ? false : checkNumber('readTimeoutMs', readTimeoutMs, 0, true),
     onHealthChange: onHealthChange as ResolvedOptions['onHealthChange'],
     rules: resolveRules(options.rules, resolved),
+    primaryConnection: checkConnection('primaryConnection', options.primaryConnection),
   }
 }

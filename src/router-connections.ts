@@ -1,5 +1,6 @@
 import { loadPg, OwnConnection, type PgClientClass } from './own-connection.js'
-import { pgSettingsOf } from './prisma/internals.js'
+import { OwnMariadbConnection } from './own-mariadb-connection.js'
+import { adapterNameOf, pgSettingsOf } from './prisma/internals.js'
 import { ClientLink, type RawQueryable, type Row, type ServerLink } from './server-link.js'
 
 /** The warning code emitted when the router's queries must go through an application's client. */
@@ -8,13 +9,17 @@ export const SHARED_CONNECTIONS_WARNING = 'PRISMA_REPLICA_ROUTER_SHARED_CONNECTI
 let warned = false
 
 /** One process warning, the first time a server cannot get the router's own connection. */
-function warnShared(server: string, why: string): void {
+function warnShared(
+  server: string,
+  why: string,
+  remedy = "Build the client with `new PrismaPg(...)` from @prisma/adapter-pg and install `pg` to avoid it (README, 'The router's own connections').",
+): void {
   if (warned) return
   warned = true
   process.emitWarning(
-    `prisma-replica-router: ${why}, so the router's health checks and WAL-position queries to ${server} go ` +
+    `prisma-replica-router: ${why}, so the router's health checks and position queries to ${server} go ` +
       "through that server's PrismaClient: they appear in its query log, extensions and traces, and wait for its " +
-      "pool. Build the client with `new PrismaPg(...)` from @prisma/adapter-pg and install `pg` to avoid it (README, 'The router's own connections').",
+      `pool. ${remedy}`,
     { code: SHARED_CONNECTIONS_WARNING },
   )
 }
@@ -91,7 +96,16 @@ function loadPgOnce(): Promise<PgClientClass> {
  * `client` itself, with one process warning. `server` names the server in that warning (`the primary`,
  * `replica \`a\``).
  */
-export function linkTo(client: RawQueryable, server: string, idleMs: number): ServerLink {
+export function linkTo(client: RawQueryable, server: string, idleMs: number, connection?: string): ServerLink {
+  if (adapterNameOf(client) === '@prisma/adapter-mariadb') {
+    if (connection !== undefined) return new OwnMariadbConnection(connection, idleMs)
+    warnShared(
+      server,
+      `@prisma/adapter-mariadb keeps ${server}'s connection settings private and no \`${server === 'the primary' ? 'primaryConnection' : 'connection'}\` URL was given`,
+      "Give the URL the adapter was built with as `primaryConnection` (the primary) and `connection` (each replica) to avoid it (README, 'MariaDB and MySQL').",
+    )
+    return new ClientLink(client)
+  }
   const settings = pgSettingsOf(client)
   if (!settings) {
     warnShared(server, `${server}'s PrismaClient was not built with @prisma/adapter-pg`)

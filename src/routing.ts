@@ -36,7 +36,7 @@ export function dialectOf(client: unknown): Dialect {
 /** The routing parts for `primary` (the client extended) and the replicas of `options`. */
 export function createRouting(options: ResolvedOptions, primary: PrismaClientLike): Routing {
   const idleMs = connectionIdleMs(options.health)
-  const primaryLink = linkTo(primary, 'the primary', idleMs)
+  const primaryLink = linkTo(primary, 'the primary', idleMs, options.primaryConnection)
   const dialect = dialectOf(primary)
   const primaryLsn = async (): Promise<Position> => {
     // Bounded like a health check: a read never waits on a hung primary connection (it goes to the primary).
@@ -47,7 +47,7 @@ export function createRouting(options: ResolvedOptions, primary: PrismaClientLik
     if (lsn === undefined) throw new ReplicaRouterError(`the primary reported no replication position (${dialect.name})`)
     return lsn
   }
-  const router = new Router(options, primaryLsn, (r) => linkTo(r.client, `replica \`${r.name}\``, idleMs), dialect)
+  const router = new Router(options, primaryLsn, (r) => linkTo(r.client, `replica \`${r.name}\``, idleMs, r.connection), dialect)
   const monitor = new HealthMonitor(router, primaryLink, options)
   const reader = new ReplicaReader(router, options, (replica) => monitor.alive(replica))
   return { router, monitor, reader }

@@ -19,7 +19,8 @@ describe('MariaDB: maxLag', () => {
     const events: ({ at: number } & (({ kind: 'route' } & RouteEvent) | ({ kind: 'health' } & HealthEvent)))[] = []
     const prisma = newMariaClient(cluster.primaryUrl).$extends(
       readReplicas({
-        replicas: cluster.info.replicas.map((r) => ({ client: newMariaClient(r.url), name: r.name })),
+        replicas: cluster.info.replicas.map((r) => ({ client: newMariaClient(r.url), name: r.name, connection: r.url })),
+        primaryConnection: cluster.primaryUrl,
         sticky: false,
         maxLag: { ms: 500 },
         health: { intervalMs: 100 },

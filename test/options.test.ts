@@ -33,7 +33,22 @@ describe('option validation: a typed error with an exact message, at constructio
       'replicas[1].name',
       'Duplicate replica name `a`: names must be unique',
     ],
-    [{ replicas: [{ client: fakeClient(), wieght: 2 }] }, 'replicas[0].wieght', 'Unknown option `replicas[0].wieght`; expected one of: `client`, `name`, `weight`, `pooled`'],
+    [
+      { replicas: [{ client: fakeClient(), wieght: 2 }] },
+      'replicas[0].wieght',
+      'Unknown option `replicas[0].wieght`; expected one of: `client`, `name`, `weight`, `pooled`, `connection`',
+    ],
+    [
+      { replicas: [{ client: fakeClient(), connection: 'postgresql://u:secret@h/db' }] },
+      'replicas[0].connection',
+      'Expected `replicas[0].connection` to be a `mysql://` or `mariadb://` connection URL, got a string of 26 characters',
+    ],
+    [{ replicas: [fakeClient()], primaryConnection: 42 }, 'primaryConnection', 'Expected `primaryConnection` to be a `mysql://` or `mariadb://` connection URL, got `42` (number)'],
+    [
+      { replicas: [fakeClient()], primaryConnection: 'mysql://u:se cret@h:99999/db' },
+      'primaryConnection',
+      'Expected `primaryConnection` to be a `mysql://` or `mariadb://` connection URL; it does not parse as a URL (28 characters)',
+    ],
     [
       { replicas: [fakeClient()], policy: 'round-robbin' },
       'policy',
@@ -53,7 +68,7 @@ describe('option validation: a typed error with an exact message, at constructio
     [
       { replicas: [fakeClient()], replica: [] },
       'replica',
-      'Unknown option `replica`; expected one of: `replicas`, `policy`, `sticky`, `onRoute`, `maxLag`, `fallback`, `health`, `readTimeoutMs`, `onHealthChange`, `rules`',
+      'Unknown option `replica`; expected one of: `replicas`, `policy`, `sticky`, `onRoute`, `maxLag`, `fallback`, `health`, `readTimeoutMs`, `onHealthChange`, `rules`, `primaryConnection`',
     ],
     [null, 'options', 'Expected options to be an object with `replicas`, got `null`'],
     [{ replicas: [{ client: fakeClient(), name: 'primary' }] }, 'replicas[0].name', '`primary` is reserved for the primary: choose another replica name'],

@@ -22,7 +22,8 @@ function routed(cluster: MariadbCluster, intervalMs = 1000) {
   const entries: (({ at: number; kind: 'route' } & RouteEvent) | ({ at: number; kind: 'health' } & HealthEvent))[] = []
   const prisma = newMariaClient(cluster.primaryUrl).$extends(
     readReplicas({
-      replicas: cluster.info.replicas.map((r) => ({ client: newMariaClient(r.url), name: r.name })),
+      replicas: cluster.info.replicas.map((r) => ({ client: newMariaClient(r.url), name: r.name, connection: r.url })),
+      primaryConnection: cluster.primaryUrl,
       sticky: false,
       health: { intervalMs },
       onRoute: (e) => entries.push({ at: performance.now(), kind: 'route', ...e }),

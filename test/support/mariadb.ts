@@ -29,8 +29,9 @@ export function routedMariaClient(cluster: MariadbCluster, options: Omit<ReadRep
   const events: RouteEvent[] = []
   const health: HealthEvent[] = []
   const base = newMariaClient(cluster.primaryUrl)
-  const replicas = cluster.info.replicas.map((r) => ({ client: newMariaClient(r.url), name: r.name }))
-  const prisma = base.$extends(readReplicas({ ...options, replicas, onRoute: (e) => events.push(e), onHealthChange: (e) => health.push(e) }))
+  // The router's own connections need the URLs (the adapter keeps its settings private).
+  const replicas = cluster.info.replicas.map((r) => ({ client: newMariaClient(r.url), name: r.name, connection: r.url }))
+  const prisma = base.$extends(readReplicas({ primaryConnection: cluster.primaryUrl, ...options, replicas, onRoute: (e) => events.push(e), onHealthChange: (e) => health.push(e) }))
   return { prisma, events, health, base, replicas }
 }
 
