@@ -43,8 +43,12 @@ export class PooledEntry {
   }
 
   /** A connection string to the entry for `database`. */
-  url(database: string): string {
-    return `postgresql://postgres@127.0.0.1:${String(this.port)}/${database}`
+  /** The entry's URL for `database`, in the form of `like` (a backend's URL: PostgreSQL or MariaDB). */
+  url(database: string, like = 'postgresql://postgres@127.0.0.1:1/'): string {
+    const url = new URL(like)
+    url.port = String(this.port)
+    url.pathname = `/${database}`
+    return url.toString()
   }
 
   private track(socket: Socket): void {

@@ -1,4 +1,5 @@
 import type { LocalCluster } from '../../../src/testing/local-cluster.ts'
+import type { MariadbCluster } from '../../../src/testing/mariadb-cluster.ts'
 import type { FaultKind, History } from './history.ts'
 import type { Rng } from './workload.ts'
 
@@ -13,11 +14,25 @@ export interface FaultScheduleOptions {
   readonly weights: Readonly<Record<FaultKind, number>>
 }
 
+/** A cluster faults are injected into: PostgreSQL's or MariaDB's test kit (the same controls). */
+export type FaultableCluster = LocalCluster | MariadbCluster
+
 export const DEFAULT_FAULTS: FaultScheduleOptions = {
   laggingReplica: 'replica-1',
   lagMs: [50, 300],
   gapMs: [200, 1200],
   weights: { lag: 3, pause: 3, syncCommitOff: 2, freeze: 1, stop: 1, crash: 1 },
+}
+
+/**
+ * MariaDB: the base lag is `MASTER_DELAY` (whole seconds), and there is no `synchronous_commit` to turn off (a
+ * commit returns once it is in the binary log, which is where the router reads positions from).
+ */
+export const MARIADB_FAULTS: FaultScheduleOptions = {
+  laggingReplica: 'replica-1',
+  lagMs: [1000, 1000],
+  gapMs: [200, 1200],
+  weights: { lag: 1, pause: 3, syncCommitOff: 0, freeze: 1, stop: 1, crash: 1 },
 }
 
 /**
@@ -35,7 +50,7 @@ export class FaultSchedule {
   readonly errors: string[] = []
 
   constructor(
-    private readonly cluster: LocalCluster,
+    private readonly cluster: FaultableCluster,
     private readonly replicas: readonly string[],
     private readonly rng: Rng,
     private readonly history: History,
@@ -194,13 +209,14 @@ export class FaultSchedule {
   }
 }
 
-async function setPrimarySyncCommit(cluster: LocalCluster, on: boolean): Promise<void> {
+async function setPrimarySyncCommit(cluster: FaultableCluster, on: boolean): Promise<void> {
+  if (!('pgBin' in cluster.info)) return // MariaDB: nothing to turn off (see MARIADB_FAULTS)
   await cluster.query('primary', on ? 'ALTER SYSTEM RESET synchronous_commit' : 'ALTER SYSTEM SET synchronous_commit = off')
   await cluster.query('primary', 'SELECT pg_reload_conf()')
 }
 
 /** Heals the whole cluster, trying every step even when one fails; failures are appended to `errors`. */
-export async function healCluster(cluster: LocalCluster, replicas: readonly string[], errors: string[] = []): Promise<void> {
+export async function healCluster(cluster: FaultableCluster, replicas: readonly string[], errors: string[] = []): Promise<void> {
   const attempt = async (what: string, step: () => Promise<unknown>): Promise<void> => {
     try {
       await step()

@@ -1,10 +1,9 @@
-import type { LocalCluster } from '../../../src/testing/local-cluster.ts'
 import { waitForReplay } from '../../../src/testing/local-cluster.ts'
 import { checkHistory, formatViolation, type Guarantees, type Violation } from './checker.ts'
-import { DEFAULT_FAULTS, FaultSchedule, healCluster, type FaultScheduleOptions } from './faults.ts'
+import { DEFAULT_FAULTS, FaultSchedule, healCluster, MARIADB_FAULTS, type FaultableCluster, type FaultScheduleOptions } from './faults.ts'
 import { History } from './history.ts'
 import { PooledEntry } from '../pooled-entry.ts'
-import { DEFAULT_WORKLOAD, Rng, routedInstance, Workload, type WorkloadOptions } from './workload.ts'
+import { DEFAULT_WORKLOAD, Rng, routedInstance, Workload, type Engine, type WorkloadOptions } from './workload.ts'
 
 export interface SessionRunOptions {
   readonly seed: number
@@ -13,7 +12,9 @@ export interface SessionRunOptions {
   /** The streaming replicas (at least two: the pooled entry spreads over the first two). */
   readonly replicas: readonly { readonly name: string; readonly url: string }[]
   /** Injects faults when given. */
-  readonly cluster?: LocalCluster
+  readonly cluster?: FaultableCluster
+  /** @default 'postgresql' */
+  readonly engine?: Engine
   readonly guarantees: Guarantees
   readonly workload?: WorkloadOptions
   readonly readTimeoutMs?: number
@@ -68,15 +69,16 @@ export async function runSessionCheck(options: SessionRunOptions): Promise<Sessi
   const pooled = await PooledEntry.start([first, second].map((r) => ({ host: '127.0.0.1', port: portOf(r.url) })))
   const entries: { name: string; url: string; pooled?: boolean }[] = replicas.map((r) => ({ name: r.name, url: r.url }))
   const pooledEntry = options.pooledEntry ?? 'configured'
-  if (pooledEntry !== false) entries.push({ name: 'pooled', url: pooled.url(database), pooled: pooledEntry === 'configured' })
-  const instances = [0, 1].map((i) => routedInstance(options.primaryUrl, entries, history.onRoute(i), options.readTimeoutMs ?? 1000))
+  if (pooledEntry !== false) entries.push({ name: 'pooled', url: pooled.url(database, first.url), pooled: pooledEntry === 'configured' })
+  const engine = options.engine ?? 'postgresql'
+  const instances = [0, 1].map((i) => routedInstance(options.primaryUrl, entries, history.onRoute(i), options.readTimeoutMs ?? 1000, engine))
   const tag = `${seed.toString(36)}.${Date.now().toString(36)}`
   const workload = new Workload(
     history,
     instances.map((i) => i.prisma),
     rng.fork(7),
     tag,
-    options.workload ?? DEFAULT_WORKLOAD,
+    options.workload ?? (engine === 'mariadb' ? { ...DEFAULT_WORKLOAD, localSyncCommitOff: false, engine } : DEFAULT_WORKLOAD),
   )
   const faults = options.cluster
     ? new FaultSchedule(
@@ -84,12 +86,13 @@ export async function runSessionCheck(options: SessionRunOptions): Promise<Sessi
         replicas.map((r) => r.name),
         rng.fork(11),
         history,
-        options.faults ?? DEFAULT_FAULTS,
+        options.faults ?? (engine === 'mariadb' ? MARIADB_FAULTS : DEFAULT_FAULTS),
       )
     : undefined
   let faultErrors: string[] = []
   try {
-    await waitForReplay(options.primaryUrl, replicas)
+    if (options.cluster) await options.cluster.waitForReplication()
+    else await waitForReplay(options.primaryUrl, replicas)
     faults?.start()
     const running = workload.run()
     const timer = setTimeout(() => {

@@ -1,4 +1,6 @@
+import { PrismaMariaDb } from '@prisma/adapter-mariadb'
 import { PrismaPg } from '@prisma/adapter-pg'
+import { PrismaClient as MariaClient } from '../../../generated/mysql/client.ts'
 import { PrismaClient } from '../../../generated/prisma/client.ts'
 import { readReplicas, runInScope, type RouteEvent } from '../../../src/index.ts'
 import { errorCode, type History, type Operation, type OperationKind, type ReadFact, type WriteEffect } from './history.ts'
@@ -44,8 +46,10 @@ export function newClient(url: string): PrismaClient {
   return new PrismaClient({ adapter: new PrismaPg({ connectionString: url }) })
 }
 
-/** One app instance: a primary client and replica clients, extended with the router in LSN mode. */
-export function routedInstance(
+/** The database engine a session check runs on. */
+export type Engine = 'postgresql' | 'mariadb'
+
+function routedPostgres(
   primaryUrl: string,
   replicas: readonly { readonly name: string; readonly url: string; readonly pooled?: boolean }[],
   onRoute: (event: RouteEvent) => void,
@@ -53,11 +57,28 @@ export function routedInstance(
 ) {
   const base = newClient(primaryUrl)
   const replicaClients = replicas.map((r) => ({ client: newClient(r.url), name: r.name, pooled: r.pooled ?? false }))
-  const prisma = base.$extends(readReplicas({ replicas: replicaClients, sticky: { mode: 'lsn' }, readTimeoutMs, onRoute }))
-  return { prisma, base, replicaClients }
+  return base.$extends(readReplicas({ replicas: replicaClients, sticky: { mode: 'lsn' }, readTimeoutMs, onRoute }))
 }
 
-export type Routed = ReturnType<typeof routedInstance>['prisma']
+export type Routed = ReturnType<typeof routedPostgres>
+
+/**
+ * One app instance: a primary client and replica clients, extended with the router in LSN mode. On MariaDB, the
+ * clients of prisma/mysql/schema.prisma (the same `Cell` model), typed as the PostgreSQL ones for the workload.
+ */
+export function routedInstance(
+  primaryUrl: string,
+  replicas: readonly { readonly name: string; readonly url: string; readonly pooled?: boolean }[],
+  onRoute: (event: RouteEvent) => void,
+  readTimeoutMs: number,
+  engine: Engine = 'postgresql',
+): { prisma: Routed } {
+  if (engine === 'postgresql') return { prisma: routedPostgres(primaryUrl, replicas, onRoute, readTimeoutMs) }
+  const client = (url: string) => new MariaClient({ adapter: new PrismaMariaDb(`${url}?connectionLimit=6`) })
+  const replicaClients = replicas.map((r) => ({ client: client(r.url), name: r.name, pooled: r.pooled ?? false, connection: r.url }))
+  const prisma = client(primaryUrl).$extends(readReplicas({ replicas: replicaClients, primaryConnection: primaryUrl, sticky: { mode: 'lsn' }, readTimeoutMs, onRoute }))
+  return { prisma: prisma as unknown as Routed }
+}
 
 const SELECT = { id: true, owner: true, version: true, parentId: true } as const
 
@@ -98,6 +119,8 @@ export interface WorkloadOptions {
   readonly localSyncCommitOff: boolean
   /** Reads of the scope started while its interactive transaction is open. */
   readonly readsDuringTransactions: boolean
+  /** The engine, for the raw SQL the workload sends (identifier quotes, placeholders). @default 'postgresql' */
+  readonly engine?: Engine
 }
 
 export const DEFAULT_WORKLOAD: WorkloadOptions = {
@@ -470,7 +493,8 @@ export class Workload {
     const effect = this.intendCreate(ctx.session)
     const op = await this.record(ctx, 'rawInsert', '$executeRaw INSERT', async (o) => {
       o.writes.push(effect)
-      await ctx.prisma.$executeRaw`INSERT INTO "Cell" ("id", "owner", "version") VALUES (${effect.id}, ${effect.owner}, 1)`
+      if (this.options.engine === 'mariadb') await ctx.prisma.$executeRawUnsafe('INSERT INTO `Cell` (`id`, `owner`, `version`) VALUES (?, ?, 1)', effect.id, effect.owner)
+      else await ctx.prisma.$executeRaw`INSERT INTO "Cell" ("id", "owner", "version") VALUES (${effect.id}, ${effect.owner}, 1)`
       effect.version = 1
     })
     if (op.ok) this.created(ctx.session, effect)
@@ -485,7 +509,10 @@ export class Workload {
     const effect = this.intend('update', id)
     await this.record(ctx, 'rawUpdate', '$executeRaw UPDATE version+1', async (o) => {
       o.writes.push(effect)
-      const n = await ctx.prisma.$executeRaw`UPDATE "Cell" SET "version" = "version" + 1 WHERE "id" = ${id}`
+      const n =
+        this.options.engine === 'mariadb'
+          ? await ctx.prisma.$executeRawUnsafe('UPDATE `Cell` SET `version` = `version` + 1 WHERE `id` = ?', id)
+          : await ctx.prisma.$executeRaw`UPDATE "Cell" SET "version" = "version" + 1 WHERE "id" = ${id}`
       if (n === 0) o.writes.length = 0 // nothing updated; the version stays unknown otherwise
     })
   }
