@@ -7,21 +7,24 @@
  * stickiness, window mode (2 s), LSN mode without and with monotonic reads (the default), interleaved
  * (A B C D A B C D …), with replicas replaying normally and with 100 ms of injected replay delay. Prints stale
  * reads, share of reads on replicas, primary queries per second, p50/p99 read latency and the extra round
- * trips per write.
+ * trips per write. `--engine mariadb`: a MariaDB primary + 2 GTID replicas, with 1 s of `MASTER_DELAY` (whole
+ * seconds) for the lagging rows.
  */
 import { parseArgs } from 'node:util'
 import { readReplicas, runInScope, type ReadReplicasOptions } from 'prisma-replica-router'
-import { startLocalCluster } from '../src/testing/local-cluster.ts'
-import { prismaMigrateDeploy } from '../src/testing/prisma-migrate.ts'
-import { client } from './support.ts'
+import { benchCluster, type BenchEngine } from './support.ts'
 
 const { values } = parseArgs({
   options: {
     workers: { type: 'string', default: '16' },
     seconds: { type: 'string', default: '2' },
     rounds: { type: 'string', default: '3' },
+    engine: { type: 'string', default: 'postgresql' },
   },
 })
+const engine = values.engine as BenchEngine
+/** Injected replay delay of the lagging rows (MariaDB's MASTER_DELAY is in whole seconds). */
+const lagged = engine === 'mariadb' ? 1000 : 100
 const workers = Number(values.workers)
 const seconds = Number(values.seconds)
 const rounds = Number(values.rounds)
@@ -47,9 +50,8 @@ interface Totals {
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0
 
-const cluster = await startLocalCluster({ replicas: 2 })
+const { cluster, client, replica, options } = await benchCluster(engine)
 try {
-  await prismaMigrateDeploy(cluster.primaryUrl)
   const seed = client(cluster.primaryUrl)
   await seed.note.createMany({ data: Array.from({ length: 1000 }, (_, i) => ({ title: `seed-${String(i)}` })) })
   const maxId = (await seed.note.aggregate({ _max: { id: true } }))._max.id ?? 1
@@ -57,9 +59,9 @@ try {
 
   for (const [lagMs, perRequest] of [
     [0, false],
-    [100, false],
+    [lagged, false],
     [0, true],
-    [100, true],
+    [lagged, true],
   ] as const) {
     for (const name of ['replica-1', 'replica-2']) await cluster.setReplicaLag(name, lagMs)
     const totals = new Map<string, Totals>(
@@ -71,7 +73,8 @@ try {
         let lastTarget = 'primary'
         const prisma = client(cluster.primaryUrl).$extends(
           readReplicas({
-            replicas: cluster.info.replicas.map((r) => ({ client: client(r.url), name: r.name })),
+            ...options,
+            replicas: cluster.info.replicas.map(replica),
             sticky: variant.sticky,
             onRoute: (e) => {
               lastTarget = e.target
@@ -125,7 +128,9 @@ try {
         await prisma.$disconnect()
       }
     }
-    const lag = lagMs === 0 ? 'replicas replaying normally (loopback, ~1 ms)' : `${String(lagMs)} ms recovery_min_apply_delay on both replicas`
+    const lag =
+      `${engine}, ` +
+      (lagMs === 0 ? 'replicas replaying normally (loopback, ~1 ms)' : `${String(lagMs)} ms ${engine === 'mariadb' ? 'MASTER_DELAY' : 'recovery_min_apply_delay'} on both replicas`)
     console.log(`\n### ${perRequest ? 'requests of 4 operations, a scope each' : 'long-lived scopes'}, ${lag}\n`)
     console.log(
       `${String(workers)} workers (${perRequest ? 'each a sequence of requests, a scope of 4 operations each' : 'each one scope for the whole run'}), ` +

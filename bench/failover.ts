@@ -1,24 +1,23 @@
 /**
  * bench/failover — not a test. `npm run bench:failover [-- --readers 8 --seconds 12]`
  * A local primary + 2 streaming replicas, N concurrent readers through prisma-replica-router; replica-1 is
- * killed (`pg_ctl -m immediate stop`) at 25% of the run and restarted at 60%. Prints failed reads, reads per
- * server per second, time to exclusion and to re-admission.
+ * killed (`pg_ctl -m immediate stop`; MariaDB: SIGKILL) at 25% of the run and restarted at 60%. Prints failed
+ * reads, reads per server per second, time to exclusion and to re-admission. `--engine mariadb`: a MariaDB
+ * primary + 2 GTID replicas instead.
  */
 import { parseArgs } from 'node:util'
 import { readReplicas, type HealthEvent } from 'prisma-replica-router'
-import { startLocalCluster } from '../src/testing/local-cluster.ts'
-import { prismaMigrateDeploy } from '../src/testing/prisma-migrate.ts'
-import { client } from './support.ts'
+import { benchCluster, type BenchEngine } from './support.ts'
 
 const { values } = parseArgs({
-  options: { readers: { type: 'string', default: '8' }, seconds: { type: 'string', default: '12' } },
+  options: { readers: { type: 'string', default: '8' }, seconds: { type: 'string', default: '12' }, engine: { type: 'string', default: 'postgresql' } },
 })
 const readers = Number(values.readers)
 const seconds = Number(values.seconds)
+const engine = values.engine as BenchEngine
 
-const cluster = await startLocalCluster({ replicas: 2 })
+const { cluster, client, replica, options } = await benchCluster(engine)
 try {
-  await prismaMigrateDeploy(cluster.primaryUrl)
   await client(cluster.primaryUrl).note.createMany({ data: Array.from({ length: 100 }, (_, i) => ({ title: `n${String(i)}` })) })
   await cluster.waitForReplication()
 
@@ -28,7 +27,8 @@ try {
   const health: (HealthEvent & { at: number })[] = []
   const prisma = client(cluster.primaryUrl).$extends(
     readReplicas({
-      replicas: cluster.info.replicas.map((r) => ({ client: client(r.url), name: r.name })),
+      ...options,
+      replicas: cluster.info.replicas.map(replica),
       sticky: false,
       onRoute: (e) => {
         const bucket = (served[second()] ??= {})
@@ -65,7 +65,7 @@ try {
 
   const down = health.find((e) => e.replica === 'replica-1' && e.state === 'down')
   const up = health.find((e) => e.replica === 'replica-1' && e.state === 'up' && e.at > restartedAt)
-  console.log(`\nbench/failover: ${String(readers)} readers, ${String(seconds)} s, health check every 1000 ms (default)`)
+  console.log(`\nbench/failover (${engine}): ${String(readers)} readers, ${String(seconds)} s, health check every 1000 ms (default)`)
   console.log(`replica-1 killed at ${((killedAt - t0) / 1000).toFixed(1)} s, restarted at ${((restartedAt - t0) / 1000).toFixed(1)} s\n`)
   console.log('| second | replica-1 | replica-2 | primary |')
   console.log('| ---: | ---: | ---: | ---: |')

@@ -1,5 +1,8 @@
 /** Shared by the benchmarks: a seeded local cluster and simple statistics. Not a test. */
+import { readFile } from 'node:fs/promises'
+import { PrismaMariaDb } from '@prisma/adapter-mariadb'
 import { PrismaPg } from '@prisma/adapter-pg'
+import { PrismaClient as MariaClient } from '../generated/mysql/client.ts'
 import { PrismaClient } from '../generated/prisma/client.ts'
 import { startLocalCluster, type LocalCluster } from '../src/testing/local-cluster.ts'
 import { prismaMigrateDeploy } from '../src/testing/prisma-migrate.ts'
@@ -48,4 +51,44 @@ export function seededRandom(seed: number): () => number {
 /** Writes a JSON result line that bench/run-all.ts collects (after the human-readable output). */
 export function emitResult(name: string, data: unknown): void {
   console.log(`@@result ${name} ${JSON.stringify(data)}`)
+}
+
+/** The engine a benchmark runs on: `--engine postgresql` (default) or `--engine mariadb`. */
+export type BenchEngine = 'postgresql' | 'mariadb'
+
+/**
+ * A local primary + `replicas` replicas of `engine` with the schema's tables (PostgreSQL: migrated; MariaDB: from
+ * prisma/mysql/tables.sql), a client factory, the replica entries for `readReplicas` (with the router's own
+ * connection URLs on MariaDB) and the options the engine needs. MariaDB clients are typed as the PostgreSQL ones:
+ * the benchmarks use the models both schemas share.
+ */
+export async function benchCluster(engine: BenchEngine, replicas = 2) {
+  if (engine === 'postgresql') {
+    const cluster = await startLocalCluster({ replicas })
+    await prismaMigrateDeploy(cluster.primaryUrl)
+    return {
+      cluster,
+      client: (url: string) => client(url),
+      replica: (r: { name: string; url: string }) => ({ client: client(r.url), name: r.name }),
+      options: {},
+    }
+  }
+  const cluster = await startLocalCluster({ engine: 'mariadb', replicas })
+  try {
+    const sql = await readFile(new URL('../prisma/mysql/tables.sql', import.meta.url), 'utf8')
+    for (const statement of sql.split(';').map((s) => s.replace(/^\s*--.*$/gm, '').trim())) {
+      if (statement !== '') await cluster.query('primary', statement)
+    }
+    await cluster.waitForReplication()
+  } catch (error) {
+    await cluster.stop()
+    throw error
+  }
+  const mariaClient = (url: string) => new MariaClient({ adapter: new PrismaMariaDb(`${url}?connectionLimit=10`) }) as unknown as PrismaClient
+  return {
+    cluster,
+    client: mariaClient,
+    replica: (r: { name: string; url: string }) => ({ client: mariaClient(r.url), name: r.name, connection: r.url }),
+    options: { primaryConnection: cluster.primaryUrl },
+  }
 }

@@ -19,11 +19,15 @@ const V1 = /^1\.([0-9a-f]{1,16})\.([0-9a-z]{1,11})$/
 const V1_MAX_LENGTH = 64
 /**
  * Version 2 (GTIDs): `m` MariaDB or `y` MySQL, then the position as the server prints it with `,` written `_`
- * (a comma is not allowed in a cookie value). At most 512 characters: a position with more domains or sources
- * than fit is not put in a token (`$consistencyToken()` then returns one with the time only).
+ * (a comma is not allowed in a cookie value). At most 512 characters: a position of more than
+ * {@link MAX_GTID_LENGTH} characters (dozens of domains or sources) is not put in a token:
+ * `$consistencyToken()` then returns one with the time only, and a router in LSN mode seeded with it asks the
+ * primary's position afresh (which covers the write, made before the token).
  */
-const V2 = /^2\.([my])\.([0-9a-z:_-]{0,480})\.([0-9a-z]{1,11})$/
+const V2 = /^2\.([my])\.([0-9a-z:_-]{0,496})\.([0-9a-z]{1,11})$/
 const MAX_LENGTH = 512
+/** The longest position a v2 token carries: 512 less `2.m.`, the dot and 11 characters of time. */
+const MAX_GTID_LENGTH = 496
 
 /**
  * `1.<lsn, hex>.<time, base 36>` for a WAL position (at most ~30 ASCII characters), `2.<m|y>.<gtid>.<time>` for
@@ -34,8 +38,8 @@ export function encodeConsistencyToken(point: ConsistencyPoint): string {
   const time = Math.max(0, Math.floor(point.time)).toString(36)
   const { lsn } = point
   if (typeof lsn === 'bigint') return `1.${lsn.toString(16)}.${time}`
-  const token = `2.${lsn.kind === 'mariadb' ? 'm' : 'y'}.${lsn.toString().replaceAll(',', '_')}.${time}`
-  return token.length <= MAX_LENGTH ? token : `1.0.${time}`
+  const position = lsn.toString().replaceAll(',', '_')
+  return position.length <= MAX_GTID_LENGTH ? `2.${lsn.kind === 'mariadb' ? 'm' : 'y'}.${position}.${time}` : `1.0.${time}`
 }
 
 /**

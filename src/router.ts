@@ -119,10 +119,13 @@ export class Router {
     let state = scope.state.get(this)
     if (!state) {
       const seed = scope.seed
-      // `0n`: a token without a position (window mode, or a GTID position too long for a token).
       state = seed
         ? newScopeState(performance.now() - (Date.now() - seed.time), seed.lsn === 0n ? undefined : seed.lsn, this.monotonic)
         : newScopeState(-Infinity, undefined, this.monotonic)
+      // A token without a position (`0n`: from window mode, or a GTID position too long for a token): in LSN mode
+      // the scope needs the primary's position from a query started now, which covers the token's write (it ended
+      // before the token was made).
+      if (seed?.lsn === 0n && this.mode === 'lsn') state.pending = tick()
       scope.state.set(this, state)
     }
     return state

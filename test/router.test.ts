@@ -228,3 +228,17 @@ describe('consistency points ($consistencyToken)', () => {
     ).rejects.toBe(refused)
   })
 })
+
+describe('a scope seeded with a token without a position', () => {
+  it('LSN mode: needs the primary’s position from a query started after the scope began (covers the token’s write)', async () => {
+    let asked = 0
+    const r = new Router(resolveOptions({ replicas: [fakeClient()], sticky: { mode: 'lsn' } }), () => {
+      asked += 1
+      return Promise.resolve(42n)
+    })
+    const required = await runInScope(() => r.requirement(), { token: '1.0.10' })
+    expect([required, asked]).toEqual([42n, 1])
+    const window = new Router(resolveOptions({ replicas: [fakeClient()], sticky: { mode: 'window' } }), () => Promise.resolve(42n))
+    expect(await runInScope(() => window.requirement(), { token: '1.0.10' })).toBeUndefined()
+  })
+})
