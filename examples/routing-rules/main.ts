@@ -1,7 +1,10 @@
 /**
  * `npm run example:routing-rules`: a local primary + 2 replicas, per-model rules, a region-aware policy and
  * explicit `$primary()` / `$replica(name)`, printing where every query went.
+ * `npm run example:routing-rules -- --engine mariadb`: the same on a MariaDB primary + 2 GTID replicas.
  */
+import { readFile } from 'node:fs/promises'
+import { parseArgs } from 'node:util'
 import type { RouteEvent } from 'prisma-replica-router'
 import { assertPrimary } from 'prisma-replica-router'
 import { startLocalCluster } from 'prisma-replica-router/testing'
@@ -12,12 +15,21 @@ const show = (e: RouteEvent) => {
   console.log(`  ${`${e.model ?? ''}.${e.operation}`.padEnd(22)} -> ${(e.replica ?? e.target).padEnd(13)} (${e.reason})`)
 }
 
-const cluster = await startLocalCluster({ replicas: 2 })
+const engine = parseArgs({ options: { engine: { type: 'string', default: 'postgresql' } } }).values.engine
+if (engine !== 'postgresql' && engine !== 'mariadb') throw new TypeError(`--engine: expected postgresql or mariadb, got ${engine}`)
+
+const cluster = engine === 'mariadb' ? await startLocalCluster({ engine, replicas: 2 }) : await startLocalCluster({ replicas: 2 })
 try {
   await assertPrimary(cluster.primaryUrl, 'the primary URL')
-  await prismaMigrateDeploy(cluster.primaryUrl)
+  if (engine === 'postgresql') await prismaMigrateDeploy(cluster.primaryUrl)
+  else {
+    // MariaDB: the tables from SQL (this repository's offline Prisma CLI migrates PostgreSQL only).
+    const sql = await readFile(new URL('../../prisma/mysql/tables.sql', import.meta.url), 'utf8')
+    for (const statement of sql.split(';').map((s) => s.replace(/^\s*--.*$/gm, '').trim())) if (statement !== '') await cluster.query('primary', statement)
+  }
   await cluster.waitForReplication()
-  const prisma = routedClient(cluster.primaryUrl, cluster.replicaUrls, show)
+  console.log(`engine: ${engine}`)
+  const prisma = routedClient(cluster.primaryUrl, cluster.replicaUrls, show, engine)
 
   console.log('writes: always the primary')
   await prisma.auditLog.create({ data: { action: 'login', actor: 'ada' } })

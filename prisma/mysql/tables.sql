@@ -27,6 +27,23 @@ CREATE TABLE `Note` (
   PRIMARY KEY (`id`)
 ) DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
 
+CREATE TABLE `AuditLog` (
+  `id` INTEGER NOT NULL AUTO_INCREMENT,
+  `action` VARCHAR(191) NOT NULL,
+  `actor` VARCHAR(191) NOT NULL,
+  `at` DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+  PRIMARY KEY (`id`)
+) DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+
+CREATE TABLE `DailyReport` (
+  `id` INTEGER NOT NULL AUTO_INCREMENT,
+  `day` DATE NOT NULL,
+  `signups` INTEGER NOT NULL,
+  `posts` INTEGER NOT NULL,
+  UNIQUE INDEX `DailyReport_day_key`(`day`),
+  PRIMARY KEY (`id`)
+) DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+
 CREATE TABLE `Cell` (
   `id` VARCHAR(64) NOT NULL,
   `owner` VARCHAR(64) NOT NULL,

@@ -2,6 +2,7 @@ import { afterAll, afterEach, expect, it } from 'vitest'
 import { readReplicas, type RouteEvent } from '../../src/index.ts'
 import { routedClient } from '../../examples/routing-rules/rules.ts'
 import { healReplicas, newClient, requireCluster, topology, unique, waitForReplication } from '../support/db.ts'
+import { requireMariadb } from '../support/mariadb.ts'
 
 const events: RouteEvent[] = []
 const prisma = routedClient(
@@ -68,3 +69,23 @@ it('rules naming an unknown model fail when the client is extended', () => {
 function routedRulesFor(model: string) {
   return readReplicas({ replicas: [newClient(topology.replicas[0]!.url)], rules: { [model]: 'primary' } })
 }
+
+it('on MariaDB too (`npm run example:routing-rules -- --engine mariadb`): the rules route AuditLog and DailyReport reads, writes go to the primary', async (ctx) => {
+  const cluster = requireMariadb(ctx)
+  const seen: RouteEvent[] = []
+  const maria = routedClient(cluster.primaryUrl, cluster.replicaUrls, (e) => seen.push(e), 'mariadb')
+  try {
+    await maria.auditLog.create({ data: { action: 'login', actor: unique('maria') } })
+    await maria.auditLog.findMany()
+    await maria.dailyReport.findMany()
+    await maria.$replica('us-analytics').user.count()
+    expect(seen).toEqual([
+      { model: 'AuditLog', operation: 'create', target: 'primary', reason: 'write' },
+      { model: 'AuditLog', operation: 'findMany', target: 'primary', reason: 'rule' },
+      { model: 'DailyReport', operation: 'findMany', target: 'replica', replica: 'us-analytics', reason: 'rule' },
+      { model: 'User', operation: 'count', target: 'replica', replica: 'us-analytics', reason: 'forced-replica' },
+    ])
+  } finally {
+    await maria.$disconnect()
+  }
+})
