@@ -15,6 +15,8 @@ const benches: { title: string; file: string; node?: string[]; args?: string[] }
   { title: 'Balance: share of reads per replica under 16 workers', file: 'bench/balance.ts' },
   { title: 'Consistency: stale reads and replica share, no stickiness vs window vs LSN', file: 'bench/consistency.ts' },
   { title: 'Failover: kill and restart a replica under load', file: 'bench/failover.ts' },
+  { title: 'Consistency on MariaDB (GTID positions)', file: 'bench/consistency.ts', args: ['--engine', 'mariadb'] },
+  { title: 'Failover on MariaDB: kill and restart a replica under load', file: 'bench/failover.ts', args: ['--engine', 'mariadb'] },
   { title: 'Bursts: 10x the pool size at once against 2 replicas', file: 'bench/burst.ts' },
   { title: 'Health checks: what they cost the servers', file: 'bench/health-cost.ts' },
   { title: 'Memory: heap growth with per-request scopes', file: 'bench/memory.ts', node: ['--expose-gc'] },
@@ -39,7 +41,8 @@ for (const bench of benches) {
     .join('\n')
     .trim()
   console.log(body)
-  sections.push(`## ${bench.title}\n\n\`${bench.file}\`\n\n${body.replaceAll(/^#+ /gm, '#### ')}\n`)
+  const command = [bench.file, ...(bench.args ?? [])].join(' ')
+  sections.push(`## ${bench.title}\n\n\`${command}\`\n\n${body.replaceAll(/^#+ /gm, '#### ')}\n`)
 }
 
 // Chart: median read latency per variant, from the overhead benchmark (bench/latency-chart.ts).
@@ -52,7 +55,7 @@ const machine = `${String(cpus().length)} × ${cpus()[0]?.model ?? 'unknown CPU'
 writeFileSync(
   'BENCHMARKS.md',
   `# Benchmarks\n\nWritten by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}.\n\n- Machine: ${machine}\n` +
-    '- Each benchmark starts its own local PostgreSQL primary + streaming replicas (loopback, data on /dev/shm) and compares variants in the same run.\n' +
+    '- Each benchmark starts its own local PostgreSQL primary + streaming replicas (the MariaDB ones: a MariaDB primary + GTID replicas; loopback, data on /dev/shm) and compares variants in the same run.\n' +
     '- Command: `npm run bench` (or one of `npm run bench:overhead|bench:decision|bench:balance|bench:consistency|bench:failover|bench:burst|bench:health-cost|bench:memory`).\n\n' +
     '![Median read latency per variant](bench/latency.svg)\n\n' +
     sections.join('\n'),

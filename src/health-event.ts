@@ -10,8 +10,14 @@ export type ReplicaHealth = 'up' | 'down' | 'lagging'
 export interface ReplicaLag {
   /** How long the replica has been behind the position it has replayed (see the README). */
   readonly ms: number
-  /** WAL bytes between the primary's position and the replica's replay position. */
+  /** WAL bytes between the primary's position and the replica's replay position (transactions on MariaDB/MySQL). */
   readonly bytes: number
+  /**
+   * What the replica itself reports, in whole seconds, where it may be asked (MariaDB / MySQL:
+   * `Seconds_Behind_Master`, which needs the REPLICATION CLIENT or SLAVE MONITOR privilege; `null` while its
+   * applier is stopped). Informational: `maxLag` uses `ms` and `bytes`. Absent on PostgreSQL.
+   */
+  readonly serverSeconds?: number | null
 }
 
 /** A change of a replica's health, passed to `onHealthChange`. Names only, never a connection string. */

@@ -310,7 +310,12 @@ export class HealthMonitor {
       if (replica.state === 'down' && !this.lagLimited) this.router.set.setHealth(replica, 'up', 'recovered')
       return replay
     }
-    const lag = { ms: Math.round(this.tracker.lagMs(replay, performance.now())), bytes: this.tracker.lagBytes(replay) }
+    const reported = observed.find((o) => o.serverSeconds !== undefined)?.serverSeconds
+    const lag = {
+      ms: Math.round(this.tracker.lagMs(replay, performance.now())),
+      bytes: this.tracker.lagBytes(replay),
+      ...(reported !== undefined && { serverSeconds: reported }),
+    }
     const { ms: maxMs, bytes: maxBytes } = this.options.maxLag
     if (maxMs !== undefined && lag.ms > maxMs) this.router.set.setHealth(replica, 'lagging', 'lag-ms', lag)
     else if (maxBytes !== undefined && lag.bytes > maxBytes) this.router.set.setHealth(replica, 'lagging', 'lag-bytes', lag)

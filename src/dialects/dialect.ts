@@ -21,6 +21,8 @@ export interface ReplayObservation {
    * and for each start of a server.
    */
   readonly server: string | undefined
+  /** The lag the replica reports itself, in whole seconds (`null`: unknown now), where the engine has one. */
+  readonly serverSeconds?: number | null
 }
 
 export interface Dialect {

@@ -28,6 +28,28 @@ export const MYSQL_PRIMARY_SQL = 'SELECT @@GLOBAL.gtid_executed AS pos'
 export const MYSQL_REPLICA_SQL = 'SELECT @@GLOBAL.gtid_executed AS pos, @@GLOBAL.read_only AS ro, ' + IDENTITY
 
 const engines = new WeakMap<ServerLink, Promise<Engine>>()
+/** Links whose server refused `SHOW SLAVE STATUS` (no privilege): not asked again. */
+const statusRefused = new WeakSet<ServerLink>()
+
+/**
+ * `Seconds_Behind_Master` (`Seconds_Behind_Source` on MySQL 8.0.22+) where the router may ask for it, else
+ * `undefined` (and it is not asked again on this connection). `null` while the applier is stopped.
+ */
+async function serverSeconds(link: ServerLink, engine: Engine): Promise<number | null | undefined> {
+  if (statusRefused.has(link)) return undefined
+  try {
+    const [row] = await link.query(engine === 'mariadb' ? 'SHOW SLAVE STATUS' : 'SHOW REPLICA STATUS', false)
+    if (!row) return undefined // not a replica (no replication configured)
+    const value = 'Seconds_Behind_Master' in row ? row.Seconds_Behind_Master : row.Seconds_Behind_Source
+    if (value === null) return null // its applier is stopped: no value, not "0"
+    return value === undefined ? undefined : Number(value)
+  } catch (error) {
+    const errno = errnoOf(error)
+    if (errno === undefined || !UNAVAILABLE.has(errno)) throw error // the connection's trouble, not a refusal
+    statusRefused.add(link)
+    return undefined
+  }
+}
 
 /** Which engine answers through `link`, asked once (`VERSION()` says MariaDB on MariaDB). */
 function engineOf(link: ServerLink, foreground: boolean): Promise<Engine> {
@@ -85,7 +107,11 @@ export const mysqlFamily: Dialect = {
     const readOnly = row?.ro === 1 || row?.ro === 1n || row?.ro === '1'
     const server = text(row?.server)
     // A writable server is not a replica (promoted, or a primary by mistake): it has no position to rely on.
-    return { lsn: readOnly ? parse(engine, row) : undefined, server }
+    const lsn = readOnly ? parse(engine, row) : undefined
+    // The health check (background) also asks the replica's own view of its lag; a read waiting never does.
+    if (foreground || lsn === undefined) return { lsn, server }
+    const seconds = await serverSeconds(link, engine)
+    return seconds === undefined ? { lsn, server } : { lsn, server, serverSeconds: seconds }
   },
 
   positionUnavailable(error: unknown): boolean {
