@@ -75,10 +75,7 @@ export async function benchCluster(engine: BenchEngine, replicas = 2) {
   }
   const cluster = await startLocalCluster({ engine: 'mariadb', replicas })
   try {
-    const sql = await readFile(new URL('../prisma/mysql/tables.sql', import.meta.url), 'utf8')
-    for (const statement of sql.split(';').map((s) => s.replace(/^\s*--.*$/gm, '').trim())) {
-      if (statement !== '') await cluster.query('primary', statement)
-    }
+    await cluster.runScript('primary', await readFile(new URL('../prisma/mysql/tables.sql', import.meta.url), 'utf8'))
     await cluster.waitForReplication()
   } catch (error) {
     await cluster.stop()

@@ -21,12 +21,9 @@ if (engine !== 'postgresql' && engine !== 'mariadb') throw new TypeError(`--engi
 const cluster = engine === 'mariadb' ? await startLocalCluster({ engine, replicas: 2 }) : await startLocalCluster({ replicas: 2 })
 try {
   await assertPrimary(cluster.primaryUrl, 'the primary URL')
-  if (engine === 'postgresql') await prismaMigrateDeploy(cluster.primaryUrl)
-  else {
-    // MariaDB: the tables from SQL (this repository's offline Prisma CLI migrates PostgreSQL only).
-    const sql = await readFile(new URL('../../prisma/mysql/tables.sql', import.meta.url), 'utf8')
-    for (const statement of sql.split(';').map((s) => s.replace(/^\s*--.*$/gm, '').trim())) if (statement !== '') await cluster.query('primary', statement)
-  }
+  // MariaDB: the tables from SQL (this repository's offline Prisma CLI migrates PostgreSQL only).
+  if ('runScript' in cluster) await cluster.runScript('primary', await readFile(new URL('../../prisma/mysql/tables.sql', import.meta.url), 'utf8'))
+  else await prismaMigrateDeploy(cluster.primaryUrl)
   await cluster.waitForReplication()
   console.log(`engine: ${engine}`)
   const prisma = routedClient(cluster.primaryUrl, cluster.replicaUrls, show, engine)

@@ -151,6 +151,17 @@ export class MariadbCluster {
     return await withConnection(this.server(server), (c) => c.query<R[]>(sql, params), this.info.database)
   }
 
+  /**
+   * Runs a script of `;`-separated statements (`--` comment lines allowed, no `;` inside a statement) on a server,
+   * in the cluster's database, one statement at a time: e.g. the tables of a Prisma schema for `mysql`, where
+   * `prisma migrate` cannot run.
+   */
+  async runScript(server: string, script: string): Promise<void> {
+    for (const statement of script.split(';').map((s) => s.replace(/^\s*--.*$/gm, '').trim())) {
+      if (statement !== '') await this.query(server, statement)
+    }
+  }
+
   /** The primary's GTID position (`@@gtid_binlog_pos`): every commit that has returned. */
   async primaryGtid(): Promise<string> {
     return await primaryGtid(this.info.primary)

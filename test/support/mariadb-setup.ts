@@ -16,10 +16,7 @@ export async function startMariadbTopology(): Promise<{ topology: MariadbTopolog
     throw error
   }
   try {
-    const sql = await readFile(new URL('../../prisma/mysql/tables.sql', import.meta.url), 'utf8')
-    for (const statement of sql.split(';').map((s) => s.replace(/^\s*--.*$/gm, '').trim())) {
-      if (statement !== '') await cluster.query('primary', statement)
-    }
+    await cluster.runScript('primary', await readFile(new URL('../../prisma/mysql/tables.sql', import.meta.url), 'utf8'))
     await cluster.waitForReplication()
   } catch (error) {
     await cluster.stop()
