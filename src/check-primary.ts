@@ -1,4 +1,6 @@
+import { isOn } from './dialects/mysql-family.js'
 import { NotPrimaryError } from './errors/index.js'
+import { loadMariadb, mariadbSettings } from './own-mariadb-connection.js'
 
 /** Minimal structural view of a node-postgres Client, so that `pg` stays an optional peer dependency. */
 interface PgClient {
@@ -8,46 +10,26 @@ interface PgClient {
   on(event: 'error', listener: () => void): unknown
 }
 
-/** The part of the `mariadb` driver used here. */
-interface MariadbDriver {
-  createConnection(config: string | object): Promise<{ query(sql: string): Promise<Record<string, unknown>[]>; end(): Promise<void> }>
-}
-
-const isOn = (value: unknown) => value === 1 || value === 1n || value === '1' || value === 'ON'
-
 /**
  * MariaDB / MySQL: a replica is read-only (`@@read_only`, `@@super_read_only` on MySQL) or has its replication
  * running (`Slave_running`, MariaDB; both readable without privileges). The URL is Prisma's (`mysql://`) or the
  * driver's (`mariadb://`).
  */
 async function assertMysqlPrimary(url: string, source: string): Promise<void> {
-  const mariadb = (await import('mariadb')) as unknown as MariadbDriver & { default?: MariadbDriver }
-  const driver = mariadb.default ?? mariadb
-  const connection = await driver.createConnection({ ...connectionOf(url), connectTimeout: 10_000 })
+  const connection = await (await loadMariadb()).createConnection(mariadbSettings(url))
+  const first = async (sql: string) => ((await connection.query(sql)) as Record<string, unknown>[])[0]
   try {
-    const [row] = await connection.query('SELECT @@GLOBAL.read_only AS ro, VERSION() AS v')
+    const row = await first('SELECT @@GLOBAL.read_only AS ro, VERSION() AS v')
     if (isOn(row?.ro)) throw new NotPrimaryError(source, '@@read_only = 1')
     if (String(row?.v).includes('MariaDB')) {
-      const [status] = await connection.query("SHOW GLOBAL STATUS LIKE 'Slave_running'")
+      const status = await first("SHOW GLOBAL STATUS LIKE 'Slave_running'")
       if (isOn(status?.Value)) throw new NotPrimaryError(source, 'Slave_running = ON')
     } else {
-      const [extra] = await connection.query('SELECT @@GLOBAL.super_read_only AS sro')
+      const extra = await first('SELECT @@GLOBAL.super_read_only AS sro')
       if (isOn(extra?.sro)) throw new NotPrimaryError(source, '@@super_read_only = 1')
     }
   } finally {
     await connection.end().catch(() => undefined)
-  }
-}
-
-/** `mysql://user:password@host:port/db` -> the driver's settings (the driver's own URL parser wants `mariadb://`). */
-function connectionOf(url: string): Record<string, unknown> {
-  const parsed = new URL(url)
-  return {
-    host: parsed.hostname,
-    port: parsed.port === '' ? 3306 : Number(parsed.port),
-    user: decodeURIComponent(parsed.username),
-    password: decodeURIComponent(parsed.password),
-    database: decodeURIComponent(parsed.pathname.slice(1)) || undefined,
   }
 }
 

@@ -34,12 +34,15 @@ export async function loadMariadb(): Promise<MariadbDriver> {
 /** How long `close()` lets a server acknowledge the goodbye before the socket is destroyed (ms). */
 const CLOSE_GRACE_MS = 200
 
-/** `mysql://user:password@host:port/db?…` -> the driver's settings, the socket made here (unref'd). */
-function settingsOf(url: string): { host: string; port: number; rest: Record<string, unknown> } {
+/**
+ * `mysql://user:password@host:port/db?…` (or `mariadb://`) -> the `mariadb` driver's connection settings (its
+ * own URL parser wants `mariadb://`). Also used by `check-primary`.
+ */
+export function mariadbSettings(url: string): { host: string; port: number } & Record<string, unknown> {
   const parsed = new URL(url)
-  const host = parsed.hostname.replace(/^\[|\]$/g, '')
-  const port = parsed.port === '' ? 3306 : Number(parsed.port)
-  const rest: Record<string, unknown> = {
+  return {
+    host: parsed.hostname.replace(/^\[|\]$/g, ''),
+    port: parsed.port === '' ? 3306 : Number(parsed.port),
     user: decodeURIComponent(parsed.username),
     password: decodeURIComponent(parsed.password),
     database: parsed.pathname.length > 1 ? decodeURIComponent(parsed.pathname.slice(1)) : undefined,
@@ -48,7 +51,6 @@ function settingsOf(url: string): { host: string; port: number; rest: Record<str
     bigIntAsNumber: true,
     allowPublicKeyRetrieval: parsed.searchParams.get('allowPublicKeyRetrieval') === 'true',
   }
-  return { host, port, rest }
 }
 
 export class OwnMariadbConnection implements ServerLink {
@@ -158,12 +160,11 @@ export class OwnMariadbConnection implements ServerLink {
 
   private async connect(): Promise<MariadbConnection> {
     const driver = await this.load()
-    const { host, port, rest } = settingsOf(this.url)
+    const settings = mariadbSettings(this.url)
+    const { host, port } = settings
     let socket: Socket | undefined
     const connecting = driver.createConnection({
-      ...rest,
-      host,
-      port,
+      ...settings,
       // The socket is made here so that it can be unref'd: the router's connection never keeps the process alive.
       stream: () => {
         socket = netConnect(port, host)

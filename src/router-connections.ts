@@ -1,6 +1,6 @@
 import { loadPg, OwnConnection, type PgClientClass } from './own-connection.js'
 import { OwnMariadbConnection } from './own-mariadb-connection.js'
-import { adapterNameOf, pgSettingsOf } from './prisma/internals.js'
+import { pgSettingsOf, usesMariadbAdapter } from './prisma/internals.js'
 import { ClientLink, type RawQueryable, type Row, type ServerLink } from './server-link.js'
 
 /** The warning code emitted when the router's queries must go through an application's client. */
@@ -97,7 +97,7 @@ function loadPgOnce(): Promise<PgClientClass> {
  * `replica \`a\``).
  */
 export function linkTo(client: RawQueryable, server: string, idleMs: number, connection?: string): ServerLink {
-  if (adapterNameOf(client) === '@prisma/adapter-mariadb') {
+  if (usesMariadbAdapter(client)) {
     if (connection !== undefined) return new OwnMariadbConnection(connection, idleMs)
     warnShared(
       server,

@@ -11,7 +11,7 @@ import { mysqlFamily } from './dialects/mysql-family.js'
 import { postgresql } from './dialects/postgresql.js'
 import type { PrismaClientLike, ResolvedOptions } from './options.js'
 import type { Position } from './position.js'
-import { adapterNameOf } from './prisma/internals.js'
+import { usesMariadbAdapter } from './prisma/internals.js'
 import { ReplicaReader } from './replica-reader.js'
 import { Router } from './router.js'
 import { linkTo } from './router-connections.js'
@@ -30,7 +30,7 @@ export interface Routing {
  * PostgreSQL (whose position queries fail clearly elsewhere: read-your-writes then uses the window).
  */
 export function dialectOf(client: unknown): Dialect {
-  return adapterNameOf(client) === '@prisma/adapter-mariadb' ? mysqlFamily : postgresql
+  return usesMariadbAdapter(client) ? mysqlFamily : postgresql
 }
 
 /** The routing parts for `primary` (the client extended) and the replicas of `options`. */

@@ -27,6 +27,9 @@ export const MARIADB_REPLICA_SQL = 'SELECT @@GLOBAL.gtid_slave_pos AS pos, @@GLO
 export const MYSQL_PRIMARY_SQL = 'SELECT @@GLOBAL.gtid_executed AS pos'
 export const MYSQL_REPLICA_SQL = 'SELECT @@GLOBAL.gtid_executed AS pos, @@GLOBAL.read_only AS ro, ' + IDENTITY
 
+/** A MariaDB / MySQL flag or status that is set: `1` (as a number, BigInt or text) or `ON`. */
+export const isOn = (value: unknown): boolean => value === 1 || value === 1n || value === '1' || value === 'ON'
+
 const engines = new WeakMap<ServerLink, Promise<Engine>>()
 /** Links whose server refused `SHOW SLAVE STATUS` (no privilege): not asked again. */
 const statusRefused = new WeakSet<ServerLink>()
@@ -104,7 +107,7 @@ export const mysqlFamily: Dialect = {
   async replicaPosition(link: ServerLink, foreground: boolean): Promise<ReplayObservation> {
     const engine = await engineOf(link, foreground)
     const row = (await link.query(engine === 'mariadb' ? MARIADB_REPLICA_SQL : MYSQL_REPLICA_SQL, foreground))[0]
-    const readOnly = row?.ro === 1 || row?.ro === 1n || row?.ro === '1'
+    const readOnly = isOn(row?.ro)
     const server = text(row?.server)
     // A writable server is not a replica (promoted, or a primary by mistake): it has no position to rely on.
     const lsn = readOnly ? parse(engine, row) : undefined

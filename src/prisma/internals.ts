@@ -329,22 +329,11 @@ export function pgSettingsOf(client: unknown): Readonly<Record<string, unknown>>
   return Object.fromEntries(Object.entries(settings).filter(([key]) => !POOL_ONLY.has(key)))
 }
 
-/** The name of the driver adapter `client` was built with (`@prisma/adapter-pg`, `@prisma/adapter-mariadb`, …), if readable. */
-export function adapterNameOf(client: unknown): string | undefined {
-  const factory = (client as { _engineConfig?: { adapter?: unknown } } | null)?._engineConfig?.adapter
-  const name = (factory as { adapterName?: unknown } | null | undefined)?.adapterName
-  return typeof name === 'string' ? name : undefined
-}
-
 /**
- * The `mariadb` driver's connection settings of the driver adapter `client` was built with:
- * `new PrismaMariaDb(url)` or `new PrismaMariaDb(config)` (`@prisma/adapter-mariadb`), as a connection string or
- * a config object. `undefined` for another adapter.
+ * True when `client` was built with `@prisma/adapter-mariadb` (MariaDB or MySQL): read from its driver adapter
+ * factory's `adapterName`, as {@link pgSettingsOf} reads adapter-pg's.
  */
-export function mariadbSettingsOf(client: unknown): string | Readonly<Record<string, unknown>> | undefined {
-  if (adapterNameOf(client) !== '@prisma/adapter-mariadb') return undefined
-  const factory = (client as { _engineConfig: { adapter: { config?: unknown } } })._engineConfig.adapter
-  const config = factory.config
-  if (typeof config === 'string') return config
-  return typeof config === 'object' && config !== null ? (config as Record<string, unknown>) : undefined
+export function usesMariadbAdapter(client: unknown): boolean {
+  const factory = (client as { _engineConfig?: { adapter?: unknown } } | null)?._engineConfig?.adapter
+  return (factory as { adapterName?: unknown } | null | undefined)?.adapterName === '@prisma/adapter-mariadb'
 }

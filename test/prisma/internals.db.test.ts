@@ -4,7 +4,9 @@
  */
 import { Prisma } from '@prisma/client/extension'
 import { afterAll, describe, expect, it } from 'vitest'
+import { PrismaMariaDb } from '@prisma/adapter-mariadb'
 import { PrismaPg } from '@prisma/adapter-pg'
+import { PrismaClient as MariaClient } from '../../generated/mysql/client.ts'
 import { PrismaClient } from '../../generated/prisma/client.ts'
 import pg from 'pg'
 import {
@@ -24,6 +26,7 @@ import {
   runsRequests,
   recordsCallSites,
   unpackFluent,
+  usesMariadbAdapter,
   withTransactionWrapper,
 } from '../../src/prisma/internals.ts'
 import { newClient, topology } from '../support/db.ts'
@@ -240,6 +243,15 @@ describe('Prisma internals canary (@prisma/client ' + clientVersion + ')', () =>
     expect(recordsCallSites(colorless)).toBe(true)
     expect(errorsWhile(() => colorless.user.findMany({ take: 1 }))).toBeGreaterThan(0)
     expect(recordsCallSites({}), 'unknown: suppress as if it did').toBe(true)
+  })
+})
+
+describe('which driver adapter a client was built with (usesMariadbAdapter: the router picks the engine by it)', () => {
+  it('@prisma/adapter-mariadb, from the client and from an extended client; not adapter-pg', () => {
+    // Never connects: the URL is never tried.
+    const maria = new MariaClient({ adapter: new PrismaMariaDb('mysql://nobody@127.0.0.1:1/none') })
+    expect([usesMariadbAdapter(maria), usesMariadbAdapter(maria.$extends({}))]).toEqual([true, true])
+    expect(usesMariadbAdapter(newClient(topology.primaryUrl))).toBe(false)
   })
 })
 
