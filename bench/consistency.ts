@@ -4,10 +4,10 @@
  * the written row, the rest are reads of random rows. Two shapes: each worker one long-lived scope (the worst
  * case for monotonic reads: a scope that fell back to the primary keeps needing newer positions while it keeps
  * reading), and each worker a sequence of requests, a scope of 4 operations each (a web app). Compares no
- * stickiness, window mode (2 s), LSN mode without and with monotonic reads (the default), interleaved
+ * stickiness, window mode (2 s), LSN mode without and with monotonic reads (the default), and the default with `waitMs: 20`, interleaved
  * (A B C D A B C D …), with replicas replaying normally and with 100 ms of injected replay delay. Prints stale
- * reads, share of reads on replicas, primary queries per second, p50/p99 read latency and the extra round
- * trips per write. `--engine mariadb`: a MariaDB primary + 2 GTID replicas, with 1 s of `MASTER_DELAY` (whole
+ * reads, share of reads on replicas, primary queries per second, p50/p99 read latency, the extra round trips
+ * per write (primary position queries) and per read (replica replay checks, before and after reads). `--engine mariadb`: a MariaDB primary + 2 GTID replicas, with 1 s of `MASTER_DELAY` (whole
  * seconds) for the lagging rows.
  */
 import { parseArgs } from 'node:util'
@@ -34,6 +34,7 @@ const variants: { name: string; sticky: ReadReplicasOptions['sticky'] }[] = [
   { name: 'window 2000 ms', sticky: { mode: 'window', windowMs: 2000 } },
   { name: 'lsn, monotonic: false', sticky: { mode: 'lsn', monotonic: false } },
   { name: 'lsn (monotonic reads, default)', sticky: { mode: 'lsn' } },
+  { name: 'lsn + waitMs 20', sticky: { mode: 'lsn', waitMs: 20 } },
 ]
 
 interface Totals {
@@ -43,7 +44,8 @@ interface Totals {
   onReplica: number
   primaryQueries: number
   writes: number
-  extraRoundTrips: number
+  positionQueries: number
+  replicaChecks: number
   elapsedMs: number
   latencies: number[]
 }
@@ -65,7 +67,10 @@ try {
   ] as const) {
     for (const name of ['replica-1', 'replica-2']) await cluster.setReplicaLag(name, lagMs)
     const totals = new Map<string, Totals>(
-      variants.map((v) => [v.name, { reads: 0, ownReads: 0, stale: 0, onReplica: 0, primaryQueries: 0, writes: 0, extraRoundTrips: 0, elapsedMs: 0, latencies: [] }]),
+      variants.map((v) => [
+        v.name,
+        { reads: 0, ownReads: 0, stale: 0, onReplica: 0, primaryQueries: 0, writes: 0, positionQueries: 0, replicaChecks: 0, elapsedMs: 0, latencies: [] },
+      ]),
     )
     for (let round = 0; round < rounds; round++) {
       for (const variant of variants) {
@@ -123,7 +128,8 @@ try {
         )
         t.elapsedMs += performance.now() - started
         const stats = prisma.$routerStats()
-        t.extraRoundTrips += stats.positionQueries + stats.replicaChecks
+        t.positionQueries += stats.positionQueries
+        t.replicaChecks += stats.replicaChecks
         t.primaryQueries += stats.positionQueries
         await prisma.$disconnect()
       }
@@ -136,15 +142,17 @@ try {
       `${String(workers)} workers (${perRequest ? 'each a sequence of requests, a scope of 4 operations each' : 'each one scope for the whole run'}), ` +
         `10% writes each followed by 3 reads of the written row, ${String(rounds)} interleaved rounds × ${String(seconds)} s per variant\n`,
     )
-    console.log('| sticky | stale reads (of own writes) | reads on replicas | reads/s | primary queries/s | read p50 | read p99 | extra round trips / write |')
-    console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
+    console.log(
+      '| sticky | stale reads (of own writes) | reads on replicas | reads/s | primary queries/s | read p50 | read p99 | extra round trips / write (primary) | extra round trips / read (replicas) |',
+    )
+    console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
     for (const variant of variants) {
       const t = totals.get(variant.name)!
       const sorted = [...t.latencies].sort((a, b) => a - b)
       console.log(
         `| ${variant.name} | ${String(t.stale)} / ${String(t.ownReads)} | ${((100 * t.onReplica) / t.reads).toFixed(1)}% | ${((1000 * t.reads) / t.elapsedMs).toFixed(0)} | ` +
           `${((1000 * t.primaryQueries) / t.elapsedMs).toFixed(0)} | ${percentile(sorted, 50).toFixed(2)} ms | ${percentile(sorted, 99).toFixed(2)} ms | ` +
-          `${(t.extraRoundTrips / Math.max(1, t.writes)).toFixed(2)} |`,
+          `${(t.positionQueries / Math.max(1, t.writes)).toFixed(2)} | ${(t.replicaChecks / Math.max(1, t.reads)).toFixed(2)} |`,
       )
     }
   }

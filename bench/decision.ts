@@ -35,7 +35,7 @@ for (const replicas of [2, 16]) {
       const router = new Router(options, () => Promise.resolve(0n))
       // Every replica known to have replayed past the write's position (no check needed).
       for (const replica of router.replicas) replica.replay = 1n << 40n
-      const planner = new ReadPlanner(router, options.rules, { check: () => Promise.resolve(true) })
+      const planner = new ReadPlanner(router, options.rules, { reach: () => Promise.resolve(true) })
       const perOp: number[] = []
       await runInScope(async () => {
         if (scope === 'after a write') {

@@ -90,6 +90,15 @@ export interface StickyOptions {
    * @example { mode: 'lsn', monotonic: false }
    */
   readonly monotonic?: boolean
+  /**
+   * LSN mode only: how long a read that must see its scope's writes may wait for a replica to replay them
+   * before it goes to the primary (ms). While it waits, the replica is asked for its replay position again, one
+   * check at a time shared by every waiting read (each counted in `$routerStats().replicaChecks`); a replica
+   * whose measured lag exceeds the time left is not waited for. `0`: one check, no waiting. A finite number >= 0.
+   * @default 0
+   * @example { mode: 'lsn', waitMs: 20 }
+   */
+  readonly waitMs?: number
 }
 
 /** The default sticky mode, chosen by measurement (README, "Consistency"). */
@@ -235,7 +244,7 @@ export interface ResolvedReplica {
 export interface ResolvedOptions {
   readonly replicas: readonly ResolvedReplica[]
   readonly policy: RoutingPolicy
-  readonly sticky: false | { readonly mode: 'window'; readonly windowMs: number } | { readonly mode: 'lsn'; readonly monotonic: boolean }
+  readonly sticky: false | { readonly mode: 'window'; readonly windowMs: number } | { readonly mode: 'lsn'; readonly monotonic: boolean; readonly waitMs: number }
   readonly onRoute: ((event: RouteEvent) => void) | undefined
   readonly maxLag: { readonly ms: number | undefined; readonly bytes: number | undefined }
   readonly fallback: 'primary' | 'error'
@@ -249,7 +258,7 @@ export interface ResolvedOptions {
 
 const OPTION_KEYS = ['replicas', 'policy', 'sticky', 'onRoute', 'maxLag', 'fallback', 'health', 'readTimeoutMs', 'onHealthChange', 'rules', 'primaryConnection'] as const
 const REPLICA_KEYS = ['client', 'name', 'weight', 'pooled', 'connection'] as const
-const STICKY_KEYS = ['mode', 'windowMs', 'monotonic'] as const
+const STICKY_KEYS = ['mode', 'windowMs', 'monotonic', 'waitMs'] as const
 const MAX_LAG_KEYS = ['ms', 'bytes'] as const
 const HEALTH_KEYS = ['intervalMs', 'timeoutMs', 'idleAfterMs'] as const
 const POLICIES: Record<PolicyName, () => RoutingPolicy> = {
@@ -328,20 +337,21 @@ function resolvePolicy(policy: unknown): RoutingPolicy {
 function resolveSticky(sticky: unknown): ResolvedOptions['sticky'] {
   if (sticky === false) return false
   if (sticky !== undefined && !isObject(sticky)) {
-    return fail('sticky', `Expected \`sticky\` to be \`false\` or { mode, windowMs, monotonic }, got ${describeValue(sticky)}`)
+    return fail('sticky', `Expected \`sticky\` to be \`false\` or { mode, windowMs, monotonic, waitMs }, got ${describeValue(sticky)}`)
   }
-  const { mode = sticky?.windowMs === undefined ? DEFAULT_STICKY_MODE : 'window', windowMs, monotonic } = resolveObject('sticky', sticky, STICKY_KEYS)
+  const { mode = sticky?.windowMs === undefined ? DEFAULT_STICKY_MODE : 'window', windowMs, monotonic, waitMs } = resolveObject('sticky', sticky, STICKY_KEYS)
   if (mode === 'lsn') {
     if (windowMs !== undefined) fail('sticky.windowMs', "`sticky.windowMs` applies to `mode: 'window'` only, not to `mode: 'lsn'`")
     if (monotonic !== undefined && typeof monotonic !== 'boolean') {
       fail('sticky.monotonic', `Expected \`sticky.monotonic\` to be a boolean, got ${describeValue(monotonic)}`)
     }
-    return { mode: 'lsn', monotonic: monotonic !== false }
+    return { mode: 'lsn', monotonic: monotonic !== false, waitMs: waitMs === undefined ? 0 : checkNumber('sticky.waitMs', waitMs, 0, false) }
   }
   if (mode !== 'window') {
     return fail('sticky.mode', `Expected \`sticky.mode\` to be \`lsn\` or \`window\`, got ${describeValue(mode)}`)
   }
   if (monotonic !== undefined) fail('sticky.monotonic', "`sticky.monotonic` applies to `mode: 'lsn'` only, not to `mode: 'window'`")
+  if (waitMs !== undefined) fail('sticky.waitMs', "`sticky.waitMs` applies to `mode: 'lsn'` only, not to `mode: 'window'`")
   return { mode: 'window', windowMs: windowMs === undefined ? 2000 : checkNumber('sticky.windowMs', windowMs, 0, false) }
 }
 

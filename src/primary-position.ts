@@ -50,6 +50,16 @@ export class FreshQuery<T> {
     return await this.queued
   }
 
+  /** The tick at which the query behind the latest value started (`-Infinity`: none yet). */
+  get latestStartedAt(): number {
+    return this.latest?.startedAt ?? -Infinity
+  }
+
+  /** The value of the query in flight, else of a new one: the freshest answer without queueing. */
+  async next(): Promise<T> {
+    return await (this.inflight ?? this.start()).promise
+  }
+
   private start(): Fetch<T> {
     const startedAt = tick()
     this.queries += 1

@@ -68,7 +68,7 @@ export class ReadPlanner {
   constructor(
     private readonly router: Router,
     private readonly rules: ResolvedOptions['rules'],
-    private readonly replay: Pick<ReplayChecks, 'check'>,
+    private readonly replay: Pick<ReplayChecks, 'reach'>,
   ) {}
 
   /**
@@ -121,6 +121,7 @@ export class ReadPlanner {
     if (scope.home && !canStay(scope.home)) router.leaveHome(scope)
     const required = await router.requirement()
     if (required === 'primary') return await execute(primary('sticky', scope, 'lsn'))
+    const deadline = router.waitDeadline()
     // Asked again after each wait: a concurrent read of the scope may have moved its home meanwhile.
     const stay = scope.home
     if (stay && canStay(stay)) {
@@ -128,12 +129,12 @@ export class ReadPlanner {
         return await execute(onHome(stay, reason, allowed, policy, scope))
       }
       // The home has not replayed the scope's write as far as we know: ask it (the answer is also its bound).
-      if ((await this.replay.check(stay)) && scope.home === stay && canStay(stay) && stay.replay !== undefined && covers(stay.replay, required)) {
+      if ((await this.replay.reach(stay, required, deadline)) && scope.home === stay && canStay(stay) && stay.replay !== undefined && covers(stay.replay, required)) {
         return await execute(onHome(stay, reason, allowed, policy, scope))
       }
     }
     if (scope.home) router.leaveHome(scope)
-    return await this.causal(model, operation, await router.requirement(), reason, allowed, policy, scope, execute)
+    return await this.causal(model, operation, await router.requirement(), reason, allowed, policy, scope, execute, deadline)
   }
 
   /**
@@ -150,6 +151,7 @@ export class ReadPlanner {
     policy: RoutingPolicy | undefined,
     watched: ScopeState | undefined,
     execute: Execute,
+    deadline?: number,
   ): Promise<unknown> {
     if (required === 'primary') return execute(primary('sticky', watched, 'lsn'))
     // A pooled entry's positions belong to whichever server answered: never for a read with a requirement.
@@ -158,10 +160,13 @@ export class ReadPlanner {
     // A read chosen by a known position is confirmed afterwards: its server may have gone back since.
     if (replica) return execute({ target: 'replica', replica, reason, candidates, policy, watched, confirm: required !== undefined })
     if (required === undefined || !candidates) return execute(primary('fallback', watched))
-    return this.askMostAdvanced(model, operation, required, reason, allowed, candidates, policy, watched, execute)
+    return this.askMostAdvanced(model, operation, required, reason, allowed, candidates, policy, watched, execute, deadline ?? this.router.waitDeadline())
   }
 
-  /** No replica is KNOWN to have replayed the scope's write: asks the most advanced one, once. */
+  /**
+   * No replica is KNOWN to have replayed the scope's write: asks the most advanced one (one round trip, shared
+   * with its other readers), and again until `deadline` while it falls short (`sticky.waitMs`), else the primary.
+   */
   private async askMostAdvanced(
     model: string,
     operation: string,
@@ -172,10 +177,11 @@ export class ReadPlanner {
     policy: RoutingPolicy | undefined,
     watched: ScopeState | undefined,
     execute: Execute,
+    deadline: number,
   ): Promise<unknown> {
     const candidate = this.router.set.mostAdvanced({ model, operation }, (r) => (!allowed || allowed(r)) && !r.pooled, policy)
     if (!candidate) return await execute(primary('fallback', watched))
-    if ((await this.replay.check(candidate)) && candidates(candidate)) {
+    if ((await this.replay.reach(candidate, required, deadline)) && candidates(candidate)) {
       return await execute({ target: 'replica', replica: candidate, reason, candidates, policy, watched, confirm: true })
     }
     return await execute(primary('sticky', watched, 'lsn'))

@@ -1,15 +1,12 @@
 /**
  * Consistency's knowledge of what replicas have replayed, at the moment a read needs it: a replica's replay
- * position learned before a read that requires one ({@link ReplayChecks.check}), and a read that relied on what
+ * position learned before a read that requires one ({@link ReplayChecks.reach}), and a read that relied on what
  * was known of a replica confirmed after it ended ({@link ReplayChecks.confirmed}). The positions themselves are
  * kept in the replica set (src/replica-set.ts: observeReplay); the scopes' requirements in src/router.ts.
  */
+import { covers, type Position } from './position.js'
 import type { ReadDeadlines } from './read-deadlines.js'
 import type { ReplicaSet, ReplicaState } from './replica-set.js'
-import { tick } from './scope.js'
-
-/** A replica's replay position checked less than this long ago is not checked again (ms). */
-const RECHECK_MS = 5
 
 export class ReplayChecks {
   /** @param deadlines bounds each check like a read (`readTimeoutMs`); `undefined`: unbounded. */
@@ -23,21 +20,35 @@ export class ReplayChecks {
   }
 
   /**
-   * Learns a replica's replay position: one round trip, shared by concurrent readers, and not repeated within
-   * {@link RECHECK_MS} of the last one (a lagging replica is not asked on every read). False if it failed (a
-   * connection failure also takes the replica out of rotation).
+   * Whether `replica` has replayed `required`, so that a read there sees the scope's writes: known already (no
+   * round trip), else asked. The first answer comes from the check in flight, if one is (shared by every reader
+   * of the replica), else from a new one; while the answer falls short and `deadline` (a `performance.now()`
+   * time; `-Infinity`: no waiting) has not passed, the replica is asked again, one check at a time shared by all
+   * its waiters, each answering every waiter whose position it covers. A replica whose measured lag exceeds the
+   * time left is not waited for. False on a connection failure (the replica also leaves rotation) or a query
+   * error: the read goes elsewhere.
    */
-  async check(replica: ReplicaState): Promise<boolean> {
-    if (performance.now() - replica.positionCheckedAt < RECHECK_MS) return true
-    replica.positionCheckedAt = performance.now()
-    try {
-      await this.timed(replica.checks.after(tick()))
-      return true
-    } catch (error) {
-      this.set.failedBy(replica, error)
-      return false
+  async reach(replica: ReplicaState, required: Position, deadline: number): Promise<boolean> {
+    if (known(replica, required)) return true
+    let answered: number | undefined
+    for (;;) {
+      try {
+        await this.timed(answered === undefined ? replica.checks.next() : replica.checks.after(answered))
+      } catch (error) {
+        this.set.failedBy(replica, error)
+        return false
+      }
+      // The next answer must come from a newer check: one started after the latest answer's, shared by all.
+      answered = replica.checks.latestStartedAt
+      if (known(replica, required)) return true
+      const left = deadline - performance.now()
+      if (left <= 0 || replica.state !== 'up' || replica.pooled || (replica.lag !== undefined && replica.lag.ms > left)) return false
+      this.waits += 1
     }
   }
+
+  /** Checks sent again because a replica had not reached a waiting read's position yet. */
+  waits = 0
 
   /**
    * Confirms a read that relied on what was known of `replica` (its position, or that it is the scope's home):
@@ -54,4 +65,9 @@ export class ReplayChecks {
     }
     return replica.incarnation === incarnation && !replica.pooled
   }
+}
+
+/** The replica is known to have replayed `required`. */
+function known(replica: ReplicaState, required: Position): boolean {
+  return replica.replay !== undefined && covers(replica.replay, required)
 }

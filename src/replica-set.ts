@@ -66,8 +66,6 @@ export interface ReplicaState extends ReplicaCandidate {
   incarnation: number
   /** Replay checks of this replica, shared by concurrent readers; the health check's observations count too. */
   readonly checks: FreshQuery<ReplayObservation>
-  /** When the last check before a read started (ms, monotonic): not repeated within 5 ms. */
-  positionCheckedAt: number
   reads: number
   failures: number
   /** Reads in flight on it that are given up if it goes down (see {@link ReadInFlight.onAbandon}). */
@@ -164,7 +162,6 @@ export class ReplicaSet {
           this.observeReplay(replica, observed, startedAt)
           return observed
         }),
-        positionCheckedAt: -Infinity,
         reads: 0,
         failures: 0,
         reading: new Set(),

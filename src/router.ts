@@ -90,6 +90,8 @@ export class Router {
   private readonly clientScope: ScopeState = newScopeState(-Infinity, undefined, false)
   /** Monotonic reads for `runInScope` scopes (LSN mode, `sticky.monotonic`). */
   private readonly monotonic: boolean
+  /** How long a read may wait for a replica to replay its scope's writes (`sticky.waitMs`, LSN mode), else 0. */
+  private readonly waitMs: number
   /** The primary's WAL position after writes (LSN mode). */
   readonly primaryPosition: PrimaryPosition
   /**
@@ -109,6 +111,7 @@ export class Router {
     this.mode = options.sticky === false ? false : options.sticky.mode
     this.windowMs = options.sticky !== false && options.sticky.mode === 'window' ? options.sticky.windowMs : 2000
     this.monotonic = options.sticky !== false && options.sticky.mode === 'lsn' && options.sticky.monotonic
+    this.waitMs = options.sticky !== false && options.sticky.mode === 'lsn' ? options.sticky.waitMs : 0
     this.primaryPosition = new PrimaryPosition(queryPrimaryLsn)
   }
 
@@ -196,6 +199,11 @@ export class Router {
     if (state.untrackedUntil > performance.now()) return true
     state.untrackedUntil = -Infinity
     return false
+  }
+
+  /** Until when (`performance.now()`) a read starting now may wait for a replica (`sticky.waitMs`); `-Infinity`: not at all. */
+  waitDeadline(): number {
+    return this.waitMs > 0 ? performance.now() + this.waitMs : -Infinity
   }
 
   /**

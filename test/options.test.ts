@@ -57,13 +57,16 @@ describe('option validation: a typed error with an exact message, at constructio
     [{ replicas: [fakeClient()], policy: { name: '', pick: () => undefined } }, 'policy.name', 'Expected `policy.name` to be a non-empty string, got `` (string)'],
     [{ replicas: [fakeClient()], sticky: { windowMs: -1 } }, 'sticky.windowMs', 'Expected `sticky.windowMs` to be a finite number >= 0, got `-1` (number)'],
     [{ replicas: [fakeClient()], sticky: { windowMs: Infinity } }, 'sticky.windowMs', 'Expected `sticky.windowMs` to be a finite number >= 0, got `Infinity` (number)'],
-    [{ replicas: [fakeClient()], sticky: true }, 'sticky', 'Expected `sticky` to be `false` or { mode, windowMs, monotonic }, got `true` (boolean)'],
-    [{ replicas: [fakeClient()], sticky: { window: 5 } }, 'sticky.window', 'Unknown option `sticky.window`; expected one of: `mode`, `windowMs`, `monotonic`'],
+    [{ replicas: [fakeClient()], sticky: true }, 'sticky', 'Expected `sticky` to be `false` or { mode, windowMs, monotonic, waitMs }, got `true` (boolean)'],
+    [{ replicas: [fakeClient()], sticky: { window: 5 } }, 'sticky.window', 'Unknown option `sticky.window`; expected one of: `mode`, `windowMs`, `monotonic`, `waitMs`'],
     [{ replicas: [fakeClient()], sticky: { mode: 'causal' } }, 'sticky.mode', 'Expected `sticky.mode` to be `lsn` or `window`, got `causal` (string)'],
     [{ replicas: [fakeClient()], sticky: { mode: 'lsn', monotonic: 'yes' } }, 'sticky.monotonic', 'Expected `sticky.monotonic` to be a boolean, got `yes` (string)'],
     [{ replicas: [fakeClient()], sticky: { mode: 'window', monotonic: true } }, 'sticky.monotonic', "`sticky.monotonic` applies to `mode: 'lsn'` only, not to `mode: 'window'`"],
     [{ replicas: [{ client: fakeClient(), pooled: 1 }] }, 'replicas[0].pooled', 'Expected `replicas[0].pooled` to be a boolean, got `1` (number)'],
     [{ replicas: [fakeClient()], sticky: { mode: 'lsn', windowMs: 100 } }, 'sticky.windowMs', "`sticky.windowMs` applies to `mode: 'window'` only, not to `mode: 'lsn'`"],
+    [{ replicas: [fakeClient()], sticky: { mode: 'window', waitMs: 10 } }, 'sticky.waitMs', "`sticky.waitMs` applies to `mode: 'lsn'` only, not to `mode: 'window'`"],
+    [{ replicas: [fakeClient()], sticky: { mode: 'lsn', waitMs: -1 } }, 'sticky.waitMs', 'Expected `sticky.waitMs` to be a finite number >= 0, got `-1` (number)'],
+    [{ replicas: [fakeClient()], sticky: { waitMs: '5' } }, 'sticky.waitMs', 'Expected `sticky.waitMs` to be a finite number >= 0, got `5` (string)'],
     [{ replicas: [fakeClient()], onRoute: 'log' }, 'onRoute', 'Expected `onRoute` to be a function, got `log` (string)'],
     [
       { replicas: [fakeClient()], replica: [] },
@@ -125,13 +128,14 @@ describe('option validation: a typed error with an exact message, at constructio
   it('applies defaults: round-robin, LSN read-your-writes (window 2 s when chosen), names replica-<n>, weight 1, fallback primary, 1 s health checks, 10 s read timeout', () => {
     const resolved = resolveOptions({ replicas: [fakeClient(), { client: fakeClient(), name: 'b', weight: 3 }] })
     expect(resolved.policy.name).toBe('round-robin')
-    expect(resolved.sticky).toEqual({ mode: 'lsn', monotonic: true })
+    expect(resolved.sticky).toEqual({ mode: 'lsn', monotonic: true, waitMs: 0 })
     expect(resolved.replicas.map((r) => [r.name, r.weight, r.index, r.pooled])).toEqual([
       ['replica-1', 1, 0, false],
       ['b', 3, 1, false],
     ])
     expect(resolveOptions({ replicas: [fakeClient()], sticky: false }).sticky).toBe(false)
-    expect(resolveOptions({ replicas: [fakeClient()], sticky: {} }).sticky).toEqual({ mode: 'lsn', monotonic: true })
+    expect(resolveOptions({ replicas: [fakeClient()], sticky: {} }).sticky).toEqual({ mode: 'lsn', monotonic: true, waitMs: 0 })
+    expect(resolveOptions({ replicas: [fakeClient()], sticky: { waitMs: 25 } }).sticky).toEqual({ mode: 'lsn', monotonic: true, waitMs: 25 })
     expect(resolveOptions({ replicas: [fakeClient()], sticky: { windowMs: 500 } }).sticky).toEqual({ mode: 'window', windowMs: 500 })
     expect(resolveOptions({ replicas: [fakeClient()], sticky: { mode: 'window' } }).sticky).toEqual({ mode: 'window', windowMs: 2000 })
     expect(resolved.fallback).toBe('primary')

@@ -18,7 +18,7 @@ function setup(options: Partial<ReadReplicasOptions> = {}, checkReplay: () => Pr
     ...options,
   })
   const router = new Router(resolved, () => Promise.resolve(100n))
-  const planner = new ReadPlanner(router, resolved.rules, { check: checkReplay })
+  const planner = new ReadPlanner(router, resolved.rules, { reach: checkReplay })
   const plan = async (model = 'User'): Promise<ReadPlan> => {
     let planned: ReadPlan | undefined
     await planner.read(model, 'findMany', (p) => {

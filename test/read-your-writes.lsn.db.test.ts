@@ -7,8 +7,10 @@ afterEach(healReplicas)
 
 const lsn = routedClient({ sticky: { mode: 'lsn' } })
 const win = routedClient({ sticky: { mode: 'window', windowMs: 2000 } })
+const waiting = routedClient({ sticky: { mode: 'lsn', waitMs: 50 } })
+const unsticky = routedClient({ sticky: false })
 afterAll(async () => {
-  await Promise.all([lsn.prisma.$disconnect(), win.prisma.$disconnect()])
+  await Promise.all([lsn.prisma.$disconnect(), win.prisma.$disconnect(), waiting.prisma.$disconnect(), unsticky.prisma.$disconnect()])
 })
 
 type Routed = typeof lsn.prisma
@@ -38,6 +40,26 @@ describe('LSN mode: a read goes to a replica only if it has replayed the scope�
     const result = await pairs(lsn.prisma, lsn.events, 200)
     console.info(`LSN mode, 300 ms lag: ${String(result.stale)} stale of 200, ${(result.replicaShare * 100).toFixed(0)}% on replicas`)
     expect(result.stale).toBe(0)
+  })
+
+  it('a read at once after each write (replicas replaying normally): 0 stale, >= 90% on replicas; with waitMs >= 98%', async () => {
+    await waitForReplication()
+    const measure = async (routed: typeof lsn) => {
+      const before = routed.prisma.$routerStats()
+      const result = await pairs(routed.prisma, routed.events, 200)
+      const after = routed.prisma.$routerStats()
+      return { ...result, checks: after.replicaChecks - before.replicaChecks, positions: after.positionQueries - before.positionQueries }
+    }
+    const control = await measure(unsticky)
+    const plain = await measure(lsn)
+    const waited = await measure(waiting)
+    const line = (name: string, r: typeof plain) =>
+      `${name}: ${String(r.stale)} stale of 200, ${(r.replicaShare * 100).toFixed(1)}% on replicas, ${String(r.checks)} replica checks, ${String(r.positions)} primary position queries`
+    console.info(['200 × (create, findUnique at once)', line('sticky: false', control), line('lsn', plain), line('lsn, waitMs 50', waited)].join('\n  '))
+    expect(plain.stale).toBe(0)
+    expect(waited.stale).toBe(0)
+    expect(plain.replicaShare).toBeGreaterThanOrEqual(0.9)
+    expect(waited.replicaShare).toBeGreaterThanOrEqual(0.98)
   })
 
   it('replicas replaying normally: write, then read 20 ms later — LSN mode serves the majority from replicas, window mode ~none; 0 stale', async () => {

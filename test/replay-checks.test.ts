@@ -26,28 +26,72 @@ function setup() {
 }
 
 describe('replay checks', () => {
-  it('a check learns the position; another within 5 ms is not sent (a lagging replica is not asked on every read)', async () => {
+  it('a replica known to have replayed the position: no round trip; else one check, and false if it falls short', async () => {
     const { link, replica, checks } = setup()
-    expect(await checks.check(replica)).toBe(true)
+    expect(await checks.reach(replica, 0x100n, -Infinity)).toBe(true)
     expect(replica.replay).toBe(0x100n)
-    expect(await checks.check(replica)).toBe(true)
     expect(link.queries).toBe(1)
+    expect(await checks.reach(replica, 0x80n, -Infinity)).toBe(true)
+    expect(link.queries).toBe(1) // known: 0/100 covers 0/80
+    expect(await checks.reach(replica, 0x200n, -Infinity)).toBe(false)
+    expect(link.queries).toBe(2) // what was known fell short: asked again (never reused when it is too old)
+    expect(checks.waits).toBe(0)
+  })
+
+  it('with a deadline, a replica that falls short is asked again until it has replayed the position', async () => {
+    const { link, replica, checks } = setup()
+    const answers = ['0/100', '0/180', '0/220']
+    const query = link.query.bind(link)
+    link.query = () => {
+      link.next = { lsn: answers.shift() ?? '0/220', server: SERVER }
+      return query()
+    }
+    expect(await checks.reach(replica, 0x200n, performance.now() + 60_000)).toBe(true)
+    expect(link.queries).toBe(3)
+    expect(checks.waits).toBe(2)
+  })
+
+  it('concurrent waiters share one check at a time; each is answered by the first check that covers its position', async () => {
+    const { link, replica, checks } = setup()
+    let lsn = 0x100
+    const query = link.query.bind(link)
+    link.query = async () => {
+      link.next = { lsn: `0/${(lsn += 0x40).toString(16)}`, server: SERVER }
+      await new Promise((resolve) => setImmediate(resolve))
+      return await query()
+    }
+    const deadline = performance.now() + 60_000
+    const results = await Promise.all([0x140n, 0x180n, 0x200n, 0x200n, 0x200n].map((p) => checks.reach(replica, p, deadline)))
+    expect(results).toEqual([true, true, true, true, true])
+    // 0/140, 0/180, 0/1c0, 0/200: one check per step, shared by all five waiters.
+    expect(link.queries).toBe(4)
+  })
+
+  it('a replica whose measured lag exceeds the time left, or that left rotation, is not waited for', async () => {
+    const { link, replica, checks } = setup()
+    replica.lag = { ms: 5_000, bytes: 0 }
+    expect(await checks.reach(replica, 0x200n, performance.now() + 1_000)).toBe(false)
+    expect(link.queries).toBe(1)
+    replica.lag = undefined
+    replica.state = 'down'
+    expect(await checks.reach(replica, 0x200n, performance.now() + 1_000)).toBe(false)
+    expect(link.queries).toBe(2)
   })
 
   it('a check failing at the connection level: false, and the replica leaves rotation; a query error: false, it stays', async () => {
     const down = setup()
     down.link.next = refused()
-    expect(await down.checks.check(down.replica)).toBe(false)
+    expect(await down.checks.reach(down.replica, 0x100n, -Infinity)).toBe(false)
     expect(down.replica.state).toBe('down')
     const own = setup()
     own.link.next = Object.assign(new Error('canceling statement due to conflict with recovery'), { code: '40001' })
-    expect(await own.checks.check(own.replica)).toBe(false)
+    expect(await own.checks.reach(own.replica, 0x100n, -Infinity)).toBe(false)
     expect(own.replica.state).toBe('up')
   })
 
   it('a read is confirmed by a check that started after it ended and saw the same server', async () => {
     const { link, replica, checks } = setup()
-    await checks.check(replica)
+    await checks.reach(replica, 0x100n, -Infinity)
     const incarnation = replica.incarnation
     expect(await checks.confirmed(replica, incarnation, tick())).toBe(true)
     expect(link.queries).toBe(2) // the first check started before the read ended: it cannot confirm it
@@ -55,17 +99,17 @@ describe('replay checks', () => {
 
   it('not confirmed: the server restarted (another start time), went back (position lower), or is unreachable', async () => {
     const restarted = setup()
-    await restarted.checks.check(restarted.replica)
+    await restarted.checks.reach(restarted.replica, 0x100n, -Infinity)
     restarted.link.next = { lsn: '0/200', server: SERVER.replace('10:00:00', '10:05:00') }
     expect(await restarted.checks.confirmed(restarted.replica, restarted.replica.incarnation, tick())).toBe(false)
 
     const back = setup()
-    await back.checks.check(back.replica)
+    await back.checks.reach(back.replica, 0x100n, -Infinity)
     back.link.next = { lsn: '0/80', server: SERVER }
     expect(await back.checks.confirmed(back.replica, back.replica.incarnation, tick())).toBe(false)
 
     const gone = setup()
-    await gone.checks.check(gone.replica)
+    await gone.checks.reach(gone.replica, 0x100n, -Infinity)
     gone.link.next = refused()
     expect(await gone.checks.confirmed(gone.replica, gone.replica.incarnation, tick())).toBe(false)
     expect(gone.replica.state).toBe('down')
@@ -73,7 +117,7 @@ describe('replay checks', () => {
 
   it('not confirmed: another server answered through the same entry (a pooler): it is marked pooled', async () => {
     const { link, replica, checks } = setup()
-    await checks.check(replica)
+    await checks.reach(replica, 0x100n, -Infinity)
     link.next = { lsn: '0/200', server: '127.0.0.1:5434@2026-11-30 10:00:00+00' }
     const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined)
     expect(await checks.confirmed(replica, replica.incarnation, tick())).toBe(false)

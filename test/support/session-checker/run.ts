@@ -19,6 +19,12 @@ export interface SessionRunOptions {
   readonly workload?: WorkloadOptions
   readonly readTimeoutMs?: number
   /**
+   * `sticky.waitMs` of the second instance (the first never waits): both ways of serving a read right after a
+   * write are checked in one run.
+   * @default 20
+   */
+  readonly waitMs?: number
+  /**
    * The pooled entry (a TCP proxy over the first two replicas) as a third replica: `'configured'` (`pooled:
    * true`, the guarantee's condition), `'detected'` (left to the router's detection, which has a window before
    * it sees two servers: see the README), or `false` (none).
@@ -55,7 +61,8 @@ function portOf(url: string): number {
 }
 
 /**
- * Runs the seeded workload over two router instances (each with the two replicas and a pooled entry over both),
+ * Runs the seeded workload over two router instances (each with the two replicas and a pooled entry over both;
+ * the second waits up to `waitMs` for a replica after a write),
  * with the fault schedule when a cluster is given, then checks the history. Always heals and disconnects.
  */
 export async function runSessionCheck(options: SessionRunOptions): Promise<SessionRunResult> {
@@ -71,7 +78,7 @@ export async function runSessionCheck(options: SessionRunOptions): Promise<Sessi
   const pooledEntry = options.pooledEntry ?? 'configured'
   if (pooledEntry !== false) entries.push({ name: 'pooled', url: pooled.url(database, first.url), pooled: pooledEntry === 'configured' })
   const engine = options.engine ?? 'postgresql'
-  const instances = [0, 1].map((i) => routedInstance(options.primaryUrl, entries, history.onRoute(i), options.readTimeoutMs ?? 1000, engine))
+  const instances = [0, 1].map((i) => routedInstance(options.primaryUrl, entries, history.onRoute(i), options.readTimeoutMs ?? 1000, engine, i === 1 ? (options.waitMs ?? 20) : 0))
   const tag = `${seed.toString(36)}.${Date.now().toString(36)}`
   const workload = new Workload(
     history,

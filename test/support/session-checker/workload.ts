@@ -54,16 +54,18 @@ function routedPostgres(
   replicas: readonly { readonly name: string; readonly url: string; readonly pooled?: boolean }[],
   onRoute: (event: RouteEvent) => void,
   readTimeoutMs: number,
+  waitMs = 0,
 ) {
   const base = newClient(primaryUrl)
   const replicaClients = replicas.map((r) => ({ client: newClient(r.url), name: r.name, pooled: r.pooled ?? false }))
-  return base.$extends(readReplicas({ replicas: replicaClients, sticky: { mode: 'lsn' }, readTimeoutMs, onRoute }))
+  return base.$extends(readReplicas({ replicas: replicaClients, sticky: { mode: 'lsn', waitMs }, readTimeoutMs, onRoute }))
 }
 
 export type Routed = ReturnType<typeof routedPostgres>
 
 /**
- * One app instance: a primary client and replica clients, extended with the router in LSN mode. On MariaDB, the
+ * One app instance: a primary client and replica clients, extended with the router in LSN mode (reads waiting
+ * up to `waitMs` for a replica to replay the scope's writes). On MariaDB, the
  * clients of prisma/mysql/schema.prisma (the same `Cell` model), typed as the PostgreSQL ones for the workload.
  */
 export function routedInstance(
@@ -72,11 +74,12 @@ export function routedInstance(
   onRoute: (event: RouteEvent) => void,
   readTimeoutMs: number,
   engine: Engine = 'postgresql',
+  waitMs = 0,
 ): { prisma: Routed } {
-  if (engine === 'postgresql') return { prisma: routedPostgres(primaryUrl, replicas, onRoute, readTimeoutMs) }
+  if (engine === 'postgresql') return { prisma: routedPostgres(primaryUrl, replicas, onRoute, readTimeoutMs, waitMs) }
   const client = (url: string) => new MariaClient({ adapter: new PrismaMariaDb(`${url}?connectionLimit=6`) })
   const replicaClients = replicas.map((r) => ({ client: client(r.url), name: r.name, pooled: r.pooled ?? false, connection: r.url }))
-  const prisma = client(primaryUrl).$extends(readReplicas({ replicas: replicaClients, primaryConnection: primaryUrl, sticky: { mode: 'lsn' }, readTimeoutMs, onRoute }))
+  const prisma = client(primaryUrl).$extends(readReplicas({ replicas: replicaClients, primaryConnection: primaryUrl, sticky: { mode: 'lsn', waitMs }, readTimeoutMs, onRoute }))
   return { prisma: prisma as unknown as Routed }
 }
 
