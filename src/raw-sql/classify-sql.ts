@@ -1,0 +1,182 @@
+import { ReplicaRouterError } from '../errors/replica-router-error.js'
+import { READ_ONLY_FUNCTIONS } from './read-only-functions.js'
+import { loadSqlParser, type SqlParser } from './sql-parser.js'
+
+/** Where a raw statement may run: on a replica, or on the primary and why (short text, e.g. `FOR UPDATE`). */
+export type RawVerdict = { readonly replica: true } | { readonly replica: false; readonly reason: string }
+
+const REPLICA: RawVerdict = Object.freeze({ replica: true })
+
+const primary = (reason: string): RawVerdict => Object.freeze({ replica: false, reason })
+
+/** `LockingClause.strength` as written in SQL. */
+const LOCKS: Readonly<Record<string, string>> = {
+  LCS_FORKEYSHARE: 'FOR KEY SHARE',
+  LCS_FORSHARE: 'FOR SHARE',
+  LCS_FORNOKEYUPDATE: 'FOR NO KEY UPDATE',
+  LCS_FORUPDATE: 'FOR UPDATE',
+}
+
+type Json = Readonly<Record<string, unknown>>
+
+const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value)
+
+/** The single key of a node (`{ SelectStmt: {…} }` → `SelectStmt`), or `undefined`. */
+function kindOf(node: unknown): string | undefined {
+  if (!isObject(node)) return undefined
+  const keys = Object.keys(node)
+  return keys.length === 1 ? keys[0] : undefined
+}
+
+/** `SELECT … FOR UPDATE` and the like, anywhere; `reason` of the first one. */
+function lockOf(clauses: unknown): string | undefined {
+  if (clauses === undefined || (Array.isArray(clauses) && clauses.length === 0)) return undefined
+  const first: unknown = Array.isArray(clauses) ? clauses[0] : undefined
+  const strength = isObject(first) && isObject(first.LockingClause) ? first.LockingClause.strength : undefined
+  return (typeof strength === 'string' ? LOCKS[strength] : undefined) ?? 'locking clause'
+}
+
+/** `undefined` for an allowlisted function name (`[name]` or `['pg_catalog', name]`), else the reason. */
+function functionVerdict(funcname: unknown): string | undefined {
+  const parts = Array.isArray(funcname) ? funcname.map((part: unknown) => (isObject(part) && isObject(part.String) ? part.String.sval : undefined)) : []
+  const names = parts.filter((part): part is string => typeof part === 'string')
+  if (names.length === 0 || names.length !== parts.length) return 'unreadable function name'
+  const [schema, name] = names.length === 2 ? names : [undefined, names[0]]
+  const known = names.length <= 2 && (schema === undefined || schema === 'pg_catalog') && name !== undefined && READ_ONLY_FUNCTIONS.has(name)
+  return known ? undefined : `function ${names.join('.')}`
+}
+
+/** The reason a node (and everything under it) may not run on a replica, or `undefined` when it may. */
+function objectVerdict(node: Json): string | undefined {
+  if (node.intoClause !== undefined) return 'SELECT INTO'
+  const lock = lockOf(node.lockingClause)
+  if (lock !== undefined) return lock
+  if (isObject(node.FuncCall)) return functionVerdict(node.FuncCall.funcname)
+  if (isObject(node.CommonTableExpr)) {
+    const kind = kindOf(node.CommonTableExpr.ctequery)
+    if (kind !== 'SelectStmt') return `writable CTE (${kind?.replace(/Stmt$/, '').toUpperCase() ?? 'unknown'})`
+  }
+  const nested = Object.keys(node).find((key) => /^[A-Z]\w*Stmt$/.test(key) && key !== 'SelectStmt')
+  return nested === undefined ? undefined : `nested ${nested}`
+}
+
+/**
+ * Whether a parse tree of `libpg-query`'s `parseSync()` is provably a plain read, fit for a hot standby. Pure.
+ * Replica only for exactly one `SELECT` (`VALUES` and `TABLE t` parse as one, and so do `UNION`, `INTERSECT`
+ * and `EXCEPT`) in which nothing, at any depth (subqueries, CTEs, set operations), has `INTO`, a locking
+ * clause (`FOR UPDATE`, `FOR SHARE`…), a CTE other than a `SELECT` (`WITH d AS (DELETE … RETURNING *)`), or a
+ * call of a function outside {@link READ_ONLY_FUNCTIONS}. The whole tree is walked, whatever its node kinds, so
+ * kinds a later parser adds are checked too. Anything else (`EXPLAIN`, `SHOW`, `CALL`, DML, DDL…) is for the
+ * primary.
+ */
+export function classifyParsed(tree: unknown): RawVerdict {
+  const stmts = isObject(tree) ? tree.stmts : undefined
+  if (!Array.isArray(stmts)) return primary('parse error')
+  if (stmts.length !== 1) return primary(`${String(stmts.length)} statements`)
+  const raw: unknown = stmts[0]
+  const stmt = isObject(raw) ? raw.stmt : undefined
+  const kind = kindOf(stmt)
+  if (kind !== 'SelectStmt') return primary(`not a single SELECT (${kind ?? 'unknown'})`)
+  // Every object and array under the statement, whatever its kind (iterative: no recursion depth to exhaust).
+  const pending: unknown[] = [stmt]
+  while (pending.length > 0) {
+    const node = pending.pop()
+    if (isObject(node)) {
+      const reason = objectVerdict(node)
+      if (reason !== undefined) return primary(reason)
+    }
+    // One push per child: spreading a huge `VALUES` list as arguments could overflow the stack.
+    if (typeof node === 'object' && node !== null) for (const child of Object.values(node)) pending.push(child)
+  }
+  return REPLICA
+}
+
+/** Options of a {@link SqlClassifier}. */
+export interface SqlClassifierOptions {
+  /**
+   * Verdicts kept, one per SQL text; the oldest is dropped when full.
+   * @default 1000
+   */
+  readonly cacheEntries?: number
+  /**
+   * Longest text whose verdict is kept (characters); longer texts are parsed every time.
+   * @default 16384
+   */
+  readonly maxCachedLength?: number
+}
+
+/**
+ * Classifies raw SQL texts with PostgreSQL's own parser (`libpg-query`, loaded by {@link SqlClassifier.load}),
+ * keeping each text's verdict. A syntax error goes to the primary, which reports it as it would anyway.
+ */
+export class SqlClassifier {
+  readonly #cache = new Map<string, RawVerdict>()
+  readonly #cacheEntries: number
+  readonly #maxCachedLength: number
+  #parser: SqlParser | undefined
+  #parsed = 0
+  #cached = 0
+
+  constructor(options: SqlClassifierOptions = {}) {
+    this.#cacheEntries = options.cacheEntries ?? 1000
+    this.#maxCachedLength = options.maxCachedLength ?? 16_384
+  }
+
+  /** True once {@link SqlClassifier.load} has resolved: {@link SqlClassifier.classify} may be called. */
+  get ready(): boolean {
+    return this.#parser !== undefined
+  }
+
+  /** Texts parsed (cache misses). */
+  get parsed(): number {
+    return this.#parsed
+  }
+
+  /** Verdicts served from the cache (hits). */
+  get cached(): number {
+    return this.#cached
+  }
+
+  /** Verdicts in the cache now. */
+  get size(): number {
+    return this.#cache.size
+  }
+
+  /**
+   * Loads the parser (once per process).
+   * @throws ReplicaRouterError when `libpg-query` is not installed.
+   */
+  async load(): Promise<void> {
+    this.#parser ??= await loadSqlParser()
+  }
+
+  /**
+   * The verdict for one raw SQL text, as sent to the database (with `$1` parameters).
+   * @throws ReplicaRouterError before {@link SqlClassifier.load} has resolved.
+   */
+  classify(sql: string): RawVerdict {
+    const hit = this.#cache.get(sql)
+    if (hit !== undefined) {
+      this.#cached++
+      return hit
+    }
+    if (this.#parser === undefined) throw new ReplicaRouterError('SqlClassifier.classify() called before load() resolved')
+    this.#parsed++
+    const verdict = this.#verdict(this.#parser, sql)
+    if (sql.length <= this.#maxCachedLength && this.#cacheEntries > 0) {
+      if (this.#cache.size >= this.#cacheEntries) this.#cache.delete(this.#cache.keys().next().value as string)
+      this.#cache.set(sql, verdict)
+    }
+    return verdict
+  }
+
+  #verdict(parser: SqlParser, sql: string): RawVerdict {
+    let tree: unknown
+    try {
+      tree = parser.parseSync(sql)
+    } catch {
+      return primary('parse error')
+    }
+    return classifyParsed(tree)
+  }
+}
