@@ -76,9 +76,9 @@ export class ReadPlanner {
    * primary, no write of the scope waiting for its primary position, no monotonic scope), so that the read is one
    * promise chain from the caller to the replica's client.
    */
-  read(model: string, operation: string, execute: Execute): Promise<unknown> {
+  read(model: string | undefined, operation: string, execute: Execute): Promise<unknown> {
     const router = this.router
-    const rule = this.rules.get(model)
+    const rule = model === undefined ? undefined : this.rules.get(model)
     const scope = router.mode === 'lsn' ? router.scopeState() : undefined
     // The scope whose reads are remembered for monotonic reads (a runInScope scope in LSN mode), if any.
     const watched = scope?.monotonic === true ? scope : undefined
@@ -108,7 +108,7 @@ export class ReadPlanner {
    * grows), else elsewhere with the home's bound added to what the scope requires.
    */
   private async monotonic(
-    model: string,
+    model: string | undefined,
     operation: string,
     scope: ScopeState,
     reason: 'read' | 'rule',
@@ -143,7 +143,7 @@ export class ReadPlanner {
    * read while a replica is known to be far enough (the common case after a write).
    */
   private causal(
-    model: string,
+    model: string | undefined,
     operation: string,
     required: Position | 'primary' | undefined,
     reason: 'read' | 'rule',
@@ -168,7 +168,7 @@ export class ReadPlanner {
    * with its other readers), and again until `deadline` while it falls short (`sticky.waitMs`), else the primary.
    */
   private async askMostAdvanced(
-    model: string,
+    model: string | undefined,
     operation: string,
     required: Position,
     reason: 'read' | 'rule',

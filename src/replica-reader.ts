@@ -11,7 +11,7 @@ import type { ResolvedOptions } from './options.js'
 import { ClientActions } from './prisma/client-actions.js'
 import { executeRequest, unpackFluent } from './prisma/internals.js'
 import { withoutCallSite } from './prisma/without-call-site.js'
-import { ReadPlanner, type ReadPlan, type ReplicaPlan } from './read-plan.js'
+import { ReadPlanner, type Execute, type ReadPlan, type ReplicaPlan } from './read-plan.js'
 import { ReplayChecks } from './replay-checks.js'
 import { ReadDeadlines } from './read-deadlines.js'
 import { ReadInFlight } from './replica-set.js'
@@ -71,6 +71,19 @@ export class ReplicaReader {
     let actions = this.actions.get(replica)
     if (!actions) this.actions.set(replica, (actions = new ClientActions(replica.client)))
     return actions
+  }
+
+  /**
+   * Decides where a read of `model` (`undefined`: not of a model, e.g. a read-only transaction) goes and hands
+   * the plan to `execute`: for reads this reader does not execute itself.
+   */
+  decide(model: string | undefined, operation: string, execute: Execute): Promise<unknown> {
+    return this.planner.read(model, operation, execute)
+  }
+
+  /** Whether a check started after `endedAt` saw `replica`'s same incarnation (see ReplayChecks.confirmed). */
+  confirmed(replica: ReplicaState, incarnation: number, endedAt: number): Promise<boolean> {
+    return this.replay.confirmed(replica, incarnation, endedAt)
   }
 
   /** Routes one read: decided (src/read-plan.ts), then executed here. */

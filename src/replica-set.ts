@@ -172,6 +172,11 @@ export class ReplicaSet {
     this.policy = options.policy
   }
 
+  /** How many replicas are in rotation. */
+  get inRotation(): number {
+    return this.usable.length
+  }
+
   get names(): string[] {
     return this.replicas.map((r) => r.name)
   }

@@ -5,6 +5,7 @@ import {
   InvalidOptionError,
   NoReplicaAvailableError,
   NotPrimaryError,
+  ReadOnlyTransactionError,
   ReplicaInTransactionError,
   ReplicaRouterError,
   ReplicaWriteError,
@@ -15,6 +16,7 @@ import {
   isInvalidOptionError,
   isNoReplicaAvailableError,
   isNotPrimaryError,
+  isReadOnlyTransactionError,
   isReplicaInTransactionError,
   isReplicaRouterError,
   isReplicaWriteError,
@@ -46,6 +48,12 @@ describe('errors', () => {
     expect(isReplicaWriteError(new UnknownReplicaError('x', []))).toBe(false)
     expect(isUnknownReplicaError(new UnknownReplicaError('x', []))).toBe(true)
     expect(isReplicaInTransactionError(new ReplicaInTransactionError())).toBe(true)
+    const readOnly = new ReadOnlyTransactionError('user', 'create')
+    expect([readOnly.name, readOnly.model, readOnly.operation]).toEqual(['ReadOnlyTransactionError', 'user', 'create'])
+    expect(isReadOnlyTransactionError(readOnly)).toBe(true)
+    expect(isReadOnlyTransactionError(Object.assign(new Error('x'), { name: 'ReadOnlyTransactionError' }))).toBe(true)
+    expect(isReadOnlyTransactionError(new ReplicaWriteError('U', 'create', 'r'))).toBe(false)
+    expect(new ReadOnlyTransactionError(undefined, '$executeRaw').message).toContain('Cannot run `$executeRaw` in a read-only transaction')
     expect(isInvalidOptionError(new InvalidOptionError('a', 'b'))).toBe(true)
     expect(isInvalidOptionError(new TypeError('b'))).toBe(false)
     expect(isReplicaWriteError(null)).toBe(false)

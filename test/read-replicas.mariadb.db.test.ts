@@ -3,7 +3,7 @@
  * replicas paused (`STOP SLAVE SQL_THREAD`), so only the primary has fresh rows.
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
-import { isReplicaWriteError } from '../src/index.ts'
+import { isReadOnlyTransactionError, isReplicaWriteError } from '../src/index.ts'
 import { healMariaReplicas, mariadb, newMariaClient, requireMariadb, routedMariaClient } from './support/mariadb.ts'
 
 afterEach(healMariaReplicas)
@@ -74,6 +74,24 @@ describe('MariaDB: routing, proven by data', () => {
       .user.create({ data: { email: unique('refused') } })
       .catch((e: unknown) => e)
     expect(isReplicaWriteError(refused)).toBe(true)
+  })
+
+  it('$replica().$transaction(fn): a read-only transaction on a replica (stale data proves it), REPEATABLE READ; writes refused', async (ctx) => {
+    const { prisma, events, plain } = await pauseAll(ctx)
+    const email = unique('ro-tx')
+    await plain.user.create({ data: { email } })
+    const from = events.length
+    const [seen, isolation] = await prisma
+      .$replica()
+      .$transaction(async (tx) => [await tx.user.findUnique({ where: { email } }), await tx.$queryRaw<{ level: string }[]>`SELECT @@tx_isolation AS level`])
+    expect(seen).toBeNull() // the replica's replay is stopped: only the primary has the row
+    expect(isolation[0]?.level).toBe('REPEATABLE-READ')
+    expect(events.slice(from).find((e) => e.operation === '$transaction')).toMatchObject({ target: 'replica' })
+    const refused = await prisma
+      .$replica()
+      .$transaction(async (tx) => await tx.user.create({ data: { email: unique('ro-refused') } }))
+      .catch((e: unknown) => e)
+    expect(isReadOnlyTransactionError(refused)).toBe(true)
   })
 
   it('the fluent API returns exactly what a plain client returns', async (ctx) => {

@@ -10,3 +10,4 @@ export { InvalidConsistencyTokenError, isInvalidConsistencyTokenError } from './
 export { NotPrimaryError, isNotPrimaryError } from './not-primary-error.js'
 export { TimeoutError, isTimeoutError } from './timeout-error.js'
 export { ReplicaModelError, isReplicaModelError } from './replica-model-error.js'
+export { ReadOnlyTransactionError, isReadOnlyTransactionError } from './read-only-transaction-error.js'

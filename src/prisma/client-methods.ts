@@ -25,7 +25,9 @@ export function clientMethods({ router, monitor }: Routing, under: AnyClient, fo
 
     /**
      * A replica, ignoring stickiness: the one named (whatever its health), else one in rotation chosen by
-     * the policy. Model writes through it throw `ReplicaWriteError`; raw queries run on the replica.
+     * the policy for each query. Model writes through it throw `ReplicaWriteError`; raw queries run on the
+     * replica. Its `$transaction(fn, options)` is a read-only transaction on one snapshot: on the named
+     * replica, else on a replica that can serve the scope's reads (read-your-writes), else on the primary.
      * @throws {ReplicaInTransactionError} inside a transaction.
      * @throws {UnknownReplicaError} for a name that is not configured.
      * @throws {NoReplicaAvailableError} without a name, when no replica is in rotation.
@@ -35,9 +37,8 @@ export function clientMethods({ router, monitor }: Routing, under: AnyClient, fo
       if (isTransactionClient(context)) throw new ReplicaInTransactionError()
       // A name that is not a string is unknown too (the error describes it without showing a string).
       if (name !== undefined && typeof name !== 'string') throw new UnknownReplicaError(name, router.set.names)
-      const replica = name === undefined ? router.set.pick({ model: undefined, operation: '$replica' }) : router.set.byName(name)
-      if (!replica) throw new NoReplicaAvailableError(undefined, '$replica', router.set.states())
-      return forced.replica(replica) as unknown as Omit<T, '$primary' | '$replica'>
+      if (name === undefined && router.set.inRotation === 0) throw new NoReplicaAvailableError(undefined, '$replica', router.set.states())
+      return forced.replica(name === undefined ? undefined : router.set.byName(name)) as unknown as Omit<T, '$primary' | '$replica'>
     },
 
     /**

@@ -3,7 +3,7 @@
  * that sends every query to the primary, or to one replica. Each is made on first use (an application may extend
  * the routed client per request) and kept.
  */
-import { ReplicaModelError, ReplicaWriteError } from '../errors/index.js'
+import { NoReplicaAvailableError, ReplicaModelError, ReplicaWriteError } from '../errors/index.js'
 import { ReadInFlight, type ReplicaState } from '../replica-set.js'
 import type { Routing } from '../routing.js'
 import type { ClientActions } from './client-actions.js'
@@ -11,6 +11,7 @@ import { ROUTER_EXTENSION } from './composition.js'
 import { forClientWithout, ROW_OPERATIONS } from './computed-fields.js'
 import { callRaw, executeRequest, fluentPath, isInTransaction, type ModelShapes, requestOf, unpackFluent } from './internals.js'
 import { READ_OPERATIONS } from './operations.js'
+import { ReadOnlyTransactions, type ReadOnlyTransactionOptions } from './read-only-transaction.js'
 import { inTransaction, trackWrite, withTransaction } from './route-query.js'
 import type { AnyClient, QueryParams } from './types.js'
 
@@ -33,7 +34,11 @@ async function onReplica(replica: ReplicaState, actions: ClientActions, params: 
 
 export class ForcedClients {
   private forcedPrimary: AnyClient | undefined
+  /** The clients of `$replica(name)`, by replica. */
   private readonly forcedReplicas = new Map<ReplicaState, AnyClient>()
+  /** The client of `$replica()`. */
+  private anyReplica: AnyClient | undefined
+  private readonly readOnly: ReadOnlyTransactions
 
   /**
    * @param under the client under the router.
@@ -43,7 +48,9 @@ export class ForcedClients {
     private readonly routing: Routing,
     private readonly under: AnyClient,
     private readonly shapes: ModelShapes | undefined,
-  ) {}
+  ) {
+    this.readOnly = new ReadOnlyTransactions(routing, under)
+  }
 
   /**
    * `$primary()`: every query on the primary, reporting `forced-primary`; writes through it count for
@@ -69,30 +76,36 @@ export class ForcedClients {
   }
 
   /**
-   * `$replica(name)`: every extension runs, once, in order, with the clients they were given, and each query
-   * then runs on `replica`: model writes refused before any network I/O; a query inside a transaction (an
-   * extension may batch one, as row-level security does) stays in it, on the primary.
+   * `$replica(name)` (`replica`) or `$replica()` (`undefined`: a replica in rotation chosen by the policy for
+   * each query): every extension runs, once, in order, with the clients they were given, and each query then
+   * runs on that replica: model writes refused before any network I/O; a query inside a transaction (an
+   * extension may batch one, as row-level security does) stays in it, on the primary. Its
+   * `$transaction(fn, options)` is a read-only transaction (src/prisma/read-only-transaction.ts): on the named
+   * replica, or for `$replica()` wherever a read of the scope may go (read-your-writes, failover, the primary).
    */
-  replica(replica: ReplicaState): AnyClient {
-    let forced = this.forcedReplicas.get(replica)
-    if (forced) return forced
+  replica(replica: ReplicaState | undefined): AnyClient {
+    const cached = replica ? this.forcedReplicas.get(replica) : this.anyReplica
+    if (cached) return cached
     const { router, monitor, reader } = this.routing
     const shapes = this.shapes
-    forced = this.under.$extends({
+    const readOnly = this.readOnly
+    const forced = this.under.$extends({
       name: `${ROUTER_EXTENSION}/replica`,
       query: {
         async $allOperations(params: QueryParams) {
           const { model, operation } = params
-          if (model !== undefined && !READ_OPERATIONS.has(operation)) throw new ReplicaWriteError(model, operation, replica.name)
+          const target = replica ?? router.set.pick({ model, operation })
+          if (!target) throw new NoReplicaAvailableError(undefined, '$replica', router.set.states())
+          if (model !== undefined && !READ_OPERATIONS.has(operation)) throw new ReplicaWriteError(model, operation, target.name)
           monitor.ensureStarted()
           if (isInTransaction(params)) {
             router.report.route(model, operation, 'transaction')
             return inTransaction(router, params)
           }
-          router.report.route(model, operation, 'forced-replica', replica.name)
-          const read = new ReadInFlight(replica)
+          router.report.route(model, operation, 'forced-replica', target.name)
+          const read = new ReadInFlight(target)
           try {
-            const result = await onReplica(replica, reader.actionsOf(replica), params, shapes)
+            const result = await onReplica(target, reader.actionsOf(target), params, shapes)
             read.end(true)
             return result
           } finally {
@@ -100,8 +113,15 @@ export class ForcedClients {
           }
         },
       },
+      client: {
+        /** A read-only transaction: see src/prisma/read-only-transaction.ts. */
+        $transaction(fn: (tx: AnyClient) => Promise<unknown>, options?: ReadOnlyTransactionOptions): Promise<unknown> {
+          return readOnly.run(fn, options, replica)
+        },
+      },
     })
-    this.forcedReplicas.set(replica, forced)
+    if (replica) this.forcedReplicas.set(replica, forced)
+    else this.anyReplica = forced
     return forced
   }
 }

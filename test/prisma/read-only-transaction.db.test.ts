@@ -1,0 +1,198 @@
+/**
+ * Read-only transactions on a replica (`$replica().$transaction(fn)`, src/prisma/read-only-transaction.ts), on
+ * the real cluster: one snapshot while a writer commits, counted on the servers, read-your-writes, writes refused
+ * before the network, a replica down at BEGIN replaced, a failure inside the callback surfaced, never re-run.
+ */
+import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { InvalidOptionError, isReadOnlyTransactionError, runInScope } from '../../src/index.ts'
+import { cluster, healReplicas, replicaNames, requireCluster, routedClient, unique, until, waitForReplication } from '../support/db.ts'
+
+afterEach(healReplicas)
+
+const routed = routedClient({ sticky: { mode: 'lsn' } })
+afterAll(async () => {
+  await routed.prisma.$disconnect()
+})
+const { prisma, events } = routed
+
+/** Executions of the read-only mode statement on each server (pg_stat_statements: exact, immediate). */
+async function modeStatements(): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {}
+  if (!cluster) return counts
+  for (const name of ['primary', ...replicaNames]) {
+    const rows = await cluster.query<{ calls: string }>(
+      name,
+      `SELECT coalesce(sum(calls), 0)::text AS calls FROM pg_stat_statements WHERE query LIKE 'SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY%'`,
+    )
+    counts[name] = Number(rows[0]?.calls ?? 0)
+  }
+  return counts
+}
+
+/** A user and its one post, created in one transaction: counts of both agree in any snapshot. */
+async function createPair(tag: string): Promise<void> {
+  await prisma.$transaction(async (tx) => {
+    const user = await tx.user.create({ data: { email: `${unique(tag)}@x.test` } })
+    await tx.post.create({ data: { title: `${tag} post`, authorId: user.id } })
+  })
+}
+
+describe('read-only transactions on a replica: $replica().$transaction(fn)', () => {
+  it('a report reading two tables while a writer commits sees one snapshot (sums agree), on replicas, counted by the servers', async () => {
+    const tag = unique('ro-snapshot')
+    const state = { writing: true }
+    let written = 0
+    const writer = (async () => {
+      while (state.writing) {
+        await createPair(tag)
+        written += 1
+      }
+    })()
+    const report = (tx: typeof prisma) => Promise.all([tx.user.count({ where: { email: { startsWith: tag } } }), tx.post.count({ where: { title: { startsWith: tag } } })])
+    const before = await modeStatements()
+    const from = events.length
+    let disagreeing = 0
+    let disagreeingOutside = 0
+    const reports = 60
+    try {
+      await until('the writer committed 5 pairs', () => written >= 5)
+      for (let i = 0; i < reports; i++) {
+        // Each report in its own scope (a request that has not written): any replica may serve it.
+        const [users, posts] = await runInScope(() => prisma.$replica().$transaction(async (tx) => await report(tx as unknown as typeof prisma)))
+        if (users !== posts) disagreeing += 1
+        // Control: the same two counts as two reads, not in one transaction.
+        const [u, p] = await runInScope(() => report(prisma))
+        if (u !== p) disagreeingOutside += 1
+      }
+    } finally {
+      state.writing = false
+      await writer
+    }
+    const after = await modeStatements()
+    const onReplicas = events.slice(from).filter((e) => e.operation === '$transaction' && e.target === 'replica').length
+    const byServer = Object.fromEntries(Object.keys(after).map((name) => [name, (after[name] ?? 0) - (before[name] ?? 0)]))
+    console.info(
+      `${String(reports)} reports while a writer committed ${String(written)} pairs: ${String(disagreeing)} saw counts disagree in the transaction ` +
+        `(${String(disagreeingOutside)} as two separate reads); ${String(onReplicas)} routed to replicas; mode statements by server ${JSON.stringify(byServer)}`,
+    )
+    expect(disagreeing).toBe(0)
+    expect(onReplicas).toBeGreaterThan(reports / 2)
+    if (cluster) {
+      // Counted by the servers: the transactions routed to replicas ran there, and only there.
+      expect(replicaNames.reduce((sum, name) => sum + (byServer[name] ?? 0), 0)).toBe(onReplicas)
+      expect(byServer.primary).toBe(reports - onReplicas)
+    }
+  })
+
+  it('read-your-writes: a write just before it is visible in it (replicas replaying normally, and lagging 300 ms)', async (ctx) => {
+    const c = requireCluster(ctx)
+    await waitForReplication()
+    const check = async (count: number) => {
+      let stale = 0
+      const from = events.length
+      for (let i = 0; i < count; i++) {
+        await runInScope(async () => {
+          const note = await prisma.note.create({ data: { title: unique('ro-ryw') } })
+          const seen = await prisma.$replica().$transaction(async (tx) => await tx.note.findUnique({ where: { id: note.id } }))
+          if (seen?.title !== note.title) stale += 1
+        })
+      }
+      const onReplicas = events.slice(from).filter((e) => e.operation === '$transaction' && e.target === 'replica').length
+      return { stale, onReplicas }
+    }
+    const live = await check(50)
+    for (const name of replicaNames) await c.setReplicaLag(name, 300)
+    const lagging = await check(20)
+    console.info(
+      `write then read-only transaction: live replicas ${String(live.stale)} stale of 50 (${String(live.onReplicas)} on replicas); ` +
+        `300 ms lag ${String(lagging.stale)} stale of 20 (${String(lagging.onReplicas)} on replicas)`,
+    )
+    expect(live.stale).toBe(0)
+    expect(lagging.stale).toBe(0)
+    expect(live.onReplicas).toBeGreaterThan(25)
+    expect(lagging.onReplicas).toBe(0)
+  })
+
+  it('writes inside are refused before the network with a typed error; the server never sees them', async () => {
+    const title = unique('ro-write')
+    const attempts = [
+      (tx: typeof prisma) => tx.note.create({ data: { title } }),
+      (tx: typeof prisma) => tx.note.updateMany({ where: { title }, data: { content: 'x' } }),
+      (tx: typeof prisma) => tx.note.deleteMany({ where: { title } }),
+      (tx: typeof prisma) => tx.note.upsert({ where: { id: -1 }, create: { title }, update: {} }),
+      (tx: typeof prisma) => tx.$executeRawUnsafe(`INSERT INTO "Note" (title) VALUES ('${title}')`),
+    ]
+    for (const attempt of attempts) {
+      let reached = false
+      const error: unknown = await prisma
+        .$replica()
+        .$transaction(async (tx) => {
+          reached = true
+          await attempt(tx as unknown as typeof prisma)
+        })
+        .catch((e: unknown) => e)
+      expect(reached).toBe(true)
+      expect(isReadOnlyTransactionError(error)).toBe(true)
+    }
+    expect(await prisma.$primary().note.count({ where: { title } })).toBe(0)
+  })
+
+  it('SERIALIZABLE or another isolation level is refused with a typed error that says why', () => {
+    expect(() => prisma.$replica().$transaction(() => Promise.resolve(1), { isolationLevel: 'Serializable' })).toThrow(InvalidOptionError)
+    expect(() => prisma.$replica().$transaction(() => Promise.resolve(1), { isolationLevel: 'Serializable' })).toThrow(/not available on a hot standby/)
+    expect(() => prisma.$replica().$transaction(() => Promise.resolve(1), { isolationLevel: 'ReadCommitted' })).toThrow(InvalidOptionError)
+  })
+
+  it('a replica down at BEGIN is replaced like a read; $replica(name) on it surfaces the failure', async (ctx) => {
+    const c = requireCluster(ctx)
+    await waitForReplication()
+    const [down, up] = replicaNames as [string, string]
+    await c.stopReplica(down)
+    let runs = 0
+    const results: number[] = []
+    const from = events.length
+    for (let i = 0; i < 6; i++) {
+      results.push(
+        await prisma.$replica().$transaction(async (tx) => {
+          runs += 1
+          return await tx.note.count()
+        }),
+      )
+    }
+    expect(runs).toBe(6) // the callback ran once per transaction, never again after a failover
+    const served = events.slice(from).filter((e) => e.operation === '$transaction')
+    expect(served.filter((e) => e.target === 'replica' && e.replica === down && e.reason !== 'forced-replica').length).toBeLessThanOrEqual(1)
+    expect(served.some((e) => e.replica === up)).toBe(true)
+    await expect(prisma.$replica(down).$transaction(async (tx) => await tx.note.count())).rejects.toThrow()
+  })
+
+  it('a failure inside the callback surfaces as an error, and the callback is never run again', async (ctx) => {
+    const c = requireCluster(ctx)
+    await waitForReplication()
+    const [first] = replicaNames as [string]
+    let runs = 0
+    const error: unknown = await prisma
+      .$replica(first)
+      .$transaction(async (tx) => {
+        runs += 1
+        await tx.note.count()
+        // The replica's backends are terminated under the open transaction (an outage mid-transaction).
+        await c.query(first, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE state LIKE 'idle in transaction%' AND pid <> pg_backend_pid()")
+        return await tx.note.count()
+      })
+      .catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(Error)
+    expect(runs).toBe(1)
+    // And routed (not named): the same, never re-run elsewhere.
+    runs = 0
+    const routedError: unknown = await prisma
+      .$replica()
+      .$transaction(() => {
+        runs += 1
+        return Promise.reject(new Error('the callback failed'))
+      })
+      .catch((e: unknown) => e)
+    expect((routedError as Error).message).toBe('the callback failed')
+    expect(runs).toBe(1)
+  })
+})
