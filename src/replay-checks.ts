@@ -8,6 +8,9 @@ import { covers, type Position } from './position.js'
 import type { ReadDeadlines } from './read-deadlines.js'
 import type { ReplicaSet, ReplicaState } from './replica-set.js'
 
+/** After a wait for a replica ran out, reads do not wait for it again for this long (ms). */
+export const WAIT_BACKOFF_MS = 1000
+
 export class ReplayChecks {
   /** @param deadlines bounds each check like a read (`readTimeoutMs`); `undefined`: unbounded. */
   constructor(
@@ -24,12 +27,15 @@ export class ReplayChecks {
    * round trip), else asked. The first answer comes from the check in flight, if one is (shared by every reader
    * of the replica), else from a new one; while the answer falls short and `deadline` (a `performance.now()`
    * time; `-Infinity`: no waiting) has not passed, the replica is asked again, one check at a time shared by all
-   * its waiters, each answering every waiter whose position it covers. A replica whose measured lag exceeds the
-   * time left is not waited for. False on a connection failure (the replica also leaves rotation) or a query
-   * error: the read goes elsewhere.
+   * its waiters, each answering every waiter whose position it covers. A replica is not waited for when its
+   * measured lag exceeds the time left, nor for {@link WAIT_BACKOFF_MS} after a wait for it ran out (it is
+   * further behind than reads may wait: one check, then the primary). False on a connection failure (the
+   * replica also leaves rotation) or a query error: the read goes elsewhere.
    */
   async reach(replica: ReplicaState, required: Position, deadline: number): Promise<boolean> {
     if (known(replica, required)) return true
+    const start = performance.now()
+    const wait = deadline > start && start - replica.waitMissedAt >= WAIT_BACKOFF_MS
     let answered: number | undefined
     for (;;) {
       try {
@@ -40,9 +46,17 @@ export class ReplayChecks {
       }
       // The next answer must come from a newer check: one started after the latest answer's, shared by all.
       answered = replica.checks.latestStartedAt
-      if (known(replica, required)) return true
-      const left = deadline - performance.now()
-      if (left <= 0 || replica.state !== 'up' || replica.pooled || (replica.lag !== undefined && replica.lag.ms > left)) return false
+      if (known(replica, required)) {
+        if (wait) replica.waitMissedAt = -Infinity
+        return true
+      }
+      const now = performance.now()
+      const left = deadline - now
+      if (!wait || replica.state !== 'up' || replica.pooled || (replica.lag !== undefined && replica.lag.ms > left)) return false
+      if (left <= 0) {
+        replica.waitMissedAt = now
+        return false
+      }
       this.waits += 1
     }
   }

@@ -66,6 +66,8 @@ export interface ReplicaState extends ReplicaCandidate {
   incarnation: number
   /** Replay checks of this replica, shared by concurrent readers; the health check's observations count too. */
   readonly checks: FreshQuery<ReplayObservation>
+  /** When a read's wait for this replica to replay its scope's writes last ran out (`sticky.waitMs`; ms, monotonic). */
+  waitMissedAt: number
   reads: number
   failures: number
   /** Reads in flight on it that are given up if it goes down (see {@link ReadInFlight.onAbandon}). */
@@ -162,6 +164,7 @@ export class ReplicaSet {
           this.observeReplay(replica, observed, startedAt)
           return observed
         }),
+        waitMissedAt: -Infinity,
         reads: 0,
         failures: 0,
         reading: new Set(),

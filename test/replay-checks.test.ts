@@ -67,6 +67,27 @@ describe('replay checks', () => {
     expect(link.queries).toBe(4)
   })
 
+  it('after a wait for a replica ran out, reads do not wait for it for a second (one check each), then wait again', async () => {
+    const { link, replica, checks } = setup()
+    const now = vi.spyOn(performance, 'now')
+    let clock = 1_000_000
+    now.mockImplementation(() => clock)
+    const query = link.query.bind(link)
+    link.query = () => {
+      clock += 10 // each check takes 10 ms of the test's clock
+      return query()
+    }
+    expect(await checks.reach(replica, 0x200n, clock + 25)).toBe(false) // 0/100 at every check: gave up
+    expect(link.queries).toBe(3)
+    expect(await checks.reach(replica, 0x200n, clock + 25)).toBe(false)
+    expect(link.queries).toBe(4) // one check, no waiting
+    clock += 1_000
+    link.next = { lsn: '0/200', server: SERVER }
+    expect(await checks.reach(replica, 0x300n, clock + 25)).toBe(false)
+    expect(link.queries).toBe(7) // waits again after the back-off
+    now.mockRestore()
+  })
+
   it('a replica whose measured lag exceeds the time left, or that left rotation, is not waited for', async () => {
     const { link, replica, checks } = setup()
     replica.lag = { ms: 5_000, bytes: 0 }
