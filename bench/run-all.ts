@@ -15,6 +15,7 @@ const benches: { title: string; file: string; node?: string[]; args?: string[] }
   { title: 'Balance: share of reads per replica under 16 workers', file: 'bench/balance.ts' },
   { title: 'Consistency: stale reads and replica share, no stickiness vs window vs LSN', file: 'bench/consistency.ts' },
   { title: 'Failover: kill and restart a replica under load', file: 'bench/failover.ts' },
+  { title: "Raw SQL on replicas: what raw: 'classify' costs a raw query", file: 'bench/raw-classify.ts' },
   { title: 'Consistency on MariaDB (GTID positions)', file: 'bench/consistency.ts', args: ['--engine', 'mariadb'] },
   { title: 'Failover on MariaDB: kill and restart a replica under load', file: 'bench/failover.ts', args: ['--engine', 'mariadb'] },
   { title: 'Bursts: 10x the pool size at once against 2 replicas', file: 'bench/burst.ts' },

@@ -228,6 +228,18 @@ export interface ReadReplicasOptions {
    * @example process.env.DATABASE_URL
    */
   readonly primaryConnection?: string
+  /**
+   * Where raw reads go. `'primary'`: every raw query (as `@prisma/extension-read-replicas` does). `'classify'`
+   * (PostgreSQL): `$queryRaw`, `$queryRawUnsafe` and `$queryRawTyped` go to a replica, like model reads
+   * (read-your-writes, health, failover), when PostgreSQL's own parser (the optional peer `libpg-query`, loaded
+   * on first use) proves the statement a plain read: one `SELECT` (or `VALUES`, `TABLE`), no writable CTE, no
+   * `FOR UPDATE`/`FOR SHARE`, no `SELECT INTO`, and no function outside a list of read-only built-ins (every
+   * other function, including yours, may write). Verdicts are cached per SQL text. `$executeRaw*` always go to
+   * the primary.
+   * @default 'primary'
+   * @example 'classify'
+   */
+  readonly raw?: 'primary' | 'classify'
 }
 
 /** A replica after validation. */
@@ -254,9 +266,10 @@ export interface ResolvedOptions {
   /** Model name -> `'primary'`, a configured replica's name, or a policy (a name `primary` is the primary). */
   readonly rules: ReadonlyMap<string, string | RoutingPolicy>
   readonly primaryConnection: string | undefined
+  readonly raw: 'primary' | 'classify'
 }
 
-const OPTION_KEYS = ['replicas', 'policy', 'sticky', 'onRoute', 'maxLag', 'fallback', 'health', 'readTimeoutMs', 'onHealthChange', 'rules', 'primaryConnection'] as const
+const OPTION_KEYS = ['replicas', 'policy', 'sticky', 'onRoute', 'maxLag', 'fallback', 'health', 'readTimeoutMs', 'onHealthChange', 'rules', 'primaryConnection', 'raw'] as const
 const REPLICA_KEYS = ['client', 'name', 'weight', 'pooled', 'connection'] as const
 const STICKY_KEYS = ['mode', 'windowMs', 'monotonic', 'waitMs'] as const
 const MAX_LAG_KEYS = ['ms', 'bytes'] as const
@@ -453,12 +466,13 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     }
     seen.add(replica.name)
   }
-  const { fallback = 'primary', readTimeoutMs = 10_000, onHealthChange } = options
+  const { fallback = 'primary', readTimeoutMs = 10_000, onHealthChange, raw = 'primary' } = options
   checkFunction('onRoute', onRoute)
   checkFunction('onHealthChange', onHealthChange)
   if (fallback !== 'primary' && fallback !== 'error') {
     fail('fallback', `Expected \`fallback\` to be \`primary\` or \`error\`, got ${describeValue(fallback)}`)
   }
+  if (raw !== 'primary' && raw !== 'classify') fail('raw', `Expected \`raw\` to be \`primary\` or \`classify\`, got ${describeValue(raw)}`)
   return {
     replicas: resolved,
     policy: resolvePolicy(options.policy),
@@ -471,5 +485,6 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     onHealthChange: onHealthChange as ResolvedOptions['onHealthChange'],
     rules: resolveRules(options.rules, resolved),
     primaryConnection: checkConnection('primaryConnection', options.primaryConnection),
+    raw: raw as 'primary' | 'classify',
   }
 }

@@ -86,13 +86,13 @@ export class ReplicaReader {
     return this.replay.confirmed(replica, incarnation, endedAt)
   }
 
-  /** Routes one read: decided (src/read-plan.ts), then executed here. */
-  read(model: string, params: ReadRequest): Promise<unknown> {
+  /** Routes one read (`model` `undefined`: a raw read): decided (src/read-plan.ts), then executed here. */
+  read(model: string | undefined, params: ReadRequest): Promise<unknown> {
     return this.planner.read(model, params.operation, (plan) => this.execute(model, params, plan))
   }
 
   /** Runs `plan` for a read of `model`. */
-  execute(model: string, params: ReadRequest, plan: ReadPlan): Promise<unknown> {
+  execute(model: string | undefined, params: ReadRequest, plan: ReadPlan): Promise<unknown> {
     if (plan.target === 'primary') {
       if (plan.reason === 'fallback') return this.toPrimary(model, params, 'fallback', undefined, plan.watched)
       this.router.report.route(model, params.operation, plan.reason, undefined, plan.sticky)
@@ -105,7 +105,7 @@ export class ReplicaReader {
   }
 
   /** After a failure of a read on the plan's replica: once on another of its candidates, then the primary. */
-  private async afterFailure(error: unknown, model: string, params: ReadRequest, plan: ReplicaPlan): Promise<unknown> {
+  private async afterFailure(error: unknown, model: string | undefined, params: ReadRequest, plan: ReplicaPlan): Promise<unknown> {
     const { replica, watched, confirm } = plan
     if (!this.router.set.failedBy(replica, error)) throw error
     this.router.report.retries += 1
@@ -123,7 +123,7 @@ export class ReplicaReader {
     return await this.toPrimary(model, params, 'retry', failure, watched)
   }
 
-  private async toPrimary(model: string, params: ReadRequest, reason: 'fallback' | 'retry', failure: unknown, watched: ScopeState | undefined): Promise<unknown> {
+  private async toPrimary(model: string | undefined, params: ReadRequest, reason: 'fallback' | 'retry', failure: unknown, watched: ScopeState | undefined): Promise<unknown> {
     if (reason === 'fallback') this.router.report.fallbacks += 1
     if (this.options.fallback === 'error') {
       throw new NoReplicaAvailableError(model, params.operation, this.router.set.states(), failure === undefined ? undefined : { cause: failure })
@@ -133,7 +133,7 @@ export class ReplicaReader {
   }
 
   /** A read whose replica could not be confirmed (see ReplayChecks.confirmed), done again on the primary. */
-  private redoOnPrimary(model: string, params: ReadRequest, watched: ScopeState | undefined): Promise<unknown> {
+  private redoOnPrimary(model: string | undefined, params: ReadRequest, watched: ScopeState | undefined): Promise<unknown> {
     this.router.report.unconfirmed += 1
     this.router.report.route(model, params.operation, 'sticky', undefined, 'lsn')
     return this.router.primaryRead(onPrimary(params), watched)
@@ -145,7 +145,7 @@ export class ReplicaReader {
    */
   private attempt(
     replica: ReplicaState,
-    model: string,
+    model: string | undefined,
     params: ReadRequest,
     onFailure: ((error: unknown) => Promise<unknown>) | undefined,
     watched: ScopeState | undefined,
@@ -153,8 +153,8 @@ export class ReplicaReader {
   ): Promise<unknown> {
     const actions = this.actionsOf(replica)
     // Looked up even for a request: a replica's client without the model (another schema) is named as such.
-    const run = actions.get(model, params.operation)
-    if (!run) return Promise.reject(new ReplicaModelError(replica.name, model, params.operation))
+    const run = model === undefined ? actions.raw(params.operation) : actions.get(model, params.operation)
+    if (!run) return Promise.reject(new ReplicaModelError(replica.name, model ?? '', params.operation))
     const request = actions.executesRequests ? params.request : undefined
     // A request run directly is unpacked by the replica's client (its fluent path is part of it).
     const path = request ? undefined : params.path

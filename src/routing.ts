@@ -4,7 +4,8 @@
  * (src/replica-reader.ts), all on the router's own connections (src/router-connections.ts). Knows nothing of
  * Prisma's extension API; src/read-replicas.ts puts these parts behind it.
  */
-import { ReplicaRouterError, TimeoutError } from './errors/index.js'
+import { InvalidOptionError, ReplicaRouterError, TimeoutError } from './errors/index.js'
+import { SqlClassifier } from './raw-sql/classify-sql.js'
 import { connectionIdleMs, HealthMonitor } from './health-monitor.js'
 import type { Dialect } from './dialects/dialect.js'
 import { mysqlFamily } from './dialects/mysql-family.js'
@@ -22,6 +23,8 @@ export interface Routing {
   readonly router: Router
   readonly monitor: HealthMonitor
   readonly reader: ReplicaReader
+  /** `raw: 'classify'`: the classifier of raw reads, and its parser's loading (begun at construction). */
+  readonly raw: { readonly classifier: SqlClassifier; readonly loaded: Promise<void> } | undefined
 }
 
 /**
@@ -50,5 +53,17 @@ export function createRouting(options: ResolvedOptions, primary: PrismaClientLik
   const router = new Router(options, primaryLsn, (r) => linkTo(r.client, `replica \`${r.name}\``, idleMs, r.connection), dialect)
   const monitor = new HealthMonitor(router, primaryLink, options)
   const reader = new ReplicaReader(router, options, (replica) => monitor.alive(replica))
-  return { router, monitor, reader }
+  return { router, monitor, reader, raw: options.raw === 'classify' ? rawClassifier(dialect) : undefined }
+}
+
+/** `raw: 'classify'`: PostgreSQL only; the parser starts loading now, so that the first raw read does not wait. */
+function rawClassifier(dialect: Dialect): NonNullable<Routing['raw']> {
+  if (dialect.name !== 'postgresql') {
+    throw new InvalidOptionError('raw', "`raw: 'classify'` parses PostgreSQL's SQL only; this client's adapter is MariaDB / MySQL: use `raw: 'primary'`")
+  }
+  const classifier = new SqlClassifier()
+  const loaded = classifier.load()
+  // A missing parser is reported by the first raw read (a typed error), never as an unhandled rejection.
+  loaded.catch(() => undefined)
+  return { classifier, loaded }
 }

@@ -43,6 +43,7 @@ describe('option validation: a typed error with an exact message, at constructio
       'replicas[0].connection',
       'Expected `replicas[0].connection` to be a `mysql://` or `mariadb://` connection URL, got a string of 26 characters',
     ],
+    [{ replicas: [fakeClient()], raw: 'replica' }, 'raw', 'Expected `raw` to be `primary` or `classify`, got `replica` (string)'],
     [{ replicas: [fakeClient()], primaryConnection: 42 }, 'primaryConnection', 'Expected `primaryConnection` to be a `mysql://` or `mariadb://` connection URL, got `42` (number)'],
     [
       { replicas: [fakeClient()], primaryConnection: 'mysql://u:se cret@h:99999/db' },
@@ -71,7 +72,7 @@ describe('option validation: a typed error with an exact message, at constructio
     [
       { replicas: [fakeClient()], replica: [] },
       'replica',
-      'Unknown option `replica`; expected one of: `replicas`, `policy`, `sticky`, `onRoute`, `maxLag`, `fallback`, `health`, `readTimeoutMs`, `onHealthChange`, `rules`, `primaryConnection`',
+      'Unknown option `replica`; expected one of: `replicas`, `policy`, `sticky`, `onRoute`, `maxLag`, `fallback`, `health`, `readTimeoutMs`, `onHealthChange`, `rules`, `primaryConnection`, `raw`',
     ],
     [null, 'options', 'Expected options to be an object with `replicas`, got `null`'],
     [{ replicas: [{ client: fakeClient(), name: 'primary' }] }, 'replicas[0].name', '`primary` is reserved for the primary: choose another replica name'],

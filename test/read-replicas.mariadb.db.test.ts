@@ -3,7 +3,7 @@
  * replicas paused (`STOP SLAVE SQL_THREAD`), so only the primary has fresh rows.
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
-import { isReadOnlyTransactionError, isReplicaWriteError } from '../src/index.ts'
+import { InvalidOptionError, isReadOnlyTransactionError, isReplicaWriteError } from '../src/index.ts'
 import { healMariaReplicas, mariadb, newMariaClient, requireMariadb, routedMariaClient } from './support/mariadb.ts'
 
 afterEach(healMariaReplicas)
@@ -92,6 +92,12 @@ describe('MariaDB: routing, proven by data', () => {
       .$transaction(async (tx) => await tx.user.create({ data: { email: unique('ro-refused') } }))
       .catch((e: unknown) => e)
     expect(isReadOnlyTransactionError(refused)).toBe(true)
+  })
+
+  it("raw: 'classify' (PostgreSQL's parser) is refused on MariaDB with a typed error at construction", (ctx) => {
+    const cluster = requireMariadb(ctx)
+    expect(() => routedMariaClient(cluster, { raw: 'classify' })).toThrow(InvalidOptionError)
+    expect(() => routedMariaClient(cluster, { raw: 'classify' })).toThrow(/PostgreSQL's SQL only/)
   })
 
   it('the fluent API returns exactly what a plain client returns', async (ctx) => {

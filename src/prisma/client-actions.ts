@@ -1,5 +1,5 @@
 import { modelProperty } from './operations.js'
-import { executesRequests, recordsCallSites } from './internals.js'
+import { callRaw, executesRequests, recordsCallSites } from './internals.js'
 
 /** A model action of a Prisma client (`client.user.findMany`): called with the query's arguments. */
 export type ModelAction = (args: unknown) => PromiseLike<unknown>
@@ -23,6 +23,11 @@ export class ClientActions {
   constructor(readonly client: object) {
     this.recordsCallSites = recordsCallSites(client)
     this.executesRequests = executesRequests(client)
+  }
+
+  /** The client's raw query method `operation` (`$queryRaw`, …), called with the query's arguments. */
+  raw(operation: string): ModelAction {
+    return (args) => callRaw(this.client, operation, args)
   }
 
   /** `client[model][operation]`, or `undefined` when the client has no such model or operation. */

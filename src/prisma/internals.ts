@@ -167,6 +167,25 @@ export function callRaw(client: object, operation: string, args: unknown): Promi
   return Array.isArray(args) ? method.apply(client, args) : method.call(client, args)
 }
 
+/**
+ * The SQL text of a raw read as a query extension receives it, or `undefined` when its shape is not one this
+ * version of Prisma is known to use: `$queryRawUnsafe` gets `[sql, ...values]`; `$queryRaw` a `Sql` object
+ * (`strings` between `values`; PostgreSQL placeholders `$1`, `$2`, … as Prisma sends them); `$queryRawTyped` a
+ * `TypedSql` (its `sql`). Canary: test/prisma/internals.db.test.ts.
+ */
+export function rawSqlText(operation: string, args: unknown): string | undefined {
+  if (operation === '$queryRawUnsafe') return Array.isArray(args) && typeof args[0] === 'string' ? args[0] : undefined
+  if (typeof args !== 'object' || args === null) return undefined
+  if (operation === '$queryRawTyped') {
+    const sql: unknown = (args as { sql?: unknown }).sql
+    return typeof sql === 'string' ? sql : undefined
+  }
+  if (operation !== '$queryRaw') return undefined
+  const strings: unknown = (args as { strings?: unknown }).strings
+  if (!Array.isArray(strings) || !strings.every((part) => typeof part === 'string')) return undefined
+  return strings.reduce((text, part, i) => `${text}$${String(i)}${part}`)
+}
+
 /** The relation names of a fluent-API call (`findUnique(...).posts()` -> `['posts']`), or `undefined`. */
 export function fluentPath(params: object): readonly string[] | undefined {
   const dataPath = internalParams(params).dataPath

@@ -4,11 +4,12 @@
  * path (src/prisma/fast-reads.ts) routes through the same functions.
  */
 import type { ModelShapes } from './internals.js'
-import { fluentPath, isInTransaction, requestOf, tracingEnabled, withTransactionWrapper } from './internals.js'
+import { fluentPath, isInTransaction, rawSqlText, requestOf, tracingEnabled, withTransactionWrapper } from './internals.js'
 import { forClientWithout, ROW_OPERATIONS } from './computed-fields.js'
 import type { PrimaryOnly, RouteRead } from './fast-reads.js'
 import { READ_OPERATIONS } from './operations.js'
 import type { AnyClient, QueryParams } from './types.js'
+import { sqlstateOf } from '../connection-error.js'
 import type { Router } from '../router.js'
 import type { Routing } from '../routing.js'
 
@@ -44,7 +45,8 @@ export function inTransaction(router: Router, params: QueryParams): Promise<unkn
  * read to the reader (decided, then executed with failover). `shapes`: computed fields of the extensions under
  * the router, which a replica's client asks for by the fields they need.
  */
-export function routeQuery({ router, monitor, reader }: Routing, params: QueryParams, shapes: ModelShapes | undefined): Promise<unknown> {
+export function routeQuery(routing: Routing, params: QueryParams, shapes: ModelShapes | undefined): Promise<unknown> {
+  const { router, monitor, reader } = routing
   const { model, operation } = params
   monitor.ensureStarted()
   if (isInTransaction(params)) {
@@ -52,6 +54,7 @@ export function routeQuery({ router, monitor, reader }: Routing, params: QueryPa
     return inTransaction(router, params)
   }
   if (model === undefined) {
+    if (routing.raw && RAW_READS.has(operation)) return routeRaw(routing, routing.raw, params)
     router.report.route(model, operation, 'raw')
     return trackWrite(router, params.query(params.args))
   }
@@ -62,6 +65,33 @@ export function routeQuery({ router, monitor, reader }: Routing, params: QueryPa
   const args = params.args
   const replicaArgs = shapes && ROW_OPERATIONS.has(operation) ? forClientWithout(args, model, shapes) : args
   return reader.read(model, { operation, args, query: params.query, path: fluentPath(params), replicaArgs, request: requestOf(params) })
+}
+
+/** Raw queries that may read only: with `raw: 'classify'`, they go to a replica when their SQL is a plain read. */
+const RAW_READS = new Set(['$queryRaw', '$queryRawUnsafe', '$queryRawTyped'])
+
+/**
+ * `raw: 'classify'`: a raw read whose SQL the parser proves a plain read goes to the reader, as a model read does
+ * (read-your-writes, health, failover); any other raw query to the primary, tracked as a write. A replica that
+ * refuses it as a write (SQLSTATE 25006: a view or an operator calling a writing function, which the text does
+ * not show) has run nothing: it is done on the primary, and that text goes to the primary from then on.
+ */
+async function routeRaw({ router, reader }: Routing, raw: NonNullable<Routing['raw']>, params: QueryParams): Promise<unknown> {
+  const { operation } = params
+  const text = rawSqlText(operation, params.args)
+  if (!raw.classifier.ready) await raw.loaded
+  if (text === undefined || !raw.classifier.classify(text).replica) {
+    router.report.route(undefined, operation, 'raw')
+    return await trackWrite(router, params.query(params.args))
+  }
+  try {
+    return await reader.read(undefined, { operation, args: params.args, query: params.query, path: undefined, replicaArgs: params.args, request: requestOf(params) })
+  } catch (error) {
+    if (sqlstateOf(error) !== '25006') throw error
+    raw.classifier.demote(text, 'refused by a replica (25006)')
+    router.report.route(undefined, operation, 'raw')
+    return await trackWrite(router, params.query(params.args))
+  }
 }
 
 /** The fast path's reads (src/prisma/fast-reads.ts), routed by the reader. `under`: the client under the router. */

@@ -170,6 +170,17 @@ export class SqlClassifier {
     return verdict
   }
 
+  /**
+   * Sends `sql` to the primary from now on: a replica refused it as a write (SQLSTATE 25006), which the text
+   * could not show (a view or an operator that calls a writing function).
+   */
+  demote(sql: string, reason: string): void {
+    if (sql.length > this.#maxCachedLength || this.#cacheEntries === 0) return
+    this.#cache.delete(sql)
+    if (this.#cache.size >= this.#cacheEntries) this.#cache.delete(this.#cache.keys().next().value as string)
+    this.#cache.set(sql, primary(reason))
+  }
+
   #verdict(parser: SqlParser, sql: string): RawVerdict {
     let tree: unknown
     try {

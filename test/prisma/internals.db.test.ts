@@ -8,6 +8,7 @@ import { PrismaMariaDb } from '@prisma/adapter-mariadb'
 import { PrismaPg } from '@prisma/adapter-pg'
 import { PrismaClient as MariaClient } from '../../generated/mysql/client.ts'
 import { PrismaClient } from '../../generated/prisma/client.ts'
+import { makeTypedQueryFactory } from '@prisma/client/runtime/client'
 import pg from 'pg'
 import {
   executeRequest,
@@ -22,6 +23,7 @@ import {
   modelRequest,
   pgSettingsOf,
   queryCallbacksOf,
+  rawSqlText,
   runRequest,
   runsRequests,
   recordsCallSites,
@@ -325,5 +327,33 @@ describe('$transaction through a client extension (withTransactionWrapper)', () 
     await routed.$transaction([routed.user.count()])
     expect(calls).toEqual(['begin', 'callback', 'settled', 'begin', 'settled'])
     expect(inTransaction).toEqual(['User.count', 'User.count'])
+  })
+})
+
+describe('the SQL text of a raw read, as a query extension receives it (rawSqlText: raw: classify parses it)', () => {
+  it('$queryRaw (a Sql object: strings between values), $queryRawUnsafe ([sql, ...values]), $queryRawTyped (TypedSql)', async () => {
+    const seen: [string, string | undefined][] = []
+    const client = newClient(topology.primaryUrl).$extends({
+      query: {
+        $allOperations({ operation, args, query }) {
+          seen.push([operation, rawSqlText(operation, args)])
+          return query(args)
+        },
+      },
+    })
+    try {
+      await client.$queryRaw`SELECT ${1}::int AS a, ${'x'}::text AS b`
+      await client.$queryRawUnsafe('SELECT $1::int AS a', 5)
+      await client.$queryRawTyped(makeTypedQueryFactory('SELECT $1::int AS a')(7) as never)
+      await client.$executeRawUnsafe('SELECT 1')
+    } finally {
+      await client.$disconnect()
+    }
+    expect(seen).toEqual([
+      ['$queryRaw', 'SELECT $1::int AS a, $2::text AS b'],
+      ['$queryRawUnsafe', 'SELECT $1::int AS a'],
+      ['$queryRawTyped', 'SELECT $1::int AS a'],
+      ['$executeRawUnsafe', undefined],
+    ])
   })
 })
