@@ -7,6 +7,15 @@
 import { covers, type Position } from './position.js'
 import type { ReadDeadlines } from './read-deadlines.js'
 import type { ReplicaSet, ReplicaState } from './replica-set.js'
+import { tick } from './scope.js'
+
+/** Longest pause between two checks of a replica that a read waits for (ms). */
+const MAX_POLL_MS = 8
+
+const pause = (ms: number) =>
+  new Promise<void>((resolve) => {
+    setTimeout(resolve, ms)
+  })
 
 /** After a wait for a replica ran out, reads do not wait for it again for this long (ms). */
 export const WAIT_BACKOFF_MS = 1000
@@ -25,31 +34,36 @@ export class ReplayChecks {
   /**
    * Whether `replica` has replayed `required`, so that a read there sees the scope's writes: known already (no
    * round trip), else asked. The first answer comes from the check in flight, if one is (shared by every reader
-   * of the replica), else from a new one; while the answer falls short and `deadline` (a `performance.now()`
-   * time; `-Infinity`: no waiting) has not passed, the replica is asked again, one check at a time shared by all
-   * its waiters, each answering every waiter whose position it covers. A replica is not waited for when its
-   * measured lag exceeds the time left, nor for {@link WAIT_BACKOFF_MS} after a wait for it ran out (it is
-   * further behind than reads may wait: one check, then the primary). False on a connection failure (the
-   * replica also leaves rotation) or a query error: the read goes elsewhere.
+   * of the replica), else from a new one; an answer that falls short from a check that started before this call
+   * is followed by one that started after it (a check older than the read proves little). While the answer
+   * still falls short and `deadline` (a `performance.now()` time; `-Infinity`: no waiting) has not passed, the
+   * replica is asked again after a pause (1, 2, 4, then every {@link MAX_POLL_MS} ms), one check at a time
+   * shared by all its waiters, each answering every waiter whose position it covers. A replica is not waited
+   * for when its measured lag exceeds the time left, nor for {@link WAIT_BACKOFF_MS} after a wait for it ran
+   * out (it is further behind than reads may wait: one check, then the primary). False on a connection failure
+   * (the replica also leaves rotation) or a query error: the read goes elsewhere.
    */
   async reach(replica: ReplicaState, required: Position, deadline: number): Promise<boolean> {
     if (known(replica, required)) return true
+    const calledAt = tick()
     const start = performance.now()
     const wait = deadline > start && start - replica.waitMissedAt >= WAIT_BACKOFF_MS
-    let answered: number | undefined
+    let since: number | undefined
+    let polls = 0
     for (;;) {
       try {
-        await this.timed(answered === undefined ? replica.checks.next() : replica.checks.after(answered))
+        await this.timed(since === undefined ? replica.checks.next() : replica.checks.after(since))
       } catch (error) {
         this.set.failedBy(replica, error)
         return false
       }
-      // The next answer must come from a newer check: one started after the latest answer's, shared by all.
-      answered = replica.checks.latestStartedAt
       if (known(replica, required)) {
         if (wait) replica.waitMissedAt = -Infinity
         return true
       }
+      // The next answer must come from a newer check: one started after the latest answer's, shared by all.
+      since = replica.checks.latestStartedAt
+      if (since < calledAt) continue // that check started before this read asked: one fresh check first
       const now = performance.now()
       const left = deadline - now
       if (!wait || replica.state !== 'up' || replica.pooled || (replica.lag !== undefined && replica.lag.ms > left)) return false
@@ -58,6 +72,7 @@ export class ReplayChecks {
         return false
       }
       this.waits += 1
+      await pause(Math.min(2 ** polls++, MAX_POLL_MS, left))
     }
   }
 

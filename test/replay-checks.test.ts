@@ -38,6 +38,31 @@ describe('replay checks', () => {
     expect(checks.waits).toBe(0)
   })
 
+  it('an answer that falls short from a check in flight since before the read asked is followed by a fresh check', async () => {
+    const { link, replica, checks } = setup()
+    let release: () => void = () => undefined
+    const query = link.query.bind(link)
+    link.query = () => {
+      const answer = query()
+      return link.queries === 1
+        ? new Promise(
+            (resolve) =>
+              (release = () => {
+                resolve(answer)
+              }),
+          )
+        : answer
+    }
+    const older = checks.reach(replica, 0x100n, -Infinity) // a check in flight, answering 0/100
+    link.next = { lsn: '0/100', server: SERVER }
+    const reading = checks.reach(replica, 0x200n, -Infinity) // the write's position, learned after it started
+    link.next = { lsn: '0/200', server: SERVER }
+    release()
+    expect(await older).toBe(true)
+    expect(await reading).toBe(true) // 0/100 from the older check; then a fresh one: 0/200
+    expect(link.queries).toBe(2)
+  })
+
   it('with a deadline, a replica that falls short is asked again until it has replayed the position', async () => {
     const { link, replica, checks } = setup()
     const answers = ['0/100', '0/180', '0/220']
@@ -86,6 +111,15 @@ describe('replay checks', () => {
     expect(await checks.reach(replica, 0x300n, clock + 25)).toBe(false)
     expect(link.queries).toBe(7) // waits again after the back-off
     now.mockRestore()
+  })
+
+  it('a read that waits asks again after a pause (1, 2, 4, then every 8 ms), not back to back', async () => {
+    const { link, replica, checks } = setup()
+    const started = performance.now()
+    expect(await checks.reach(replica, 0x200n, started + 100)).toBe(false) // 0/100 at every check
+    // Back to back, a loopback check every ~0.1 ms would be ~1,000 checks in 100 ms.
+    console.info(`a 100 ms wait for a replica that never gets there: ${String(link.queries)} checks`)
+    expect(link.queries).toBeLessThan(30)
   })
 
   it('a replica whose measured lag exceeds the time left, or that left rotation, is not waited for', async () => {

@@ -1,8 +1,9 @@
 import { ReplicaRouterError, isRouterErrorNamed } from './replica-router-error.js'
 
 /**
- * A write (a model write such as `create`, or `$executeRaw`) inside a read-only transaction
- * (`prisma.$replica().$transaction(fn)`). Thrown before any network I/O; the transaction then rolls back.
+ * A write inside a read-only transaction (`prisma.$replica().$transaction(fn)`): a model write such as `create`,
+ * `$executeRaw`, or a raw query that is not provably a plain read. Thrown before any network I/O; the
+ * transaction then rolls back.
  */
 export class ReadOnlyTransactionError extends ReplicaRouterError {
   override name = 'ReadOnlyTransactionError'
@@ -11,10 +12,11 @@ export class ReadOnlyTransactionError extends ReplicaRouterError {
   /** Operation, e.g. `create` or `$executeRaw`. */
   readonly operation: string
 
-  constructor(model: string | undefined, operation: string) {
+  constructor(model: string | undefined, operation: string, why?: string) {
     super(
-      `Cannot run \`${model === undefined ? operation : `${model}.${operation}`}\` in a read-only transaction ($replica().$transaction): ` +
-        'it reads one snapshot and writes nothing. Write through the client itself or `$primary()`.',
+      `Cannot run \`${model === undefined ? operation : `${model}.${operation}`}\` in a read-only transaction ($replica().$transaction)` +
+        (why === undefined ? '' : ` (not provably a plain read: ${why})`) +
+        ': it reads one snapshot and writes nothing. Write through the client itself or `$primary()`.',
     )
     this.model = model
     this.operation = operation

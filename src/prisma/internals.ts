@@ -25,6 +25,7 @@
  * client from that client (so every extension applies inside the transaction).
  */
 import { Prisma } from '@prisma/client/extension'
+import { Sql } from '@prisma/client/runtime/client'
 import { ReplicaRouterError } from '../errors/index.js'
 
 interface InternalParams {
@@ -184,6 +185,17 @@ export function rawSqlText(operation: string, args: unknown): string | undefined
   const strings: unknown = (args as { strings?: unknown }).strings
   if (!Array.isArray(strings) || !strings.every((part) => typeof part === 'string')) return undefined
   return strings.reduce((text, part, i) => `${text}$${String(i)}${part}`)
+}
+
+/**
+ * The SQL text a raw read method of a client (`$queryRaw`, `$queryRawUnsafe`, `$queryRawTyped`) will send, from
+ * the arguments it is called with (a tagged template's strings and values, nested `Prisma.sql` fragments
+ * flattened as Prisma does; an `Sql` object; `[sql, ...values]`; a `TypedSql`). Canary: test/prisma/internals.db.test.ts.
+ */
+export function rawCallText(operation: string, args: readonly unknown[]): string | undefined {
+  const [first, ...values] = args
+  if (operation === '$queryRaw' && Array.isArray(first) && 'raw' in first) return rawSqlText(operation, new Sql(first as string[], values))
+  return rawSqlText(operation, operation === '$queryRawUnsafe' ? args : first)
 }
 
 /** The relation names of a fluent-API call (`findUnique(...).posts()` -> `['posts']`), or `undefined`. */

@@ -14,6 +14,9 @@ import { ReadInFlight, type ReplicaState } from '../replica-set.js'
 import type { Routing } from '../routing.js'
 import { tick } from '../scope.js'
 import { READ_OPERATIONS } from './operations.js'
+import { rawCallText } from './internals.js'
+import { trackWrite } from './route-query.js'
+import { SqlClassifier } from '../raw-sql/classify-sql.js'
 import type { AnyClient } from './types.js'
 
 /** A transaction client, as far as this module uses it. */
@@ -63,8 +66,15 @@ function prismaOptions(options: unknown, engine: 'postgresql' | 'mysql'): Record
   return engine === 'mysql' ? { ...rest, isolationLevel: 'RepeatableRead' } : rest
 }
 
-/** `tx` with every write refused before the network: model writes and `$executeRaw*`. */
-function readOnlyClient(tx: AnyClient): AnyClient {
+/** Raw queries that may only read; inside a read-only transaction, each is classified before it is sent. */
+const RAW_READS = new Set(['$queryRaw', '$queryRawUnsafe', '$queryRawTyped'])
+
+/**
+ * `tx` with every write refused before the network: model writes, `$executeRaw*`, and raw reads that the SQL
+ * classifier (src/raw-sql/, PostgreSQL) does not prove plain reads — `COMMIT`, `SET TRANSACTION READ WRITE`,
+ * DML in disguise — or every raw query where there is no classifier (MariaDB/MySQL, or `libpg-query` absent).
+ */
+function readOnlyClient(tx: AnyClient, classifier: SqlClassifier | undefined): AnyClient {
   const delegates = new Map<string, object>()
   return new Proxy(tx, {
     get(target, property, receiver) {
@@ -75,6 +85,20 @@ function readOnlyClient(tx: AnyClient): AnyClient {
           throw new ReadOnlyTransactionError(undefined, property)
         }
       }
+      if (RAW_READS.has(property) && typeof value === 'function') {
+        return (...args: unknown[]) => {
+          const text = rawCallText(property, args)
+          const verdict = text === undefined || !classifier ? undefined : classifier.classify(text)
+          if (!verdict?.replica) {
+            throw new ReadOnlyTransactionError(
+              undefined,
+              property,
+              verdict ? verdict.reason : classifier ? 'SQL text not recognised' : 'no SQL parser (install `libpg-query`; PostgreSQL only)',
+            )
+          }
+          return Reflect.apply(value as (...a: unknown[]) => unknown, receiver, args)
+        }
+      }
       if (!isModelDelegate(property, value)) return value
       let delegate = delegates.get(property)
       if (!delegate) delegates.set(property, (delegate = readOnlyDelegate(property, value)))
@@ -83,9 +107,12 @@ function readOnlyClient(tx: AnyClient): AnyClient {
   })
 }
 
-/** A model delegate (`tx.user`): a lower-case property with `findMany`; not `$` methods or Prisma's `_` internals. */
+/**
+ * A model delegate (`tx.user`, and the `tx.User` alias Prisma also exposes): an object with `findMany`; not a
+ * `$` method or one of Prisma's `_` internals.
+ */
 function isModelDelegate(property: string, value: unknown): value is object {
-  return /^[a-z]/.test(property) && typeof value === 'object' && value !== null && typeof (value as { findMany?: unknown }).findMany === 'function'
+  return !/^[$_]/.test(property) && typeof value === 'object' && value !== null && typeof (value as { findMany?: unknown }).findMany === 'function'
 }
 
 function readOnlyDelegate(model: string, delegate: object): object {
@@ -125,20 +152,44 @@ export class ReadOnlyTransactions {
       throw new InvalidOptionError('fn', 'Expected `$replica().$transaction` to be given a function (interactive transaction); a batch of queries is not a read-only transaction')
     const given = prismaOptions(options, router.dialect.name)
     monitor.ensureStarted()
-    if (named) {
-      router.report.route(undefined, '$transaction', 'forced-replica', named.name)
-      return this.onReplica(named, fn, given, false).catch((error: unknown) => {
-        throw error instanceof NotStarted ? error.cause : error
-      })
-    }
-    return reader.decide(undefined, '$transaction', (plan) => this.execute(plan, fn, given))
+    return this.classifier().then((classifier) => {
+      if (named) {
+        router.report.route(undefined, '$transaction', 'forced-replica', named.name)
+        return this.onReplica(named, fn, given, false, classifier).catch((error: unknown) => {
+          throw error instanceof NotStarted ? error.cause : error
+        })
+      }
+      return reader.decide(undefined, '$transaction', (plan) => this.execute(plan, fn, given, classifier))
+    })
   }
 
-  private async execute(plan: ReadPlan, fn: (tx: AnyClient) => Promise<unknown>, given: Record<string, unknown>): Promise<unknown> {
+  private parser: Promise<SqlClassifier | undefined> | undefined
+
+  /**
+   * The SQL classifier raw reads inside read-only transactions are checked with: `raw: 'classify'`'s, else one
+   * loaded on first use where `libpg-query` is installed (PostgreSQL); `undefined` (every raw query refused)
+   * on MariaDB/MySQL or without it.
+   */
+  private classifier(): Promise<SqlClassifier | undefined> {
+    const { router, raw } = this.routing
+    if (raw) return raw.loaded.then(() => raw.classifier).catch(() => undefined)
+    if (router.dialect.name !== 'postgresql') return Promise.resolve(undefined)
+    return (this.parser ??= (async () => {
+      const classifier = new SqlClassifier()
+      try {
+        await classifier.load()
+        return classifier
+      } catch {
+        return undefined
+      }
+    })())
+  }
+
+  private async execute(plan: ReadPlan, fn: (tx: AnyClient) => Promise<unknown>, given: Record<string, unknown>, classifier: SqlClassifier | undefined): Promise<unknown> {
     const { router } = this.routing
     if (plan.target === 'primary') {
       router.report.route(undefined, '$transaction', plan.reason, undefined, plan.sticky)
-      return await this.onPrimary(fn, given, plan.watched)
+      return await this.onPrimary(fn, given, classifier)
     }
     const { watched, confirm } = plan
     let replica: ReplicaState | undefined = plan.replica
@@ -147,7 +198,7 @@ export class ReadOnlyTransactions {
       router.report.route(undefined, '$transaction', reason, replica.name)
       if (watched) router.readingOn(watched, replica)
       try {
-        return await this.onReplica(replica, fn, given, confirm, watched)
+        return await this.onReplica(replica, fn, given, confirm, classifier, watched)
       } catch (error) {
         if (!(error instanceof NotStarted)) throw error
         // Not started: a connection failure takes the replica out of rotation, then another may take it; an
@@ -159,16 +210,21 @@ export class ReadOnlyTransactions {
       }
     }
     router.report.route(undefined, '$transaction', 'retry')
-    return await this.onPrimary(fn, given, watched)
+    return await this.onPrimary(fn, given, classifier)
   }
 
-  private onPrimary(fn: (tx: AnyClient) => Promise<unknown>, given: Record<string, unknown>, watched: Parameters<Routing['router']['primaryRead']>[1]): Promise<unknown> {
+  /**
+   * On the primary, `READ ONLY` too. Tracked as a write, whether it commits or fails: the scope's later reads
+   * (and, for monotonic reads, reads after what it saw) need the primary's position after it, as after a read
+   * there; and were anything to get past the refusals, read-your-writes would still hold.
+   */
+  private onPrimary(fn: (tx: AnyClient) => Promise<unknown>, given: Record<string, unknown>, classifier: SqlClassifier | undefined): Promise<unknown> {
     const mode = this.routing.router.dialect.name === 'postgresql' ? POSTGRESQL_MODE : undefined
     const transaction = (this.under as unknown as TransactionRunner).$transaction(async (tx) => {
       if (mode) await tx.$executeRawUnsafe(mode)
-      return await fn(readOnlyClient(tx))
+      return await fn(readOnlyClient(tx, classifier))
     }, given)
-    return this.routing.router.primaryRead(Promise.resolve(transaction), watched)
+    return trackWrite(this.routing.router, transaction)
   }
 
   /**
@@ -181,6 +237,7 @@ export class ReadOnlyTransactions {
     fn: (tx: AnyClient) => Promise<unknown>,
     given: Record<string, unknown>,
     confirm: boolean,
+    classifier: SqlClassifier | undefined,
     watched?: Parameters<Routing['router']['servedBy']>[0],
   ): Promise<unknown> {
     const { router, reader } = this.routing
@@ -196,16 +253,18 @@ export class ReadOnlyTransactions {
           if (!(await reader.confirmed(replica, incarnation, tick()))) throw new NotStarted(new Error(`replica \`${replica.name}\` could not be confirmed`))
         }
         progress.started = true
-        return await fn(readOnlyClient(tx))
+        return await fn(readOnlyClient(tx, classifier))
       }, given)
       read.end(true)
-      if (watched) router.servedBy(watched, replica, tick())
       return result
     } catch (error) {
       read.end(false)
       if (progress.started || error instanceof NotStarted) throw error
       // Before the callback: a failure to connect or begin (a connection-level cause) or of the mode statement.
       throw new NotStarted(error)
+    } finally {
+      // Whatever the callback read there bounds the scope's later reads, whether it returned or threw.
+      if (watched && progress.started) router.servedBy(watched, replica, tick())
     }
   }
 }

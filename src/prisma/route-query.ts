@@ -73,8 +73,9 @@ const RAW_READS = new Set(['$queryRaw', '$queryRawUnsafe', '$queryRawTyped'])
 /**
  * `raw: 'classify'`: a raw read whose SQL the parser proves a plain read goes to the reader, as a model read does
  * (read-your-writes, health, failover); any other raw query to the primary, tracked as a write. A replica that
- * refuses it as a write (SQLSTATE 25006: a view or an operator calling a writing function, which the text does
- * not show) has run nothing: it is done on the primary, and that text goes to the primary from then on.
+ * refuses it (SQLSTATE 25006: a view or an operator calling a writing function, which the text does not show;
+ * 0A000: an unlogged table) has run nothing: it is done on the primary, and that text goes to the primary from
+ * then on.
  */
 async function routeRaw({ router, reader }: Routing, raw: NonNullable<Routing['raw']>, params: QueryParams): Promise<unknown> {
   const { operation } = params
@@ -84,11 +85,17 @@ async function routeRaw({ router, reader }: Routing, raw: NonNullable<Routing['r
     router.report.route(undefined, operation, 'raw')
     return await trackWrite(router, params.query(params.args))
   }
+  // Where the reader sends it to the primary (sticky, fallback, retry), it is tracked as a write, as every raw
+  // query on the primary is: were it a write the text does not show, read-your-writes would still hold.
+  const onPrimary = (args: unknown) => trackWrite(router, params.query(args))
   try {
-    return await reader.read(undefined, { operation, args: params.args, query: params.query, path: undefined, replicaArgs: params.args, request: requestOf(params) })
+    return await reader.read(undefined, { operation, args: params.args, query: onPrimary, path: undefined, replicaArgs: params.args, request: requestOf(params) })
   } catch (error) {
-    if (sqlstateOf(error) !== '25006') throw error
-    raw.classifier.demote(text, 'refused by a replica (25006)')
+    const sqlstate = sqlstateOf(error)
+    // 25006: read-only transaction (a write the text does not show); 0A000: not supported during recovery (an
+    // unlogged or temporary table). Either way the replica ran nothing.
+    if (sqlstate !== '25006' && sqlstate !== '0A000') throw error
+    raw.classifier.demote(text, `refused by a replica (${sqlstate})`)
     router.report.route(undefined, operation, 'raw')
     return await trackWrite(router, params.query(params.args))
   }

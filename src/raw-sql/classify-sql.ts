@@ -182,6 +182,9 @@ export class SqlClassifier {
   }
 
   #verdict(parser: SqlParser, sql: string): RawVerdict {
+    // The parser reads backslashes as `standard_conforming_strings = on` does; a server (or a session) with it
+    // off reads `'\'` differently, so the statement it runs could be another one.
+    if (sql.includes('\\')) return primary('backslash (standard_conforming_strings may be off)')
     let tree: unknown
     try {
       tree = parser.parseSync(sql)

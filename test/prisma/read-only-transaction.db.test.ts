@@ -113,28 +113,115 @@ describe('read-only transactions on a replica: $replica().$transaction(fn)', () 
     expect(lagging.onReplicas).toBe(0)
   })
 
-  it('writes inside are refused before the network with a typed error; the server never sees them', async () => {
+  it('writes inside are refused before the network with a typed error, raw ones included; the servers never see them', async (ctx) => {
+    const c = requireCluster(ctx)
     const title = unique('ro-write')
+    const statements = [
+      'COMMIT',
+      'SET TRANSACTION READ WRITE',
+      `INSERT INTO "Note" (title) VALUES ('${title}') RETURNING id`,
+      `WITH i AS (INSERT INTO "Note" (title) VALUES ('${title}') RETURNING id) SELECT id FROM i`,
+    ]
     const attempts = [
       (tx: typeof prisma) => tx.note.create({ data: { title } }),
+      // Prisma also exposes each model under its own name.
+      (tx: typeof prisma) => (tx as unknown as { Note: typeof prisma.note }).Note.create({ data: { title } }),
       (tx: typeof prisma) => tx.note.updateMany({ where: { title }, data: { content: 'x' } }),
       (tx: typeof prisma) => tx.note.deleteMany({ where: { title } }),
       (tx: typeof prisma) => tx.note.upsert({ where: { id: -1 }, create: { title }, update: {} }),
+      (tx: typeof prisma) => tx.note.createManyAndReturn({ data: [{ title }] }),
       (tx: typeof prisma) => tx.$executeRawUnsafe(`INSERT INTO "Note" (title) VALUES ('${title}')`),
+      (tx: typeof prisma) => tx.$executeRaw`DELETE FROM "Note" WHERE title = ${title}`,
+      ...statements.map((sql) => (tx: typeof prisma) => tx.$queryRawUnsafe(sql)),
+      // Undoing READ ONLY, then writing: the first call is refused, so the write never runs either.
+      async (tx: typeof prisma) => {
+        await tx.$queryRawUnsafe('SET TRANSACTION READ WRITE')
+        return await tx.$queryRawUnsafe(`INSERT INTO "Note" (title) VALUES ('${title}') RETURNING id`)
+      },
     ]
+    const logsBefore = await Promise.all(['primary', ...replicaNames].map((n) => c.serverLog(n)))
     for (const attempt of attempts) {
-      let reached = false
-      const error: unknown = await prisma
-        .$replica()
-        .$transaction(async (tx) => {
+      for (const where of ['replica', 'primary'] as const) {
+        let reached = false
+        const run = async (tx: unknown) => {
           reached = true
-          await attempt(tx as unknown as typeof prisma)
-        })
-        .catch((e: unknown) => e)
-      expect(reached).toBe(true)
-      expect(isReadOnlyTransactionError(error)).toBe(true)
+          await attempt(tx as typeof prisma)
+        }
+        // The primary: a scope whose write no replica has replayed (replay paused).
+        const error: unknown =
+          where === 'replica'
+            ? await prisma
+                .$replica()
+                .$transaction(run)
+                .catch((e: unknown) => e)
+            : await runInScope(async () => {
+                await c.pauseReplay(replicaNames[0] ?? '')
+                await c.pauseReplay(replicaNames[1] ?? '')
+                await prisma.auditLog.create({ data: { action: 'ro-write', actor: 'test' } })
+                const from = events.length
+                const e = await prisma
+                  .$replica()
+                  .$transaction(run)
+                  .catch((e: unknown) => e)
+                expect(events.slice(from).find((event) => event.operation === '$transaction')?.target).toBe('primary')
+                await c.resumeReplay(replicaNames[0] ?? '')
+                await c.resumeReplay(replicaNames[1] ?? '')
+                return e
+              })
+        expect(reached).toBe(true)
+        expect(isReadOnlyTransactionError(error)).toBe(true)
+      }
     }
     expect(await prisma.$primary().note.count({ where: { title } })).toBe(0)
+    // Refused before the network: no server saw a write in a read-only transaction (25006) for them.
+    const logsAfter = await Promise.all(['primary', ...replicaNames].map((n) => c.serverLog(n)))
+    expect(
+      logsAfter.map(
+        (log, i) =>
+          log
+            .slice(logsBefore[i]?.length ?? 0)
+            .split('\n')
+            .filter((line) => line.includes('sqlstate=25006')).length,
+      ),
+    ).toEqual([0, 0, 0])
+    // A raw read that is one is allowed.
+    expect(await prisma.$replica().$transaction(async (tx) => await tx.$queryRaw<{ one: number }[]>`SELECT 1 AS one`)).toEqual([{ one: 1 }])
+  })
+
+  it("monotonic reads: what a transaction on the primary read bounds the scope's later reads, also when the callback throws", async (ctx) => {
+    const c = requireCluster(ctx)
+    await waitForReplication()
+    const other = routedClient({ sticky: false })
+    const [watcher] = replicaNames as [string]
+    try {
+      for (const throws of [false, true]) {
+        for (const name of replicaNames) await c.setReplicaLag(name, 1000)
+        const title = unique('ro-mono')
+        let later: unknown
+        await runInScope(async () => {
+          // W1, the scope's write: no replica has it yet, so the transaction runs on the primary.
+          const w1 = await prisma.auditLog.create({ data: { action: 'ro-mono', actor: 'test' } })
+          const w1At = performance.now()
+          await prisma
+            .$replica()
+            .$transaction(async (tx) => {
+              // W2, committed by someone else 400 ms after W1 (the gap is the workload's shape: replicas apply
+              // W1 400 ms before W2), then read by the transaction.
+              await until('W1 is 400 ms old', () => performance.now() - w1At >= 400)
+              await other.prisma.note.create({ data: { title } })
+              expect((await tx.note.findFirst({ where: { title } }))?.title).toBe(title)
+              if (throws) throw new Error('the report failed')
+            })
+            .catch(() => undefined)
+          // A replica that has W1 but not W2 may not serve the next read: the transaction saw W2.
+          await until('a replica has replayed W1', async () => (await c.query(watcher, 'SELECT 1 FROM "AuditLog" WHERE id = $1', [w1.id])).length > 0)
+          later = await prisma.note.findFirst({ where: { title } })
+        })
+        expect((later as { title?: string } | null)?.title).toBe(title)
+      }
+    } finally {
+      await other.prisma.$disconnect()
+    }
   })
 
   it('SERIALIZABLE or another isolation level is refused with a typed error that says why', () => {

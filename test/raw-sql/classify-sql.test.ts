@@ -36,6 +36,9 @@ const STATEMENTS = [
   ['SELECT lower(name) FROM t WHERE to_tsvector(body) @@ websearch_to_tsquery($1)', true],
   ["SELECT current_setting('app.tenant')", true],
   // Writes in disguise.
+  // With standard_conforming_strings = off, '\\' ends no string: the server would run a second statement.
+  ["SELECT '\\', 'x; SELECT pg_try_advisory_lock(7); --'", 'backslash (standard_conforming_strings may be off)'],
+  ["SELECT E'a\\nb'", 'backslash (standard_conforming_strings may be off)'],
   ['WITH d AS (DELETE FROM t WHERE id = $1 RETURNING *) SELECT * FROM d', 'writable CTE (DELETE)'],
   ['WITH i AS (INSERT INTO t (n) VALUES (1) RETURNING id) SELECT id FROM i', 'writable CTE (INSERT)'],
   ['WITH u AS (UPDATE t SET n = n + 1 RETURNING n) SELECT n FROM u', 'writable CTE (UPDATE)'],
