@@ -187,6 +187,22 @@ export class Router {
     }
   }
 
+  /**
+   * A query on the primary that may have written what its text does not show (a classified raw read no replica
+   * has served yet). LSN mode: later reads of the scope need the primary's position after it, whether it
+   * succeeded or failed. Window mode: a read (the window is not renewed: a scope reading on the primary would
+   * never return to replicas).
+   */
+  async mayHaveWritten<T>(query: PromiseLike<T>): Promise<T> {
+    if (this.mode !== 'lsn') return await query
+    const state = this.scopeState()
+    try {
+      return await query
+    } finally {
+      raisePending(state, tick())
+    }
+  }
+
   /** Window mode: true when the current scope wrote within the window. */
   isSticky(): boolean {
     if (this.mode !== 'window') return false
@@ -314,6 +330,18 @@ export class Router {
     if (this.mode !== 'lsn') return undefined
     const state = this.scopeState()
     return state.monotonic ? state : undefined
+  }
+
+  /**
+   * A read-only transaction on the primary: in a monotonic scope (`watched`), later reads need the primary's
+   * position after it, whether it committed or failed (its callback may have read before failing).
+   */
+  async primaryTransaction<T>(transaction: PromiseLike<T>, watched: ScopeState | undefined): Promise<T> {
+    try {
+      return await transaction
+    } finally {
+      if (watched) raisePending(watched, tick())
+    }
   }
 
   /** A read on the primary: in a monotonic scope (`watched`), later reads need the primary's position after it. */

@@ -169,34 +169,46 @@ export function callRaw(client: object, operation: string, args: unknown): Promi
 }
 
 /**
- * The SQL text of a raw read as a query extension receives it, or `undefined` when its shape is not one this
- * version of Prisma is known to use: `$queryRawUnsafe` gets `[sql, ...values]`; `$queryRaw` a `Sql` object
- * (`strings` between `values`; PostgreSQL placeholders `$1`, `$2`, … as Prisma sends them); `$queryRawTyped` a
- * `TypedSql` (its `sql`). Canary: test/prisma/internals.db.test.ts.
+ * The SQL text a raw read sends, from its arguments as a query extension receives them, read as Prisma's
+ * PostgreSQL argument mapper reads them — or `undefined` (the caller then uses the primary) when the shape is
+ * not one this version of Prisma is known to use: `$queryRawUnsafe` gets `[sql, ...values]`; `$queryRawTyped` a
+ * `TypedSql` (Prisma sends its `sql` only when it carries Prisma's TypedSql marker); `$queryRaw` an `Sql`
+ * object, whose `text` Prisma sends, accepted only when it is exactly its `strings` joined by `$1`, `$2`, …
+ * (nested fragments already flattened: a value that is still a fragment is refused). Canary:
+ * test/prisma/internals.db.test.ts.
  */
 export function rawSqlText(operation: string, args: unknown): string | undefined {
   if (operation === '$queryRawUnsafe') return Array.isArray(args) && typeof args[0] === 'string' ? args[0] : undefined
   if (typeof args !== 'object' || args === null) return undefined
   if (operation === '$queryRawTyped') {
-    const sql: unknown = (args as { sql?: unknown }).sql
-    return typeof sql === 'string' ? sql : undefined
+    const { sql, [TYPED_SQL]: marker } = args as { sql?: unknown; [TYPED_SQL]?: unknown }
+    return marker === TYPED_SQL && typeof sql === 'string' ? sql : undefined
   }
   if (operation !== '$queryRaw') return undefined
-  const strings: unknown = (args as { strings?: unknown }).strings
-  if (!Array.isArray(strings) || !strings.every((part) => typeof part === 'string')) return undefined
-  return strings.reduce((text, part, i) => `${text}$${String(i)}${part}`)
+  const { strings, values, text } = args as { strings?: unknown; values?: unknown; text?: unknown }
+  if (!Array.isArray(strings) || !strings.every((part) => typeof part === 'string') || !Array.isArray(values)) return undefined
+  if (values.some(isSqlFragment)) return undefined
+  const joined = strings.reduce((sql, part, i) => `${sql}$${String(i)}${part}`)
+  return text === joined ? joined : undefined
 }
 
 /**
  * The SQL text a raw read method of a client (`$queryRaw`, `$queryRawUnsafe`, `$queryRawTyped`) will send, from
- * the arguments it is called with (a tagged template's strings and values, nested `Prisma.sql` fragments
- * flattened as Prisma does; an `Sql` object; `[sql, ...values]`; a `TypedSql`). Canary: test/prisma/internals.db.test.ts.
+ * the arguments it is called with: a tagged template's strings and values (nested `Prisma.sql` fragments
+ * flattened as Prisma does), or what {@link rawSqlText} reads. Canary: test/prisma/internals.db.test.ts.
  */
 export function rawCallText(operation: string, args: readonly unknown[]): string | undefined {
   const [first, ...values] = args
   if (operation === '$queryRaw' && Array.isArray(first) && 'raw' in first) return rawSqlText(operation, new Sql(first as string[], values))
   return rawSqlText(operation, operation === '$queryRawUnsafe' ? args : first)
 }
+
+/** Prisma's marker of a TypedSql (a property whose value is its name). */
+const TYPED_SQL = '$$PrismaTypedSql'
+
+/** An `Sql` fragment by shape (whichever copy of Prisma's runtime made it): `strings` and `values` arrays. */
+const isSqlFragment = (value: unknown): boolean =>
+  typeof value === 'object' && value !== null && Array.isArray((value as { strings?: unknown }).strings) && Array.isArray((value as { values?: unknown }).values)
 
 /** The relation names of a fluent-API call (`findUnique(...).posts()` -> `['posts']`), or `undefined`. */
 export function fluentPath(params: object): readonly string[] | undefined {

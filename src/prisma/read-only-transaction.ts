@@ -12,10 +12,9 @@ import { InvalidOptionError, ReadOnlyTransactionError } from '../errors/index.js
 import type { ReadPlan } from '../read-plan.js'
 import { ReadInFlight, type ReplicaState } from '../replica-set.js'
 import type { Routing } from '../routing.js'
-import { tick } from '../scope.js'
+import { tick, type ScopeState } from '../scope.js'
 import { READ_OPERATIONS } from './operations.js'
 import { rawCallText } from './internals.js'
-import { trackWrite } from './route-query.js'
 import { SqlClassifier } from '../raw-sql/classify-sql.js'
 import type { AnyClient } from './types.js'
 
@@ -85,11 +84,20 @@ function readOnlyClient(tx: AnyClient, classifier: SqlClassifier | undefined): A
           throw new ReadOnlyTransactionError(undefined, property)
         }
       }
+      if (property === '$parent') throw new ReadOnlyTransactionError(undefined, '$parent', 'the client outside the transaction')
+      if (property === '$transaction' && typeof value === 'function') {
+        // A nested transaction (a savepoint): its client is held to the same refusals; a batch is refused.
+        return (fn: unknown, options?: unknown) => {
+          if (typeof fn !== 'function') throw new ReadOnlyTransactionError(undefined, '$transaction', 'a batch inside a read-only transaction')
+          const inner = (client: AnyClient): unknown => (fn as (tx: AnyClient) => unknown)(readOnlyClient(client, classifier))
+          return Reflect.apply(value as (...a: unknown[]) => unknown, receiver, [inner, options])
+        }
+      }
       if (RAW_READS.has(property) && typeof value === 'function') {
         return (...args: unknown[]) => {
           const text = rawCallText(property, args)
           const verdict = text === undefined || !classifier ? undefined : classifier.classify(text)
-          if (!verdict?.replica) {
+          if (!verdict?.replica && !(verdict && 'readsOnly' in verdict)) {
             throw new ReadOnlyTransactionError(
               undefined,
               property,
@@ -189,7 +197,7 @@ export class ReadOnlyTransactions {
     const { router } = this.routing
     if (plan.target === 'primary') {
       router.report.route(undefined, '$transaction', plan.reason, undefined, plan.sticky)
-      return await this.onPrimary(fn, given, classifier)
+      return await this.onPrimary(fn, given, classifier, plan.watched)
     }
     const { watched, confirm } = plan
     let replica: ReplicaState | undefined = plan.replica
@@ -210,21 +218,25 @@ export class ReadOnlyTransactions {
       }
     }
     router.report.route(undefined, '$transaction', 'retry')
-    return await this.onPrimary(fn, given, classifier)
+    return await this.onPrimary(fn, given, classifier, watched)
   }
 
   /**
-   * On the primary, `READ ONLY` too. Tracked as a write, whether it commits or fails: the scope's later reads
-   * (and, for monotonic reads, reads after what it saw) need the primary's position after it, as after a read
-   * there; and were anything to get past the refusals, read-your-writes would still hold.
+   * On the primary, `READ ONLY` too (PostgreSQL). Like a read there: in a monotonic scope, later reads need the
+   * primary's position after it, whether it committed or failed.
    */
-  private onPrimary(fn: (tx: AnyClient) => Promise<unknown>, given: Record<string, unknown>, classifier: SqlClassifier | undefined): Promise<unknown> {
+  private onPrimary(
+    fn: (tx: AnyClient) => Promise<unknown>,
+    given: Record<string, unknown>,
+    classifier: SqlClassifier | undefined,
+    watched: ScopeState | undefined,
+  ): Promise<unknown> {
     const mode = this.routing.router.dialect.name === 'postgresql' ? POSTGRESQL_MODE : undefined
     const transaction = (this.under as unknown as TransactionRunner).$transaction(async (tx) => {
       if (mode) await tx.$executeRawUnsafe(mode)
       return await fn(readOnlyClient(tx, classifier))
     }, given)
-    return trackWrite(this.routing.router, transaction)
+    return this.routing.router.primaryTransaction(transaction, watched)
   }
 
   /**

@@ -75,7 +75,9 @@ const RAW_READS = new Set(['$queryRaw', '$queryRawUnsafe', '$queryRawTyped'])
  * (read-your-writes, health, failover); any other raw query to the primary, tracked as a write. A replica that
  * refuses it (SQLSTATE 25006: a view or an operator calling a writing function, which the text does not show;
  * 0A000: an unlogged table) has run nothing: it is done on the primary, and that text goes to the primary from
- * then on.
+ * then on. Where the reader itself sends it to the primary (read-your-writes, fallback), a text no replica has
+ * served yet may still write what it does not show: later reads of the scope then need the primary's position
+ * after it (LSN mode; window mode: it counts as a write).
  */
 async function routeRaw({ router, reader }: Routing, raw: NonNullable<Routing['raw']>, params: QueryParams): Promise<unknown> {
   const { operation } = params
@@ -85,17 +87,22 @@ async function routeRaw({ router, reader }: Routing, raw: NonNullable<Routing['r
     router.report.route(undefined, operation, 'raw')
     return await trackWrite(router, params.query(params.args))
   }
-  // Where the reader sends it to the primary (sticky, fallback, retry), it is tracked as a write, as every raw
-  // query on the primary is: were it a write the text does not show, read-your-writes would still hold.
-  const onPrimary = (args: unknown) => trackWrite(router, params.query(args))
+  const sent = { onPrimary: false }
+  const query = (args: unknown): PromiseLike<unknown> => {
+    sent.onPrimary = true
+    const run = params.query(args)
+    return raw.classifier.served(text) ? run : router.mayHaveWritten(run)
+  }
   try {
-    return await reader.read(undefined, { operation, args: params.args, query: onPrimary, path: undefined, replicaArgs: params.args, request: requestOf(params) })
+    const result = await reader.read(undefined, { operation, args: params.args, query, path: undefined, replicaArgs: params.args, request: requestOf(params) })
+    if (!sent.onPrimary) raw.classifier.markServed(text)
+    return result
   } catch (error) {
     const sqlstate = sqlstateOf(error)
     // 25006: read-only transaction (a write the text does not show); 0A000: not supported during recovery (an
-    // unlogged or temporary table). Either way the replica ran nothing.
-    if (sqlstate !== '25006' && sqlstate !== '0A000') throw error
-    raw.classifier.demote(text, `refused by a replica (${sqlstate})`)
+    // unlogged or temporary table). Either way the replica ran nothing; an error of the primary is final.
+    if (sent.onPrimary || (sqlstate !== '25006' && sqlstate !== '0A000')) throw error
+    raw.classifier.demote(text, sqlstate === '25006' ? 'refused by a replica as a write (25006)' : 'not available on a replica (0A000)', sqlstate === '0A000')
     router.report.route(undefined, operation, 'raw')
     return await trackWrite(router, params.query(params.args))
   }

@@ -3,7 +3,14 @@ import { READ_ONLY_FUNCTIONS } from './read-only-functions.js'
 import { loadSqlParser, type SqlParser } from './sql-parser.js'
 
 /** Where a raw statement may run: on a replica, or on the primary and why (short text, e.g. `FOR UPDATE`). */
-export type RawVerdict = { readonly replica: true } | { readonly replica: false; readonly reason: string }
+export type RawVerdict =
+  | { readonly replica: true }
+  | {
+      readonly replica: false
+      readonly reason: string
+      /** A plain read that a replica cannot serve (0A000: an unlogged table): fine in a read-only transaction. */
+      readonly readsOnly?: true
+    }
 
 const REPLICA: RawVerdict = Object.freeze({ replica: true })
 
@@ -174,11 +181,27 @@ export class SqlClassifier {
    * Sends `sql` to the primary from now on: a replica refused it as a write (SQLSTATE 25006), which the text
    * could not show (a view or an operator that calls a writing function).
    */
-  demote(sql: string, reason: string): void {
+  demote(sql: string, reason: string, readsOnly = false): void {
+    this.#served.delete(sql)
     if (sql.length > this.#maxCachedLength || this.#cacheEntries === 0) return
     this.#cache.delete(sql)
     if (this.#cache.size >= this.#cacheEntries) this.#cache.delete(this.#cache.keys().next().value as string)
-    this.#cache.set(sql, primary(reason))
+    this.#cache.set(sql, readsOnly ? Object.freeze({ replica: false, reason, readsOnly: true }) : primary(reason))
+  }
+
+  /** Texts a replica has served (it refused nothing in them): proven plain reads, whatever they call. */
+  readonly #served = new Set<string>()
+
+  /** A replica served `sql`: it wrote nothing there (a hot standby refuses writes). */
+  markServed(sql: string): void {
+    if (this.#served.has(sql) || sql.length > this.#maxCachedLength || this.#cacheEntries === 0) return
+    if (this.#served.size >= this.#cacheEntries) this.#served.delete(this.#served.values().next().value as string)
+    this.#served.add(sql)
+  }
+
+  /** Whether a replica has served `sql` (see {@link SqlClassifier.markServed}). */
+  served(sql: string): boolean {
+    return this.#served.has(sql)
   }
 
   #verdict(parser: SqlParser, sql: string): RawVerdict {

@@ -29,6 +29,11 @@ async function modeStatements(): Promise<Record<string, number>> {
   return counts
 }
 
+/** A transaction client's nested `$transaction` (Prisma 7 offers it; its type does not). */
+interface Nesting {
+  $transaction<T>(fn: (inner: typeof prisma) => Promise<T>): Promise<T>
+}
+
 /** A user and its one post, created in one transaction: counts of both agree in any snapshot. */
 async function createPair(tag: string): Promise<void> {
   await prisma.$transaction(async (tx) => {
@@ -133,6 +138,14 @@ describe('read-only transactions on a replica: $replica().$transaction(fn)', () 
       (tx: typeof prisma) => tx.$executeRawUnsafe(`INSERT INTO "Note" (title) VALUES ('${title}')`),
       (tx: typeof prisma) => tx.$executeRaw`DELETE FROM "Note" WHERE title = ${title}`,
       ...statements.map((sql) => (tx: typeof prisma) => tx.$queryRawUnsafe(sql)),
+      // A nested transaction (a savepoint) is held to the same refusals; the client outside is not reachable.
+      (tx: typeof prisma) => (tx as unknown as Nesting).$transaction(async (inner) => await inner.note.create({ data: { title } })),
+      (tx: typeof prisma) => (tx as unknown as Nesting).$transaction(async (inner) => await inner.$executeRawUnsafe('COMMIT')),
+      (tx: typeof prisma) => (tx as unknown as Nesting).$transaction(async (inner) => await inner.$queryRawUnsafe('COMMIT')),
+      (tx: typeof prisma) => (tx as unknown as { $parent: typeof prisma }).$parent.note.create({ data: { title } }),
+      // Forged raw arguments whose text is not what Prisma would send.
+      (tx: typeof prisma) => tx.$queryRawTyped({ sql: 'SELECT 1', text: 'COMMIT', values: [] } as never),
+      (tx: typeof prisma) => tx.$queryRaw({ raw: [], strings: ['SELECT 1'], values: [], text: `INSERT INTO "Note" (title) VALUES ('${title}') RETURNING id` } as never),
       // Undoing READ ONLY, then writing: the first call is refused, so the write never runs either.
       async (tx: typeof prisma) => {
         await tx.$queryRawUnsafe('SET TRANSACTION READ WRITE')

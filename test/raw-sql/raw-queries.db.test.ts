@@ -188,6 +188,34 @@ describe("raw: 'classify' — raw reads on replicas when the parser proves them 
     expect(seen).toBe(before + 1)
   })
 
+  it('window mode: raw reads and read-only transactions on the primary do not renew the window (the scope returns to replicas)', async () => {
+    const windowed = routedClient({ raw: 'classify', sticky: { mode: 'window', windowMs: 300 } })
+    try {
+      await runInScope(async () => {
+        await windowed.prisma.auditLog.create({ data: { action: 'raw-window', actor: 'test' } })
+        const last = () => windowed.events.at(-1)?.target
+        await until(
+          'a raw read on a replica once the window has passed',
+          async () => {
+            await windowed.prisma.$queryRaw`SELECT count(*)::int AS n FROM "Note"`
+            return last() === 'replica'
+          },
+          5_000,
+        )
+        await until(
+          'a read-only transaction on a replica once the window has passed',
+          async () => {
+            await windowed.prisma.$replica().$transaction(async (tx) => await tx.note.count())
+            return last() === 'replica'
+          },
+          5_000,
+        )
+      })
+    } finally {
+      await windowed.prisma.$disconnect()
+    }
+  })
+
   it('a statement the text cannot show is a write (a view calling nextval): refused by the replica, done on the primary, then sent there', async (ctx) => {
     const c = requireCluster(ctx)
     await c.query('primary', 'CREATE SEQUENCE IF NOT EXISTS raw_classify_seq')
