@@ -10,6 +10,7 @@
  * per write (primary position queries) and per read (replica replay checks, before and after reads). `--engine mariadb`: a MariaDB primary + 2 GTID replicas, with 1 s of `MASTER_DELAY` (whole
  * seconds) for the lagging rows.
  */
+import { AsyncLocalStorage } from 'node:async_hooks'
 import { parseArgs } from 'node:util'
 import { readReplicas, runInScope, type ReadReplicasOptions } from 'prisma-replica-router'
 import { benchCluster, type BenchEngine } from './support.ts'
@@ -76,14 +77,16 @@ try {
     for (let round = 0; round < rounds; round++) {
       for (const variant of variants) {
         const t = totals.get(variant.name)!
-        let lastTarget = 'primary'
+        // Where each read went, recorded on the read itself: concurrent workers' events never mix.
+        const slot = new AsyncLocalStorage<{ target?: string }>()
         const prisma = client(cluster.primaryUrl).$extends(
           readReplicas({
             ...options,
             replicas: cluster.info.replicas.map(replica),
             sticky: variant.sticky,
             onRoute: (e) => {
-              lastTarget = e.target
+              const read = slot.getStore()
+              if (read) read.target = e.target
               if (e.target === 'primary') t.primaryQueries += 1
             },
           }),
@@ -93,13 +96,14 @@ try {
         const end = started + seconds * 1000
         const read = async (id: number, own: boolean) => {
           const at = performance.now()
-          const row = await prisma.note.findUnique({ where: { id } })
+          const routed: { target?: string } = {}
+          const row = await slot.run(routed, () => prisma.note.findUnique({ where: { id } }))
           t.latencies.push(performance.now() - at)
           t.reads += 1
-          if (lastTarget === 'replica') t.onReplica += 1
+          if (routed.target === 'replica') t.onReplica += 1
           if (own) {
             t.ownReads += 1
-            if (lastTarget === 'replica') t.ownOnReplica += 1
+            if (routed.target === 'replica') t.ownOnReplica += 1
             if (!row) t.stale += 1
           }
         }
