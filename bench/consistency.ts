@@ -97,7 +97,8 @@ try {
         const read = async (id: number, own: boolean) => {
           const at = performance.now()
           const routed: { target?: string } = {}
-          const row = await slot.run(routed, () => prisma.note.findUnique({ where: { id } }))
+          // Awaited inside the slot: a PrismaPromise runs when awaited.
+          const row = await slot.run(routed, async () => await prisma.note.findUnique({ where: { id } }))
           t.latencies.push(performance.now() - at)
           t.reads += 1
           if (routed.target === 'replica') t.onReplica += 1
