@@ -370,15 +370,8 @@ export class LocalCluster {
     }
   }
 
-  /** Stops every server and removes the data directories. Idempotent. */
+  /** Stops every server and removes the data directories, then its watchdog. Idempotent. */
   async stop(): Promise<void> {
-    if (this.info.watchdogPid !== undefined) {
-      try {
-        process.kill(this.info.watchdogPid, 'SIGTERM')
-      } catch {
-        /* already gone */
-      }
-    }
     const servers = [...this.info.replicas, this.info.primary]
     await Promise.all(
       servers
@@ -386,6 +379,14 @@ export class LocalCluster {
         .map((s) => runPg(this.info, 'pg_ctl', ['stop', '-D', s.dataDir, '-m', 'immediate', '-w']).catch(() => undefined)),
     )
     await rm(this.info.baseDir, { recursive: true, force: true })
+    // Last: were this process to die while stopping, the watchdog still stops the servers and removes the data.
+    if (this.info.watchdogPid !== undefined) {
+      try {
+        process.kill(this.info.watchdogPid, 'SIGTERM')
+      } catch {
+        /* already gone */
+      }
+    }
   }
 }
 

@@ -276,15 +276,8 @@ export class MariadbCluster {
     }
   }
 
-  /** Stops every server and removes the data directories. Idempotent. */
+  /** Stops every server and removes the data directories, then its watchdog. Idempotent. */
   async stop(): Promise<void> {
-    if (this.info.watchdogPid !== undefined) {
-      try {
-        process.kill(this.info.watchdogPid, 'SIGTERM')
-      } catch {
-        /* already gone */
-      }
-    }
     for (const server of [...this.info.replicas, this.info.primary]) {
       const pid = await this.pid(server.name).catch(() => undefined)
       if (pid === undefined) continue
@@ -296,6 +289,14 @@ export class MariadbCluster {
       }
     }
     await rm(this.info.baseDir, { recursive: true, force: true })
+    // Last: were this process to die while stopping, the watchdog still stops the servers and removes the data.
+    if (this.info.watchdogPid !== undefined) {
+      try {
+        process.kill(this.info.watchdogPid, 'SIGTERM')
+      } catch {
+        /* already gone */
+      }
+    }
   }
 }
 
