@@ -19,6 +19,18 @@ describe('session guarantees under faults (seeded, randomized; Jepsen-style hist
       readTimeoutMs: 1000,
     })
     console.info(report(result))
+    // The read-only transactions and raw reads of the workload ran, and replicas served some of them.
+    const served = (label: string) => {
+      const ops = result.history.ops.filter((op) => op.ok && op.label.startsWith(label))
+      return { ops: ops.length, onReplicas: ops.filter((op) => op.events.some((e) => e.target === 'replica')).length }
+    }
+    const transactions = served('$replica().$transaction')
+    const raw = served('$queryRaw')
+    console.info(
+      `read-only transactions: ${String(transactions.ops)} (${String(transactions.onReplicas)} on replicas); raw reads: ${String(raw.ops)} (${String(raw.onReplicas)} on replicas)`,
+    )
+    expect(transactions.onReplicas).toBeGreaterThan(0)
+    expect(raw.onReplicas).toBeGreaterThan(0)
     expect(result.stats.reads).toBeGreaterThan(100)
     expect(result.violations.filter((v) => v.guarantee === 'read-your-writes').map((v) => v.what)).toEqual([])
     expect(result.violations.filter((v) => v.guarantee === 'monotonic-reads').map((v) => v.what)).toEqual([])

@@ -58,13 +58,14 @@ function routedPostgres(
 ) {
   const base = newClient(primaryUrl)
   const replicaClients = replicas.map((r) => ({ client: newClient(r.url), name: r.name, pooled: r.pooled ?? false }))
-  return base.$extends(readReplicas({ replicas: replicaClients, sticky: { mode: 'lsn', waitMs }, readTimeoutMs, onRoute }))
+  return base.$extends(readReplicas({ replicas: replicaClients, sticky: { mode: 'lsn', waitMs }, readTimeoutMs, onRoute, raw: 'classify' }))
 }
 
 export type Routed = ReturnType<typeof routedPostgres>
 
 /**
- * One app instance: a primary client and replica clients, extended with the router in LSN mode (reads waiting
+ * One app instance: a primary client and replica clients, extended with the router in LSN mode (PostgreSQL: with
+ * `raw: 'classify'`, so that raw reads are routed too; reads waiting
  * up to `waitMs` for a replica to replay the scope's writes). On MariaDB, the
  * clients of prisma/mysql/schema.prisma (the same `Cell` model), typed as the PostgreSQL ones for the workload.
  */
@@ -344,7 +345,7 @@ export class Workload {
   /** One read of a random kind, routed by the router, recorded with the facts it proves. */
   private async read(ctx: Ctx): Promise<Operation> {
     const { prisma, rng } = ctx
-    const k = rng.int(0, 8)
+    const k = rng.int(0, 10)
     const rows = (list: readonly { id: string; version: number }[]) => list.map((x) => ({ id: x.id, version: x.version }))
     switch (k) {
       case 0:
@@ -398,6 +399,28 @@ export class Workload {
             const g = groups.find((x) => x.owner === owner)
             op.facts.push({ coverage: { owner }, rows: [], complete: false, count: g?._count._all ?? 0, maxVersion: g?._max.version ?? null })
           }
+        })
+      }
+      case 9: {
+        // A read-only transaction: one snapshot on a replica that can serve the scope, else the primary.
+        const id = this.readTarget(ctx)
+        const owner = this.ownerToRead(ctx)
+        return await this.record(ctx, 'read', '$replica().$transaction(findUnique(id), findMany(owner))', async (op) => {
+          const [row, found] = await prisma
+            .$replica()
+            .$transaction(async (tx) => [await tx.cell.findUnique({ where: { id }, select: SELECT }), await tx.cell.findMany({ where: { owner }, select: SELECT })])
+          op.facts.push({ coverage: { ids: [id] }, rows: row ? rows([row]) : [], complete: true }, { coverage: { owner }, rows: rows(found), complete: true })
+        })
+      }
+      case 10: {
+        // A raw read (PostgreSQL: classified and routed like a model read; MariaDB: the primary).
+        const owner = this.ownerToRead(ctx)
+        return await this.record(ctx, 'read', '$queryRaw(owner)', async (op) => {
+          const found =
+            this.options.engine === 'mariadb'
+              ? await prisma.$queryRawUnsafe<{ id: string; version: number }[]>('SELECT `id`, `version` FROM `Cell` WHERE `owner` = ?', owner)
+              : await prisma.$queryRaw<{ id: string; version: number }[]>`SELECT "id", "version" FROM "Cell" WHERE "owner" = ${owner}`
+          op.facts.push({ coverage: { owner }, rows: rows(found), complete: true })
         })
       }
       default: {
