@@ -22,6 +22,15 @@ function raisePending(state: ScopeState, at: number): void {
   if (state.pending === undefined || at > state.pending) state.pending = at
 }
 
+/** `query`, after which (settled either way) `state`, if any, needs the primary's position from then on. */
+async function raisingAfter<T>(query: PromiseLike<T>, state: ScopeState | undefined): Promise<T> {
+  try {
+    return await query
+  } finally {
+    if (state) raisePending(state, tick())
+  }
+}
+
 function newScopeState(lastWriteAt: number, required: Position | undefined, monotonic: boolean): ScopeState {
   return {
     lastWriteAt,
@@ -193,14 +202,8 @@ export class Router {
    * succeeded or failed. Window mode: a read (the window is not renewed: a scope reading on the primary would
    * never return to replicas).
    */
-  async mayHaveWritten<T>(query: PromiseLike<T>): Promise<T> {
-    if (this.mode !== 'lsn') return await query
-    const state = this.scopeState()
-    try {
-      return await query
-    } finally {
-      raisePending(state, tick())
-    }
+  mayHaveWritten<T>(query: PromiseLike<T>): Promise<T> {
+    return raisingAfter(query, this.mode === 'lsn' ? this.scopeState() : undefined)
   }
 
   /** Window mode: true when the current scope wrote within the window. */
@@ -336,12 +339,8 @@ export class Router {
    * A read-only transaction on the primary: in a monotonic scope (`watched`), later reads need the primary's
    * position after it, whether it committed or failed (its callback may have read before failing).
    */
-  async primaryTransaction<T>(transaction: PromiseLike<T>, watched: ScopeState | undefined): Promise<T> {
-    try {
-      return await transaction
-    } finally {
-      if (watched) raisePending(watched, tick())
-    }
+  primaryTransaction<T>(transaction: PromiseLike<T>, watched: ScopeState | undefined): Promise<T> {
+    return raisingAfter(transaction, watched)
   }
 
   /** A read on the primary: in a monotonic scope (`watched`), later reads need the primary's position after it. */

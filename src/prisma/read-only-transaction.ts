@@ -13,7 +13,7 @@ import type { ReadPlan } from '../read-plan.js'
 import { ReadInFlight, type ReplicaState } from '../replica-set.js'
 import type { Routing } from '../routing.js'
 import { tick, type ScopeState } from '../scope.js'
-import { READ_OPERATIONS } from './operations.js'
+import { RAW_READS, READ_OPERATIONS } from './operations.js'
 import { rawCallText } from './internals.js'
 import { SqlClassifier } from '../raw-sql/classify-sql.js'
 import type { AnyClient } from './types.js'
@@ -64,9 +64,6 @@ function prismaOptions(options: unknown, engine: 'postgresql' | 'mysql'): Record
   // PostgreSQL: the mode is set by the transaction's first statement (below); MariaDB/MySQL: before BEGIN.
   return engine === 'mysql' ? { ...rest, isolationLevel: 'RepeatableRead' } : rest
 }
-
-/** Raw queries that may only read; inside a read-only transaction, each is classified before it is sent. */
-const RAW_READS = new Set(['$queryRaw', '$queryRawUnsafe', '$queryRawTyped'])
 
 /**
  * `tx` with every write refused before the network: model writes, `$executeRaw*`, and raw reads that the SQL

@@ -7,7 +7,7 @@ import type { ModelShapes } from './internals.js'
 import { fluentPath, isInTransaction, rawSqlText, requestOf, tracingEnabled, withTransactionWrapper } from './internals.js'
 import { forClientWithout, ROW_OPERATIONS } from './computed-fields.js'
 import type { PrimaryOnly, RouteRead } from './fast-reads.js'
-import { READ_OPERATIONS } from './operations.js'
+import { RAW_READS, READ_OPERATIONS } from './operations.js'
 import type { AnyClient, QueryParams } from './types.js'
 import { sqlstateOf } from '../connection-error.js'
 import type { Router } from '../router.js'
@@ -66,9 +66,6 @@ export function routeQuery(routing: Routing, params: QueryParams, shapes: ModelS
   const replicaArgs = shapes && ROW_OPERATIONS.has(operation) ? forClientWithout(args, model, shapes) : args
   return reader.read(model, { operation, args, query: params.query, path: fluentPath(params), replicaArgs, request: requestOf(params) })
 }
-
-/** Raw queries that may read only: with `raw: 'classify'`, they go to a replica when their SQL is a plain read. */
-const RAW_READS = new Set(['$queryRaw', '$queryRawUnsafe', '$queryRawTyped'])
 
 /**
  * `raw: 'classify'`: a raw read whose SQL the parser proves a plain read goes to the reader, as a model read does
