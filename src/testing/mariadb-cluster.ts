@@ -232,11 +232,7 @@ export class MariadbCluster {
   async stopReplica(name: string): Promise<void> {
     const pid = await this.pid(name)
     if (pid === undefined) return
-    try {
-      process.kill(pid, 'SIGKILL')
-    } catch {
-      /* already gone */
-    }
+    signal(pid, 'SIGKILL')
     for (;;) {
       try {
         process.kill(pid, 0)
@@ -268,12 +264,7 @@ export class MariadbCluster {
   /** Resumes a frozen server (SIGCONT). Harmless on a running server. */
   async thawReplica(name: string): Promise<void> {
     const pid = await this.pid(name)
-    if (pid === undefined) return
-    try {
-      process.kill(pid, 'SIGCONT')
-    } catch {
-      /* exited meanwhile */
-    }
+    if (pid !== undefined) signal(pid, 'SIGCONT')
   }
 
   /** Stops every server and removes the data directories, then its watchdog. Idempotent. */
@@ -281,22 +272,21 @@ export class MariadbCluster {
     for (const server of [...this.info.replicas, this.info.primary]) {
       const pid = await this.pid(server.name).catch(() => undefined)
       if (pid === undefined) continue
-      try {
-        process.kill(pid, 'SIGCONT')
-        process.kill(pid, 'SIGKILL')
-      } catch {
-        /* already gone */
-      }
+      signal(pid, 'SIGCONT')
+      signal(pid, 'SIGKILL')
     }
     await rm(this.info.baseDir, { recursive: true, force: true })
     // Last: were this process to die while stopping, the watchdog still stops the servers and removes the data.
-    if (this.info.watchdogPid !== undefined) {
-      try {
-        process.kill(this.info.watchdogPid, 'SIGTERM')
-      } catch {
-        /* already gone */
-      }
-    }
+    if (this.info.watchdogPid !== undefined) signal(this.info.watchdogPid, 'SIGTERM')
+  }
+}
+
+/** Sends `name` to process `pid`, unless it has exited. */
+function signal(pid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(pid, name)
+  } catch {
+    /* already gone */
   }
 }
 
