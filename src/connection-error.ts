@@ -2,6 +2,11 @@
  * Tells connection-level failures (the server is gone, refused, restarting, unreachable, timed out) from errors
  * of the query itself (constraint, syntax, not found, 25006 …). Only the former are safe and useful to retry
  * elsewhere: the read never ran to completion on a working server.
+ *
+ * What the server says of its own error comes first: PostgreSQL sends every error with a severity, and only a
+ * `FATAL` (or `PANIC`) one ends the session. An `ERROR` is the statement's, whatever its SQLSTATE: a protocol
+ * violation (08P01: a bind message with more parameters than the protocol carries, a NUL in the text) from a
+ * healthy server is the query's own error, surfaced once as a plain client reports it, never retried elsewhere.
  */
 import { LinkClosedError } from './server-link.js'
 import { TimeoutError } from './errors/index.js'
@@ -53,6 +58,19 @@ const MESSAGES: readonly [RegExp, string][] = [
 
 const field = (value: unknown, key: string): unknown => (typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[key] : undefined)
 
+/** Severities with which PostgreSQL ends the session (the connection is gone after the error). */
+const SESSION_ENDING = new Set(['FATAL', 'PANIC'])
+
+/**
+ * The severity PostgreSQL sent with an error (`ERROR`, `FATAL`, `PANIC`): on the driver adapter's error
+ * (`@prisma/adapter-pg` keeps it) or on node-postgres' own (the router's connections); `undefined` when the
+ * server sent none (the failure is the driver's: a socket closed, a timeout).
+ */
+function severityOf(error: unknown, adapter: unknown): string | undefined {
+  const severity = field(adapter, 'severity') ?? field(error, 'severity')
+  return typeof severity === 'string' ? severity.toUpperCase() : undefined
+}
+
 /** The SQLSTATE a driver-adapter or Prisma error carries, if any (`42883`, `57014`, …). */
 export function sqlstateOf(error: unknown, depth = 0): string | undefined {
   if (typeof error !== 'object' || error === null || depth > 4) return undefined
@@ -72,6 +90,13 @@ export function connectionErrorCause(error: unknown, depth = 0): string | undefi
   if (error instanceof TimeoutError || error instanceof LinkClosedError || error instanceof AbandonedReadError) return error.code
   const adapter = field(field(field(error, 'meta'), 'driverAdapterError'), 'cause') ?? field(error, 'cause')
   const sqlstate = field(adapter, 'originalCode') ?? field(adapter, 'code')
+  const severity = severityOf(error, adapter)
+  if (severity !== undefined) {
+    // The server answered: the session goes on after an ERROR (the statement's own), ends after a FATAL.
+    if (!SESSION_ENDING.has(severity)) return undefined
+    const code = typeof sqlstate === 'string' ? sqlstate : field(error, 'code')
+    return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : severity
+  }
   if (typeof sqlstate === 'string' && SQLSTATE.test(sqlstate)) return sqlstate
   const kind = field(adapter, 'kind')
   if (typeof kind === 'string' && ADAPTER_KINDS.has(kind)) return kind

@@ -19,6 +19,15 @@ it.each([
   ['pg message', new Error('Connection terminated unexpectedly'), 'connection-terminated'],
   ['nested cause', new Error('wrapped', { cause: Object.assign(new Error('x'), { code: 'ECONNRESET' }) }), 'ECONNRESET'],
   ['our timeout', new TimeoutError('a read on a replica', 1000), 'timeout'],
+  // Recorded: pg_terminate_backend() of the connection under a read (adapter-pg), and of the router's own.
+  [
+    'admin shutdown, FATAL (recorded)',
+    prismaAdapterError('P2010', { kind: 'postgres', code: '57P01', originalCode: '57P01', severity: 'FATAL', message: 'terminating connection due to administrator command' }),
+    '57P01',
+  ],
+  ['node-postgres, FATAL', Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01', severity: 'FATAL' }), '57P01'],
+  ['authentication failed, FATAL', prismaAdapterError('P2010', { kind: 'postgres', code: '28P01', originalCode: '28P01', severity: 'FATAL' }), '28P01'],
+  ['FATAL without a SQLSTATE', Object.assign(new Error('x'), { severity: 'FATAL' }), 'FATAL'],
 ])('connection-level: %s -> %s', (_label, error, cause) => {
   expect(connectionErrorCause(error)).toBe(cause)
 })
@@ -30,6 +39,17 @@ it.each([
   ['unique violation', prismaAdapterError('P2002', { kind: 'UniqueConstraintViolation' })],
   ['validation', Object.assign(new Error('Unknown argument `nope`'), { name: 'PrismaClientValidationError' })],
   ['a string', 'ECONNREFUSED'],
+  // A protocol violation reported by a healthy server (severity ERROR; recorded): the session goes on.
+  [
+    '08P01 ERROR: too many bind parameters (recorded)',
+    prismaAdapterError('P2010', { kind: 'postgres', code: '08P01', originalCode: '08P01', severity: 'ERROR', message: 'bind message has 4464 parameter formats but 0 parameters' }),
+  ],
+  [
+    '08P01 ERROR: a NUL in the text (recorded)',
+    prismaAdapterError('P2010', { kind: 'postgres', code: '08P01', originalCode: '08P01', severity: 'ERROR', message: 'invalid message format' }),
+  ],
+  ['08P01 ERROR from node-postgres', Object.assign(new Error('invalid message format'), { code: '08P01', severity: 'ERROR' })],
+  ['57014 ERROR (statement timeout)', prismaAdapterError('P2010', { kind: 'postgres', code: '57014', originalCode: '57014', severity: 'ERROR' })],
   ['null', null],
 ])('query-level, never retried: %s', (_label, error) => {
   expect(connectionErrorCause(error)).toBeUndefined()

@@ -229,3 +229,45 @@ describe("raw: 'classify' — raw reads on replicas when the parser proves them 
     expect(targets).toEqual(['replica', 'primary (raw)', 'primary (raw)'])
   })
 })
+
+describe('an error a healthy server reports is the query’s own, whatever its SQLSTATE class', () => {
+  const strict = routedClient({ raw: 'classify', fallback: 'error' })
+  afterAll(async () => {
+    await strict.prisma.$disconnect()
+  })
+
+  // SQLSTATE 08P01 (protocol violation) with severity ERROR: the server answers and the session goes on.
+  // A NUL ends the text for the parser (a parse error): that one goes to the primary, where it fails the same way.
+  const violations: Record<string, [sql: string, values: unknown[], route: string]> = {
+    'more bind parameters than the protocol carries': ['SELECT $1::int AS a', Array.from({ length: 70_000 }, (_, i) => i), 'replica read'],
+    'a NUL in the SQL text': ["SELECT 'a\u0000b' AS x", [], 'primary raw'],
+  }
+  for (const [name, [sql, values, route]] of Object.entries(violations)) {
+    it(`08P01, ${name}: runs once; the caller gets the plain client's error; no replica leaves rotation`, async () => {
+      const plain = routedClient({ raw: 'primary' }).base
+      const expected = await plain.$queryRawUnsafe(sql, ...values).then(
+        () => undefined,
+        (error: unknown) => error as { code?: unknown; message?: unknown },
+      )
+      await plain.$disconnect()
+      expect(expected?.code).toBe('P2010')
+      for (const client of [strict, routed]) {
+        const from = client.events.length
+        const error = await client.prisma.$queryRawUnsafe(sql, ...values).then(
+          () => undefined,
+          (e: unknown) => e as { code?: unknown; message?: unknown; constructor: unknown },
+        )
+        expect(error?.constructor).toBe((Object.getPrototypeOf(expected) as { constructor: unknown }).constructor)
+        expect({ code: error?.code, message: error?.message }).toEqual({ code: expected?.code, message: expected?.message })
+        const routes = client.events.slice(from).map((e) => `${e.target} ${e.reason}`)
+        expect(routes).toEqual([route])
+        expect(client.prisma.$replicaStatus().map((r) => r.state)).toEqual(replicaNames.map(() => 'up'))
+        expect(client.prisma.$routerStats().retries).toBe(0)
+        // Unrelated reads stay on replicas (with fallback: 'error', they would throw if none were in rotation).
+        const next = client.events.length
+        await client.prisma.note.count()
+        expect(client.events.slice(next).map((e) => e.target)).toEqual(['replica'])
+      }
+    })
+  }
+})
