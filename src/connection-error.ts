@@ -50,6 +50,8 @@ const MYSQL_ERRNOS = new Set([1040, 1053, 1152, 1158, 1159, 1160, 1161, 1927, 20
 const NODE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN'])
 
 const MESSAGES: readonly [RegExp, string][] = [
+  // node-postgres, before it sends a password the server asked for: the settings have none (or not a string).
+  [/client password must be a (non-empty )?string/i, 'AuthenticationFailed'],
   [/Connection terminated unexpectedly/i, 'connection-terminated'],
   [/Connection terminated due to connection timeout/i, 'connect-timeout'],
   [/timeout exceeded when trying to connect/i, 'connect-timeout'],
@@ -69,6 +71,14 @@ const SESSION_ENDING = new Set(['FATAL', 'PANIC'])
 function severityOf(error: unknown, adapter: unknown): string | undefined {
   const severity = field(adapter, 'severity') ?? field(error, 'severity')
   return typeof severity === 'string' ? severity.toUpperCase() : undefined
+}
+
+/** Connection failures that say the server refused the credentials (the settings are wrong, not the server). */
+const AUTHENTICATION = new Set(['AuthenticationFailed', '28P01', '28000'])
+
+/** True when `cause` (a {@link connectionErrorCause}) says the server refused the credentials. */
+export function isAuthenticationFailure(cause: string | undefined): boolean {
+  return cause !== undefined && AUTHENTICATION.has(cause)
 }
 
 /** The SQLSTATE a driver-adapter or Prisma error carries, if any (`42883`, `57014`, …). */

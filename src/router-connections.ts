@@ -1,3 +1,4 @@
+import { connectionErrorCause, isAuthenticationFailure } from './connection-error.js'
 import { loadPg, OwnConnection, type PgClientClass } from './own-connection.js'
 import { OwnMariadbConnection } from './own-mariadb-connection.js'
 import { pgSettingsOf, usesMariadbAdapter } from './prisma/internals.js'
@@ -5,6 +6,23 @@ import { ClientLink, type RawQueryable, type Row, type ServerLink } from './serv
 
 /** The warning code emitted when the router's queries must go through an application's client. */
 export const SHARED_CONNECTIONS_WARNING = 'PRISMA_REPLICA_ROUTER_SHARED_CONNECTIONS'
+
+/** The warning code emitted when a server refuses the credentials of the router's own connection to it. */
+export const AUTHENTICATION_WARNING = 'PRISMA_REPLICA_ROUTER_AUTHENTICATION_FAILED'
+
+/**
+ * One process warning per server whose authentication refused the router's own connection: never silent, since
+ * the router's checks of that server then fail while the application's own queries may still succeed. Names the
+ * server and the cause (a SQLSTATE or `AuthenticationFailed`), never a connection string or a password.
+ */
+function warnAuthentication(server: string, cause: string): void {
+  process.emitWarning(
+    `prisma-replica-router: ${server} refused the credentials of the router's own connection (${cause}), so the router cannot ` +
+      `check its health or replay position: ${server === 'the primary' ? "reads that must see a scope's writes go to the primary" : 'it leaves rotation'}. ` +
+      "The router connects with the settings of the driver adapter that server's PrismaClient was built with: check its user and password (README, 'The router's own connections').",
+    { code: AUTHENTICATION_WARNING },
+  )
+}
 
 let warned = false
 
@@ -50,12 +68,22 @@ class OwnOrClientLink implements ServerLink {
     return this.fallback ? true : this.connection.open
   }
 
+  /** Whether the authentication warning was emitted for this server (once). */
+  private authenticationWarned = false
+
   async query(sql: string, foreground: boolean): Promise<readonly Row[]> {
     if (this.fallback) return await this.fallback.query(sql)
     try {
       return await this.connection.query(sql, foreground)
     } catch (error) {
-      if (!(error instanceof PgUnavailableError)) throw error
+      if (!(error instanceof PgUnavailableError)) {
+        const cause = connectionErrorCause(error)
+        if (!this.authenticationWarned && cause !== undefined && isAuthenticationFailure(cause)) {
+          this.authenticationWarned = true
+          warnAuthentication(this.server, cause)
+        }
+        throw error
+      }
       warnShared(this.server, 'the `pg` module cannot be loaded')
       this.fallback = new ClientLink(this.client)
       void this.connection.close()

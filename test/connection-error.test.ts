@@ -27,6 +27,7 @@ it.each([
   ],
   ['node-postgres, FATAL', Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01', severity: 'FATAL' }), '57P01'],
   ['authentication failed, FATAL', prismaAdapterError('P2010', { kind: 'postgres', code: '28P01', originalCode: '28P01', severity: 'FATAL' }), '28P01'],
+  ['node-postgres without a password the server asks for', new Error('SASL: SCRAM-SERVER-FIRST-MESSAGE: client password must be a string'), 'AuthenticationFailed'],
   ['FATAL without a SQLSTATE', Object.assign(new Error('x'), { severity: 'FATAL' }), 'FATAL'],
 ])('connection-level: %s -> %s', (_label, error, cause) => {
   expect(connectionErrorCause(error)).toBe(cause)

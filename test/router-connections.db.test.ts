@@ -5,12 +5,14 @@
  */
 import { spawn } from 'node:child_process'
 import { PrismaPg } from '@prisma/adapter-pg'
+import pg from 'pg'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { PrismaClient } from '../generated/prisma/client.ts'
 import { readReplicas, runInScope, type HealthEvent, type ReadReplicasOptions } from '../src/index.ts'
 import { APPLICATION_NAME } from '../src/own-connection.ts'
-import { SHARED_CONNECTIONS_WARNING } from '../src/router-connections.ts'
+import { AUTHENTICATION_WARNING, SHARED_CONNECTIONS_WARNING } from '../src/router-connections.ts'
 import { healReplicas, newClient, requireCluster, timeline, topology, unique, until } from './support/db.ts'
+import { passwordRole } from './support/password-role.ts'
 import { ServerActivity, withAppName } from './support/server-activity.ts'
 
 afterEach(healReplicas)
@@ -144,6 +146,92 @@ describe('invisible: the router’s queries never pass through the application�
     } finally {
       process.off('warning', onWarning)
       await prisma.$disconnect()
+    }
+  })
+})
+
+describe('a pool built with a password: the router’s own connections authenticate as the application’s do', () => {
+  const role = 'prr_password_user'
+  const password = 'S3cret-router-Passw0rd'
+  /** `new PrismaPg(new pg.Pool({ host, port, user, password, database }))`: node-postgres keeps the password non-enumerable. */
+  const pooled = (url: string, secret: string) => {
+    const { hostname, port, pathname } = new URL(url)
+    const pool = new pg.Pool({ host: hostname, port: Number(port), user: role, password: secret, database: pathname.slice(1), max: 4 })
+    return { client: new PrismaClient({ adapter: new PrismaPg(pool) }), pool }
+  }
+
+  it('read-your-writes reads are served by replicas, maxLag measures lag (replicas up); no warning', async (ctx) => {
+    const c = requireCluster(ctx)
+    await passwordRole(c, role, password)
+    const warnings: Error[] = []
+    const onWarning = (w: Error) => warnings.push(w)
+    process.on('warning', onWarning)
+    const primary = pooled(topology.primaryUrl, password)
+    const replicas = topology.replicas.map((r) => ({ ...pooled(r.url, password), name: r.name }))
+    const targets: string[] = []
+    const prisma = primary.client.$extends(
+      readReplicas({
+        replicas: replicas.map((r) => ({ client: r.client, name: r.name })),
+        maxLag: { ms: 5_000 },
+        health: { intervalMs: 50 },
+        onRoute: (e) => {
+          if (e.operation === 'findUnique') targets.push(e.target)
+        },
+      }),
+    )
+    try {
+      await prisma.note.count() // the health check starts with the first query
+      await until('a health round that measured lag', () => prisma.$routerStats().healthChecks >= 2 && prisma.$replicaStatus().every((r) => r.lag !== undefined))
+      expect(prisma.$replicaStatus().map((r) => `${r.name} ${r.state}`)).toEqual(topology.replicas.map((r) => `${r.name} up`))
+      await runInScope(async () => {
+        for (let i = 0; i < 20; i++) {
+          const note = await prisma.note.create({ data: { title: unique('password') } })
+          expect(await prisma.note.findUnique({ where: { id: note.id } })).not.toBeNull()
+        }
+      })
+      const onReplicas = targets.filter((t) => t === 'replica').length
+      console.info(`pool with a password: ${String(onReplicas)}/20 read-your-writes reads on replicas`)
+      // Without the password the router's connections cannot check replay positions: 0 of 20 (before the fix).
+      expect(onReplicas).toBeGreaterThanOrEqual(16)
+      expect(warnings.filter((w) => (w as { code?: string }).code === AUTHENTICATION_WARNING)).toEqual([])
+    } finally {
+      process.off('warning', onWarning)
+      await prisma.$disconnect()
+      await Promise.all([primary.pool.end(), ...replicas.map((r) => r.pool.end())])
+    }
+  })
+
+  it('credentials a server refuses: one warning per server, naming it, never the password or a URL', async (ctx) => {
+    const c = requireCluster(ctx)
+    await passwordRole(c, role, password)
+    const warnings: Error[] = []
+    const onWarning = (w: Error) => warnings.push(w)
+    process.on('warning', onWarning)
+    const wrong = 'wrong-Passw0rd-42'
+    const primary = pooled(topology.primaryUrl, wrong)
+    const replicas = topology.replicas.map((r) => ({ ...pooled(r.url, wrong), name: r.name }))
+    // maxLag: the health check also samples the primary's position, so the router contacts every server.
+    const prisma = primary.client.$extends(readReplicas({ replicas: replicas.map((r) => ({ client: r.client, name: r.name })), maxLag: { ms: 5_000 }, health: { intervalMs: 50 } }))
+    const refused = () => warnings.filter((w) => (w as { code?: string }).code === AUTHENTICATION_WARNING)
+    try {
+      // The application's own query fails the same way (the router uses the same settings).
+      await expect(prisma.note.count()).rejects.toThrow()
+      await until('a warning for every server', () => refused().length >= 1 + replicas.length)
+      await until('several more health rounds', () => prisma.$routerStats().healthChecks >= 6)
+      const messages = refused().map((w) => w.message)
+      expect(messages).toHaveLength(1 + replicas.length)
+      expect(messages.filter((m) => m.includes('the primary refused'))).toHaveLength(1)
+      for (const r of replicas) expect(messages.filter((m) => m.includes(`replica \`${r.name}\` refused`))).toHaveLength(1)
+      for (const m of messages) {
+        expect(m).toContain('28P01')
+        expect(m).not.toContain(wrong)
+        expect(m).not.toContain(password)
+        expect(m).not.toContain('postgresql://')
+      }
+    } finally {
+      process.off('warning', onWarning)
+      await prisma.$disconnect()
+      await Promise.all([primary.pool.end(), ...replicas.map((r) => r.pool.end())])
     }
   })
 })

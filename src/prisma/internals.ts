@@ -369,7 +369,11 @@ export function pgSettingsOf(client: unknown): Readonly<Record<string, unknown>>
   const poolOptions = (externalPool as { options?: unknown } | null | undefined)?.options
   const settings = typeof poolOptions === 'object' && poolOptions !== null ? poolOptions : config
   if (typeof settings !== 'object' || settings === null) return undefined
-  return Object.fromEntries(Object.entries(settings).filter(([key]) => !POOL_ONLY.has(key)))
+  const read = Object.fromEntries(Object.entries(settings).filter(([key]) => !POOL_ONLY.has(key)))
+  // node-postgres' Pool keeps `password` as a non-enumerable property of its options (so that it is never
+  // logged): read as node-postgres reads it, by name.
+  if (Object.hasOwn(settings, 'password')) read.password = (settings as { password?: unknown }).password
+  return read
 }
 
 /**

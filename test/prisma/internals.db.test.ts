@@ -273,6 +273,11 @@ describe('the driver adapter a client was built with (pgSettingsOf: the router o
       expect(pgSettingsOf(fromConfig)).toEqual({ connectionString: url, statement_timeout: 5000 })
       expect(pgSettingsOf(fromPool)).toMatchObject({ connectionString: url, keepAlive: true })
       expect(pgSettingsOf(fromPool)).not.toHaveProperty('max')
+      // node-postgres keeps a pool's password non-enumerable: read by name, as node-postgres reads it.
+      const withPassword = new pg.Pool({ host: '127.0.0.1', user: 'u', password: 'pw-1', database: 'd', max: 1 })
+      expect(Object.keys(withPassword.options)).not.toContain('password')
+      expect(pgSettingsOf(new PrismaClient({ adapter: new PrismaPg(withPassword) }))).toEqual({ host: '127.0.0.1', user: 'u', password: 'pw-1', database: 'd' })
+      await withPassword.end()
       // And they connect: the same server as the client's own queries.
       const own = new pg.Client(pgSettingsOf(fromConfig))
       await own.connect()
