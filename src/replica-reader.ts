@@ -181,7 +181,8 @@ export class ReplicaReader {
       // router's own connection (or is known down): a busy server's read goes on, and is looked at again after
       // another `readTimeoutMs`; it is never run a second time elsewhere.
       const onTimeout = (timeout: Error): void => {
-        if (!read.open) return
+        // Ended, or left to its disconnected client ($disconnect()): nothing to look at.
+        if (!read.open || !read.counted) return
         const check = replica.state === 'down' ? undefined : this.alive(replica)
         if (!check) {
           if (read.end(false)) fail(timeout)

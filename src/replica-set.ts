@@ -91,6 +91,9 @@ export class ReadInFlight {
    */
   onAbandon: ((cause: string) => void) | undefined
 
+  /** Counted in its replica's `inFlight` (until it ends, or is {@link detach}ed). */
+  counted = true
+
   constructor(private readonly replica: ReplicaState) {
     replica.inFlight++
     replica.reading.add(this)
@@ -99,10 +102,24 @@ export class ReadInFlight {
   end(served: boolean): boolean {
     if (!this.open) return false
     this.open = false
-    this.replica.inFlight--
-    this.replica.reading.delete(this)
+    this.uncount()
     if (served) this.replica.reads++
     return true
+  }
+
+  /**
+   * No longer counted in flight (the client was disconnected under it: `$disconnect()`), though it may still
+   * settle, as the replica client settles it; it then ends as usual.
+   */
+  detach(): void {
+    this.uncount()
+  }
+
+  private uncount(): void {
+    if (!this.counted) return
+    this.counted = false
+    this.replica.inFlight--
+    this.replica.reading.delete(this)
   }
 }
 
@@ -304,6 +321,9 @@ export class ReplicaSet {
    */
   async disconnect(): Promise<void> {
     await Promise.all(this.replicas.map((r) => disconnectReplica(r)))
+    // Reads still in flight belong to disconnected clients (Prisma 7 may never settle a query sent while its
+    // client disconnects, as on a plain client): they are no longer counted in `inFlight`.
+    for (const replica of this.replicas) for (const read of [...replica.reading]) read.detach()
   }
 
   /** Every replica's name and state, for `NoReplicaAvailableError`. */

@@ -9,7 +9,8 @@ import { RouteReporter } from './route-reporter.js'
 import { ReplicaSet, type ReplicaState } from './replica-set.js'
 
 export type { ReplicaState } from './replica-set.js'
-import { currentScope, type ScopeState, tick } from './scope.js'
+import { InvalidConsistencyTokenError } from './errors/index.js'
+import { currentScope, type ReplicaScope, type ScopeState, tick } from './scope.js'
 import { ClientLink, type ServerLink } from './server-link.js'
 
 /** The scope needs a replica that has replayed at least `lsn` (its requirement only grows). */
@@ -130,7 +131,7 @@ export class Router {
     if (!scope) return this.clientScope
     let state = scope.state.get(this)
     if (!state) {
-      const seed = scope.seed
+      const seed = this.usable(scope)
       state = seed
         ? newScopeState(performance.now() - (Date.now() - seed.time), seed.lsn === 0n ? undefined : seed.lsn, this.monotonic)
         : newScopeState(-Infinity, undefined, this.monotonic)
@@ -141,6 +142,23 @@ export class Router {
       scope.state.set(this, state)
     }
     return state
+  }
+
+  /**
+   * The scope's token, if this router can use it: a WAL position on PostgreSQL, a GTID position on MariaDB /
+   * MySQL, or a token with a time only (any engine). Another engine's token is ignored, or, in a `strict` scope,
+   * an InvalidConsistencyTokenError.
+   */
+  private usable(scope: ReplicaScope): ConsistencyPoint | undefined {
+    const seed = scope.seed
+    if (seed === undefined || seed.lsn === 0n || (typeof seed.lsn === 'bigint') === (this.dialect.name === 'postgresql')) return seed
+    if (scope.strict) {
+      const kind = typeof seed.lsn === 'bigint' ? 'PostgreSQL' : seed.lsn.kind === 'mariadb' ? 'MariaDB' : 'MySQL'
+      throw new InvalidConsistencyTokenError(
+        `a ${kind} token, given to a client of another database engine (${this.dialect.name === 'postgresql' ? 'PostgreSQL' : 'MariaDB / MySQL'})`,
+      )
+    }
+    return undefined
   }
 
   /** A write (or raw query) starts in the current scope. */

@@ -12,10 +12,13 @@ export class ReplicaScope {
   readonly state = new WeakMap<object, ScopeState>()
   /** @internal The last write this scope inherits from a consistency token (another request or instance). */
   readonly seed: ConsistencyPoint | undefined
+  /** @internal `runInScope`'s `strict`: a token a router cannot use (another engine's) is an error there too. */
+  readonly strict: boolean
 
   /** @internal */
-  constructor(seed?: ConsistencyPoint) {
+  constructor(seed?: ConsistencyPoint, strict = false) {
     this.seed = seed
+    this.strict = strict
   }
 }
 
@@ -72,7 +75,9 @@ export interface RunInScopeOptions {
    */
   readonly token?: string | null
   /**
-   * Throw `InvalidConsistencyTokenError` for an unusable token instead of ignoring it.
+   * Throw `InvalidConsistencyTokenError` for an unusable token instead of ignoring it: at once for a malformed
+   * one; from the first query of a client on another database engine than the token's (a PostgreSQL token given
+   * to a MariaDB client, or the reverse), which otherwise ignores it.
    * @default false
    */
   readonly strict?: boolean
@@ -110,7 +115,7 @@ export function runInScope(callback: () => unknown, options: RunInScopeOptions =
       if (options.strict === true) throw error
     }
   }
-  return storage.run(new ReplicaScope(seed), () => {
+  return storage.run(new ReplicaScope(seed, options.strict === true), () => {
     const result = callback()
     // Prisma's promises are lazy: they run when awaited, which would be outside the scope. Start them here.
     if (typeof result === 'object' && result !== null && typeof (result as PromiseLike<unknown>).then === 'function') {

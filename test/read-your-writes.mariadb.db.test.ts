@@ -4,7 +4,7 @@
  * behaviour on PostgreSQL: test/read-your-writes.lsn.db.test.ts.
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
-import { runInScope } from '../src/index.ts'
+import { isInvalidConsistencyTokenError, runInScope } from '../src/index.ts'
 import { healMariaReplicas, mariadb, requireMariadb, routedMariaClient } from './support/mariadb.ts'
 
 afterEach(healMariaReplicas)
@@ -85,5 +85,17 @@ describe('MariaDB: read-your-writes with GTID positions', () => {
     } finally {
       await other.prisma.$disconnect()
     }
+  })
+})
+
+describe('MariaDB: a PostgreSQL token', () => {
+  it('strict: the first query fails with InvalidConsistencyTokenError; not strict: ignored, the read is served by a replica', async (ctx) => {
+    requireMariadb(ctx)
+    const { prisma, events } = routed!
+    const postgresToken = '1.16b374d848.lz5x0g00'
+    await expect(runInScope(() => prisma.note.count(), { token: postgresToken, strict: true })).rejects.toSatisfy(isInvalidConsistencyTokenError)
+    const from = events.length
+    await runInScope(() => prisma.note.count(), { token: postgresToken })
+    expect(events.slice(from).map((e) => e.target)).toEqual(['replica'])
   })
 })

@@ -254,6 +254,27 @@ function runChild(script: string, env: Record<string, string>, timeoutMs = 40_00
 }
 
 describe('lifetime: the router never keeps a process alive, and never hangs a shutdown', () => {
+  it('$disconnect() under 30 concurrent readers: once it returns, no read is counted in flight ($replicaStatus().inFlight 0)', async () => {
+    const { prisma } = routed('inflight-disconnect')
+    await prisma.note.count()
+    let stop = false
+    let reads = 0
+    // Reads sent while a Prisma client disconnects may never settle (a plain client's do not either): not awaited.
+    const readers: Promise<void>[] = Array.from({ length: 30 }, async () => {
+      while (!stop) {
+        await Promise.resolve(prisma.note.findMany({ take: 5 })).catch(() => undefined)
+        reads += 1
+      }
+    })
+    await until('reads flowing', () => reads >= 100)
+    const inFlightBefore = prisma.$replicaStatus().reduce((sum, r) => sum + r.inFlight, 0)
+    await prisma.$disconnect()
+    stop = true
+    expect(inFlightBefore).toBeGreaterThan(0)
+    expect(prisma.$replicaStatus().map((r) => r.inFlight)).toEqual(topology.replicas.map(() => 0))
+    expect(readers).toHaveLength(30)
+  })
+
   it('a script that writes, reads once and never calls $disconnect() exits when a plain client’s does (±2 s)', async () => {
     const script = `
       const { PrismaPg } = await import('@prisma/adapter-pg')

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { currentScope, ReplicaScope, runInScope } from '../src/index.ts'
+import { mysqlFamily } from '../src/dialects/mysql-family.ts'
+import { currentScope, isInvalidConsistencyTokenError, ReplicaScope, runInScope } from '../src/index.ts'
 import { resolveOptions, type ReadReplicasOptions } from '../src/options.ts'
 import { Router } from '../src/router.ts'
 import { fakeClient } from './support/fake-client.ts'
@@ -240,5 +241,33 @@ describe('a scope seeded with a token without a position', () => {
     expect([required, asked]).toEqual([42n, 1])
     const window = new Router(resolveOptions({ replicas: [fakeClient()], sticky: { mode: 'window' } }), () => Promise.resolve(42n))
     expect(await runInScope(() => window.requirement(), { token: '1.0.10' })).toBeUndefined()
+  })
+})
+
+describe('a token of another database engine', () => {
+  const postgres = () => new Router(resolveOptions({ replicas: [fakeClient()], sticky: { mode: 'lsn' } }), () => Promise.resolve(42n))
+  const mariadb = () => new Router(resolveOptions({ replicas: [fakeClient()], sticky: { mode: 'lsn' } }), () => Promise.resolve(42n), undefined, mysqlFamily)
+  const tokens = { postgresql: '1.16b374d848.lz5x0g00', mariadb: '2.m.0-1-1836.lz5x0g00', mysql: '2.y.3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5.lz5x0g00', timeOnly: '1.0.lz5x0g00' }
+
+  it('strict: an InvalidConsistencyTokenError from the first query of a client on another engine (PostgreSQL <-> MariaDB / MySQL)', async () => {
+    for (const [make, token, kind] of [
+      [mariadb, tokens.postgresql, 'PostgreSQL'],
+      [postgres, tokens.mariadb, 'MariaDB'],
+      [postgres, tokens.mysql, 'MySQL'],
+    ] as const) {
+      const r = make()
+      await expect(runInScope(() => r.requirement(), { token, strict: true })).rejects.toSatisfy(
+        (error: unknown) => isInvalidConsistencyTokenError(error) && error.message.includes(`a ${kind} token, given to a client of another database engine`),
+      )
+    }
+  })
+
+  it('not strict: ignored (the scope requires nothing of it); a token of the same engine, or with a time only, is used', async () => {
+    expect(await runInScope(() => mariadb().requirement(), { token: tokens.postgresql })).toBeUndefined()
+    expect(await runInScope(() => postgres().requirement(), { token: tokens.mariadb })).toBeUndefined()
+    expect(await runInScope(() => postgres().requirement(), { token: tokens.postgresql, strict: true })).toBe(0x16b374d848n)
+    expect(String(await runInScope(() => mariadb().requirement(), { token: tokens.mariadb, strict: true }))).toBe('0-1-1836')
+    // A time-only token fits every engine: the scope asks the primary's position afresh.
+    expect(await runInScope(() => mariadb().requirement(), { token: tokens.timeOnly, strict: true })).toBe(42n)
   })
 })
