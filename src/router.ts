@@ -178,6 +178,24 @@ export class Router {
   }
 
   /**
+   * A query of the application's that may have written has settled on the primary (or a transaction with one
+   * has committed), whichever client sent it (src/prisma/engine-queries.ts): it counts for the current scope as a
+   * write through the routed client does.
+   */
+  observedWrite(): void {
+    this.endWrite()
+  }
+
+  /**
+   * A read of the application's has settled on the primary, whichever client sent it: in a monotonic scope, later
+   * reads need the primary's position after it (as after {@link primaryRead}).
+   */
+  observedRead(): void {
+    const watched = this.watchedScope()
+    if (watched) watched.pending = tick()
+  }
+
+  /**
    * Runs a `$transaction` of the current scope. It counts as one write that ends when the transaction settles
    * (after COMMIT): a read of the scope that runs while it is open needs nothing of it (nothing of it is
    * visible before COMMIT, on any server), and reads after it need the primary's position after COMMIT.

@@ -12,11 +12,15 @@ import { mysqlFamily } from './dialects/mysql-family.js'
 import { postgresql } from './dialects/postgresql.js'
 import type { PrismaClientLike, ResolvedOptions } from './options.js'
 import type { Position } from './position.js'
+import { observePrimaryQueries, type PrimaryQueryObserver } from './prisma/engine-queries.js'
 import { usesMariadbAdapter } from './prisma/internals.js'
 import { ReplicaReader } from './replica-reader.js'
 import { Router } from './router.js'
 import { linkTo } from './router-connections.js'
 import { within } from './within.js'
+
+/** The warning code emitted when the primary's queries cannot be observed below the client. */
+export const QUERIES_UNOBSERVED_WARNING = 'PRISMA_REPLICA_ROUTER_QUERIES_UNOBSERVED'
 
 export interface Routing {
   /** Consistency; with `router.set` (the replica set) and `router.report` (route reporting). */
@@ -25,6 +29,11 @@ export interface Routing {
   readonly reader: ReplicaReader
   /** `raw: 'classify'`: the classifier of raw reads, and its parser's loading (begun at construction). */
   readonly raw: { readonly classifier: SqlClassifier; readonly loaded: Promise<void> } | undefined
+  /**
+   * Told of every query the primary's engine runs for the application, whichever client sent it (held here:
+   * the engine keeps it weakly).
+   */
+  readonly primaryQueries: PrimaryQueryObserver
 }
 
 /**
@@ -53,7 +62,28 @@ export function createRouting(options: ResolvedOptions, primary: PrismaClientLik
   const router = new Router(options, primaryLsn, (r) => linkTo(r.client, `replica \`${r.name}\``, idleMs, r.connection), dialect)
   const monitor = new HealthMonitor(router, primaryLink, options)
   const reader = new ReplicaReader(router, options, (replica) => monitor.alive(replica))
-  return { router, monitor, reader, raw: options.raw === 'classify' ? rawClassifier(dialect) : undefined }
+  const primaryQueries: PrimaryQueryObserver = {
+    wrote: () => {
+      router.observedWrite()
+    },
+    read: () => {
+      router.observedRead()
+    },
+  }
+  if (!observePrimaryQueries(primary, primaryQueries)) warnUnobserved()
+  return { router, monitor, reader, raw: options.raw === 'classify' ? rawClassifier(dialect) : undefined, primaryQueries }
+}
+
+let warned = false
+
+/** One process warning: this Prisma Client does not let the router see the primary's queries below the client. */
+function warnUnobserved(): void {
+  if (warned) return
+  warned = true
+  process.emitWarning(
+    "prisma-replica-router: this Prisma Client has no query engine the router can observe (`_engine.request`), so a write sent through a client an extension captured (one applied before readReplicas, or a model method's) counts for read-your-writes only when it passes through the routed client. Please report the Prisma version.",
+    { code: QUERIES_UNOBSERVED_WARNING },
+  )
 }
 
 /** `raw: 'classify'`: PostgreSQL only; the parser starts loading now, so that the first raw read does not wait. */

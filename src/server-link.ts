@@ -1,3 +1,5 @@
+import { asRouterWork } from './router-work.js'
+
 /** A row of a router query: column name -> value as the driver returns it. */
 export type Row = Readonly<Record<string, unknown>>
 
@@ -47,7 +49,8 @@ export class ClientLink implements ServerLink {
   constructor(private readonly client: RawQueryable) {}
 
   async query(sql: string): Promise<readonly Row[]> {
-    const rows = await this.client.$queryRawUnsafe(sql)
+    // The router's own work: never taken for the application's query on the primary (src/router-work.ts).
+    const rows = await asRouterWork(() => Promise.resolve(this.client.$queryRawUnsafe(sql)))
     return Array.isArray(rows) ? (rows as Row[]) : []
   }
 

@@ -20,6 +20,10 @@
  * the client was built with, and of `@prisma/adapter-pg`'s factory, `adapterName`, `config` and `externalPool`:
  * the router opens its own connections with the same settings (never through the application's pool).
  *
+ * Read from a client's query engine (see {@link engineOf}): `_engine`, with its `request`, `requestBatch` and
+ * `transaction` methods, which src/prisma/engine-queries.ts wraps to see every query sent to the primary by any
+ * client over it (a client an extension captured too).
+ *
  * Relied on for `$transaction` (see {@link withTransactionWrapper}): a client extension's `$transaction`
  * replaces Prisma's own, and Prisma's own, called with an extended client as `this`, builds the transaction
  * client from that client (so every extension applies inside the transaction).
@@ -351,6 +355,42 @@ export function withTransactionWrapper<T extends object>(client: object, methods
     return wrap(() => original.apply(context, args))
   }
   return Object.assign(methods, { $transaction })
+}
+
+/**
+ * The query engine of `client` (`_engine`, shared by the client and every client `$extends` made of it), with the
+ * three methods every query passes through: `request` (one query, in an interactive transaction or not),
+ * `requestBatch` (a batch `$transaction([...])`, `findUnique`s batched together, or queries of one interactive
+ * transaction sent in the same tick) and `transaction` (`start`, `commit`, `rollback`). `undefined` when this
+ * Prisma Client has no such engine. Patched by src/prisma/engine-queries.ts; canary in
+ * test/prisma/internals.db.test.ts.
+ */
+export function engineOf(client: unknown): QueryEngine | undefined {
+  const engine = (client as { _engine?: unknown } | null)?._engine
+  if (typeof engine !== 'object' || engine === null) return undefined
+  const { request, requestBatch, transaction } = engine as Record<string, unknown>
+  return typeof request === 'function' && typeof requestBatch === 'function' && typeof transaction === 'function' ? (engine as QueryEngine) : undefined
+}
+
+/** A query as the engine receives it: Prisma's protocol `action` (`findMany`, `createOne`, `queryRaw`, …). */
+export interface EngineQuery {
+  readonly action?: unknown
+}
+
+/** The engine methods {@link engineOf} returns (as Prisma 7 calls them). */
+export interface QueryEngine {
+  request: (this: unknown, query: EngineQuery, options?: { readonly interactiveTransaction?: { readonly id?: unknown } }) => Promise<unknown>
+  requestBatch: (
+    this: unknown,
+    queries: readonly EngineQuery[],
+    options?: { readonly transaction?: { readonly kind?: unknown; readonly options?: { readonly id?: unknown } } },
+  ) => Promise<unknown>
+  transaction: (
+    this: unknown,
+    action: 'start' | 'commit' | 'rollback',
+    headers: unknown,
+    info: { readonly id?: unknown; readonly newTxId?: unknown } | undefined,
+  ) => Promise<unknown>
 }
 
 /** Keys of a pg `Pool`'s settings that mean nothing to one connection. */

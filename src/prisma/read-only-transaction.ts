@@ -11,6 +11,7 @@
 import { InvalidOptionError, ReadOnlyTransactionError } from '../errors/index.js'
 import type { ReadPlan } from '../read-plan.js'
 import { ReadInFlight, type ReplicaState } from '../replica-set.js'
+import { asRouterWork } from '../router-work.js'
 import type { Routing } from '../routing.js'
 import { tick, type ScopeState } from '../scope.js'
 import { RAW_READS, READ_OPERATIONS } from './operations.js'
@@ -230,7 +231,8 @@ export class ReadOnlyTransactions {
   ): Promise<unknown> {
     const mode = this.routing.router.dialect.name === 'postgresql' ? POSTGRESQL_MODE : undefined
     const transaction = (this.under as unknown as TransactionRunner).$transaction(async (tx) => {
-      if (mode) await tx.$executeRawUnsafe(mode)
+      // The router's own statement: not a write of the application's (src/router-work.ts).
+      if (mode) await asRouterWork(() => Promise.resolve(tx.$executeRawUnsafe(mode)))
       return await fn(readOnlyClient(tx, classifier))
     }, given)
     return this.routing.router.primaryTransaction(transaction, watched)

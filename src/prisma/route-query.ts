@@ -11,6 +11,7 @@ import { RAW_READS, READ_OPERATIONS } from './operations.js'
 import type { AnyClient, QueryParams } from './types.js'
 import { sqlstateOf } from '../connection-error.js'
 import type { Router } from '../router.js'
+import { asRouterWork } from '../router-work.js'
 import type { Routing } from '../routing.js'
 
 /**
@@ -87,7 +88,8 @@ async function routeRaw({ router, reader }: Routing, raw: NonNullable<Routing['r
   const sent = { onPrimary: false }
   const query = (args: unknown): PromiseLike<unknown> => {
     sent.onPrimary = true
-    const run = params.query(args)
+    // The router accounts for it (below): not the application's write on the primary (src/router-work.ts).
+    const run = asRouterWork(() => Promise.resolve(params.query(args)))
     return raw.classifier.served(text) ? run : router.mayHaveWritten(run)
   }
   try {

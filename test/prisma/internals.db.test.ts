@@ -11,6 +11,7 @@ import { PrismaClient } from '../../generated/prisma/client.ts'
 import { makeTypedQueryFactory } from '@prisma/client/runtime/client'
 import pg from 'pg'
 import {
+  engineOf,
   executeRequest,
   executesRequests,
   extensionsOf,
@@ -360,5 +361,65 @@ describe('the SQL text of a raw read, as a query extension receives it (rawSqlTe
       ['$queryRawTyped', 'SELECT $1::int AS a'],
       ['$executeRawUnsafe', undefined],
     ])
+  })
+})
+
+describe('the query engine (engineOf: the router observes every query the primary runs, src/prisma/engine-queries.ts)', () => {
+  it('one engine per client and every client $extends made of it; its request, requestBatch and transaction see each kind of query', async () => {
+    const plain = newClient(topology.primaryUrl)
+    const extended = plain.$extends({ model: { note: { extra: () => 1 } } })
+    expect(engineOf(plain)).toBeDefined()
+    expect(engineOf(extended)).toBe(engineOf(plain))
+    expect(engineOf({})).toBeUndefined()
+    const calls: string[] = []
+    const engine = engineOf(plain)
+    if (!engine) throw new Error('no engine')
+    const { request, requestBatch, transaction } = engine
+    engine.request = function (query, options) {
+      calls.push(`request ${String(query.action)}${options?.interactiveTransaction?.id === undefined ? '' : ' itx'}`)
+      return request.call(this, query, options)
+    }
+    engine.requestBatch = function (queries, options) {
+      calls.push(`batch ${queries.map((q) => String(q.action)).join(',')} ${String(options?.transaction?.kind)}${options?.transaction?.options?.id === undefined ? '' : ' id'}`)
+      return requestBatch.call(this, queries, options)
+    }
+    engine.transaction = async function (action, headers, info) {
+      const result = await transaction.call(this, action, headers, info)
+      const id = (result as { id?: unknown } | undefined)?.id
+      calls.push(
+        `transaction ${action}${info?.newTxId === undefined ? '' : ' nested'}${action === 'start' ? (typeof id === 'string' ? ' -> id' : ' -> ?') : typeof info?.id === 'string' ? ' id' : ' ?'}`,
+      )
+      return result
+    }
+    try {
+      const note = await extended.note.create({ data: { title: 'engine canary' } })
+      await extended.note.findMany({ take: 1 })
+      await extended.$queryRawUnsafe('SELECT 1 AS one')
+      await extended.$transaction(async (tx) => {
+        await tx.note.update({ where: { id: note.id }, data: { title: 'x' } })
+        await (tx as unknown as { $transaction(fn: (t: typeof tx) => Promise<unknown>): Promise<unknown> }).$transaction(async (inner) => await inner.note.count())
+      })
+      await extended.$transaction([extended.note.count(), extended.note.deleteMany({ where: { id: note.id } })])
+      await Promise.all([extended.note.findUnique({ where: { id: 1 } }), extended.note.findUnique({ where: { id: 2 } })])
+      expect(calls).toEqual([
+        'request createOne',
+        'request findMany',
+        'request queryRaw',
+        'transaction start -> id',
+        'request updateOne itx',
+        'transaction start nested -> id',
+        'request aggregate itx',
+        'transaction commit id',
+        'transaction commit id',
+        // A batch transaction starts and commits one of its own inside requestBatch (logged here when done).
+        'batch aggregate,deleteMany batch',
+        'transaction start -> id',
+        'transaction commit id',
+        'batch findUnique,findUnique undefined',
+      ])
+    } finally {
+      Object.assign(engine, { request, requestBatch, transaction })
+      await plain.$disconnect()
+    }
   })
 })
