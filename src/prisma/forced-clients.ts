@@ -9,7 +9,7 @@ import type { Routing } from '../routing.js'
 import type { ClientActions } from './client-actions.js'
 import { ROUTER_EXTENSION } from './composition.js'
 import { forClientWithout, ROW_OPERATIONS } from './computed-fields.js'
-import { callRaw, executeRequest, fluentPath, isInTransaction, type ModelShapes, requestOf, unpackFluent } from './internals.js'
+import { callRaw, executeRequest, extensionsOf, fluentPath, isInTransaction, type ModelShapes, requestOf, unpackFluent } from './internals.js'
 import { READ_OPERATIONS } from './operations.js'
 import { ReadOnlyTransactions, type ReadOnlyTransactionOptions } from './read-only-transaction.js'
 import { inTransaction, trackWrite, withTransaction } from './route-query.js'
@@ -49,7 +49,7 @@ export class ForcedClients {
     private readonly under: AnyClient,
     private readonly shapes: ModelShapes | undefined,
   ) {
-    this.readOnly = new ReadOnlyTransactions(routing, under)
+    this.readOnly = new ReadOnlyTransactions(routing, under, extensionsOf(under))
   }
 
   /**

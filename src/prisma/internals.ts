@@ -233,6 +233,24 @@ export function unpackFluent(result: unknown, path: readonly string[]): unknown 
   return value
 }
 
+/**
+ * The client of the same interactive transaction as `tx`, without any extension: Prisma builds a transaction
+ * client's `$parent` as the transaction client of the client `$extends` was called on (`_appliedParent`), so
+ * following `$parent` up to a client whose extension list is empty reaches the bare one. `undefined` when it
+ * cannot be reached that way (the caller then uses `tx`).
+ */
+export function bareTransactionClient(tx: unknown): object | undefined {
+  let client = tx
+  for (let depth = 0; depth < 64; depth++) {
+    if (typeof client !== 'object' || client === null) return undefined
+    if (hasNoExtensions(client)) return isTransactionClient(client) ? client : undefined
+    const parent: unknown = (client as { $parent?: unknown }).$parent
+    if (parent === client) return undefined
+    client = parent
+  }
+  return undefined
+}
+
 const TRANSACTION_SCOPE = Symbol.for('prisma.client.transaction.scope_context')
 
 /**

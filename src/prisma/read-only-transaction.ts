@@ -4,20 +4,29 @@
  * decision of src/read-plan.ts), else on the primary. PostgreSQL runs it as `REPEATABLE READ, READ ONLY`
  * (SERIALIZABLE is not available on a hot standby); writes inside are refused before the network.
  *
+ * The transaction client is the application's: on a replica, the replica's client with every extension under the
+ * router applied again (query components such as soft delete or a tenant filter, computed fields, model and
+ * client methods), as `prisma.$transaction` gives them; then a last extension of the router's that refuses writes
+ * and answers `$primary()` / `$replica()` with the transaction client itself. The router's own statements (the
+ * mode, the snapshot it confirms) go through the bare client of the same transaction, past the extensions
+ * (internals.ts, bareTransactionClient): the application's extensions and query log never see them.
+ *
  * A replica that fails before the callback starts (connecting, `BEGIN`, the snapshot) is replaced as a read's is:
  * another replica that can serve the scope, then the primary. Once the callback has started, every error is the
  * callback's: it is thrown as is, and the callback never runs a second time.
  */
+import { Prisma } from '@prisma/client/extension'
 import { InvalidOptionError, ReadOnlyTransactionError } from '../errors/index.js'
 import type { ReadPlan } from '../read-plan.js'
 import { ReadInFlight, type ReplicaState } from '../replica-set.js'
-import { asRouterWork } from '../router-work.js'
+import { asRouterWork, isRouterWork } from '../router-work.js'
 import type { Routing } from '../routing.js'
 import { tick, type ScopeState } from '../scope.js'
 import { RAW_READS, READ_OPERATIONS } from './operations.js'
-import { rawCallText } from './internals.js'
+import { bareTransactionClient, type ExtensionArgs, rawSqlText } from './internals.js'
 import { SqlClassifier } from '../raw-sql/classify-sql.js'
-import type { AnyClient } from './types.js'
+import { ROUTER_EXTENSION } from './composition.js'
+import type { AnyClient, QueryParams } from './types.js'
 
 /** A transaction client, as far as this module uses it. */
 type TransactionClient = AnyClient & {
@@ -66,68 +75,75 @@ function prismaOptions(options: unknown, engine: 'postgresql' | 'mysql'): Record
   return engine === 'mysql' ? { ...rest, isolationLevel: 'RepeatableRead' } : rest
 }
 
+/** The name of the router's last extension on a read-only transaction's client. */
+const READ_ONLY_EXTENSION = 'prisma-replica-router/read-only'
+
 /**
- * `tx` with every write refused before the network: model writes, `$executeRaw*`, and raw reads that the SQL
- * classifier (src/raw-sql/, PostgreSQL) does not prove plain reads — `COMMIT`, `SET TRANSACTION READ WRITE`,
- * DML in disguise — or every raw query where there is no classifier (MariaDB/MySQL, or `libpg-query` absent).
+ * Why a query may not run in a read-only transaction, or `undefined` when it may: a model read; a raw read the
+ * SQL classifier (src/raw-sql/, PostgreSQL) proves a plain read (not `COMMIT`, `SET TRANSACTION READ WRITE`, DML
+ * in disguise); nothing else (model writes, `$executeRaw*`, every raw query where there is no classifier:
+ * MariaDB/MySQL, or `libpg-query` absent).
  */
-function readOnlyClient(tx: AnyClient, classifier: SqlClassifier | undefined): AnyClient {
-  const delegates = new Map<string, object>()
+function refusal(params: QueryParams, classifier: SqlClassifier | undefined): ReadOnlyTransactionError | undefined {
+  const { model, operation, args } = params
+  if (model !== undefined) return READ_OPERATIONS.has(operation) ? undefined : new ReadOnlyTransactionError(model.charAt(0).toLowerCase() + model.slice(1), operation)
+  if (!RAW_READS.has(operation)) return new ReadOnlyTransactionError(undefined, operation)
+  const text = rawSqlText(operation, args)
+  const verdict = text === undefined || !classifier ? undefined : classifier.classify(text)
+  if (verdict?.replica === true || (verdict && 'readsOnly' in verdict)) return undefined
+  return new ReadOnlyTransactionError(
+    undefined,
+    operation,
+    verdict ? verdict.reason : classifier ? 'SQL text not recognised' : 'no SQL parser (install `libpg-query`; PostgreSQL only)',
+  )
+}
+
+/**
+ * The router's last extension on a read-only transaction's client (`server`: where the transaction runs): every
+ * query the extensions under it let through is checked ({@link refusal}; the router's own statements pass), and
+ * `$primary()` / `$replica()` answer with the transaction client itself, as inside `prisma.$transaction`: its
+ * queries stay in the transaction, on its one snapshot (`$replica(name)` naming another replica is refused).
+ */
+function readOnlyExtension(server: string, classifier: () => SqlClassifier | undefined) {
+  return {
+    name: READ_ONLY_EXTENSION,
+    query: {
+      $allOperations(params: QueryParams): PromiseLike<unknown> {
+        const refused = isRouterWork() ? undefined : refusal(params, classifier())
+        if (refused) throw refused
+        return params.query(params.args)
+      },
+    },
+    client: {
+      /** The transaction client itself: its queries stay in the read-only transaction. */
+      $primary<T>(this: T): T {
+        return Prisma.getExtensionContext(this)
+      },
+      /** The transaction client itself (it runs on `server`); another replica's name is refused. */
+      $replica<T>(this: T, name?: string): T {
+        if (name !== undefined && name !== server)
+          throw new ReadOnlyTransactionError(undefined, '$replica', `this transaction runs on ${server === 'primary' ? 'the primary' : `replica \`${server}\``}, not \`${name}\``)
+        return Prisma.getExtensionContext(this)
+      },
+    },
+  }
+}
+
+/**
+ * `tx` as the callback gets it: `$parent` (the transaction client of the client under the router's extension,
+ * which no check guards) is refused, and so is a batch `$transaction([...])`; a nested `$transaction(fn)` (a
+ * savepoint) gets a client held to the same.
+ */
+function guarded(tx: AnyClient): AnyClient {
   return new Proxy(tx, {
     get(target, property, receiver) {
-      const value: unknown = Reflect.get(target, property, receiver)
-      if (typeof property !== 'string') return value
-      if (property === '$executeRaw' || property === '$executeRawUnsafe') {
-        return () => {
-          throw new ReadOnlyTransactionError(undefined, property)
-        }
-      }
       if (property === '$parent') throw new ReadOnlyTransactionError(undefined, '$parent', 'the client outside the transaction')
-      if (property === '$transaction' && typeof value === 'function') {
-        // A nested transaction (a savepoint): its client is held to the same refusals; a batch is refused.
-        return (fn: unknown, options?: unknown) => {
-          if (typeof fn !== 'function') throw new ReadOnlyTransactionError(undefined, '$transaction', 'a batch inside a read-only transaction')
-          const inner = (client: AnyClient): unknown => (fn as (tx: AnyClient) => unknown)(readOnlyClient(client, classifier))
-          return Reflect.apply(value as (...a: unknown[]) => unknown, receiver, [inner, options])
-        }
-      }
-      if (RAW_READS.has(property) && typeof value === 'function') {
-        return (...args: unknown[]) => {
-          const text = rawCallText(property, args)
-          const verdict = text === undefined || !classifier ? undefined : classifier.classify(text)
-          if (!verdict?.replica && !(verdict && 'readsOnly' in verdict)) {
-            throw new ReadOnlyTransactionError(
-              undefined,
-              property,
-              verdict ? verdict.reason : classifier ? 'SQL text not recognised' : 'no SQL parser (install `libpg-query`; PostgreSQL only)',
-            )
-          }
-          return Reflect.apply(value as (...a: unknown[]) => unknown, receiver, args)
-        }
-      }
-      if (!isModelDelegate(property, value)) return value
-      let delegate = delegates.get(property)
-      if (!delegate) delegates.set(property, (delegate = readOnlyDelegate(property, value)))
-      return delegate
-    },
-  })
-}
-
-/**
- * A model delegate (`tx.user`, and the `tx.User` alias Prisma also exposes): an object with `findMany`; not a
- * `$` method or one of Prisma's `_` internals.
- */
-function isModelDelegate(property: string, value: unknown): value is object {
-  return !/^[$_]/.test(property) && typeof value === 'object' && value !== null && typeof (value as { findMany?: unknown }).findMany === 'function'
-}
-
-function readOnlyDelegate(model: string, delegate: object): object {
-  return new Proxy(delegate, {
-    get(target, operation, receiver) {
-      const value: unknown = Reflect.get(target, operation, receiver)
-      if (typeof operation !== 'string' || typeof value !== 'function' || READ_OPERATIONS.has(operation)) return value
-      return () => {
-        throw new ReadOnlyTransactionError(model, operation)
+      const value: unknown = Reflect.get(target, property, receiver)
+      if (property !== '$transaction' || typeof value !== 'function') return value
+      return (fn: unknown, options?: unknown) => {
+        if (typeof fn !== 'function') throw new ReadOnlyTransactionError(undefined, '$transaction', 'a batch inside a read-only transaction')
+        const inner = (client: AnyClient): unknown => (fn as (tx: AnyClient) => unknown)(guarded(client))
+        return Reflect.apply(value as (...a: unknown[]) => unknown, receiver, [inner, options])
       }
     },
   })
@@ -140,12 +156,39 @@ class NotStarted extends Error {
   }
 }
 
+/** The warning code emitted when a read-only transaction cannot carry the application's extensions to a replica. */
+export const READ_ONLY_EXTENSIONS_WARNING = 'PRISMA_REPLICA_ROUTER_READ_ONLY_ON_PRIMARY'
+
+let warned = false
+
+/** One process warning: read-only transactions run on the primary (the extensions under the router are unreadable). */
+function warnOnPrimary(): void {
+  if (warned) return
+  warned = true
+  process.emitWarning(
+    'prisma-replica-router: this Prisma Client does not let the router read the extensions applied under it (`_extensions`), so ' +
+      "`$replica().$transaction(fn)` runs on the primary, where the client's own extensions apply. Please report the Prisma version.",
+    { code: READ_ONLY_EXTENSIONS_WARNING },
+  )
+}
+
 /** Runs read-only transactions for one routed client. */
 export class ReadOnlyTransactions {
-  /** @param under the client under the router (the primary). */
+  /** The client each transaction starts on, per server (`primary` or a replica), made on first use. */
+  private readonly runners = new Map<ReplicaState | 'primary', TransactionRunner>()
+  /** The classifier once loaded (the read-only extension checks raw reads with it, synchronously). */
+  private loaded: SqlClassifier | undefined
+
+  /**
+   * @param under the client under the router (the primary).
+   * @param extensions the extensions applied to `under`, first applied first (internals.ts, extensionsOf):
+   *   applied again to a replica's client for a transaction there; `undefined` when they cannot be read (then
+   *   every read-only transaction runs on the primary, with one warning).
+   */
   constructor(
     private readonly routing: Routing,
     private readonly under: AnyClient,
+    private readonly extensions: readonly ExtensionArgs[] | undefined,
   ) {}
 
   /**
@@ -159,13 +202,19 @@ export class ReadOnlyTransactions {
     const given = prismaOptions(options, router.dialect.name)
     monitor.ensureStarted()
     return this.classifier().then((classifier) => {
+      this.loaded = classifier
+      if (this.extensions === undefined) {
+        warnOnPrimary()
+        router.report.route(undefined, '$transaction', named ? 'forced-primary' : 'fallback')
+        return this.onPrimary(fn, given, router.watchedScope())
+      }
       if (named) {
         router.report.route(undefined, '$transaction', 'forced-replica', named.name)
-        return this.onReplica(named, fn, given, false, classifier).catch((error: unknown) => {
+        return this.onReplica(named, fn, given, false).catch((error: unknown) => {
           throw error instanceof NotStarted ? error.cause : error
         })
       }
-      return reader.decide(undefined, '$transaction', (plan) => this.execute(plan, fn, given, classifier))
+      return reader.decide(undefined, '$transaction', (plan) => this.execute(plan, fn, given))
     })
   }
 
@@ -191,11 +240,30 @@ export class ReadOnlyTransactions {
     })())
   }
 
-  private async execute(plan: ReadPlan, fn: (tx: AnyClient) => Promise<unknown>, given: Record<string, unknown>, classifier: SqlClassifier | undefined): Promise<unknown> {
+  /**
+   * The client a transaction on `server` starts on: the primary's (the client under the router), or the
+   * replica's with the extensions under the router applied again (another router's are left out: it would route
+   * from inside the transaction); then the router's read-only extension, last.
+   */
+  private runner(server: ReplicaState | 'primary'): TransactionRunner {
+    let runner = this.runners.get(server)
+    if (runner) return runner
+    const base =
+      server === 'primary'
+        ? this.under
+        : (this.extensions ?? [])
+            .filter((e) => e.name?.startsWith(ROUTER_EXTENSION) !== true)
+            .reduce((client, extension) => client.$extends(extension), server.client as unknown as AnyClient)
+    runner = base.$extends(readOnlyExtension(server === 'primary' ? 'primary' : server.name, () => this.loaded))
+    this.runners.set(server, runner)
+    return runner
+  }
+
+  private async execute(plan: ReadPlan, fn: (tx: AnyClient) => Promise<unknown>, given: Record<string, unknown>): Promise<unknown> {
     const { router } = this.routing
     if (plan.target === 'primary') {
       router.report.route(undefined, '$transaction', plan.reason, undefined, plan.sticky)
-      return await this.onPrimary(fn, given, classifier, plan.watched)
+      return await this.onPrimary(fn, given, plan.watched)
     }
     const { watched, confirm } = plan
     let replica: ReplicaState | undefined = plan.replica
@@ -204,7 +272,7 @@ export class ReadOnlyTransactions {
       router.report.route(undefined, '$transaction', reason, replica.name)
       if (watched) router.readingOn(watched, replica)
       try {
-        return await this.onReplica(replica, fn, given, confirm, classifier, watched)
+        return await this.onReplica(replica, fn, given, confirm, watched)
       } catch (error) {
         if (!(error instanceof NotStarted)) throw error
         // Not started: a connection failure takes the replica out of rotation, then another may take it; an
@@ -216,24 +284,18 @@ export class ReadOnlyTransactions {
       }
     }
     router.report.route(undefined, '$transaction', 'retry')
-    return await this.onPrimary(fn, given, classifier, watched)
+    return await this.onPrimary(fn, given, watched)
   }
 
   /**
    * On the primary, `READ ONLY` too (PostgreSQL). Like a read there: in a monotonic scope, later reads need the
    * primary's position after it, whether it committed or failed.
    */
-  private onPrimary(
-    fn: (tx: AnyClient) => Promise<unknown>,
-    given: Record<string, unknown>,
-    classifier: SqlClassifier | undefined,
-    watched: ScopeState | undefined,
-  ): Promise<unknown> {
+  private onPrimary(fn: (tx: AnyClient) => Promise<unknown>, given: Record<string, unknown>, watched: ScopeState | undefined): Promise<unknown> {
     const mode = this.routing.router.dialect.name === 'postgresql' ? POSTGRESQL_MODE : undefined
-    const transaction = (this.under as unknown as TransactionRunner).$transaction(async (tx) => {
-      // The router's own statement: not a write of the application's (src/router-work.ts).
-      if (mode) await asRouterWork(() => Promise.resolve(tx.$executeRawUnsafe(mode)))
-      return await fn(readOnlyClient(tx, classifier))
+    const transaction = this.runner('primary').$transaction(async (tx) => {
+      if (mode) await own(tx, (bare) => bare.$executeRawUnsafe(mode))
+      return await fn(guarded(tx))
     }, given)
     return this.routing.router.primaryTransaction(transaction, watched)
   }
@@ -248,7 +310,6 @@ export class ReadOnlyTransactions {
     fn: (tx: AnyClient) => Promise<unknown>,
     given: Record<string, unknown>,
     confirm: boolean,
-    classifier: SqlClassifier | undefined,
     watched?: Parameters<Routing['router']['servedBy']>[0],
   ): Promise<unknown> {
     const { router, reader } = this.routing
@@ -257,14 +318,14 @@ export class ReadOnlyTransactions {
     const read = new ReadInFlight(replica)
     const progress = { started: false }
     try {
-      const result = await (replica.client as unknown as TransactionRunner).$transaction(async (tx) => {
-        if (mode) await tx.$executeRawUnsafe(mode)
+      const result = await this.runner(replica).$transaction(async (tx) => {
+        if (mode) await own(tx, (bare) => bare.$executeRawUnsafe(mode))
         if (confirm) {
-          await tx.$queryRawUnsafe('SELECT 1') // takes the transaction's snapshot
+          await own(tx, (bare) => bare.$queryRawUnsafe('SELECT 1')) // takes the transaction's snapshot
           if (!(await reader.confirmed(replica, incarnation, tick()))) throw new NotStarted(new Error(`replica \`${replica.name}\` could not be confirmed`))
         }
         progress.started = true
-        return await fn(readOnlyClient(tx, classifier))
+        return await fn(guarded(tx))
       }, given)
       read.end(true)
       return result
@@ -278,4 +339,14 @@ export class ReadOnlyTransactions {
       if (watched && progress.started) router.servedBy(watched, replica, tick())
     }
   }
+}
+
+/**
+ * Sends the router's own statement in the transaction of `tx`: through the bare client of that transaction
+ * (none of the application's extensions, its query log's only), as the router's own work (never a write of the
+ * application's on the primary: src/router-work.ts); through `tx` where this Prisma Client offers no bare one.
+ */
+function own(tx: TransactionClient, send: (client: TransactionClient) => PromiseLike<unknown>): Promise<unknown> {
+  const bare = (bareTransactionClient(tx) ?? tx) as TransactionClient
+  return asRouterWork(() => Promise.resolve(send(bare)))
 }

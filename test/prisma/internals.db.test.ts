@@ -11,6 +11,7 @@ import { PrismaClient } from '../../generated/prisma/client.ts'
 import { makeTypedQueryFactory } from '@prisma/client/runtime/client'
 import pg from 'pg'
 import {
+  bareTransactionClient,
   engineOf,
   executeRequest,
   executesRequests,
@@ -419,6 +420,40 @@ describe('the query engine (engineOf: the router observes every query the primar
       ])
     } finally {
       Object.assign(engine, { request, requestBatch, transaction })
+      await plain.$disconnect()
+    }
+  })
+})
+
+describe('the bare client of an interactive transaction (bareTransactionClient: the router’s own statements in a read-only transaction)', () => {
+  it('is reached through $parent from a transaction client of an extended client: the same transaction, no extension runs', async () => {
+    const plain = newClient(topology.primaryUrl)
+    const log: string[] = []
+    const logging = (name: string) =>
+      Prisma.defineExtension({
+        query: {
+          $allOperations({ operation, args, query }) {
+            log.push(`${name} ${operation}`)
+            return query(args)
+          },
+        },
+      })
+    const extended = plain.$extends(logging('a')).$extends(logging('b'))
+    try {
+      const [inTx, inBare] = await extended.$transaction(async (tx) => {
+        const bare = bareTransactionClient(tx) as typeof plain | undefined
+        expect(bare).toBeDefined()
+        expect(isTransactionClient(bare)).toBe(true)
+        const txid = (client: { $queryRawUnsafe: typeof plain.$queryRawUnsafe }) =>
+          client.$queryRawUnsafe<{ id: string }[]>('SELECT txid_current()::text AS id').then((r) => r[0]?.id)
+        return [await txid(tx), await txid(bare as typeof plain)]
+      })
+      expect(inBare).toBe(inTx)
+      expect(log).toEqual(['a $queryRawUnsafe', 'b $queryRawUnsafe'])
+      // Not a transaction client, or one it cannot walk: undefined.
+      expect(bareTransactionClient(extended)).toBeUndefined()
+      expect(bareTransactionClient({})).toBeUndefined()
+    } finally {
       await plain.$disconnect()
     }
   })

@@ -4,8 +4,9 @@
  * before the network, a replica down at BEGIN replaced, a failure inside the callback surfaced, never re-run.
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
-import { InvalidOptionError, isReadOnlyTransactionError, runInScope } from '../../src/index.ts'
-import { cluster, healReplicas, replicaNames, requireCluster, routedClient, unique, until, waitForReplication } from '../support/db.ts'
+import { Prisma } from '../../generated/prisma/client.ts'
+import { InvalidOptionError, isReadOnlyTransactionError, readReplicas, runInScope } from '../../src/index.ts'
+import { cluster, healReplicas, newClient, replicaNames, requireCluster, routedClient, topology, unique, until, waitForReplication } from '../support/db.ts'
 
 afterEach(healReplicas)
 
@@ -294,5 +295,94 @@ describe('read-only transactions on a replica: $replica().$transaction(fn)', () 
       .catch((e: unknown) => e)
     expect((routedError as Error).message).toBe('the callback failed')
     expect(runs).toBe(1)
+  })
+})
+
+describe('the application’s extensions inside a read-only transaction on a replica, as inside prisma.$transaction', () => {
+  /** Soft delete (reads skip deleted posts), a computed field, and a log of every query the extension sees. */
+  const stack = (log: string[]) =>
+    Prisma.defineExtension({
+      name: 'soft-delete-and-headline',
+      query: {
+        $allOperations({ model, operation, args, query }) {
+          log.push(`${model ?? ''}.${operation}`)
+          return query(args)
+        },
+        post: {
+          findMany({ args, query }) {
+            return query({ ...args, where: { ...args.where, deletedAt: null } })
+          },
+        },
+      },
+      result: { post: { headline: { needs: { title: true }, compute: (post) => post.title.toUpperCase() } } },
+    })
+  /** A tenant filter: every Cell read limited to one owner. */
+  const tenant = (owner: string) =>
+    Prisma.defineExtension({
+      name: 'tenant',
+      query: {
+        cell: {
+          findMany({ args, query }) {
+            return query({ ...args, where: { ...args.where, owner } })
+          },
+        },
+      },
+    })
+
+  it('soft delete, a computed field and a tenant filter apply on the replica (router applied before or after them); the router’s statements reach no extension', async () => {
+    const writer = newClient(topology.primaryUrl)
+    const user = await writer.user.create({ data: { email: `${unique('ro-ext')}@x.test` } })
+    await writer.post.createMany({
+      data: [
+        { title: 'live', authorId: user.id },
+        { title: 'gone', authorId: user.id, deletedAt: new Date() },
+      ],
+    })
+    const owner = unique('ro-tenant')
+    await writer.cell.createMany({
+      data: [
+        { id: `${owner}-mine`, owner },
+        { id: `${owner}-theirs`, owner: `${owner}-other` },
+      ],
+    })
+    await waitForReplication()
+    const controlLog: string[] = []
+    const control = writer.$extends(stack(controlLog)).$extends(tenant(owner))
+    const read = (tx: typeof control) =>
+      Promise.all([tx.post.findMany({ where: { authorId: user.id }, orderBy: { id: 'asc' } }), tx.cell.findMany({ where: { id: { startsWith: owner } }, orderBy: { id: 'asc' } })])
+    const expected = JSON.parse(JSON.stringify(await control.$transaction((tx) => read(tx as unknown as typeof control)))) as unknown
+    expect(expected).toEqual([[expect.objectContaining({ title: 'live', headline: 'LIVE' })], [expect.objectContaining({ id: `${owner}-mine` })]])
+    for (const order of ['router applied after the extensions', 'router applied before them'] as const) {
+      const log: string[] = []
+      const routedEvents: string[] = []
+      const base = newClient(topology.primaryUrl)
+      const replicas = topology.replicas.map((r) => newClient(r.url))
+      const router = readReplicas({ replicas, sticky: false, onRoute: (e) => routedEvents.push(`${e.operation} ${e.target}`) })
+      const client = (order === 'router applied after the extensions'
+        ? base.$extends(stack(log)).$extends(tenant(owner)).$extends(router)
+        : base.$extends(router).$extends(stack(log)).$extends(tenant(owner))) as unknown as typeof control & { $replica(): typeof control; $primary(): typeof control }
+      try {
+        const inTransaction = await client.$replica().$transaction(async (tx) => {
+          // $primary() and $replica() are the transaction client itself, as in prisma.$transaction.
+          expect((tx as unknown as { $primary(): unknown }).$primary()).toBe(tx)
+          expect((tx as unknown as { $replica(): unknown }).$replica()).toBe(tx)
+          return await read(tx as unknown as typeof control)
+        })
+        expect(routedEvents, order).toContain('$transaction replica')
+        expect(JSON.parse(JSON.stringify(inTransaction)), order).toEqual(expected)
+        // The same reads through $replica() and the routed client, for comparison.
+        expect(JSON.parse(JSON.stringify(await read(client.$replica()))), order).toEqual(expected)
+        expect(JSON.parse(JSON.stringify(await read(client))), order).toEqual(expected)
+        // The router's own statements (its mode, the snapshot it confirms) went past the extensions.
+        expect(
+          log.filter((entry) => entry.startsWith('.')),
+          order,
+        ).toEqual([])
+        expect(log.slice(0, 2), order).toEqual(['Post.findMany', 'Cell.findMany'])
+      } finally {
+        await Promise.all([client.$disconnect(), base.$disconnect(), ...replicas.map((r) => r.$disconnect())])
+      }
+    }
+    await writer.$disconnect()
   })
 })
