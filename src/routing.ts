@@ -5,7 +5,8 @@
  * Prisma's extension API; src/read-replicas.ts puts these parts behind it.
  */
 import { InvalidOptionError, ReplicaRouterError, TimeoutError } from './errors/index.js'
-import { SqlClassifier } from './raw-sql/classify-sql.js'
+import type { SqlClassifier } from './raw-sql/classify-sql.js'
+import { RawTrust } from './raw-sql/raw-trust.js'
 import { connectionIdleMs, HealthMonitor } from './health-monitor.js'
 import type { Dialect } from './dialects/dialect.js'
 import { mysqlFamily } from './dialects/mysql-family.js'
@@ -27,8 +28,13 @@ export interface Routing {
   readonly router: Router
   readonly monitor: HealthMonitor
   readonly reader: ReplicaReader
-  /** `raw: 'classify'`: the classifier of raw reads, and its parser's loading (begun at construction). */
+  /** `raw: 'classify'`: the classifier of raw reads (`trust`'s), and its parser's loading (begun at construction). */
   readonly raw: { readonly classifier: SqlClassifier; readonly loaded: Promise<void> } | undefined
+  /**
+   * PostgreSQL: whether a raw read may run on a replica (the parser, the primary's catalog, session state there),
+   * for `raw: 'classify'` and read-only transactions; `undefined` on MariaDB / MySQL.
+   */
+  readonly trust: RawTrust | undefined
   /**
    * Told of every query the primary's engine runs for the application, whichever client sent it (held here:
    * the engine keeps it weakly).
@@ -62,6 +68,7 @@ export function createRouting(options: ResolvedOptions, primary: PrismaClientLik
   const router = new Router(options, primaryLsn, (r) => linkTo(r.client, `replica \`${r.name}\``, idleMs, r.connection), dialect)
   const monitor = new HealthMonitor(router, primaryLink, options)
   const reader = new ReplicaReader(router, options, (replica) => monitor.alive(replica))
+  const trust = dialect.name === 'postgresql' ? new RawTrust(primaryLink, options.health.timeoutMs) : undefined
   const primaryQueries: PrimaryQueryObserver = {
     wrote: () => {
       router.observedWrite()
@@ -69,9 +76,12 @@ export function createRouting(options: ResolvedOptions, primary: PrismaClientLik
     read: () => {
       router.observedRead()
     },
+    raw: (sql) => {
+      trust?.sent(sql)
+    },
   }
   if (!observePrimaryQueries(primary, primaryQueries)) warnUnobserved()
-  return { router, monitor, reader, raw: options.raw === 'classify' ? rawClassifier(dialect) : undefined, primaryQueries }
+  return { router, monitor, reader, raw: options.raw === 'classify' ? rawClassifier(trust) : undefined, trust, primaryQueries }
 }
 
 let warned = false
@@ -87,13 +97,12 @@ function warnUnobserved(): void {
 }
 
 /** `raw: 'classify'`: PostgreSQL only; the parser starts loading now, so that the first raw read does not wait. */
-function rawClassifier(dialect: Dialect): NonNullable<Routing['raw']> {
-  if (dialect.name !== 'postgresql') {
+function rawClassifier(trust: RawTrust | undefined): NonNullable<Routing['raw']> {
+  if (!trust) {
     throw new InvalidOptionError('raw', "`raw: 'classify'` parses PostgreSQL's SQL only; this client's adapter is MariaDB / MySQL: use `raw: 'primary'`")
   }
-  const classifier = new SqlClassifier()
-  const loaded = classifier.load()
+  const loaded = trust.load()
   // A missing parser is reported by the first raw read (a typed error), never as an unhandled rejection.
   loaded.catch(() => undefined)
-  return { classifier, loaded }
+  return { classifier: trust.classifier, loaded }
 }

@@ -10,11 +10,13 @@
  *   writes, as everywhere in the router) when it settles, succeeded or not; a read otherwise.
  * - In an interactive transaction: nothing until its outermost commit (or rollback) settles; then a write if a
  *   query in it may have written (nested transactions are savepoints of the same one), else a read.
+ * - A raw statement's SQL text is told too, when it settles (in a transaction or not): the raw-read trust
+ *   (src/raw-sql/raw-trust.ts) learns of catalog changes and session state on the primary from it.
  * - The router's own queries on the primary's client (src/router-work.ts) are not the application's: never a
  *   write; the router accounts for them itself.
  */
 import { isRouterWork } from '../router-work.js'
-import { engineOf, type EngineQuery, type QueryEngine } from './internals.js'
+import { engineOf, engineQueryText, type EngineQuery, type QueryEngine } from './internals.js'
 
 /** What the router does when the application's query on the primary has settled (called in its async context). */
 export interface PrimaryQueryObserver {
@@ -22,6 +24,8 @@ export interface PrimaryQueryObserver {
   wrote(): void
   /** A read has settled on the primary (or a transaction without writes has ended). */
   read(): void
+  /** A raw statement with this SQL text has settled (in a transaction or not), before {@link wrote}. */
+  raw(sql: string): void
 }
 
 /** Prisma's protocol actions that only read (`count` is an `aggregate`). */
@@ -32,7 +36,7 @@ const mayWrite = (query: EngineQuery | undefined): boolean => typeof query?.acti
 /** The observers of each engine (weakly: a router that is gone stops observing). */
 const observed = new WeakMap<QueryEngine, Set<WeakRef<PrimaryQueryObserver>>>()
 
-function notify(observers: Set<WeakRef<PrimaryQueryObserver>>, write: boolean): void {
+function notify(observers: Set<WeakRef<PrimaryQueryObserver>>, write: boolean | { readonly sql: string }): void {
   for (const ref of observers) {
     const observer = ref.deref()
     if (observer === undefined) {
@@ -40,7 +44,8 @@ function notify(observers: Set<WeakRef<PrimaryQueryObserver>>, write: boolean): 
       continue
     }
     try {
-      if (write) observer.wrote()
+      if (typeof write === 'object') observer.raw(write.sql)
+      else if (write) observer.wrote()
       else observer.read()
     } catch {
       // Never the query's outcome: a scope whose state cannot be made (a strict token of another engine) fails
@@ -63,26 +68,33 @@ function wrap(engine: QueryEngine, observers: Set<WeakRef<PrimaryQueryObserver>>
     const tx = open.get(id)
     if (tx && write && !isRouterWork()) tx.wrote = true
   }
-  async function settled<T>(send: Promise<T>, write: boolean): Promise<T> {
+  /** `send`, then (unless it is the router's own work) its raw texts and, outside a transaction, whether it wrote. */
+  async function settled<T>(send: Promise<T>, queries: readonly EngineQuery[], write: boolean | undefined): Promise<T> {
     const own = isRouterWork()
     try {
       return await send
     } finally {
-      if (!own) notify(observers, write)
+      if (!own) {
+        for (const query of queries) {
+          const sql = engineQueryText(query)
+          if (sql !== undefined) notify(observers, { sql })
+        }
+        if (write !== undefined) notify(observers, write)
+      }
     }
   }
   engine.request = function (this: unknown, query, options) {
     const id = options?.interactiveTransaction?.id
-    if (id === undefined) return settled(request.call(this, query, options), mayWrite(query))
+    if (id === undefined) return settled(request.call(this, query, options), [query], mayWrite(query))
     inTransaction(id, mayWrite(query))
-    return request.call(this, query, options)
+    return settled(request.call(this, query, options), [query], undefined)
   }
   engine.requestBatch = function (this: unknown, queries, options) {
     const write = queries.some(mayWrite)
     const tx = options?.transaction
-    if (tx?.kind !== 'itx') return settled(requestBatch.call(this, queries, options), write)
+    if (tx?.kind !== 'itx') return settled(requestBatch.call(this, queries, options), queries, write)
     inTransaction(tx.options?.id, write)
-    return requestBatch.call(this, queries, options)
+    return settled(requestBatch.call(this, queries, options), queries, undefined)
   }
   engine.transaction = async function (this: unknown, action, headers, info) {
     if (action === 'start') {

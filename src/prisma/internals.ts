@@ -390,9 +390,20 @@ export function engineOf(client: unknown): QueryEngine | undefined {
   return typeof request === 'function' && typeof requestBatch === 'function' && typeof transaction === 'function' ? (engine as QueryEngine) : undefined
 }
 
-/** A query as the engine receives it: Prisma's protocol `action` (`findMany`, `createOne`, `queryRaw`, …). */
+/**
+ * A query as the engine receives it: Prisma's protocol `action` (`findMany`, `createOne`, `queryRaw`, …); a raw
+ * query's SQL text is its `query.arguments.query` (see {@link engineQueryText}).
+ */
 export interface EngineQuery {
   readonly action?: unknown
+  readonly query?: unknown
+}
+
+/** The SQL text of a raw query (`queryRaw`, `executeRaw`) as the engine receives it, else `undefined`. */
+export function engineQueryText(query: EngineQuery): string | undefined {
+  if (query.action !== 'queryRaw' && query.action !== 'executeRaw') return undefined
+  const text = (query.query as { arguments?: { query?: unknown } } | undefined)?.arguments?.query
+  return typeof text === 'string' ? text : undefined
 }
 
 /** The engine methods {@link engineOf} returns (as Prisma 7 calls them). */

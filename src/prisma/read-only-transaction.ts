@@ -24,7 +24,7 @@ import type { Routing } from '../routing.js'
 import { tick, type ScopeState } from '../scope.js'
 import { RAW_READS, READ_OPERATIONS } from './operations.js'
 import { bareTransactionClient, type ExtensionArgs, rawSqlText } from './internals.js'
-import { SqlClassifier } from '../raw-sql/classify-sql.js'
+import type { RawTrust } from '../raw-sql/raw-trust.js'
 import { ROUTER_EXTENSION } from './composition.js'
 import type { AnyClient, QueryParams } from './types.js'
 
@@ -79,23 +79,20 @@ function prismaOptions(options: unknown, engine: 'postgresql' | 'mysql'): Record
 const READ_ONLY_EXTENSION = 'prisma-replica-router/read-only'
 
 /**
- * Why a query may not run in a read-only transaction, or `undefined` when it may: a model read; a raw read the
- * SQL classifier (src/raw-sql/, PostgreSQL) proves a plain read (not `COMMIT`, `SET TRANSACTION READ WRITE`, DML
- * in disguise); nothing else (model writes, `$executeRaw*`, every raw query where there is no classifier:
- * MariaDB/MySQL, or `libpg-query` absent).
+ * Why a query may not run in a read-only transaction on `server`, or `undefined` when it may: a model read; a
+ * raw read that PostgreSQL's parser proves a plain read (not `COMMIT`, `SET TRANSACTION READ WRITE`, DML in
+ * disguise) and, on a replica, that the primary's catalog trusts and no session state keeps on the primary
+ * (src/raw-sql/raw-trust.ts); nothing else (model writes, `$executeRaw*`, every raw query where there is no
+ * parser: MariaDB/MySQL, or `libpg-query` absent).
  */
-function refusal(params: QueryParams, classifier: SqlClassifier | undefined): ReadOnlyTransactionError | undefined {
+async function refusal(params: QueryParams, server: string, trust: RawTrust | undefined): Promise<ReadOnlyTransactionError | undefined> {
   const { model, operation, args } = params
   if (model !== undefined) return READ_OPERATIONS.has(operation) ? undefined : new ReadOnlyTransactionError(model.charAt(0).toLowerCase() + model.slice(1), operation)
   if (!RAW_READS.has(operation)) return new ReadOnlyTransactionError(undefined, operation)
   const text = rawSqlText(operation, args)
-  const verdict = text === undefined || !classifier ? undefined : classifier.classify(text)
+  const verdict = text === undefined || !trust ? undefined : server === 'primary' ? trust.classifier.classify(text) : await trust.verdict(text)
   if (verdict?.replica === true || (verdict && 'readsOnly' in verdict)) return undefined
-  return new ReadOnlyTransactionError(
-    undefined,
-    operation,
-    verdict ? verdict.reason : classifier ? 'SQL text not recognised' : 'no SQL parser (install `libpg-query`; PostgreSQL only)',
-  )
+  return new ReadOnlyTransactionError(undefined, operation, verdict ? verdict.reason : trust ? 'SQL text not recognised' : 'no SQL parser (install `libpg-query`; PostgreSQL only)')
 }
 
 /**
@@ -103,15 +100,16 @@ function refusal(params: QueryParams, classifier: SqlClassifier | undefined): Re
  * query the extensions under it let through is checked ({@link refusal}; the router's own statements pass), and
  * `$primary()` / `$replica()` answer with the transaction client itself, as inside `prisma.$transaction`: its
  * queries stay in the transaction, on its one snapshot (`$replica(name)` naming another replica is refused).
+ * `trust`: the raw-read trust, once its parser is loaded (`undefined`: no parser).
  */
-function readOnlyExtension(server: string, classifier: () => SqlClassifier | undefined) {
+function readOnlyExtension(server: string, trust: () => RawTrust | undefined) {
   return {
     name: READ_ONLY_EXTENSION,
     query: {
-      $allOperations(params: QueryParams): PromiseLike<unknown> {
-        const refused = isRouterWork() ? undefined : refusal(params, classifier())
+      async $allOperations(params: QueryParams): Promise<unknown> {
+        const refused = isRouterWork() ? undefined : await refusal(params, server, trust())
         if (refused) throw refused
-        return params.query(params.args)
+        return await params.query(params.args)
       },
     },
     client: {
@@ -176,8 +174,8 @@ function warnOnPrimary(): void {
 export class ReadOnlyTransactions {
   /** The client each transaction starts on, per server (`primary` or a replica), made on first use. */
   private readonly runners = new Map<ReplicaState | 'primary', TransactionRunner>()
-  /** The classifier once loaded (the read-only extension checks raw reads with it, synchronously). */
-  private loaded: SqlClassifier | undefined
+  /** The raw-read trust once its parser is loaded (the read-only extension checks raw reads with it). */
+  private loaded: RawTrust | undefined
 
   /**
    * @param under the client under the router (the primary).
@@ -201,8 +199,8 @@ export class ReadOnlyTransactions {
       throw new InvalidOptionError('fn', 'Expected `$replica().$transaction` to be given a function (interactive transaction); a batch of queries is not a read-only transaction')
     const given = prismaOptions(options, router.dialect.name)
     monitor.ensureStarted()
-    return this.classifier().then((classifier) => {
-      this.loaded = classifier
+    return this.parser().then((trust) => {
+      this.loaded = trust
       if (this.extensions === undefined) {
         warnOnPrimary()
         router.report.route(undefined, '$transaction', named ? 'forced-primary' : 'fallback')
@@ -218,26 +216,17 @@ export class ReadOnlyTransactions {
     })
   }
 
-  private parser: Promise<SqlClassifier | undefined> | undefined
-
   /**
-   * The SQL classifier raw reads inside read-only transactions are checked with: `raw: 'classify'`'s, else one
-   * loaded on first use where `libpg-query` is installed (PostgreSQL); `undefined` (every raw query refused)
-   * on MariaDB/MySQL or without it.
+   * The raw-read trust, its parser loaded (PostgreSQL, where `libpg-query` is installed: `raw: 'classify'`'s, or
+   * loaded on first use); `undefined` (every raw query refused) on MariaDB/MySQL or without it.
    */
-  private classifier(): Promise<SqlClassifier | undefined> {
-    const { router, raw } = this.routing
-    if (raw) return raw.loaded.then(() => raw.classifier).catch(() => undefined)
-    if (router.dialect.name !== 'postgresql') return Promise.resolve(undefined)
-    return (this.parser ??= (async () => {
-      const classifier = new SqlClassifier()
-      try {
-        await classifier.load()
-        return classifier
-      } catch {
-        return undefined
-      }
-    })())
+  private parser(): Promise<RawTrust | undefined> {
+    const trust = this.routing.trust
+    if (!trust) return Promise.resolve(undefined)
+    return trust.load().then(
+      () => trust,
+      () => undefined,
+    )
   }
 
   /**

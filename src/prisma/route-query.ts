@@ -77,11 +77,11 @@ export function routeQuery(routing: Routing, params: QueryParams, shapes: ModelS
  * served yet may still write what it does not show: later reads of the scope then need the primary's position
  * after it (LSN mode; window mode: it counts as a write).
  */
-async function routeRaw({ router, reader }: Routing, raw: NonNullable<Routing['raw']>, params: QueryParams): Promise<unknown> {
+async function routeRaw({ router, reader, trust }: Routing, raw: NonNullable<Routing['raw']>, params: QueryParams): Promise<unknown> {
   const { operation } = params
   const text = rawSqlText(operation, params.args)
   if (!raw.classifier.ready) await raw.loaded
-  if (text === undefined || !raw.classifier.classify(text).replica) {
+  if (text === undefined || !trust || !(await trust.verdict(text)).replica) {
     router.report.route(undefined, operation, 'raw')
     return await trackWrite(router, params.query(params.args))
   }
@@ -98,14 +98,43 @@ async function routeRaw({ router, reader }: Routing, raw: NonNullable<Routing['r
     return result
   } catch (error) {
     const sqlstate = sqlstateOf(error)
-    // 25006: read-only transaction (a write the text does not show); 0A000: not supported during recovery (an
-    // unlogged or temporary table). Either way the replica ran nothing; an error of the primary is final.
-    if (sent.onPrimary || (sqlstate !== '25006' && sqlstate !== '0A000')) throw error
-    raw.classifier.demote(text, sqlstate === '25006' ? 'refused by a replica as a write (25006)' : 'not available on a replica (0A000)', sqlstate === '0A000')
+    // An error of the primary is final; so is one a replica reports of the statement itself (a syntax error, a
+    // division by zero: the primary would report it too).
+    if (sent.onPrimary || sqlstate === undefined) throw error
+    const standbyOnly = STANDBY_ONLY[sqlstate]
+    if (standbyOnly !== undefined) {
+      // The replica ran nothing; on the primary, as a plain client runs it, from now on.
+      raw.classifier.demote(text, standbyOnly, sqlstate === '0A000')
+      router.report.route(undefined, operation, 'raw')
+      return await trackWrite(router, params.query(params.args))
+    }
+    if (!REDO_ON_PRIMARY.has(sqlstate)) throw error
+    // Not there on the replica (yet): a table or function the application created on the primary (a temporary
+    // one, or one the replica has not replayed), or a conflict with recovery. Done on the primary this once.
+    if (sqlstate.startsWith('42') || sqlstate === '3F000') trust.catalog.invalidate()
     router.report.route(undefined, operation, 'raw')
-    return await trackWrite(router, params.query(params.args))
+    return await query(params.args)
   }
 }
+
+/**
+ * A replica's refusal of a raw read that only a standby gives (the replica ran nothing): the text goes to the
+ * primary from then on. 25006: a write the text does not show (a view or an operator calling a writing
+ * function); 0A000: not supported during recovery (an unlogged or temporary table); 55000: recovery is in progress
+ * (a view over `pg_current_wal_lsn()`, `pg_walfile_name()`).
+ */
+const STANDBY_ONLY: Readonly<Record<string, string>> = {
+  '25006': 'refused by a replica as a write (25006)',
+  '0A000': 'not available on a replica (0A000)',
+  '55000': 'not available during recovery (55000)',
+}
+
+/**
+ * A replica's error of a raw read that the primary may not give: an object missing there (42P01 table, 42883
+ * function, 42704 object, 3F000 schema: not replayed yet, or temporary on the primary) or a conflict with
+ * recovery (40001). Done on the primary, where a plain client would have run it.
+ */
+const REDO_ON_PRIMARY: ReadonlySet<string> = new Set(['42P01', '42883', '42704', '3F000', '40001'])
 
 /** The fast path's reads (src/prisma/fast-reads.ts), routed by the reader. `under`: the client under the router. */
 export function fastReads({ monitor, reader }: Routing, under: AnyClient): RouteRead {

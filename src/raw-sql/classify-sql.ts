@@ -1,18 +1,38 @@
 import { ReplicaRouterError } from '../errors/replica-router-error.js'
 import { READ_ONLY_FUNCTIONS } from './read-only-functions.js'
+import { sessionEffect } from './session-state.js'
 import { loadSqlParser, type SqlParser } from './sql-parser.js'
+
+/**
+ * The names a plain read refers to whose meaning is the server's to resolve (by its catalog and `search_path`):
+ * what src/raw-sql/catalog-trust.ts checks against the server's catalog before the read may run on a replica.
+ * Names are unqualified (a name qualified with `pg_catalog` resolves there only and is not listed).
+ */
+export interface NamesUsed {
+  /** Functions called (allowlisted names, called unqualified). */
+  readonly functions: readonly string[]
+  /** Operators applied, the comparison operators always among them (`IN`, `BETWEEN`, `CASE`, sorting use them). */
+  readonly operators: readonly string[]
+  /** Tables, views and CTEs read (a CTE's name too: conservative). */
+  readonly relations: readonly string[]
+  /** Types cast to (`::t`, `CAST(… AS t)`), and any other type named. */
+  readonly types: readonly string[]
+  /**
+   * Field names selected from a row (`t.f`, `(t).f`): where a relation has no such column, the server calls a
+   * function `f(t)` (functional notation).
+   */
+  readonly fields: readonly string[]
+}
 
 /** Where a raw statement may run: on a replica, or on the primary and why (short text, e.g. `FOR UPDATE`). */
 export type RawVerdict =
-  | { readonly replica: true }
+  | { readonly replica: true; readonly uses: NamesUsed }
   | {
       readonly replica: false
       readonly reason: string
       /** A plain read that a replica cannot serve (0A000: an unlogged table): fine in a read-only transaction. */
       readonly readsOnly?: true
     }
-
-const REPLICA: RawVerdict = Object.freeze({ replica: true })
 
 const primary = (reason: string): RawVerdict => Object.freeze({ replica: false, reason })
 
@@ -43,22 +63,79 @@ function lockOf(clauses: unknown): string | undefined {
   return (typeof strength === 'string' ? LOCKS[strength] : undefined) ?? 'locking clause'
 }
 
-/** `undefined` for an allowlisted function name (`[name]` or `['pg_catalog', name]`), else the reason. */
-function functionVerdict(funcname: unknown): string | undefined {
-  const parts = Array.isArray(funcname) ? funcname.map((part: unknown) => (isObject(part) && isObject(part.String) ? part.String.sval : undefined)) : []
+/** The parts of a qualified name (`[{ String: { sval } }, …]`), or `undefined` when one is not a string. */
+function nameParts(list: unknown): string[] | undefined {
+  const parts = Array.isArray(list) ? list.map((part: unknown) => (isObject(part) && isObject(part.String) ? part.String.sval : undefined)) : []
   const names = parts.filter((part): part is string => typeof part === 'string')
-  if (names.length === 0 || names.length !== parts.length) return 'unreadable function name'
+  return names.length === 0 || names.length !== parts.length ? undefined : names
+}
+
+/** The comparison operators: every statement is taken to use them (`IN`, `BETWEEN`, `CASE`, `DISTINCT`, sorting). */
+const COMPARISONS = ['=', '<>', '<', '>', '<=', '>=']
+
+/** `A_Expr` kinds whose `name` is a keyword, not an operator (the comparisons they use are always counted). */
+const KEYWORD_EXPRESSIONS = new Set(['AEXPR_BETWEEN', 'AEXPR_NOT_BETWEEN', 'AEXPR_BETWEEN_SYM', 'AEXPR_NOT_BETWEEN_SYM'])
+
+/** The names a statement uses, as they are collected. */
+interface Collected {
+  readonly functions: Set<string>
+  readonly operators: Set<string>
+  readonly relations: Set<string>
+  readonly types: Set<string>
+  readonly fields: Set<string>
+}
+
+/** The field names of a `ColumnRef` qualified by a row (`t.f` -> `f`) or of an `A_Indirection` (`(t).f`), collected. */
+function collectFields(list: unknown, qualified: boolean, uses: Collected): void {
+  if (!Array.isArray(list) || (qualified && list.length < 2)) return
+  const last: unknown = list.at(-1)
+  if (isObject(last) && isObject(last.String) && typeof last.String.sval === 'string') uses.fields.add(last.String.sval)
+}
+
+/**
+ * `undefined` for an allowlisted function name (`[name]` or `['pg_catalog', name]`; an unqualified one is
+ * collected, for the catalog's check), else the reason.
+ */
+function functionVerdict(funcname: unknown, uses: Collected): string | undefined {
+  const names = nameParts(funcname)
+  if (names === undefined) return 'unreadable function name'
   const [schema, name] = names.length === 2 ? names : [undefined, names[0]]
   const known = names.length <= 2 && (schema === undefined || schema === 'pg_catalog') && name !== undefined && READ_ONLY_FUNCTIONS.has(name)
-  return known ? undefined : `function ${names.join('.')}`
+  if (!known) return `function ${names.join('.')}`
+  if (schema === undefined) uses.functions.add(name)
+  return undefined
+}
+
+/** `undefined` for an operator name (collected when unqualified; `OPERATOR(pg_catalog.+)` resolves there), else the reason. */
+function operatorVerdict(list: unknown, uses: Collected): string | undefined {
+  const names = nameParts(list)
+  if (names === undefined) return 'unreadable operator name'
+  if (names.length === 1) uses.operators.add(names[0] ?? '')
+  else if (names.length !== 2 || names[0] !== 'pg_catalog') return `operator ${names.join('.')}`
+  return undefined
+}
+
+/** A type named in the statement (`TypeName.names`): its last part, collected. */
+function collectType(typeName: unknown, uses: Collected): void {
+  const names = isObject(typeName) ? nameParts(typeName.names) : undefined
+  const name = names?.at(-1)
+  if (name !== undefined && !(names?.length === 2 && names[0] === 'pg_catalog')) uses.types.add(name)
 }
 
 /** The reason a node (and everything under it) may not run on a replica, or `undefined` when it may. */
-function objectVerdict(node: Json): string | undefined {
+function objectVerdict(node: Json, uses: Collected): string | undefined {
   if (node.intoClause !== undefined) return 'SELECT INTO'
   const lock = lockOf(node.lockingClause)
   if (lock !== undefined) return lock
-  if (isObject(node.FuncCall)) return functionVerdict(node.FuncCall.funcname)
+  if (isObject(node.FuncCall)) return functionVerdict(node.FuncCall.funcname, uses)
+  if (isObject(node.A_Expr) && !KEYWORD_EXPRESSIONS.has(String(node.A_Expr.kind)) && node.A_Expr.name !== undefined) return operatorVerdict(node.A_Expr.name, uses)
+  if (isObject(node.SubLink) && node.SubLink.operName !== undefined) return operatorVerdict(node.SubLink.operName, uses)
+  if (isObject(node.SortBy) && node.SortBy.useOp !== undefined) return operatorVerdict(node.SortBy.useOp, uses)
+  if (isObject(node.RangeVar) && typeof node.RangeVar.relname === 'string') uses.relations.add(node.RangeVar.relname)
+  if (isObject(node.ColumnRef)) collectFields(node.ColumnRef.fields, true, uses)
+  if (isObject(node.A_Indirection)) collectFields(node.A_Indirection.indirection, false, uses)
+  if (isObject(node.TypeName)) collectType(node.TypeName, uses)
+  if (node.typeName !== undefined) collectType(node.typeName, uses)
   if (isObject(node.CommonTableExpr)) {
     const kind = kindOf(node.CommonTableExpr.ctequery)
     if (kind !== 'SelectStmt') return `writable CTE (${kind?.replace(/Stmt$/, '').toUpperCase() ?? 'unknown'})`
@@ -84,18 +161,29 @@ export function classifyParsed(tree: unknown): RawVerdict {
   const stmt = isObject(raw) ? raw.stmt : undefined
   const kind = kindOf(stmt)
   if (kind !== 'SelectStmt') return primary(`not a single SELECT (${kind ?? 'unknown'})`)
+  const uses: Collected = { functions: new Set(), operators: new Set(COMPARISONS), relations: new Set(), types: new Set(), fields: new Set() }
   // Every object and array under the statement, whatever its kind (iterative: no recursion depth to exhaust).
   const pending: unknown[] = [stmt]
   while (pending.length > 0) {
     const node = pending.pop()
     if (isObject(node)) {
-      const reason = objectVerdict(node)
+      const reason = objectVerdict(node, uses)
       if (reason !== undefined) return primary(reason)
     }
     // One push per child: spreading a huge `VALUES` list as arguments could overflow the stack.
     if (typeof node === 'object' && node !== null) for (const child of Object.values(node)) pending.push(child)
   }
-  return REPLICA
+  const list = (set: Set<string>): readonly string[] => Object.freeze([...set].sort())
+  return Object.freeze({
+    replica: true,
+    uses: Object.freeze({
+      functions: list(uses.functions),
+      operators: list(uses.operators),
+      relations: list(uses.relations),
+      types: list(uses.types),
+      fields: list(uses.fields),
+    }),
+  })
 }
 
 /** Options of a {@link SqlClassifier}. */
@@ -202,6 +290,32 @@ export class SqlClassifier {
   /** Whether a replica has served `sql` (see {@link SqlClassifier.markServed}). */
   served(sql: string): boolean {
     return this.#served.has(sql)
+  }
+
+  /** Effects on the session of texts sent to the primary (see {@link SqlClassifier.sessionEffect}), bounded like verdicts. */
+  readonly #effects = new Map<string, string | null>()
+
+  /**
+   * Why `sql` (a raw statement the application sent to the primary) changes the session it ran in beyond its
+   * transaction (src/raw-sql/session-state.ts), or `undefined`. For a text the parser cannot read, a cheap test
+   * of the text looks for the keywords (conservative).
+   * @throws ReplicaRouterError before {@link SqlClassifier.load} has resolved.
+   */
+  sessionEffect(sql: string): string | undefined {
+    const hit = this.#effects.get(sql)
+    if (hit !== undefined) return hit ?? undefined
+    if (this.#parser === undefined) throw new ReplicaRouterError('SqlClassifier.sessionEffect() called before load() resolved')
+    let effect: string | undefined
+    try {
+      effect = sessionEffect(this.#parser.parseSync(sql))
+    } catch {
+      effect = /\b(SET|RESET|DISCARD|LISTEN|PREPARE|LOAD|TEMP|TEMPORARY|HOLD|set_config)\b/i.test(sql) ? 'a statement the parser cannot read' : undefined
+    }
+    if (sql.length <= this.#maxCachedLength && this.#cacheEntries > 0) {
+      if (this.#effects.size >= this.#cacheEntries) this.#effects.delete(this.#effects.keys().next().value as string)
+      this.#effects.set(sql, effect ?? null)
+    }
+    return effect
   }
 
   #verdict(parser: SqlParser, sql: string): RawVerdict {

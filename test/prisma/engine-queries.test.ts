@@ -17,7 +17,7 @@ function fakeEngine() {
 function observed() {
   const client = fakeEngine()
   const log: string[] = []
-  const observer = { wrote: () => log.push('wrote'), read: () => log.push('read') }
+  const observer = { wrote: () => log.push('wrote'), read: () => log.push('read'), raw: (sql: string) => log.push(`raw ${sql}`) }
   expect(observePrimaryQueries(client, observer)).toBe(true)
   return { engine: client._engine, log, observer }
 }
@@ -35,6 +35,17 @@ describe('observePrimaryQueries', () => {
     await engine.request({ action: 'somethingNew' })
     await engine.request({ action: 'fail' }).catch(() => undefined)
     expect(log).toEqual(['read', 'read', 'wrote', 'wrote', 'wrote', 'wrote', 'wrote'])
+  })
+
+  it('a raw statement’s SQL text is told when it settles, in a transaction too; the router’s own is not', async () => {
+    const { engine, log } = observed()
+    const raw = (action: string, sql: string) => ({ action, query: { arguments: { query: sql, parameters: '[]' }, selection: {} } })
+    await engine.request(raw('executeRaw', "SET intervalstyle = 'iso_8601'"))
+    const { id } = (await engine.transaction('start', {}, {})) as { id: string }
+    await engine.request(raw('queryRaw', 'SELECT 1'), itx(id))
+    await asRouterWork(() => engine.request(raw('queryRaw', 'SELECT 2')))
+    await engine.transaction('commit', {}, { id })
+    expect(log).toEqual(["raw SET intervalstyle = 'iso_8601'", 'wrote', 'raw SELECT 1', 'wrote'])
   })
 
   it('a batch: a write if any query in it may write', async () => {
@@ -89,16 +100,18 @@ describe('observePrimaryQueries', () => {
         throw new Error('observer')
       },
       read: () => undefined,
+      raw: () => undefined,
     })
     const request = client._engine.request
-    observePrimaryQueries(client, { wrote: () => log.push('second'), read: () => undefined })
+    observePrimaryQueries(client, { wrote: () => log.push('second'), read: () => undefined, raw: () => undefined })
     expect(client._engine.request).toBe(request)
     await expect(client._engine.request({ action: 'createOne' })).resolves.toEqual({ data: 'createOne' })
     expect(log).toEqual(['second'])
   })
 
   it('false for a client without such an engine', () => {
-    expect(observePrimaryQueries({}, { wrote: () => undefined, read: () => undefined })).toBe(false)
-    expect(observePrimaryQueries({ _engine: { request: () => undefined } }, { wrote: () => undefined, read: () => undefined })).toBe(false)
+    const none = { wrote: () => undefined, read: () => undefined, raw: () => undefined }
+    expect(observePrimaryQueries({}, none)).toBe(false)
+    expect(observePrimaryQueries({ _engine: { request: () => undefined } }, none)).toBe(false)
   })
 })

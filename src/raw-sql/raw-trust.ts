@@ -1,0 +1,78 @@
+/**
+ * Whether a raw read may run on a replica (PostgreSQL): the parser's verdict (src/raw-sql/classify-sql.ts), then
+ * the primary's catalog (src/raw-sql/catalog-trust.ts: only built-ins resolved as the server resolves them), and
+ * the state of the primary's sessions: once the application has changed a session there (src/raw-sql/session-
+ * state.ts: a setting, a temporary table, a prepared statement), raw reads stay on the primary, where that state
+ * is, with one warning. Shared by routed raw reads (`raw: 'classify'`) and read-only transactions.
+ */
+import type { ServerLink } from '../server-link.js'
+import { CatalogTrust, mayChangeCatalog, untrusted } from './catalog-trust.js'
+import { type RawVerdict, SqlClassifier } from './classify-sql.js'
+
+/** The warning code emitted when session state on the primary keeps raw reads there. */
+export const SESSION_STATE_WARNING = 'PRISMA_REPLICA_ROUTER_SESSION_STATE'
+
+/** How old the catalog's facts may be before a raw read asks again (ms). */
+export const CATALOG_MAX_AGE_MS = 5_000
+
+export class RawTrust {
+  /** The parser, loaded by {@link RawTrust.load}. */
+  readonly classifier = new SqlClassifier()
+  readonly catalog: CatalogTrust
+  /** Why raw reads stay on the primary (the session state the application left there), once it has. */
+  pinned: string | undefined
+  #loading: Promise<void> | undefined
+
+  /**
+   * @param primary the router's own connection to the primary (the catalog is read there).
+   * @param timeoutMs how long a catalog query may take (`health.timeoutMs`).
+   */
+  constructor(primary: ServerLink, timeoutMs: number) {
+    this.catalog = new CatalogTrust(primary, (sql) => this.classifier.classify(sql), timeoutMs, CATALOG_MAX_AGE_MS)
+  }
+
+  /** Loads the parser (once; a failure is retried by the next call). */
+  load(): Promise<void> {
+    this.#loading ??= this.classifier.load().catch((error: unknown) => {
+      this.#loading = undefined
+      throw error
+    })
+    return this.#loading
+  }
+
+  /**
+   * Where `sql` may run: a replica only when the parser proves it a plain read, no session state keeps raw reads
+   * on the primary, and the catalog trusts every name it uses (a failed catalog query: the primary).
+   * The parser must be loaded.
+   */
+  async verdict(sql: string): Promise<RawVerdict> {
+    const parsed = this.classifier.classify(sql)
+    if (!parsed.replica) return parsed
+    if (this.pinned !== undefined) return { replica: false, reason: this.pinned }
+    let reason: string | undefined
+    try {
+      reason = untrusted(parsed.uses, await this.catalog.facts())
+    } catch {
+      reason = 'the catalog check failed'
+    }
+    return reason === undefined ? parsed : { replica: false, reason }
+  }
+
+  /**
+   * The application sent `sql` to the primary (a raw statement, through any client over the primary's engine;
+   * it has settled): a statement that may change the catalog makes the next raw read read it again; one that
+   * changes its session keeps raw reads on the primary from now on.
+   */
+  sent(sql: string): void {
+    if (mayChangeCatalog(sql)) this.catalog.invalidate()
+    if (this.pinned !== undefined || !this.classifier.ready) return
+    const effect = this.classifier.sessionEffect(sql)
+    if (effect === undefined) return
+    this.pinned = `session state on the primary (${effect})`
+    process.emitWarning(
+      `prisma-replica-router: the application changed the session of a connection to the primary (${effect}), which replicas' sessions do not have, ` +
+        'so raw reads now go to the primary. Give settings in the connection settings of every client instead (e.g. `options: "-c intervalstyle=iso_8601"`).',
+      { code: SESSION_STATE_WARNING },
+    )
+  }
+}
