@@ -11,7 +11,7 @@ import { clientMethods } from './prisma/client-methods.js'
 import { ROUTER_EXTENSION, extensionsUnder, readsChangedOnlyByQueries, readsUnchangedBy, routerOnTop, shapesUnder } from './prisma/composition.js'
 import { withFastReads } from './prisma/fast-reads.js'
 import { ForcedClients } from './prisma/forced-clients.js'
-import { type ExtensionArgs, hasNoExtensions, runsRequests, setAppliedParent } from './prisma/internals.js'
+import { type ExtensionArgs, hasNoExtensions, recordsCallSites, runsRequests, setAppliedParent } from './prisma/internals.js'
 import { modelProperty } from './prisma/operations.js'
 import { fastPrimaryOnly, fastReads, routeQuery } from './prisma/route-query.js'
 import type { AnyClient, QueryParams } from './prisma/types.js'
@@ -67,7 +67,8 @@ export function readReplicas(options: ReadReplicasOptions) {
         client: clientMethods(routing, underClient, new ForcedClients(routing, underClient, shapes)),
         query: {
           $allOperations(params) {
-            return routeQuery(routing, params as unknown as QueryParams, shapes)
+            // A thenable (a query in a transaction is handed back as it is: see Router.transactionQuery).
+            return routeQuery(routing, params as unknown as QueryParams, shapes) as Promise<unknown>
           },
         },
       })
@@ -90,6 +91,9 @@ export function readReplicas(options: ReadReplicasOptions) {
  * client takes the fast path.)
  */
 function withFastPath<C extends object>(routing: Routing, extended: C, under: AnyClient, extensions: readonly ExtensionArgs[]): C {
+  // Another error format than `minimal` heads errors with the application's call site, which only Prisma's own
+  // pipeline records (src/prisma/fast-reads.ts).
+  if (recordsCallSites(under)) return extended
   const fast = extensions.length === 0 ? hasNoExtensions(under) : readsUnchangedBy(extensions)
   const chained = !fast && extensions.length > 0 && readsChangedOnlyByQueries(extensions) && runsRequests(under)
   if (!fast && !chained) return extended

@@ -9,7 +9,7 @@ import { AbandonedReadError, connectionErrorCause } from './connection-error.js'
 import { NoReplicaAvailableError, ReplicaModelError } from './errors/index.js'
 import type { ResolvedOptions } from './options.js'
 import { ClientActions } from './prisma/client-actions.js'
-import { executeRequest, unpackFluent } from './prisma/internals.js'
+import { executeRequest, isArgumentError, unpackFluent } from './prisma/internals.js'
 import { withoutCallSite } from './prisma/without-call-site.js'
 import { ReadPlanner, type Execute, type ReadPlan, type ReplicaPlan } from './read-plan.js'
 import { ReplayChecks } from './replay-checks.js'
@@ -222,6 +222,13 @@ export class ReplicaReader {
         (error: unknown) => {
           if (ticket) deadlines?.release(ticket)
           if (!read.end(false)) return
+          if (params.replicaArgs !== params.args && isArgumentError(error)) {
+            // The replica's client refused the arguments the router rewrote for computed fields (nothing was
+            // sent): its message would show those. Prisma's own pipeline refuses the application's, as a plain
+            // client does, before any network I/O.
+            resolve(onPrimary(params))
+            return
+          }
           if (!confirm || connectionErrorCause(error) !== undefined) {
             fail(error)
             return

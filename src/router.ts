@@ -218,18 +218,19 @@ export class Router {
    * A query is sent inside a transaction from the current scope. Its enclosing {@link transaction} accounts
    * for it; one that no tracked transaction of this scope encloses (a scope opened inside a transaction's
    * callback) is taken as committed when it ends, and keeps the scope on the primary for the window as well,
-   * since its COMMIT comes later.
+   * since its COMMIT comes later. Returns `query` itself (Prisma settles the queries of a batch in the order it
+   * sees them settle: no step is added), with the accounting attached first.
    */
-  async transactionQuery<T>(query: PromiseLike<T>): Promise<T> {
-    if (this.mode === false) return await query
+  transactionQuery<T>(query: PromiseLike<T>): PromiseLike<T> {
+    if (this.mode === false) return query
     const state = this.scopeState()
-    if (state.openTransactions > 0) return await query
-    try {
-      return await query
-    } finally {
+    if (state.openTransactions > 0) return query
+    const settled = (): void => {
       this.endWrite(state)
       state.untrackedUntil = performance.now() + this.windowMs
     }
+    query.then(settled, settled)
+    return query
   }
 
   /**

@@ -177,3 +177,77 @@ describe('writes past the routed client count for read-your-writes (replicas 400
     })
   })
 })
+
+describe('queries Prisma batches in one tick (its DataLoader) count for the scope that sent each of them', () => {
+  /** A model method that writes through its captured client in a batch transaction. */
+  const retitle = Prisma.defineExtension((client) =>
+    client.$extends({
+      name: 'retitle',
+      model: {
+        post: {
+          retitle(id: number, title: string) {
+            return client.$transaction([client.post.update({ where: { id }, data: { title } })])
+          },
+        },
+      },
+    }),
+  )
+
+  it('read-your-writes: scope B’s batch write shares a tick with scope A’s findUnique; B reads its write (replay paused)', async (ctx) => {
+    const c = requireCluster(ctx)
+    const base = newClient(topology.primaryUrl)
+    const replicas = topology.replicas.map((r) => ({ client: newClient(r.url), name: r.name }))
+    const prisma = base.$extends(retitle).$extends(readReplicas({ replicas }))
+    clients.push(prisma, ...replicas.map((r) => r.client))
+    const user = await base.user.create({ data: { email: `${unique('tick')}@x` } })
+    const post = await base.post.create({ data: { title: 'old', authorId: user.id } })
+    await waitForReplication()
+    await prisma.post.findMany({ take: 1 })
+    let stale = 0
+    for (let round = 0; round < 5; round++) {
+      const title = `new-${String(round)}`
+      for (const name of replicaNames) await c.pauseReplay(name)
+      const [, seen] = await Promise.all([
+        runInScope(() => prisma.$primary().user.findUnique({ where: { id: user.id } })), // A: first in the tick
+        runInScope(async () => {
+          await prisma.post.retitle(post.id, title) // B
+          return (await prisma.post.findUnique({ where: { id: post.id } }))?.title
+        }),
+      ])
+      if (seen !== title) stale += 1
+      for (const name of replicaNames) await c.resumeReplay(name)
+      await waitForReplication()
+    }
+    expect(stale).toBe(0)
+  })
+
+  it('monotonic reads: scope B reads on the client under the router in a tick with scope A; B’s next read does not go back', async (ctx) => {
+    const c = requireCluster(ctx)
+    const base = newClient(topology.primaryUrl)
+    const replicas = topology.replicas.map((r) => ({ client: newClient(r.url), name: r.name }))
+    const prisma = base.$extends(readReplicas({ replicas }))
+    const elsewhere = newClient(topology.primaryUrl)
+    clients.push(prisma, elsewhere, ...replicas.map((r) => r.client))
+    const user = await base.user.create({ data: { email: `${unique('tick-mono')}@x` } })
+    const post = await base.post.create({ data: { title: 'v0', authorId: user.id } })
+    await waitForReplication()
+    await prisma.post.findMany({ take: 1 })
+    let violations = 0
+    for (let round = 0; round < 4; round++) {
+      for (const name of replicaNames) await c.pauseReplay(name)
+      await elsewhere.post.update({ where: { id: post.id }, data: { title: unique('v') } }) // another process's write
+      const [, reads] = await Promise.all([
+        runInScope(() => base.user.findUnique({ where: { id: user.id } })), // A: first in the tick
+        runInScope(async () => {
+          const first = (await base.post.findUnique({ where: { id: post.id } }))?.title // B: the new version
+          const second = (await prisma.post.findUnique({ where: { id: post.id } }))?.title
+          return { first, second }
+        }),
+      ])
+      if (reads.first !== reads.second) violations += 1
+      for (const name of replicaNames) await c.resumeReplay(name)
+      await waitForReplication()
+    }
+    expect(violations).toBe(0)
+  })
+})

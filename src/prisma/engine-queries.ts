@@ -1,10 +1,12 @@
 /**
  * Every query the primary's PrismaClient sends, whichever client object sent it: the routed client, the client
  * under it, or a client an extension captured (`Prisma.defineExtension((client) => …)` applied before the router,
- * a model method that writes through the client it closed over). They all share one query engine
- * (src/prisma/internals.ts, engineOf), so the router wraps its `request`, `requestBatch` and `transaction` once and
- * hears of each query when it has settled, in the async context of the code that sent it: the `runInScope` scope
- * of the request, so that a write through any of those clients counts for that scope's read-your-writes.
+ * a model method that writes through the client it closed over). They all share one request handler and one
+ * query engine (src/prisma/internals.ts), so the router wraps the handler's `request` (called once per query, in
+ * the async context of the code that sent it, before Prisma's DataLoader puts the queries of one tick together)
+ * and the engine's `transaction` once, and hears of each query when it has settled, in its sender's context: the
+ * `runInScope` scope of the request, so that a write through any of those clients counts for that scope's
+ * read-your-writes, and for no other scope.
  *
  * - A query outside an interactive transaction: a write (any action but a model read: raw queries count as
  *   writes, as everywhere in the router) when it settles, succeeded or not; a read otherwise.
@@ -16,7 +18,7 @@
  *   write; the router accounts for them itself.
  */
 import { isRouterWork } from '../router-work.js'
-import { engineOf, engineQueryText, type EngineQuery, type QueryEngine } from './internals.js'
+import { engineOf, engineQueryText, requestHandlerOf, type EngineQuery, type QueryEngine, type RequestHandler } from './internals.js'
 
 /** What the router does when the application's query on the primary has settled (called in its async context). */
 export interface PrimaryQueryObserver {
@@ -54,47 +56,38 @@ function notify(observers: Set<WeakRef<PrimaryQueryObserver>>, write: boolean | 
   }
 }
 
-/** An interactive transaction: how deep its savepoints go, and whether a query in it may have written. */
+/** An interactive transaction: how deep its savepoints go, whether a query ran in it, and whether one may have written. */
 interface OpenTransaction {
   depth: number
+  queried: boolean
   wrote: boolean
 }
 
-function wrap(engine: QueryEngine, observers: Set<WeakRef<PrimaryQueryObserver>>): void {
-  const { request, requestBatch, transaction } = engine
+function wrap(handler: RequestHandler, engine: QueryEngine, observers: Set<WeakRef<PrimaryQueryObserver>>): void {
+  const { request } = handler
+  const { transaction } = engine
   const open = new Map<unknown, OpenTransaction>()
-  /** In an interactive transaction `id`: remembered until it ends. */
-  const inTransaction = (id: unknown, write: boolean): void => {
-    const tx = open.get(id)
-    if (tx && write && !isRouterWork()) tx.wrote = true
-  }
-  /** `send`, then (unless it is the router's own work) its raw texts and, outside a transaction, whether it wrote. */
-  async function settled<T>(send: Promise<T>, queries: readonly EngineQuery[], write: boolean | undefined): Promise<T> {
-    const own = isRouterWork()
-    try {
-      return await send
-    } finally {
-      if (!own) {
-        for (const query of queries) {
-          const sql = engineQueryText(query)
-          if (sql !== undefined) notify(observers, { sql })
-        }
-        if (write !== undefined) notify(observers, write)
-      }
+  // Once per query, in the context of the code that sent it (before the DataLoader puts several together): that
+  // scope is the one it counts for. The promise is handed back as it is (no step added), the accounting attached.
+  handler.request = function (this: unknown, sent) {
+    const promise = request.call(this, sent)
+    if (isRouterWork()) return promise
+    const query = sent.protocolQuery
+    const write = query === undefined || mayWrite(query)
+    const sql = query === undefined ? undefined : engineQueryText(query)
+    const tx = sent.transaction
+    const interactive = tx?.kind === 'itx' ? open.get(tx.id) : undefined
+    if (interactive) {
+      interactive.queried = true
+      if (write) interactive.wrote = true
     }
-  }
-  engine.request = function (this: unknown, query, options) {
-    const id = options?.interactiveTransaction?.id
-    if (id === undefined) return settled(request.call(this, query, options), [query], mayWrite(query))
-    inTransaction(id, mayWrite(query))
-    return settled(request.call(this, query, options), [query], undefined)
-  }
-  engine.requestBatch = function (this: unknown, queries, options) {
-    const write = queries.some(mayWrite)
-    const tx = options?.transaction
-    if (tx?.kind !== 'itx') return settled(requestBatch.call(this, queries, options), queries, write)
-    inTransaction(tx.options?.id, write)
-    return settled(requestBatch.call(this, queries, options), queries, undefined)
+    const settled = (): void => {
+      if (sql !== undefined) notify(observers, { sql })
+      // In an interactive transaction: counted when it ends (below).
+      if (tx?.kind !== 'itx') notify(observers, write)
+    }
+    promise.then(settled, settled)
+    return promise
   }
   engine.transaction = async function (this: unknown, action, headers, info) {
     if (action === 'start') {
@@ -103,7 +96,7 @@ function wrap(engine: QueryEngine, observers: Set<WeakRef<PrimaryQueryObserver>>
       const tx = open.get(id)
       // A nested transaction (a savepoint) is started with the id of the one it is in.
       if (tx && info?.newTxId !== undefined) tx.depth += 1
-      else open.set(id, { depth: 1, wrote: false })
+      else open.set(id, { depth: 1, queried: false, wrote: false })
       return started
     }
     const tx = open.get(info?.id)
@@ -112,24 +105,26 @@ function wrap(engine: QueryEngine, observers: Set<WeakRef<PrimaryQueryObserver>>
     } finally {
       if (tx && --tx.depth <= 0) {
         open.delete(info?.id)
-        // Committed, or its commit failed (it may have committed): its writes count. Rolled back: nothing did.
-        if (action === 'commit' || !tx.wrote) notify(observers, tx.wrote)
+        // Committed, or its commit failed (it may have committed): its writes count; rolled back: nothing did. A
+        // batch `$transaction`'s own (queried through its batch, counted per query) is not one of these.
+        if (tx.queried && (action === 'commit' || !tx.wrote)) notify(observers, tx.wrote)
       }
     }
   }
 }
 
 /**
- * Tells `observer` of every query the primary's engine (the engine of `client`) runs for the application, after
- * it settles. `false` when this Prisma Client has no engine to observe (the caller says so).
+ * Tells `observer` of every query the primary's engine (that of `client`) runs for the application, after it
+ * settles. `false` when this Prisma Client has no request handler or engine to observe (the caller says so).
  */
 export function observePrimaryQueries(client: unknown, observer: PrimaryQueryObserver): boolean {
   const engine = engineOf(client)
-  if (!engine) return false
+  const handler = requestHandlerOf(client)
+  if (!engine || !handler) return false
   let observers = observed.get(engine)
   if (!observers) {
     observed.set(engine, (observers = new Set()))
-    wrap(engine, observers)
+    wrap(handler, engine, observers)
   }
   observers.add(new WeakRef(observer))
   return true

@@ -1,5 +1,8 @@
 /**
- * The fast read path. A query extension makes every read pass through the extended client's request pipeline
+ * The fast read path, for clients whose error format is `minimal` (NODE_ENV=production's default: Prisma then records
+ * no call site, so a read the router builds reports its errors exactly as Prisma's own; with another format, the
+ * application's call site heads them, which only Prisma's own pipeline records, so reads take the query extension).
+ * A query extension makes every read pass through the extended client's request pipeline
  * (argument cloning, the extension chain, result visiting) before the replica client runs its own: about 10 %
  * more latency than a plain client. When the client that `readReplicas` extends has no extension that changes
  * model reads (none, or only client and model methods: src/prisma/composition.ts, readsUnchangedBy), nothing in that
@@ -17,6 +20,7 @@
 import { READ_OPERATIONS, modelProperty } from './operations.js'
 import { quietAction } from './without-call-site.js'
 import { forwardingProxy } from './forwarding-proxy.js'
+import { DISABLED_CALL_SITE } from './call-site.js'
 import { executeRequest, modelRequest, queryCallbacksOf, runRequest, type ModelRequest, type QueryCallback } from './internals.js'
 import { runQueryChain } from './query-chain.js'
 
@@ -32,7 +36,7 @@ export type RouteRead = (model: string, operation: string, args: unknown, primar
  * `'transaction'` query (put in a batch transaction) or a `'write'` (changed into another operation): `run` sends
  * it to the primary.
  */
-export type PrimaryOnly = (kind: 'transaction' | 'write', model: string, operation: string, run: () => PromiseLike<unknown>) => Promise<unknown>
+export type PrimaryOnly = (kind: 'transaction' | 'write', model: string, operation: string, run: () => PromiseLike<unknown>) => PromiseLike<unknown>
 
 type Action = (args?: unknown) => PromiseLike<unknown> & Record<string | symbol, unknown>
 type Delegate = Record<string | symbol, unknown> & { $name?: unknown }
@@ -65,9 +69,12 @@ class RoutedRead {
     if (this.#result) return this.#result
     const target = this.#target
     try {
-      const request = target.rows ? modelRequest(target.model, target.jsModelName, target.operation, this.#args) : undefined
+      // The fast path runs with the `minimal` error format only: its errors have Prisma's heading, no location.
+      const request = target.rows ? modelRequest(target.model, target.jsModelName, target.operation, this.#args, DISABLED_CALL_SITE) : undefined
       const chain = target.chain
-      this.#result = chain && request ? runQueryChain(chain.callbacks, request, chain.last) : target.route(target.model, target.operation, this.#args, target.primary, request)
+      // The primary runs the request itself (with its call site), as the chain's last step does.
+      const primary = request ? (args: unknown) => executeRequest(target.base, request, args) : target.primary
+      this.#result = chain && request ? runQueryChain(chain.callbacks, request, chain.last) : target.route(target.model, target.operation, this.#args, primary, request)
     } catch (error) {
       // Like a PrismaPromise: a failure to start is a rejection, never a throw from `then`/`catch`/`finally`.
       // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the error as thrown
@@ -122,6 +129,8 @@ interface ReadTarget {
   readonly chain: { readonly callbacks: readonly QueryCallback[]; readonly last: (request: ModelRequest) => PromiseLike<unknown> } | undefined
   /** A row read: it is also given as Prisma's request (to the chain, and to the router). */
   readonly rows: boolean
+  /** The client under the router (the primary), which runs a row read's request when the plan says primary. */
+  readonly base: object
 }
 
 /**
@@ -193,6 +202,7 @@ function fastDelegate(jsModelName: string, model: string, delegate: Delegate, ba
       jsModelName,
       chain,
       rows: ROW_READS.has(operation),
+      base,
     }
     const Read = FLUENT_OPERATIONS.has(operation) ? Fluent : RoutedRead
     actions.set(operation, ((args?: unknown) => new Read(target, args)) as unknown as Action)

@@ -9,7 +9,7 @@ import type { Routing } from '../routing.js'
 import type { ClientActions } from './client-actions.js'
 import { ROUTER_EXTENSION } from './composition.js'
 import { forClientWithout, ROW_OPERATIONS } from './computed-fields.js'
-import { callRaw, executeRequest, extensionsOf, fluentPath, isInTransaction, type ModelShapes, requestOf, unpackFluent } from './internals.js'
+import { callRaw, executeRequest, extensionsOf, fluentPath, isArgumentError, isInTransaction, type ModelShapes, requestOf, unpackFluent } from './internals.js'
 import { READ_OPERATIONS } from './operations.js'
 import { ReadOnlyTransactions, type ReadOnlyTransactionOptions } from './read-only-transaction.js'
 import { inTransaction, trackWrite, withTransaction } from './route-query.js'
@@ -23,6 +23,19 @@ import type { AnyClient, QueryParams } from './types.js'
 async function onReplica(replica: ReplicaState, actions: ClientActions, params: QueryParams, shapes: ModelShapes | undefined): Promise<unknown> {
   const { model, operation } = params
   const args = model !== undefined && shapes && ROW_OPERATIONS.has(operation) ? forClientWithout(params.args, model, shapes) : params.args
+  if (args === params.args) return await runOnReplica(replica, actions, params, args)
+  try {
+    return await runOnReplica(replica, actions, params, args)
+  } catch (error) {
+    // The arguments rewritten for computed fields were refused (nothing was sent): Prisma's own pipeline refuses
+    // the application's, with the message a plain client gives, before any network I/O.
+    if (isArgumentError(error)) await params.query(params.args)
+    throw error
+  }
+}
+
+async function runOnReplica(replica: ReplicaState, actions: ClientActions, params: QueryParams, args: unknown): Promise<unknown> {
+  const { model, operation } = params
   if (actions.executesRequests) return await executeRequest(actions.client, requestOf(params), args)
   if (model === undefined) return await callRaw(actions.client, operation, args)
   const run = actions.get(model, operation)
@@ -30,6 +43,18 @@ async function onReplica(replica: ReplicaState, actions: ClientActions, params: 
   const path = fluentPath(params)
   const result = await run(args)
   return path ? unpackFluent(result, path) : result
+}
+
+/** A read on `replica` ({@link onReplica}), counted in flight until it settles. */
+async function readOn(replica: ReplicaState, actions: ClientActions, params: QueryParams, shapes: ModelShapes | undefined): Promise<unknown> {
+  const read = new ReadInFlight(replica)
+  try {
+    const result = await onReplica(replica, actions, params, shapes)
+    read.end(true)
+    return result
+  } finally {
+    read.end(false)
+  }
 }
 
 export class ForcedClients {
@@ -92,25 +117,19 @@ export class ForcedClients {
     const forced = this.under.$extends({
       name: `${ROUTER_EXTENSION}/replica`,
       query: {
-        async $allOperations(params: QueryParams) {
+        $allOperations(params: QueryParams): PromiseLike<unknown> {
           const { model, operation } = params
           const target = replica ?? router.set.pick({ model, operation })
-          if (!target) throw new NoReplicaAvailableError(undefined, '$replica', router.set.states())
-          if (model !== undefined && !READ_OPERATIONS.has(operation)) throw new ReplicaWriteError(model, operation, target.name)
+          if (!target) return Promise.reject(new NoReplicaAvailableError(undefined, '$replica', router.set.states()))
+          if (model !== undefined && !READ_OPERATIONS.has(operation)) return Promise.reject(new ReplicaWriteError(model, operation, target.name))
           monitor.ensureStarted()
           if (isInTransaction(params)) {
             router.report.route(model, operation, 'transaction')
+            // As it is: Prisma settles a batch's queries in the order it sees them settle.
             return inTransaction(router, params)
           }
           router.report.route(model, operation, 'forced-replica', target.name)
-          const read = new ReadInFlight(target)
-          try {
-            const result = await onReplica(target, reader.actionsOf(target), params, shapes)
-            read.end(true)
-            return result
-          } finally {
-            read.end(false)
-          }
+          return readOn(target, reader.actionsOf(target), params, shapes)
         },
       },
       client: {

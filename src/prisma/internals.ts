@@ -20,9 +20,10 @@
  * the client was built with, and of `@prisma/adapter-pg`'s factory, `adapterName`, `config` and `externalPool`:
  * the router opens its own connections with the same settings (never through the application's pool).
  *
- * Read from a client's query engine (see {@link engineOf}): `_engine`, with its `request`, `requestBatch` and
- * `transaction` methods, which src/prisma/engine-queries.ts wraps to see every query sent to the primary by any
- * client over it (a client an extension captured too).
+ * Read from a client's request handler and query engine (see {@link requestHandlerOf}, {@link engineOf}):
+ * `_requestHandler.request` (once per query, in its sender's async context) and `_engine.transaction`, which
+ * src/prisma/engine-queries.ts wraps to see every query sent to the primary by any client over it (a client an
+ * extension captured too), and the scope that sent it.
  *
  * Relied on for `$transaction` (see {@link withTransactionWrapper}): a client extension's `$transaction`
  * replaces Prisma's own, and Prisma's own, called with an extended client as `this`, builds the transaction
@@ -108,7 +109,8 @@ export interface ModelRequest {
   readonly clientMethod: string
   readonly jsModelName: string
   transaction: { readonly kind?: unknown; readonly lock?: PromiseLike<unknown> } | undefined
-  readonly callsite: undefined
+  /** Where the application called (src/prisma/call-site.ts): Prisma heads the request's errors with it. */
+  readonly callsite: object | undefined
   customDataProxyFetch: ((fetch: unknown) => unknown) | undefined
 }
 
@@ -125,11 +127,11 @@ export function queryCallbacksOf(client: unknown, jsModelName: string, operation
 }
 
 /**
- * The request of a model operation outside a transaction, as Prisma builds it for `prisma.<jsModelName>.<action>(args)`
- * with no call site recorded (see without-call-site.ts: a query the router creates has no location to show).
+ * The request of a model operation outside a transaction, as Prisma builds it for `prisma.<jsModelName>.<action>(args)`,
+ * with the application's call site (src/prisma/call-site.ts).
  */
-export function modelRequest(model: string, jsModelName: string, action: string, args: unknown): ModelRequest {
-  return { args, dataPath: [], action, model, clientMethod: `${jsModelName}.${action}`, jsModelName, transaction: undefined, callsite: undefined, customDataProxyFetch: undefined }
+export function modelRequest(model: string, jsModelName: string, action: string, args: unknown, callsite: object | undefined): ModelRequest {
+  return { args, dataPath: [], action, model, clientMethod: `${jsModelName}.${action}`, jsModelName, transaction: undefined, callsite, customDataProxyFetch: undefined }
 }
 
 /**
@@ -221,6 +223,17 @@ export function fluentPath(params: object): readonly string[] | undefined {
   const path: string[] = []
   for (let i = 1; i < dataPath.length; i += 2) path.push(String(dataPath[i]))
   return path
+}
+
+/**
+ * True for an error a client gives for a query's arguments, whose message shows them: a
+ * `PrismaClientValidationError` (thrown before any network I/O), or a known request error P2009 / P2012 (the
+ * query validated against the schema).
+ */
+export function isArgumentError(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false
+  const { name, code } = error as { name?: unknown; code?: unknown }
+  return name === 'PrismaClientValidationError' || code === 'P2009' || code === 'P2012'
 }
 
 /** Unpacks a result along a fluent path, as the client does for its own queries (`null` stays `null`). */
@@ -404,6 +417,30 @@ export function engineQueryText(query: EngineQuery): string | undefined {
   if (query.action !== 'queryRaw' && query.action !== 'executeRaw') return undefined
   const text = (query.query as { arguments?: { query?: unknown } } | undefined)?.arguments?.query
   return typeof text === 'string' ? text : undefined
+}
+
+/**
+ * The request handler of `client` (`_requestHandler`, shared by the client and every client `$extends` made of
+ * it): its `request` is called once per query, in the async context of the code that sent it, before Prisma's
+ * DataLoader puts queries of one tick together (a batch `$transaction`, `findUnique`s, an interactive
+ * transaction's queries). `undefined` when this Prisma Client has none. Patched by src/prisma/engine-queries.ts;
+ * canary in test/prisma/internals.db.test.ts.
+ */
+export function requestHandlerOf(client: unknown): RequestHandler | undefined {
+  const handler = (client as { _requestHandler?: unknown } | null)?._requestHandler
+  if (typeof handler !== 'object' || handler === null) return undefined
+  return typeof (handler as { request?: unknown }).request === 'function' ? (handler as RequestHandler) : undefined
+}
+
+/** One query as the request handler receives it (the parts read here). */
+export interface HandledRequest {
+  readonly protocolQuery?: EngineQuery
+  readonly transaction?: { readonly kind?: unknown; readonly id?: unknown }
+}
+
+/** The request handler's method {@link requestHandlerOf} returns. */
+export interface RequestHandler {
+  request: (this: unknown, request: HandledRequest) => Promise<unknown>
 }
 
 /** The engine methods {@link engineOf} returns (as Prisma 7 calls them). */

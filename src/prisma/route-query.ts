@@ -37,7 +37,7 @@ export function withTransaction<T extends object>(router: Router, client: AnyCli
 }
 
 /** A query sent inside a transaction: its `$transaction` call accounts for it (see Router.transactionQuery). */
-export function inTransaction(router: Router, params: QueryParams): Promise<unknown> {
+export function inTransaction(router: Router, params: QueryParams): PromiseLike<unknown> {
   return router.transactionQuery(params.query(params.args))
 }
 
@@ -46,7 +46,7 @@ export function inTransaction(router: Router, params: QueryParams): Promise<unkn
  * read to the reader (decided, then executed with failover). `shapes`: computed fields of the extensions under
  * the router, which a replica's client asks for by the fields they need.
  */
-export function routeQuery(routing: Routing, params: QueryParams, shapes: ModelShapes | undefined): Promise<unknown> {
+export function routeQuery(routing: Routing, params: QueryParams, shapes: ModelShapes | undefined): PromiseLike<unknown> {
   const { router, monitor, reader } = routing
   const { model, operation } = params
   monitor.ensureStarted()

@@ -30,6 +30,8 @@ import { READ_ONLY_FUNCTIONS } from './read-only-functions.js'
 export interface CatalogFacts {
   /** Functions of one row argument outside the trusted built-ins, which `t.f` may call (functional notation). */
   readonly fieldFunctions: ReadonlySet<string>
+  /** Every function name defined outside `pg_catalog` (the application's, an extension's). */
+  readonly userFunctions: ReadonlySet<string>
   readonly functions: ReadonlySet<string>
   readonly operators: ReadonlySet<string>
   readonly relations: ReadonlySet<string>
@@ -59,19 +61,25 @@ const quoted = [...READ_ONLY_FUNCTIONS].map((name) => `'${name}'`).join(',')
 
 /**
  * The catalog query (PostgreSQL 12+), one row per fact, `kind` and `name` (and `sql` for what is checked by
- * parsing it: a view's definition, a row-level security policy's expression, a domain's check):
+ * parsing it: a view's definition, a row-level security policy's expression, a domain's check; or the type an
+ * edge leads to):
  * - `function` / `operator`: an allowlisted function name, or an operator name, defined outside `pg_catalog` for
  *   argument types a built-in value can reach (types whose I/O is the built-ins', or with an implicit cast from
  *   one): the server may resolve the name to it;
- * - `type`: a type whose I/O functions are outside `pg_catalog` (an extension's: `citext`, `geometry`), its arrays
- *   and domains over it (and theirs: two levels);
- * - `relation`: a foreign table, a relation with a column of such a type, a view of `pg_catalog` or
- *   `information_schema` (they call functions of their own);
+ * - `user-function`: a function defined outside `pg_catalog` (whether a statement the application sends may have
+ *   left session state, src/raw-sql/raw-trust.ts);
+ * - `field-function`: a function of one argument of a row type (composite, a domain, `record` or polymorphic)
+ *   that is not a trusted built-in: `t.f` calls `f(t)` where `t` has no column `f`;
+ * - `type`: a type that runs code outside `pg_catalog` by itself: its I/O functions (an extension's type:
+ *   `citext`, `geometry`), a cast to or from it, or the support functions or operators of its default operator
+ *   class (sorting, `DISTINCT`, grouping);
+ * - `type-edge` (`name` -> `sql`): a type of the database's and a type it is made of (a domain's base type, an
+ *   array's element type, a composite type's attribute types): the former runs what the latter runs;
+ * - `relation-edge` (`name` -> `sql`): a relation and the type (not a built-in) of one of its columns;
+ * - `relation`: a foreign table, or a view of `pg_catalog` or `information_schema` (they call functions of their own);
  * - `view` (`sql`: its definition), `policy` (`name`: the table, `sql`: the policy's expression), `domain`
- *   (`sql`: a check): parsed and checked like a raw read (see {@link CatalogTrust}). PostgreSQL records no
- *   dependency on built-in objects, so what a view calls is read from its definition, not from `pg_depend`.
- * - `field-function`: a function of one argument of a row type (composite, `record` or polymorphic) that is not
- *   a trusted built-in: `t.f` calls `f(t)` where `t` has no column `f`;
+ *   (`sql`: a check): parsed and checked like a raw read ({@link catalogFacts}). PostgreSQL records no dependency
+ *   on built-in objects, so what a view calls is read from its definition, not from `pg_depend`.
  * - `cast`: a cast between built-in types through a function outside `pg_catalog`.
  */
 export const CATALOG_SQL = `
@@ -99,12 +107,35 @@ SELECT DISTINCT 'function' AS kind, p.proname::text AS name, NULL::text AS sql F
 UNION ALL SELECT DISTINCT 'operator', o.oprname::text, NULL FROM pg_catalog.pg_operator o, unreachable u
   WHERE o.oprnamespace <> 'pg_catalog'::regnamespace AND o.oprleft <> ALL (u.types) AND o.oprright <> ALL (u.types)
 UNION ALL SELECT DISTINCT 'field-function', p.proname::text, NULL FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_type t ON t.oid = p.proargtypes[0]
-  WHERE p.pronargs = 1 AND (t.typtype = 'c' OR t.typname IN ('record', 'any', 'anyelement', 'anynonarray', 'anycompatible', 'anycompatiblenonarray')) AND NOT (p.pronamespace = 'pg_catalog'::regnamespace AND p.proname IN (${quoted}))
+  WHERE p.pronargs = 1 AND (t.typtype IN ('c', 'd') OR t.typname IN ('record', 'any', 'anyelement', 'anynonarray', 'anycompatible', 'anycompatiblenonarray'))
+    AND NOT (p.pronamespace = 'pg_catalog'::regnamespace AND p.proname IN (${quoted}))
+UNION ALL SELECT DISTINCT 'user-function', p.proname::text, NULL FROM pg_catalog.pg_proc p
+  WHERE p.pronamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)
 UNION ALL SELECT DISTINCT 'type', t.typname::text, NULL FROM pg_catalog.pg_type t, bad WHERE t.oid = ANY (bad.types)
+UNION ALL SELECT DISTINCT 'type', t.typname::text, NULL FROM pg_catalog.pg_cast c JOIN pg_catalog.pg_proc p ON p.oid = c.castfunc
+  JOIN pg_catalog.pg_type t ON t.oid IN (c.castsource, c.casttarget)
+  WHERE p.pronamespace <> 'pg_catalog'::regnamespace AND t.typnamespace <> 'pg_catalog'::regnamespace
+UNION ALL SELECT DISTINCT 'type', t.typname::text, NULL FROM pg_catalog.pg_opclass oc JOIN pg_catalog.pg_type t ON t.oid = oc.opcintype
+  WHERE oc.opcdefault AND (
+    EXISTS (SELECT 1 FROM pg_catalog.pg_amproc ap JOIN pg_catalog.pg_proc p ON p.oid = ap.amproc
+            WHERE ap.amprocfamily = oc.opcfamily AND p.pronamespace <> 'pg_catalog'::regnamespace)
+    OR EXISTS (SELECT 1 FROM pg_catalog.pg_amop ao JOIN pg_catalog.pg_operator o ON o.oid = ao.amopopr
+               WHERE ao.amopfamily = oc.opcfamily AND o.oprnamespace <> 'pg_catalog'::regnamespace))
+UNION ALL SELECT DISTINCT 'type-edge', t.typname::text, d.typname::text FROM pg_catalog.pg_type t
+  JOIN pg_catalog.pg_type d ON d.oid = t.typbasetype OR d.oid = t.typelem
+  WHERE t.typnamespace <> 'pg_catalog'::regnamespace AND d.typnamespace <> 'pg_catalog'::regnamespace
+UNION ALL SELECT DISTINCT 'type-edge', t.typname::text, d.typname::text FROM pg_catalog.pg_type t
+  JOIN pg_catalog.pg_attribute a ON a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped
+  JOIN pg_catalog.pg_type d ON d.oid = a.atttypid
+  WHERE t.typrelid <> 0 AND t.typnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)
+    AND d.typnamespace <> 'pg_catalog'::regnamespace
+UNION ALL SELECT DISTINCT 'relation-edge', c.relname::text, d.typname::text FROM pg_catalog.pg_class c
+  JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+  JOIN pg_catalog.pg_type d ON d.oid = a.atttypid
+  WHERE c.relnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)
+    AND d.typnamespace <> 'pg_catalog'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
 UNION ALL SELECT DISTINCT 'relation', c.relname::text, NULL FROM pg_catalog.pg_class c
-  WHERE c.relkind = 'f'
-     OR (c.relkind = 'v' AND c.relnamespace IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace))
-     OR c.oid IN (SELECT a.attrelid FROM pg_catalog.pg_attribute a, bad WHERE a.attnum > 0 AND NOT a.attisdropped AND a.atttypid = ANY (bad.types))
+  WHERE c.relkind = 'f' OR (c.relkind = 'v' AND c.relnamespace IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace))
 UNION ALL SELECT 'view', c.relname::text, pg_catalog.pg_get_viewdef(c.oid) FROM pg_catalog.pg_class c
   WHERE c.relkind = 'v' AND c.relnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)
 UNION ALL SELECT 'policy', c.relname::text, 'SELECT ' || coalesce(pg_catalog.pg_get_expr(p.polqual, p.polrelid), 'true') FROM pg_catalog.pg_policy p
@@ -121,31 +152,38 @@ type Row = Readonly<Record<string, unknown>>
 /**
  * The facts from the rows of {@link CATALOG_SQL}. `classify` reads a view's definition, a policy's expression or
  * a domain's check as a raw read (src/raw-sql/classify-sql.ts): one that is not a plain read, or uses an
- * untrusted name (a relation: to a fixpoint, for views over views), makes its relation or type untrusted.
+ * untrusted name, makes its relation or type untrusted; then a type made of an untrusted type, and a relation
+ * with a column of one or reading an untrusted relation (a view), are untrusted too (to a fixpoint).
  */
 export function catalogFacts(rows: readonly Row[], classify: (sql: string) => RawVerdict): CatalogFacts {
   const fieldFunctions = new Set<string>()
+  const userFunctions = new Set<string>()
   const functions = new Set<string>()
   const operators = new Set<string>()
   const relations = new Set<string>()
   const types = new Set<string>()
   let casts = false
   const checked: { kind: string; name: string; uses: NamesUsed | undefined }[] = []
+  const edges: { from: Set<string>; name: string; to: string }[] = []
   for (const { kind, name, sql } of rows) {
     if (typeof kind !== 'string' || typeof name !== 'string') continue
     if (kind === 'cast') casts = true
     else if (kind === 'function') functions.add(name)
     else if (kind === 'field-function') fieldFunctions.add(name)
+    else if (kind === 'user-function') userFunctions.add(name)
     else if (kind === 'operator') operators.add(name)
     else if (kind === 'type') types.add(name)
     else if (kind === 'relation') relations.add(name)
-    else if (typeof sql === 'string') {
+    else if (typeof sql !== 'string') continue
+    else if (kind === 'type-edge') edges.push({ from: types, name, to: sql })
+    else if (kind === 'relation-edge') edges.push({ from: relations, name, to: sql })
+    else {
       const verdict = classify(sql)
       checked.push({ kind, name, uses: verdict.replica ? verdict.uses : undefined })
     }
   }
-  const facts: CatalogFacts = { fieldFunctions, functions, operators, relations, types, casts }
-  // Views over views: what a view reads may be untrusted only once another view is found so.
+  const facts: CatalogFacts = { fieldFunctions, userFunctions, functions, operators, relations, types, casts }
+  // Views over views, types made of types: what one relies on may be found untrusted only after another is.
   for (let changed = true; changed;) {
     changed = false
     for (const { kind, name, uses } of checked) {
@@ -155,6 +193,11 @@ export function catalogFacts(rows: readonly Row[], classify: (sql: string) => Ra
         target.add(name)
         changed = true
       }
+    }
+    for (const { from, name, to } of edges) {
+      if (from.has(name) || !types.has(to)) continue
+      from.add(name)
+      changed = true
     }
   }
   return facts

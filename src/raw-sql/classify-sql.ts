@@ -1,6 +1,6 @@
 import { ReplicaRouterError } from '../errors/replica-router-error.js'
 import { READ_ONLY_FUNCTIONS } from './read-only-functions.js'
-import { sessionEffect } from './session-state.js'
+import { sessionEffect, type SessionEffect } from './session-state.js'
 import { loadSqlParser, type SqlParser } from './sql-parser.js'
 
 /**
@@ -293,23 +293,23 @@ export class SqlClassifier {
   }
 
   /** Effects on the session of texts sent to the primary (see {@link SqlClassifier.sessionEffect}), bounded like verdicts. */
-  readonly #effects = new Map<string, string | null>()
+  readonly #effects = new Map<string, SessionEffect | null>()
 
   /**
-   * Why `sql` (a raw statement the application sent to the primary) changes the session it ran in beyond its
+   * What `sql` (a raw statement the application sent to the primary) does to the session it ran in beyond its
    * transaction (src/raw-sql/session-state.ts), or `undefined`. For a text the parser cannot read, a cheap test
    * of the text looks for the keywords (conservative).
    * @throws ReplicaRouterError before {@link SqlClassifier.load} has resolved.
    */
-  sessionEffect(sql: string): string | undefined {
+  sessionEffect(sql: string): SessionEffect | undefined {
     const hit = this.#effects.get(sql)
     if (hit !== undefined) return hit ?? undefined
     if (this.#parser === undefined) throw new ReplicaRouterError('SqlClassifier.sessionEffect() called before load() resolved')
-    let effect: string | undefined
+    let effect: SessionEffect | undefined
     try {
       effect = sessionEffect(this.#parser.parseSync(sql))
     } catch {
-      effect = /\b(SET|RESET|DISCARD|LISTEN|PREPARE|LOAD|TEMP|TEMPORARY|HOLD|set_config)\b/i.test(sql) ? 'a statement the parser cannot read' : undefined
+      effect = /\b(SET|RESET|DISCARD|LISTEN|PREPARE|LOAD|TEMP|TEMPORARY|HOLD|DO|CALL|set_config)\b/i.test(sql) ? { reason: 'a statement the parser cannot read' } : undefined
     }
     if (sql.length <= this.#maxCachedLength && this.#cacheEntries > 0) {
       if (this.#effects.size >= this.#cacheEntries) this.#effects.delete(this.#effects.keys().next().value as string)

@@ -22,6 +22,8 @@ export class RawTrust {
   /** Why raw reads stay on the primary (the session state the application left there), once it has. */
   pinned: string | undefined
   #loading: Promise<void> | undefined
+  /** Statements whose effect on the session the catalog must still decide (raw reads wait for it). */
+  #deciding: Promise<void> | undefined
 
   /**
    * @param primary the router's own connection to the primary (the catalog is read there).
@@ -48,6 +50,7 @@ export class RawTrust {
   async verdict(sql: string): Promise<RawVerdict> {
     const parsed = this.classifier.classify(sql)
     if (!parsed.replica) return parsed
+    if (this.#deciding) await this.#deciding
     if (this.pinned !== undefined) return { replica: false, reason: this.pinned }
     let reason: string | undefined
     try {
@@ -68,6 +71,29 @@ export class RawTrust {
     if (this.pinned !== undefined || !this.classifier.ready) return
     const effect = this.classifier.sessionEffect(sql)
     if (effect === undefined) return
+    if ('reason' in effect) {
+      this.#pin(effect.reason)
+      return
+    }
+    // Functions that are not known built-ins: one of the application's may do anything to the session. Raw reads
+    // wait until the catalog has said (a failed check counts as one).
+    const deciding = this.catalog.facts().then(
+      (facts) => {
+        const user = effect.calls.find((name) => facts.userFunctions.has(name))
+        if (user !== undefined) this.#pin(`function ${user}, which may change it`)
+      },
+      () => {
+        this.#pin(`function ${effect.calls.join(', ')}, which the catalog could not tell`)
+      },
+    )
+    const decided: Promise<void> = Promise.all([this.#deciding, deciding]).then(() => {
+      if (this.#deciding === decided) this.#deciding = undefined
+    })
+    this.#deciding = decided
+  }
+
+  #pin(effect: string): void {
+    if (this.pinned !== undefined) return
     this.pinned = `session state on the primary (${effect})`
     process.emitWarning(
       `prisma-replica-router: the application changed the session of a connection to the primary (${effect}), which replicas' sessions do not have, ` +

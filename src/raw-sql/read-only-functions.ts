@@ -246,14 +246,14 @@ export const READ_ONLY_FUNCTIONS: ReadonlySet<string> = new Set([
   'gen_random_uuid',
   'uuidv4',
   'uuidv7',
-  // Miscellaneous (reading a setting is fine; `set_config` is not).
+  // Miscellaneous. Not `current_setting`: a setting may differ between servers and sessions (`port`,
+  // `transaction_read_only`, a setting the application set on a primary connection), and not `set_config`.
   'coalesce',
   'nullif',
   'num_nonnulls',
   'num_nulls',
   'pg_typeof',
   'version',
-  'current_setting',
   'current_database',
   'current_schema',
   'current_schemas',

@@ -1,100 +1,122 @@
 import { describe, expect, it } from 'vitest'
 import { observePrimaryQueries } from '../../src/prisma/engine-queries.ts'
-import type { EngineQuery, QueryEngine } from '../../src/prisma/internals.ts'
+import type { EngineQuery, HandledRequest, QueryEngine, RequestHandler } from '../../src/prisma/internals.ts'
 import { asRouterWork } from '../../src/router-work.ts'
+import { runInScope, currentScope } from '../../src/scope.ts'
 
-/** A query engine with Prisma 7's three methods (shapes as the canary in internals.db.test.ts records them). */
-function fakeEngine() {
+/** A client's request handler and engine, with Prisma 7's methods (shapes as internals.db.test.ts records them). */
+function fakeClient() {
   let next = 0
   const engine: QueryEngine = {
-    request: (query: EngineQuery) => (query.action === 'fail' ? Promise.reject(new Error('failed')) : Promise.resolve({ data: query.action })),
-    requestBatch: (queries: readonly EngineQuery[]) => Promise.resolve(queries.map((q) => ({ data: q.action }))),
+    request: () => Promise.resolve(undefined),
+    requestBatch: () => Promise.resolve([]),
     transaction: (action, _headers, info) => Promise.resolve(action === 'start' ? { id: info?.newTxId ?? `tx-${String(++next)}` } : undefined),
   }
-  return { _engine: engine }
+  const handler: RequestHandler = {
+    request: (sent: HandledRequest) => (sent.protocolQuery?.action === 'fail' ? Promise.reject(new Error('failed')) : Promise.resolve({ data: sent.protocolQuery?.action })),
+  }
+  return { _engine: engine, _requestHandler: handler }
 }
 
 function observed() {
-  const client = fakeEngine()
+  const client = fakeClient()
   const log: string[] = []
   const observer = { wrote: () => log.push('wrote'), read: () => log.push('read'), raw: (sql: string) => log.push(`raw ${sql}`) }
   expect(observePrimaryQueries(client, observer)).toBe(true)
-  return { engine: client._engine, log, observer }
+  const send = (query: EngineQuery, transaction?: HandledRequest['transaction']) => client._requestHandler.request({ protocolQuery: query, transaction })
+  return { engine: client._engine, send, log }
 }
 
-const itx = (id: unknown) => ({ interactiveTransaction: { id } })
+const itx = (id: unknown) => ({ kind: 'itx', id })
+const batch = { kind: 'batch', id: 1 }
 
 describe('observePrimaryQueries', () => {
-  it('a query outside a transaction: a write unless a model read (raw queries count as writes), reported when it settles, failed too', async () => {
-    const { engine, log } = observed()
-    await engine.request({ action: 'findMany' })
-    await engine.request({ action: 'aggregate' })
-    await engine.request({ action: 'createOne' })
-    await engine.request({ action: 'queryRaw' })
-    await engine.request({ action: 'executeRaw' })
-    await engine.request({ action: 'somethingNew' })
-    await engine.request({ action: 'fail' }).catch(() => undefined)
-    expect(log).toEqual(['read', 'read', 'wrote', 'wrote', 'wrote', 'wrote', 'wrote'])
+  it('a query outside an interactive transaction: a write unless a model read (raw queries count as writes), told when it settles, failed too', async () => {
+    const { send, log } = observed()
+    await send({ action: 'findMany' })
+    await send({ action: 'aggregate' })
+    await send({ action: 'createOne' })
+    await send({ action: 'queryRaw' })
+    await send({ action: 'executeRaw' })
+    await send({ action: 'somethingNew' })
+    await send({ action: 'fail' }).catch(() => undefined)
+    await send({ action: 'updateOne' }, batch)
+    expect(log).toEqual(['read', 'read', 'wrote', 'wrote', 'wrote', 'wrote', 'wrote', 'wrote'])
+  })
+
+  it('each query counts in the async context of its sender (the scope that sent it), not of the code that batches them', async () => {
+    const client = fakeClient()
+    const scopes: unknown[] = []
+    observePrimaryQueries(client, { wrote: () => scopes.push(currentScope()), read: () => scopes.push(currentScope()), raw: () => undefined })
+    let a: unknown
+    let b: unknown
+    await Promise.all([
+      runInScope(async () => {
+        a = currentScope()
+        await client._requestHandler.request({ protocolQuery: { action: 'findUnique' } })
+      }),
+      runInScope(async () => {
+        b = currentScope()
+        await client._requestHandler.request({ protocolQuery: { action: 'updateOne' }, transaction: batch })
+      }),
+    ])
+    expect(scopes).toEqual([a, b])
   })
 
   it('a raw statement’s SQL text is told when it settles, in a transaction too; the router’s own is not', async () => {
-    const { engine, log } = observed()
+    const { engine, send, log } = observed()
     const raw = (action: string, sql: string) => ({ action, query: { arguments: { query: sql, parameters: '[]' }, selection: {} } })
-    await engine.request(raw('executeRaw', "SET intervalstyle = 'iso_8601'"))
+    await send(raw('executeRaw', "SET intervalstyle = 'iso_8601'"))
     const { id } = (await engine.transaction('start', {}, {})) as { id: string }
-    await engine.request(raw('queryRaw', 'SELECT 1'), itx(id))
-    await asRouterWork(() => engine.request(raw('queryRaw', 'SELECT 2')))
+    await send(raw('queryRaw', 'SELECT 1'), itx(id))
+    await asRouterWork(() => send(raw('queryRaw', 'SELECT 2')))
     await engine.transaction('commit', {}, { id })
     expect(log).toEqual(["raw SET intervalstyle = 'iso_8601'", 'wrote', 'raw SELECT 1', 'wrote'])
   })
 
-  it('a batch: a write if any query in it may write', async () => {
-    const { engine, log } = observed()
-    await engine.requestBatch([{ action: 'findUnique' }, { action: 'findUnique' }])
-    await engine.requestBatch([{ action: 'aggregate' }, { action: 'deleteMany' }], { transaction: { kind: 'batch' } })
-    expect(log).toEqual(['read', 'wrote'])
-  })
-
-  it('an interactive transaction: nothing until its outermost commit; a write if a query in it (or a batch of it) may have written', async () => {
-    const { engine, log } = observed()
+  it('an interactive transaction: nothing until its outermost commit; a write if a query in it may have written', async () => {
+    const { engine, send, log } = observed()
     const { id } = (await engine.transaction('start', {}, {})) as { id: string }
-    await engine.request({ action: 'updateOne' }, itx(id))
+    await send({ action: 'updateOne' }, itx(id))
     await engine.transaction('start', {}, { newTxId: id })
-    await engine.request({ action: 'findMany' }, itx(id))
+    await send({ action: 'findMany' }, itx(id))
     await engine.transaction('commit', {}, { id })
     expect(log).toEqual([])
     await engine.transaction('commit', {}, { id })
     expect(log).toEqual(['wrote'])
-    const second = (await engine.transaction('start', {}, {})) as { id: string }
-    await engine.requestBatch([{ action: 'findMany' }, { action: 'createOne' }], { transaction: { kind: 'itx', options: { id: second.id } } })
-    await engine.transaction('commit', {}, { id: second.id })
-    expect(log).toEqual(['wrote', 'wrote'])
   })
 
-  it('a transaction that only read is a read; a rolled-back one that wrote is nothing (its writes never happened)', async () => {
-    const { engine, log } = observed()
+  it('a transaction that only read is a read; a rolled-back one that wrote is nothing; a batch’s own transaction is counted per query', async () => {
+    const { engine, send, log } = observed()
     const reading = (await engine.transaction('start', {}, {})) as { id: string }
-    await engine.request({ action: 'findMany' }, itx(reading.id))
+    await send({ action: 'findMany' }, itx(reading.id))
     await engine.transaction('commit', {}, { id: reading.id })
     const undone = (await engine.transaction('start', {}, {})) as { id: string }
-    await engine.request({ action: 'deleteMany' }, itx(undone.id))
+    await send({ action: 'deleteMany' }, itx(undone.id))
     await engine.transaction('rollback', {}, { id: undone.id })
+    expect(log).toEqual(['read'])
+    // A batch: Prisma's engine starts and commits a transaction of its own, with no query of an interactive one.
+    const own = (await engine.transaction('start', {}, {})) as { id: string }
+    await engine.transaction('commit', {}, { id: own.id })
     expect(log).toEqual(['read'])
   })
 
   it('the router’s own work is never the application’s write', async () => {
-    const { engine, log } = observed()
-    await asRouterWork(() => engine.request({ action: 'queryRaw' }))
+    const { engine, send, log } = observed()
+    await asRouterWork(() => send({ action: 'queryRaw' }))
     const { id } = (await engine.transaction('start', {}, {})) as { id: string }
-    await asRouterWork(() => engine.request({ action: 'executeRaw' }, itx(id)))
-    await engine.request({ action: 'findMany' }, itx(id))
+    await asRouterWork(() => send({ action: 'executeRaw' }, itx(id)))
+    await send({ action: 'findMany' }, itx(id))
     await engine.transaction('commit', {}, { id })
     expect(log).toEqual(['read'])
   })
 
-  it('one wrapping per engine, every observer told; an observer that throws never fails the query', async () => {
-    const client = fakeEngine()
+  it('hands back the handler’s own promise; one wrapping per engine, every observer told; an observer that throws never fails the query', async () => {
+    const client = fakeClient()
     const log: string[] = []
+    const pending = Promise.resolve({ data: 'x' })
+    const inner = client._requestHandler.request
+    client._requestHandler.request = () => pending
     observePrimaryQueries(client, {
       wrote: () => {
         throw new Error('observer')
@@ -102,16 +124,21 @@ describe('observePrimaryQueries', () => {
       read: () => undefined,
       raw: () => undefined,
     })
-    const request = client._engine.request
-    observePrimaryQueries(client, { wrote: () => log.push('second'), read: () => undefined, raw: () => undefined })
-    expect(client._engine.request).toBe(request)
-    await expect(client._engine.request({ action: 'createOne' })).resolves.toEqual({ data: 'createOne' })
-    expect(log).toEqual(['second'])
+    expect(client._requestHandler.request({ protocolQuery: { action: 'findMany' } })).toBe(pending)
+    client._requestHandler.request = inner
+    const other = fakeClient()
+    observePrimaryQueries(other, { wrote: () => log.push('first'), read: () => undefined, raw: () => undefined })
+    const wrapped = other._requestHandler.request
+    observePrimaryQueries(other, { wrote: () => log.push('second'), read: () => undefined, raw: () => undefined })
+    expect(other._requestHandler.request).toBe(wrapped)
+    await expect(other._requestHandler.request({ protocolQuery: { action: 'createOne' } })).resolves.toEqual({ data: 'createOne' })
+    expect(log).toEqual(['first', 'second'])
   })
 
-  it('false for a client without such an engine', () => {
+  it('false for a client without a request handler or engine', () => {
     const none = { wrote: () => undefined, read: () => undefined, raw: () => undefined }
     expect(observePrimaryQueries({}, none)).toBe(false)
-    expect(observePrimaryQueries({ _engine: { request: () => undefined } }, none)).toBe(false)
+    expect(observePrimaryQueries({ _engine: fakeClient()._engine }, none)).toBe(false)
+    expect(observePrimaryQueries({ _requestHandler: fakeClient()._requestHandler }, none)).toBe(false)
   })
 })

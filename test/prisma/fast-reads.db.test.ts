@@ -1,11 +1,17 @@
 import { inspect } from 'node:util'
 import { afterAll, describe, expect, it, vi } from 'vitest'
-import { ReplicaModelError, readReplicas } from '../../src/index.ts'
+import { PrismaPg } from '@prisma/adapter-pg'
+import { PrismaClient } from '../../generated/prisma/client.ts'
+import { ReplicaModelError, readReplicas, type RouteEvent } from '../../src/index.ts'
 import { tracingEnabled } from '../../src/prisma/internals.ts'
 import { newClient, routedClient, topology, unique, waitForReplication } from '../support/db.ts'
 
+/** A client with the `minimal` error format (NODE_ENV=production's default), the only one the fast path serves. */
+const minimal = (url: string) => new PrismaClient({ adapter: new PrismaPg({ connectionString: url }), errorFormat: 'minimal' })
+
 // readReplicas applied straight to a PrismaClient: reads take the fast path (src/prisma/fast-reads.ts).
-const { prisma, events } = routedClient({ sticky: false })
+const events: RouteEvent[] = []
+const prisma = minimal(topology.primaryUrl).$extends(readReplicas({ replicas: topology.replicas.map((r) => minimal(r.url)), sticky: false, onRoute: (e) => events.push(e) }))
 const plain = newClient(topology.primaryUrl)
 afterAll(() => Promise.all([prisma.$disconnect(), plain.$disconnect()]))
 
@@ -115,24 +121,45 @@ describe('the fast path behaves like a client, for code that pokes at it', () =>
 })
 
 describe('errors of routed reads', () => {
-  it("a Prisma validation error on a replica read is Prisma's own, and never points into the router", async () => {
-    const error = await prisma.user.findMany({ where: { nope: 1 } as never }).then(
+  /** The error of `client.user.findMany(args)`, called from one line for every client (the call site is that line). */
+  const errorOf = (client: { user: { findMany(args: object): PromiseLike<unknown> } }, args: object) =>
+    Promise.resolve(client.user.findMany(args)).then(
       () => undefined,
       (e: unknown) => e as Error,
     )
-    expect(error?.name).toBe('PrismaClientValidationError')
-    expect(error?.message).toContain('Unknown argument `nope`')
-    expect(error?.message).not.toMatch(/read-replicas|fast-reads|prisma-replica-router/)
+
+  it("a Prisma validation error on a replica read is Prisma's own, the same message as a plain client's in every error format", async () => {
+    for (const errorFormat of ['minimal', 'colorless', 'pretty'] as const) {
+      const client = (url: string) => new PrismaClient({ adapter: new PrismaPg({ connectionString: url }), errorFormat })
+      const routed = client(topology.primaryUrl).$extends(readReplicas({ replicas: topology.replicas.map((r) => client(r.url)) }))
+      const same = client(topology.replicas[0]!.url)
+      try {
+        const error = await errorOf(routed, { where: { nope: 1 } })
+        expect(error?.name, errorFormat).toBe('PrismaClientValidationError')
+        expect(error?.message, errorFormat).toContain('Unknown argument `nope`')
+        expect(error?.message, errorFormat).toBe((await errorOf(same, { where: { nope: 1 } }))?.message)
+        // In development, the location is the application's line (this file), never the router's.
+        if (errorFormat !== 'minimal') expect(error?.message, errorFormat).toMatch(/fast-reads\.db\.test\.ts:\d+/)
+        expect(error?.message, errorFormat).not.toMatch(/src\/(prisma|read-replicas)|dist\//)
+      } finally {
+        await Promise.all([routed.$disconnect(), same.$disconnect()])
+      }
+    }
   })
 })
 
 describe('which clients take the fast path', () => {
-  const routedOver = (extension: object | undefined) => {
-    const base = newClient(topology.primaryUrl)
+  const routedOver = (extension: object | undefined, make = minimal) => {
+    const base = make(topology.primaryUrl)
     const under = extension === undefined ? base : base.$extends(extension)
-    return under.$extends(readReplicas({ replicas: topology.replicas.map((r) => newClient(r.url)) }))
+    return under.$extends(readReplicas({ replicas: topology.replicas.map((r) => make(r.url)) }))
   }
   const fast = (client: { user: { findMany(): object } }) => client.user.findMany().constructor.name.includes('RoutedRead')
+
+  it('only with the minimal error format: another records the call site its messages show, which only Prisma’s pipeline does', () => {
+    expect(fast(routedOver(undefined, newClient))).toBe(false)
+    expect(fast(routedOver(undefined))).toBe(true)
+  })
 
   it('a client with no extension, or with extensions that only add client or model methods', () => {
     expect(fast(routedOver(undefined))).toBe(true)

@@ -2,6 +2,7 @@
  * CANARY for src/prisma/internals.ts, the only module that relies on Prisma Client internals.
  * If a Prisma release changes any of this, these tests fail loudly and name what changed.
  */
+import { AsyncLocalStorage } from 'node:async_hooks'
 import { Prisma } from '@prisma/client/extension'
 import { afterAll, describe, expect, it } from 'vitest'
 import { PrismaMariaDb } from '@prisma/adapter-mariadb'
@@ -13,6 +14,7 @@ import pg from 'pg'
 import {
   bareTransactionClient,
   engineOf,
+  requestHandlerOf,
   executeRequest,
   executesRequests,
   extensionsOf,
@@ -33,6 +35,7 @@ import {
   usesMariadbAdapter,
   withTransactionWrapper,
 } from '../../src/prisma/internals.ts'
+import { DISABLED_CALL_SITE } from '../../src/prisma/call-site.ts'
 import { newClient, topology } from '../support/db.ts'
 import { adapterPgVersion, atLeast, clientVersion } from '../support/versions.ts'
 
@@ -203,9 +206,9 @@ describe('Prisma internals canary (@prisma/client ' + clientVersion + ')', () =>
     seen.length = 0
     await client.user.findMany(args)
     const prisma = seen[0]?.internal as Record<string, unknown>
-    const ours = modelRequest('User', 'user', 'findMany', args) as unknown as Record<string, unknown>
-    // Ours records no call site (without-call-site.ts: the router's queries have no location to show); the fetch
-    // decorator is what `query` composed into Prisma's request after the callback (none + none: ours keeps none).
+    const ours = modelRequest('User', 'user', 'findMany', args, DISABLED_CALL_SITE) as unknown as Record<string, unknown>
+    // Ours has the call site the fast path records (src/prisma/call-site.ts, compared in test/prisma/call-site.db.test.ts);
+    // the fetch decorator is what `query` composed into Prisma's request after the callback (none + none: ours keeps none).
     const set = new Set(['callsite', 'customDataProxyFetch'])
     for (const [key, value] of Object.entries(ours)) if (!set.has(key)) expect(prisma[key], `Prisma's request for user.findMany has another \`${key}\``).toEqual(value)
     for (const key of set) expect(prisma).toHaveProperty(key)
@@ -214,7 +217,7 @@ describe('Prisma internals canary (@prisma/client ' + clientVersion + ')', () =>
     expect(runsRequests(client), 'a PrismaClient no longer has `_executeRequest`').toBe(true)
     seen.length = 0
     const user = await base.user.create({ data: { email: `run-${String(Date.now())}@x` } })
-    expect(await runRequest(client, modelRequest('User', 'user', 'findUnique', { where: { id: user.id } }))).toEqual(user)
+    expect(await runRequest(client, modelRequest('User', 'user', 'findUnique', { where: { id: user.id } }, DISABLED_CALL_SITE))).toEqual(user)
     expect(seen).toEqual([])
   })
 
@@ -454,6 +457,37 @@ describe('the bare client of an interactive transaction (bareTransactionClient: 
       expect(bareTransactionClient(extended)).toBeUndefined()
       expect(bareTransactionClient({})).toBeUndefined()
     } finally {
+      await plain.$disconnect()
+    }
+  })
+})
+
+describe('the request handler (requestHandlerOf: each query, in its sender’s async context, before the DataLoader batches)', () => {
+  it('one handler for a client and its extended clients; each query with its protocol action and transaction kind, in the context of its caller', async () => {
+    const plain = newClient(topology.primaryUrl)
+    const extended = plain.$extends({ model: { note: { extra: () => 1 } } })
+    const handler = requestHandlerOf(plain)
+    if (!handler) throw new Error('no request handler')
+    expect(requestHandlerOf(extended)).toBe(handler)
+    expect(requestHandlerOf({})).toBeUndefined()
+    const seen: string[] = []
+    const { request } = handler
+    const storage = new AsyncLocalStorage<string>()
+    handler.request = function (sent) {
+      seen.push(`${String(sent.protocolQuery?.action)} ${String(sent.transaction?.kind)} ${String(storage.getStore())}`)
+      return request.call(this, sent)
+    }
+    try {
+      // Two findUniques of two contexts, which the DataLoader sends as one batch.
+      await Promise.all([
+        storage.run('a', () => Promise.resolve(extended.note.findUnique({ where: { id: 1 } }))),
+        storage.run('b', () => Promise.resolve(extended.note.findUnique({ where: { id: 2 } }))),
+      ])
+      await storage.run('c', () => extended.$transaction([extended.note.count()]))
+      await storage.run('d', () => extended.$transaction(async (tx) => await tx.note.count()))
+      expect(seen).toEqual(['findUnique undefined a', 'findUnique undefined b', 'aggregate batch c', 'aggregate itx d'])
+    } finally {
+      handler.request = request
       await plain.$disconnect()
     }
   })

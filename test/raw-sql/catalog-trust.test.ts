@@ -45,7 +45,7 @@ describe('catalogFacts (rows as CATALOG_SQL returns them; the query itself is pr
         { kind: 'view', name: 'bottom', sql: " SELECT set_config('a', 'b', false) AS a;" },
         { kind: 'view', name: 'clean', sql: ' SELECT lower(t.a) AS a FROM t;' },
         { kind: 'view', name: 'shadowed', sql: ' SELECT upper(t.a) AS a FROM t;' },
-        { kind: 'policy', name: 'tenants', sql: "SELECT (owner = current_setting('app.tenant'))" },
+        { kind: 'policy', name: 'tenants', sql: 'SELECT (owner = current_user)' },
         { kind: 'policy', name: 'audited', sql: 'SELECT audit(owner)' },
         { kind: 'domain', name: 'positive', sql: 'SELECT (VALUE > 0)' },
         { kind: 'domain', name: 'checked', sql: 'SELECT check_it(VALUE)' },
@@ -54,6 +54,25 @@ describe('catalogFacts (rows as CATALOG_SQL returns them; the query itself is pr
     )
     expect([...facts.relations].sort()).toEqual(['audited', 'bottom', 'middle', 'shadowed', 'top'])
     expect([...facts.types]).toEqual(['checked'])
+  })
+
+  it('a type made of an untrusted type is untrusted, and so is a relation with a column of one (to a fixpoint)', () => {
+    const facts = catalogFacts(
+      [
+        { kind: 'type', name: 'citext', sql: null },
+        { kind: 'domain', name: 'checked', sql: 'SELECT check_it(VALUE)' },
+        { kind: 'type-edge', name: 'over_checked', sql: 'checked' }, // a domain over a domain
+        { kind: 'type-edge', name: '_citext', sql: 'citext' }, // an array
+        { kind: 'type-edge', name: 'pair', sql: 'over_checked' }, // a composite type with such an attribute
+        { kind: 'relation-edge', name: 'pairs', sql: 'pair' },
+        { kind: 'relation-edge', name: 'names', sql: '_citext' },
+        { kind: 'relation-edge', name: 'roles', sql: 'role' }, // an enum, trusted
+        { kind: 'view', name: 'over_pairs', sql: ' SELECT p.a FROM pairs p;' },
+      ],
+      classify,
+    )
+    expect([...facts.types].sort()).toEqual(['_citext', 'checked', 'citext', 'over_checked', 'pair'])
+    expect([...facts.relations].sort()).toEqual(['names', 'over_pairs', 'pairs'])
   })
 })
 

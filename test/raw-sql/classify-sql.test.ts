@@ -34,7 +34,8 @@ const STATEMENTS = [
   ["SELECT pg_catalog.lower('x')", true],
   ['SELECT * FROM generate_series(1, 3)', true],
   ['SELECT lower(name) FROM t WHERE to_tsvector(body) @@ websearch_to_tsquery($1)', true],
-  ["SELECT current_setting('app.tenant')", true],
+  // A setting differs between servers and sessions (`port`, `transaction_read_only`, one set on a primary connection).
+  ["SELECT current_setting('app.tenant')", 'function current_setting'],
   // Writes in disguise.
   // With standard_conforming_strings = off, '\\' ends no string: the server would run a second statement.
   ["SELECT '\\', 'x; SELECT pg_try_advisory_lock(7); --'", 'backslash (standard_conforming_strings may be off)'],

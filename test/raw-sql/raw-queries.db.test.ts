@@ -4,8 +4,10 @@
  * (SQLSTATE 25006 in the replicas' logs: 0). Read-your-writes and failover apply as for model reads. The
  * classifier's verdicts over a wider table of statements: test/raw-sql/classify-sql.test.ts.
  */
+import { PrismaPg } from '@prisma/adapter-pg'
 import { makeTypedQueryFactory } from '@prisma/client/runtime/client'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { PrismaClient } from '../../generated/prisma/client.ts'
 import { isReadOnlyTransactionError, readReplicas, runInScope, type RouteEvent } from '../../src/index.ts'
 import { CATALOG_MAX_AGE_MS, SESSION_STATE_WARNING } from '../../src/raw-sql/raw-trust.ts'
 import { healReplicas, newClient, replicaNames, requireCluster, routedClient, topology, unique, until, waitForReplication } from '../support/db.ts'
@@ -256,7 +258,9 @@ describe('only built-in functions run on a replica, resolved as the server resol
     "CREATE OR REPLACE FUNCTION raw_trick.upper(text) RETURNS text LANGUAGE sql AS 'SELECT pg_try_advisory_lock(424243)::text'",
     // An operator for built-in operands, in another schema.
     "CREATE OR REPLACE FUNCTION raw_trick.plus(int, int) RETURNS int LANGUAGE sql AS 'SELECT pg_try_advisory_lock(424244)::int'",
-    'DO $$ BEGIN CREATE OPERATOR raw_trick.+ (leftarg = int, rightarg = int, function = raw_trick.plus); EXCEPTION WHEN duplicate_function THEN NULL; END $$',
+    // (Not in a DO block: procedural code sent to the primary keeps raw reads there, see below.)
+    'DROP OPERATOR IF EXISTS raw_trick.+ (int, int)',
+    'CREATE OPERATOR raw_trick.+ (leftarg = int, rightarg = int, function = raw_trick.plus)',
     // Views calling what the text does not show, and a view over one of them.
     'CREATE OR REPLACE VIEW raw_trick_settings AS SELECT pg_try_advisory_lock(424245) AS s',
     'CREATE OR REPLACE VIEW raw_trick_over AS SELECT * FROM raw_trick_settings',
@@ -274,45 +278,36 @@ describe('only built-in functions run on a replica, resolved as the server resol
 
   it('overloads, search_path tricks, schema-qualified names, operators and views: each on the primary, none run on a replica', async (ctx) => {
     const c = requireCluster(ctx)
+    // Clients of its own: a call of the application's function sent to the primary keeps raw reads there (below).
+    const own = routedClient({ raw: 'classify' })
+    const later = routedClient({ raw: 'classify' })
     // A client whose connections put raw_trick first on the search_path, before pg_catalog (replicas included).
     const tricked = (url: string) => newClient(`${url}${url.includes('?') ? '&' : '?'}options=${encodeURIComponent('-c search_path=raw_trick,pg_catalog,public')}`)
     const tricky: RouteEvent[] = []
     const trick = tricked(topology.primaryUrl).$extends(
       readReplicas({ replicas: topology.replicas.map((r) => ({ client: tricked(r.url), name: r.name })), raw: 'classify', onRoute: (e) => tricky.push(e) }),
     )
+    const wrong: string[] = []
+    const check = async (client: typeof prisma, log: RouteEvent[], sql: string, target: 'replica' | 'primary') => {
+      const from = log.length
+      // A scope of its own: a raw statement sent to the primary counts as a write of its scope.
+      await runInScope(() => client.$queryRawUnsafe(sql))
+      const event = log.slice(from).find((e) => e.operation === '$queryRawUnsafe')
+      if (event?.target !== target) wrong.push(`${sql} -> ${String(event?.target)} ${String(event?.reason)} (expected ${target})`)
+    }
     try {
       // Created through the routed client: the router reads the catalog again before the next raw read.
-      for (const sql of setup) await prisma.$executeRawUnsafe(sql)
+      for (const sql of setup) await own.prisma.$executeRawUnsafe(sql)
       await waitForReplication()
-      const cases: [client: typeof prisma, events: RouteEvent[], sql: string, target: 'replica' | 'primary'][] = [
-        [prisma, events, 'SELECT lower(1) AS x', 'primary'],
-        [prisma, events, "SELECT lower('ABC') AS x", 'primary'], // the name is shadowed, whatever the argument
-        [prisma, events, "SELECT pg_catalog.lower('ABC') AS x", 'replica'], // qualified: resolves in pg_catalog only
-        [prisma, events, 'SELECT public.lower(1) AS x', 'primary'],
-        [prisma, events, 'SELECT 1 + 1 AS two', 'primary'], // raw_trick.+ (int, int) exists
-        [prisma, events, 'SELECT 1 OPERATOR(pg_catalog.+) 1 AS two', 'replica'],
-        [prisma, events, 'SELECT * FROM raw_trick_settings', 'primary'],
-        [prisma, events, 'SELECT * FROM raw_trick_over', 'primary'],
-        [prisma, events, 'SELECT * FROM raw_trick_wal', 'primary'],
-        [prisma, events, 'SELECT count(*)::int AS n FROM raw_trick_clean', 'primary'], // upper is shadowed (raw_trick.upper(text))
-        [prisma, events, 'SELECT count(*)::int AS n FROM "Note"', 'replica'],
-        [prisma, events, 'SELECT n.raw_trick_row FROM "Note" n LIMIT 1', 'primary'],
-        [prisma, events, 'SELECT n.title FROM "Note" n LIMIT 1', 'replica'],
-        [trick, tricky, "SELECT upper('abc') AS x", 'primary'],
-        [trick, tricky, "SELECT pg_catalog.upper('abc') AS x", 'replica'],
-      ]
-      const wrong: string[] = []
-      for (const [client, log, sql, target] of cases) {
-        const from = log.length
-        // A scope of its own: a raw statement sent to the primary counts as a write of its scope.
-        await runInScope(() => client.$queryRawUnsafe(sql))
-        const event = log.slice(from).find((e) => e.operation === '$queryRawUnsafe')
-        if (event?.target !== target) wrong.push(`${sql} -> ${String(event?.target)} ${String(event?.reason)} (expected ${target})`)
-      }
-      expect(wrong).toEqual([])
-      // Inside a read-only transaction on a replica, the same texts are refused (the trusted one runs).
+      // What stays trusted: names qualified with pg_catalog, and reads that name nothing of the tricks.
+      await check(own.prisma, own.events, "SELECT pg_catalog.lower('ABC') AS x", 'replica')
+      await check(own.prisma, own.events, 'SELECT 1 OPERATOR(pg_catalog.+) 1 AS two', 'replica')
+      await check(own.prisma, own.events, 'SELECT count(*)::int AS n FROM "Note"', 'replica')
+      await check(own.prisma, own.events, 'SELECT n.title FROM "Note" n LIMIT 1', 'replica')
+      await check(trick, tricky, "SELECT pg_catalog.upper('abc') AS x", 'replica')
+      // Inside a read-only transaction on a replica, what the catalog does not trust is refused.
       const inTransaction = (sql: string) =>
-        prisma
+        own.prisma
           .$replica(replicaNames[0])
           .$transaction(async (tx) => await tx.$queryRawUnsafe(sql))
           .then(
@@ -322,18 +317,95 @@ describe('only built-in functions run on a replica, resolved as the server resol
       expect(await inTransaction('SELECT lower(1) AS x')).toBe('function lower is also defined outside pg_catalog')
       expect(await inTransaction('SELECT * FROM raw_trick_over')).toBe('relation raw_trick_over runs code outside the built-ins when read')
       expect(await inTransaction("SELECT pg_catalog.lower('ABC') AS x")).toBe('ran')
+      // What may reach the application's code: the primary.
+      await check(own.prisma, own.events, 'SELECT lower(1) AS x', 'primary')
+      await check(own.prisma, own.events, "SELECT lower('ABC') AS x", 'primary') // the name is shadowed, whatever the argument
+      await check(own.prisma, own.events, 'SELECT 1 + 1 AS two', 'primary') // raw_trick.+ (int, int) exists
+      await check(own.prisma, own.events, 'SELECT * FROM raw_trick_settings', 'primary')
+      await check(own.prisma, own.events, 'SELECT * FROM raw_trick_over', 'primary')
+      await check(own.prisma, own.events, 'SELECT * FROM raw_trick_wal', 'primary')
+      await check(own.prisma, own.events, 'SELECT count(*)::int AS n FROM raw_trick_clean', 'primary') // upper is shadowed (raw_trick.upper(text))
+      await check(own.prisma, own.events, 'SELECT n.raw_trick_row FROM "Note" n LIMIT 1', 'primary')
+      await check(trick, tricky, "SELECT upper('abc') AS x", 'primary')
+      await check(own.prisma, own.events, 'SELECT public.lower(1) AS x', 'primary')
+      expect(wrong).toEqual([])
       // Nothing of the application's ran on a replica: no advisory lock is held there (on the primary, some are).
       for (const name of replicaNames) {
         expect(await c.query(name, "SELECT objid FROM pg_locks WHERE locktype = 'advisory' AND objid BETWEEN 424242 AND 424246")).toEqual([])
       }
+      // A call of the application's function on the primary may have changed that session: raw reads stay there.
+      await check(own.prisma, own.events, 'SELECT count(*)::int AS n FROM "Note"', 'primary')
+      expect(wrong).toEqual([])
+      await check(later.prisma, later.events, "SELECT lower('ABC') AS x, 1 + 1 AS two", 'primary')
     } finally {
-      for (const sql of teardown) await prisma.$executeRawUnsafe(sql)
+      // Dropped through the routed client: the same text is trusted again at once.
+      for (const sql of teardown) await later.prisma.$executeRawUnsafe(sql)
       await trick.$disconnect()
     }
-    // Dropped through the routed client: the same texts are trusted again at once.
-    const from = events.length
-    await runInScope(() => prisma.$queryRawUnsafe("SELECT lower('ABC') AS x, 1 + 1 AS two"))
-    expect(events.slice(from).map((e) => e.target)).toEqual(['replica'])
+    await check(later.prisma, later.events, "SELECT lower('ABC') AS x, 1 + 1 AS two", 'replica')
+    await Promise.all([own.prisma.$disconnect(), later.prisma.$disconnect()])
+    expect(wrong).toEqual([])
+  })
+
+  it('user types the catalog shows running user code (a cast through a function, a domain check under a domain or in a row type, a default operator class, t.f on a domain), current_setting: on the primary, as a plain client answers', async (ctx) => {
+    const c = requireCluster(ctx)
+    const plain = newClient(topology.primaryUrl)
+    const setup = [
+      "CREATE TYPE rv_where AS ENUM ('primary', 'replica')",
+      "CREATE FUNCTION rv_where_of(int) RETURNS rv_where LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_advisory_lock($1); RETURN CASE WHEN pg_is_in_recovery() THEN 'replica'::rv_where ELSE 'primary'::rv_where END; END $$",
+      'CREATE CAST (int AS rv_where) WITH FUNCTION rv_where_of(int)',
+      'CREATE FUNCTION rv_check(int) RETURNS boolean LANGUAGE plpgsql AS $$ BEGIN RETURN NOT pg_is_in_recovery(); END $$',
+      'CREATE DOMAIN rv_d1 AS int CHECK (rv_check(VALUE))',
+      'CREATE DOMAIN rv_d2 AS rv_d1',
+      'CREATE TABLE rv_t (v rv_d1)',
+      'CREATE TYPE rv_pair AS (a int, b int)',
+      'CREATE DOMAIN rv_pair_d AS rv_pair',
+      "CREATE FUNCTION rv_side(rv_pair_d) RETURNS text LANGUAGE plpgsql AS $$ BEGIN RETURN CASE WHEN pg_is_in_recovery() THEN 'replica' ELSE 'primary' END; END $$",
+      "CREATE TYPE rv_e AS ENUM ('a', 'b')",
+      'CREATE FUNCTION rv_e_cmp(rv_e, rv_e) RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$ BEGIN RETURN CASE WHEN pg_is_in_recovery() THEN -enum_cmp($1, $2) ELSE enum_cmp($1, $2) END; END $$',
+      "CREATE FUNCTION rv_e_lt(rv_e, rv_e) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT $1 OPERATOR(pg_catalog.<) $2'",
+      'CREATE OPERATOR #<# (leftarg = rv_e, rightarg = rv_e, function = rv_e_lt)',
+      "CREATE FUNCTION rv_e_eq(rv_e, rv_e) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT $1 OPERATOR(pg_catalog.=) $2'",
+      'CREATE OPERATOR #=# (leftarg = rv_e, rightarg = rv_e, function = rv_e_eq)',
+      'CREATE OPERATOR CLASS rv_e_ops DEFAULT FOR TYPE rv_e USING btree AS OPERATOR 1 #<#, OPERATOR 3 #=#, FUNCTION 1 rv_e_cmp(rv_e, rv_e)',
+    ]
+    const teardown = [
+      'DROP TABLE IF EXISTS rv_t',
+      'DROP TYPE IF EXISTS rv_where, rv_e, rv_pair CASCADE',
+      'DROP DOMAIN IF EXISTS rv_d2, rv_d1, rv_pair_d CASCADE',
+      'DROP FUNCTION IF EXISTS rv_where_of(int), rv_check(int), rv_e_cmp(rv_e, rv_e), rv_e_lt(rv_e, rv_e), rv_e_eq(rv_e, rv_e) CASCADE',
+    ]
+    try {
+      for (const sql of setup) await prisma.$executeRawUnsafe(sql)
+      await waitForReplication()
+      const statements = [
+        'SELECT 7::rv_where AS w',
+        'SELECT 5::rv_d2 AS v',
+        "SELECT '(5)'::rv_t AS row",
+        `SELECT v FROM jsonb_populate_record(NULL::rv_t, '{"v": 5}')`,
+        'SELECT (ROW(1, 2)::rv_pair_d).rv_side AS w',
+        "SELECT array_agg(x ORDER BY x) AS xs FROM (VALUES ('a'::rv_e), ('b'::rv_e)) v(x)",
+        "SELECT current_setting('transaction_read_only') AS ro",
+      ]
+      const wrong: string[] = []
+      for (const sql of statements) {
+        const from = events.length
+        const answer = (client: { $queryRawUnsafe(sql: string): PromiseLike<unknown> }) =>
+          Promise.resolve(client.$queryRawUnsafe(sql)).then(
+            (rows) => JSON.stringify(rows),
+            (error: unknown) => `error ${String((error as { message?: unknown }).message)}`,
+          )
+        const routedAnswer = await runInScope(() => answer(prisma))
+        const target = events.slice(from).find((e) => e.operation === '$queryRawUnsafe')?.target
+        const plainAnswer = await answer(plain)
+        if (target !== 'primary' || routedAnswer !== plainAnswer) wrong.push(`${sql} -> ${String(target)}: ${routedAnswer} (plain: ${plainAnswer})`)
+      }
+      expect(wrong).toEqual([])
+      for (const name of replicaNames) expect(await c.query(name, "SELECT objid FROM pg_locks WHERE locktype = 'advisory' AND objid = 7")).toEqual([])
+    } finally {
+      for (const sql of teardown) await prisma.$executeRawUnsafe(sql)
+      await plain.$disconnect()
+    }
   })
 
   it('a type whose I/O is an extension’s (citext): a relation with such a column, or a cast to it, on the primary', async () => {
@@ -420,6 +492,38 @@ describe('standby-only failures and the primary’s session state: a raw read an
       await prisma.$executeRawUnsafe('DROP VIEW IF EXISTS raw_wal_position')
       await plain.$disconnect()
     }
+  })
+
+  it('session state the parser sees only by looking closer (a pg_temp table, a DO block): raw reads answer as a plain client on one connection does', async () => {
+    // One connection to the primary each: the plain client's answer then depends on its session, deterministically.
+    const one = (url: string) => new PrismaClient({ adapter: new PrismaPg({ connectionString: url, max: 1 }) })
+    await prisma.$executeRawUnsafe(`CREATE TABLE IF NOT EXISTS raw_shadow AS SELECT 'permanent table'::text AS t`)
+    await waitForReplication()
+    for (const [label, change, read] of [
+      ['a pg_temp table', `CREATE TABLE pg_temp.raw_shadow AS SELECT 'session temp table'::text AS t`, 'SELECT t FROM raw_shadow'],
+      ['a DO block', `DO $$ BEGIN PERFORM set_config('intervalstyle', 'iso_8601', false); END $$`, "SELECT (interval '1 day 2 hours')::text AS i"],
+    ] as const) {
+      const plain = one(topology.primaryUrl)
+      const own: RouteEvent[] = []
+      const routed = one(topology.primaryUrl).$extends(
+        readReplicas({ replicas: topology.replicas.map((r) => ({ client: newClient(r.url), name: r.name })), raw: 'classify', onRoute: (e) => own.push(e) }),
+      )
+      try {
+        await routed.$executeRawUnsafe(change)
+        await plain.$executeRawUnsafe(change)
+        await waitForReplication()
+        const from = own.length
+        const routedAnswer = await runInScope(() => routed.$queryRawUnsafe(read))
+        expect(
+          own.slice(from).map((e) => e.target),
+          label,
+        ).toEqual(['primary'])
+        expect(routedAnswer, label).toEqual(await plain.$queryRawUnsafe(read))
+      } finally {
+        await Promise.all([routed.$disconnect(), plain.$disconnect()])
+      }
+    }
+    await prisma.$executeRawUnsafe('DROP TABLE IF EXISTS raw_shadow')
   })
 
   it('session state set on the primary (SET, a temporary table): raw reads go to the primary from then on, with one warning', async () => {
