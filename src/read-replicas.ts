@@ -97,5 +97,5 @@ function withFastPath<C extends object>(routing: Routing, extended: C, under: An
   const fast = extensions.length === 0 ? hasNoExtensions(under) : readsUnchangedBy(extensions)
   const chained = !fast && extensions.length > 0 && readsChangedOnlyByQueries(extensions) && runsRequests(under)
   if (!fast && !chained) return extended
-  return withFastReads(extended, under, fastReads(routing, under), chained ? fastPrimaryOnly(routing) : undefined)
+  return withFastReads(extended, under, fastReads(routing, under), routing.internals, chained ? fastPrimaryOnly(routing) : undefined)
 }

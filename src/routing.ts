@@ -15,6 +15,7 @@ import type { PrismaClientLike, ResolvedOptions } from './options.js'
 import type { Position } from './position.js'
 import { observePrimaryQueries, type PrimaryQueryObserver } from './prisma/engine-queries.js'
 import { usesMariadbAdapter } from './prisma/internals.js'
+import { InternalsGate } from './prisma/self-check.js'
 import { ReplicaReader } from './replica-reader.js'
 import { Router } from './router.js'
 import { linkTo } from './router-connections.js'
@@ -40,6 +41,8 @@ export interface Routing {
    * the engine keeps it weakly).
    */
   readonly primaryQueries: PrimaryQueryObserver
+  /** The self-check of the Prisma internals the router's own paths use, run at the first query (src/prisma/self-check.ts). */
+  readonly internals: InternalsGate
 }
 
 /**
@@ -81,7 +84,7 @@ export function createRouting(options: ResolvedOptions, primary: PrismaClientLik
     },
   }
   if (!observePrimaryQueries(primary, primaryQueries)) warnUnobserved()
-  return { router, monitor, reader, raw: options.raw === 'classify' ? rawClassifier(trust) : undefined, trust, primaryQueries }
+  return { router, monitor, reader, raw: options.raw === 'classify' ? rawClassifier(trust) : undefined, trust, primaryQueries, internals: new InternalsGate(primary) }
 }
 
 let warned = false

@@ -23,6 +23,7 @@ import { forwardingProxy } from './forwarding-proxy.js'
 import { DISABLED_CALL_SITE } from './call-site.js'
 import { executeRequest, modelRequest, queryCallbacksOf, runRequest, type ModelRequest, type QueryCallback } from './internals.js'
 import { runQueryChain } from './query-chain.js'
+import type { InternalsGate } from './self-check.js'
 
 /**
  * Routes one read: runs it on a replica, or through `primary` (the unextended client's delegate). `request`: the
@@ -68,6 +69,17 @@ class RoutedRead {
   #run(): Promise<unknown> {
     if (this.#result) return this.#result
     const target = this.#target
+    const check = target.internals.result
+    if (check === undefined) {
+      // The first reads wait for the self-check of the internals this path relies on (src/prisma/self-check.ts).
+      this.#result = target.internals.run().then(() => {
+        this.#result = undefined
+        return this.#run()
+      })
+      return this.#result
+    }
+    // An internal this path relies on is not as expected: Prisma's own pipeline (the query extension routes it).
+    if (!check.request || (target.chain && !check.chain)) return (this.#result = Promise.resolve(RoutedRead.viaExtension(this)))
     try {
       // The fast path runs with the `minimal` error format only: its errors have Prisma's heading, no location.
       const request = target.rows ? modelRequest(target.model, target.jsModelName, target.operation, this.#args, DISABLED_CALL_SITE) : undefined
@@ -131,6 +143,8 @@ interface ReadTarget {
   readonly rows: boolean
   /** The client under the router (the primary), which runs a row read's request when the plan says primary. */
   readonly base: object
+  /** The self-check of the internals this path relies on. */
+  readonly internals: InternalsGate
 }
 
 /**
@@ -181,7 +195,16 @@ function lastStep(route: RouteRead, primaryOnly: PrimaryOnly, base: object): (re
   }
 }
 
-function fastDelegate(jsModelName: string, model: string, delegate: Delegate, baseDelegate: Delegate, route: RouteRead, base: object, chained: PrimaryOnly | undefined): Delegate {
+function fastDelegate(
+  jsModelName: string,
+  model: string,
+  delegate: Delegate,
+  baseDelegate: Delegate,
+  route: RouteRead,
+  base: object,
+  chained: PrimaryOnly | undefined,
+  internals: InternalsGate,
+): Delegate {
   const Fluent = routedReadClass(relationsOf(delegate))
   const actions = new Map<string | symbol, Action>()
   const last = chained && lastStep(route, chained, base)
@@ -203,6 +226,7 @@ function fastDelegate(jsModelName: string, model: string, delegate: Delegate, ba
       chain,
       rows: ROW_READS.has(operation),
       base,
+      internals,
     }
     const Read = FLUENT_OPERATIONS.has(operation) ? Fluent : RoutedRead
     actions.set(operation, ((args?: unknown) => new Read(target, args)) as unknown as Action)
@@ -220,14 +244,14 @@ function fastDelegate(jsModelName: string, model: string, delegate: Delegate, ba
  * or, with `chained`, when those that do have only query components (their callbacks are run here, before routing;
  * what they turn into a transaction query or a write is given to `chained`).
  */
-export function withFastReads<C extends object>(extended: C, base: object, route: RouteRead, chained?: PrimaryOnly): C {
+export function withFastReads<C extends object>(extended: C, base: object, route: RouteRead, internals: InternalsGate, chained?: PrimaryOnly): C {
   const delegates = new Map<string | symbol, Delegate | typeof NOT_A_MODEL>()
   const lookup = (target: C, prop: string | symbol): Delegate | typeof NOT_A_MODEL => {
     if (typeof prop !== 'string' || prop.startsWith('$') || prop.startsWith('_')) return NOT_A_MODEL
     const delegate: unknown = Reflect.get(target, prop)
     const baseDelegate: unknown = Reflect.get(base, prop)
     if (!isDelegate(delegate) || !isDelegate(baseDelegate) || typeof delegate.$name !== 'string') return NOT_A_MODEL
-    return fastDelegate(modelProperty(delegate.$name), delegate.$name, delegate, baseDelegate, route, base, chained)
+    return fastDelegate(modelProperty(delegate.$name), delegate.$name, delegate, baseDelegate, route, base, chained, internals)
   }
   return forwardingProxy(
     extended,

@@ -13,6 +13,7 @@ import { callRaw, executeRequest, extensionsOf, fluentPath, isArgumentError, isI
 import { READ_OPERATIONS } from './operations.js'
 import { ReadOnlyTransactions, type ReadOnlyTransactionOptions } from './read-only-transaction.js'
 import { inTransaction, trackWrite, withTransaction } from './route-query.js'
+import type { InternalsGate } from './self-check.js'
 import type { AnyClient, QueryParams } from './types.js'
 
 /**
@@ -20,12 +21,16 @@ import type { AnyClient, QueryParams } from './types.js'
  * itself when that client has no extensions of its own (executeRequest), else its model method (the fluent
  * path unpacked here) or raw-query method. `shapes`: computed fields of the extensions under the router.
  */
-async function onReplica(replica: ReplicaState, actions: ClientActions, params: QueryParams, shapes: ModelShapes | undefined): Promise<unknown> {
+async function onReplica(replica: ReplicaState, actions: ClientActions, params: QueryParams, shapes: ModelShapes | undefined, internals: InternalsGate): Promise<unknown> {
+  const check = internals.result ?? (await internals.run())
+  // Computed fields that cannot be read as Prisma defines them: the arguments are not rewritten (the replica's
+  // client then refuses what it lacks, and the argument error is Prisma's own, below).
+  if (!check.computed) shapes = undefined
   const { model, operation } = params
   const args = model !== undefined && shapes && ROW_OPERATIONS.has(operation) ? forClientWithout(params.args, model, shapes) : params.args
-  if (args === params.args) return await runOnReplica(replica, actions, params, args)
+  if (args === params.args) return await runOnReplica(replica, actions, params, args, check.request)
   try {
-    return await runOnReplica(replica, actions, params, args)
+    return await runOnReplica(replica, actions, params, args, check.request)
   } catch (error) {
     // The arguments rewritten for computed fields were refused (nothing was sent): Prisma's own pipeline refuses
     // the application's, with the message a plain client gives, before any network I/O.
@@ -34,9 +39,9 @@ async function onReplica(replica: ReplicaState, actions: ClientActions, params: 
   }
 }
 
-async function runOnReplica(replica: ReplicaState, actions: ClientActions, params: QueryParams, args: unknown): Promise<unknown> {
+async function runOnReplica(replica: ReplicaState, actions: ClientActions, params: QueryParams, args: unknown, requests: boolean): Promise<unknown> {
   const { model, operation } = params
-  if (actions.executesRequests) return await executeRequest(actions.client, requestOf(params), args)
+  if (requests && actions.executesRequests) return await executeRequest(actions.client, requestOf(params), args)
   if (model === undefined) return await callRaw(actions.client, operation, args)
   const run = actions.get(model, operation)
   if (!run) throw new ReplicaModelError(replica.name, model, operation)
@@ -46,10 +51,10 @@ async function runOnReplica(replica: ReplicaState, actions: ClientActions, param
 }
 
 /** A read on `replica` ({@link onReplica}), counted in flight until it settles. */
-async function readOn(replica: ReplicaState, actions: ClientActions, params: QueryParams, shapes: ModelShapes | undefined): Promise<unknown> {
+async function readOn(replica: ReplicaState, actions: ClientActions, params: QueryParams, shapes: ModelShapes | undefined, internals: InternalsGate): Promise<unknown> {
   const read = new ReadInFlight(replica)
   try {
-    const result = await onReplica(replica, actions, params, shapes)
+    const result = await onReplica(replica, actions, params, shapes, internals)
     read.end(true)
     return result
   } finally {
@@ -111,7 +116,7 @@ export class ForcedClients {
   replica(replica: ReplicaState | undefined): AnyClient {
     const cached = replica ? this.forcedReplicas.get(replica) : this.anyReplica
     if (cached) return cached
-    const { router, monitor, reader } = this.routing
+    const { router, monitor, reader, internals } = this.routing
     const shapes = this.shapes
     const readOnly = this.readOnly
     const forced = this.under.$extends({
@@ -129,7 +134,7 @@ export class ForcedClients {
             return inTransaction(router, params)
           }
           router.report.route(model, operation, 'forced-replica', target.name)
-          return readOn(target, reader.actionsOf(target), params, shapes)
+          return readOn(target, reader.actionsOf(target), params, shapes, internals)
         },
       },
       client: {

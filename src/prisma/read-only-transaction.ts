@@ -199,10 +199,11 @@ export class ReadOnlyTransactions {
       throw new InvalidOptionError('fn', 'Expected `$replica().$transaction` to be given a function (interactive transaction); a batch of queries is not a read-only transaction')
     const given = prismaOptions(options, router.dialect.name)
     monitor.ensureStarted()
-    return this.parser().then((trust) => {
+    return Promise.all([this.parser(), this.routing.internals.run()]).then(([trust, check]) => {
       this.loaded = trust
-      if (this.extensions === undefined) {
-        warnOnPrimary()
+      if (this.extensions === undefined || !check.chain) {
+        // The extensions under the router cannot be read (or not as Prisma defines them): on the primary.
+        if (this.extensions === undefined) warnOnPrimary()
         router.report.route(undefined, '$transaction', named ? 'forced-primary' : 'fallback')
         return this.onPrimary(fn, given, router.watchedScope())
       }

@@ -63,10 +63,22 @@ export function routeQuery(routing: Routing, params: QueryParams, shapes: ModelS
     router.report.route(model, operation, 'write')
     return trackWrite(router, params.query(params.args))
   }
+  const check = routing.internals.result
+  // The first reads wait for the self-check of the internals a replica read relies on (src/prisma/self-check.ts).
+  if (check === undefined) return routing.internals.run().then(() => routeQuery(routing, params, shapes))
   const args = params.args
-  const replicaArgs = shapes && ROW_OPERATIONS.has(operation) ? forClientWithout(args, model, shapes) : args
-  return reader.read(model, { operation, args, query: params.query, path: fluentPath(params), replicaArgs, request: requestOf(params) })
+  const rows = ROW_OPERATIONS.has(operation)
+  // Where computed fields or the fluent path cannot be read as Prisma defines them, the primary answers.
+  if ((shapes && rows && !check.computed) || (!check.fluent && FLUENT_OPERATIONS.has(operation))) {
+    router.report.route(model, operation, 'fallback')
+    return router.primaryRead(Promise.resolve(params.query(args)), router.watchedScope())
+  }
+  const replicaArgs = shapes && rows ? forClientWithout(args, model, shapes) : args
+  return reader.read(model, { operation, args, query: params.query, path: fluentPath(params), replicaArgs, request: check.request ? requestOf(params) : undefined })
 }
+
+/** Operations whose result carries the fluent API (relation accessors). */
+const FLUENT_OPERATIONS: ReadonlySet<string> = new Set(['findUnique', 'findUniqueOrThrow', 'findFirst', 'findFirstOrThrow'])
 
 /**
  * `raw: 'classify'`: a raw read whose SQL the parser proves a plain read goes to the reader, as a model read does
