@@ -1,0 +1,238 @@
+/**
+ * Runs the differential tester's cases: each case's reads through the routed client (the router between the
+ * stack's extensions) and through a plain client carrying the same extensions in the same order, both over the
+ * real cluster; answers must be deep-equal (Decimal, Date, BigInt, bytes, key order included) and errors equal
+ * (class, code, message). The seed and the shrunk case are printed on a mismatch (fast-check).
+ */
+import { PrismaPg } from '@prisma/adapter-pg'
+import fc from 'fast-check'
+import { Prisma, PrismaClient } from '../../../generated/prisma/client.ts'
+import { readReplicas, runInScope, type RouteEvent } from '../../../src/index.ts'
+import { caseOf, DATA, type Case, type Query, type Read, type Write } from './arbitraries.ts'
+import { seedDataset } from './dataset.ts'
+import { applyLayers } from './extensions.ts'
+import { MODELS } from './schema.ts'
+
+export interface DifferentialTarget {
+  readonly primaryUrl: string
+  readonly replicas: readonly { readonly name: string; readonly url: string }[]
+  /** Waits until every replica has replayed what the primary wrote so far (after a case's writes). */
+  readonly waitForReplication: () => Promise<void>
+}
+
+/** The tester calls models and operations by name. */
+type Dynamic = any
+
+/** A value as plain data, for deep comparison: key order kept; Decimal, Date, BigInt and bytes tagged. */
+export function canonical(value: unknown): unknown {
+  if (value === undefined) return { $undefined: true }
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return value
+  if (typeof value === 'number') return Number.isNaN(value) ? { $number: 'NaN' } : Object.is(value, -0) ? { $number: '-0' } : value
+  if (typeof value === 'bigint') return { $bigint: String(value) }
+  if (value instanceof Date) return { $date: Number.isNaN(value.getTime()) ? 'invalid' : value.toISOString() }
+  if (Prisma.Decimal.isDecimal(value)) return { $decimal: value.toFixed() }
+  if (value instanceof Uint8Array) return { $bytes: Buffer.from(value).toString('base64') }
+  if (Array.isArray(value)) return value.map(canonical)
+  if (typeof value === 'object') return Object.keys(value).map((key) => [key, canonical((value as Record<string, unknown>)[key])])
+  return { $other: typeof value }
+}
+
+/** What a read gave: its answer, or its error as the application sees it. */
+type Outcome = { readonly ok: unknown } | { readonly error: { readonly class: string; readonly code: unknown; readonly message: string } }
+
+/**
+ * A message as compared: a panic's report ends with a link that carries the engine's recent log (other queries of
+ * each client), which is not the query's.
+ */
+const comparable = (message: string): string => message.replace(/https:\/\/github\.com\/prisma\/prisma\/issues\/new\?body=\S*/, '<issue link>')
+
+async function outcome(run: () => unknown): Promise<Outcome> {
+  try {
+    return { ok: canonical(await run()) }
+  } catch (error) {
+    const e = error as { constructor?: { name?: string }; code?: unknown; message?: unknown }
+    return { error: { class: e.constructor?.name ?? typeof error, code: e.code, message: comparable(typeof e.message === 'string' ? e.message : String(error)) } }
+  }
+}
+
+function send(client: Dynamic, q: Query): unknown {
+  const delegate = client[MODELS[q.model].property]
+  if (q.fluent) {
+    const found = delegate.findUnique(q.args)
+    return q.fluent.args === undefined ? found[q.fluent.relation]() : found[q.fluent.relation](q.fluent.args)
+  }
+  return delegate[q.operation](q.args)
+}
+
+/** The write of a `scope-after-write` read, through the routed side (`base`: the client under the router). */
+function doWrite(routed: Dynamic, base: Dynamic, w: Write): PromiseLike<unknown> {
+  const property = MODELS[w.model].property
+  const args = { where: { id: w.id }, data: w.data }
+  switch (w.path) {
+    case 'routed':
+      return routed[property].update(args)
+    case 'base':
+      return base[property].update(args)
+    case 'primary':
+      return routed.$primary()[property].update(args)
+    case 'interactive':
+      return routed.$transaction((tx: Dynamic) => tx[property].update(args))
+    case 'batch':
+      return routed.$transaction([routed[property].update(args)])
+  }
+}
+
+/** Runs `read` through the routed client (`routed: true`) or the control, as its entry point says. */
+function through(read: Read, client: Dynamic, routed: boolean): unknown {
+  const q = read.query
+  switch (read.entry) {
+    case 'routed':
+    case 'fluent':
+    case 'scope-after-write':
+      return send(client, q)
+    case 'replica':
+      return send(routed ? client.$replica() : client, q)
+    case 'primary':
+      return send(routed ? client.$primary() : client, q)
+    case 'batch':
+      return client.$transaction([send(client, q), send(client, read.second ?? q)])
+    case 'interactive':
+      return client.$transaction((tx: Dynamic) => send(tx, q))
+    case 'replica-transaction':
+      return (routed ? client.$replica() : client).$transaction((tx: Dynamic) => send(tx, q))
+    case 'model-method':
+      return client.member.byHandle(q.args)
+    case 'client-method':
+      return client.$ratingsOf(q.args)
+    case 'captured-reader':
+      return client.article.recentOf(q.args)
+  }
+}
+
+export interface Mismatch {
+  readonly read: Read
+  readonly routed: Outcome
+  readonly control: Outcome
+  readonly routes: readonly string[]
+}
+
+export interface CaseStats {
+  reads: number
+  onReplicas: number
+  errors: number
+}
+
+/** JSON with BigInt, Decimal, Date and bytes shown. */
+export function show(value: unknown, max = 4000): string {
+  if (value === undefined) return 'undefined'
+  const text = JSON.stringify(value, (_key, v: unknown) => {
+    if (typeof v === 'bigint') return `${String(v)}n`
+    if (v instanceof Uint8Array) return `bytes(${[...v].join(',')})`
+    if (Prisma.Decimal.isDecimal(v)) return `Decimal(${v.toFixed()})`
+    if (v === Prisma.DbNull) return 'Prisma.DbNull'
+    return v
+  })
+  return text.length > max ? `${text.slice(0, max)}…` : text
+}
+
+/**
+ * Runs one case on fresh clients (the stack's extensions, the global `omit`, the error format), and
+ * returns its first mismatch, if any.
+ */
+export async function runCase(target: DifferentialTarget, c: Case, stats: CaseStats): Promise<Mismatch | undefined> {
+  const options = (url: string) => ({ adapter: new PrismaPg({ connectionString: url }), errorFormat: c.errorFormat, ...(c.omit ? { omit: c.omit } : {}) })
+  const base = new PrismaClient(options(target.primaryUrl))
+  const replicas = target.replicas.map((r) => ({ client: new PrismaClient(options(r.url)), name: r.name }))
+  const plain = new PrismaClient(options(target.primaryUrl))
+  const events: RouteEvent[] = []
+  const router = readReplicas({ replicas, onRoute: (e) => events.push(e) })
+  const routed: Dynamic = applyLayers(applyLayers(base as Dynamic, c.layers, 'before').$extends(router), c.layers, 'after')
+  const control: Dynamic = applyLayers(applyLayers(plain as Dynamic, c.layers, 'before'), c.layers, 'after')
+  try {
+    for (const read of c.reads) {
+      const from = events.length
+      let actual: Outcome
+      if (read.entry === 'scope-after-write' && read.write) {
+        const write = read.write
+        actual = await outcome(() =>
+          runInScope(async () => {
+            await doWrite(routed, base, write)
+            return await through(read, routed, true)
+          }),
+        )
+      } else {
+        actual = await outcome(() => through(read, routed, true))
+      }
+      const expected = await outcome(() => through(read, control, false))
+      const routes = events.slice(from).map((e) => `${e.operation} ${e.target}${e.replica === undefined ? '' : `:${e.replica}`} ${e.reason}`)
+      stats.reads += 1
+      if ('error' in expected) stats.errors += 1
+      if (routes.some((r) => r.includes(' replica'))) stats.onReplicas += 1
+      if (JSON.stringify(actual) !== JSON.stringify(expected)) return { read, routed: actual, control: expected, routes }
+      if (read.write) await target.waitForReplication()
+    }
+    return undefined
+  } finally {
+    await Promise.all([(routed as { $disconnect(): Promise<void> }).$disconnect(), plain.$disconnect()])
+  }
+}
+
+/** Seeds the tester's tables on the primary and waits until the replicas have them. */
+export async function prepare(target: DifferentialTarget): Promise<void> {
+  const client = new PrismaClient({ adapter: new PrismaPg({ connectionString: target.primaryUrl }) })
+  try {
+    await seedDataset(client as Dynamic, DATA)
+  } finally {
+    await client.$disconnect()
+  }
+  await target.waitForReplication()
+}
+
+export interface DifferentialOptions {
+  readonly seed: number
+  /** Property runs (each: fresh clients, one stack, `minReads`..`maxReads` reads). */
+  readonly runs: number
+  readonly minReads?: number
+  readonly maxReads?: number
+  /** Stop after this long (ms), counting what ran. */
+  readonly timeLimitMs?: number
+  readonly log?: (line: string) => void
+}
+
+export interface DifferentialResult {
+  readonly seed: number
+  readonly runs: number
+  readonly stats: CaseStats
+  /** fast-check's report of the first failure (seed, path, shrunk counterexample), or undefined. */
+  readonly failure: string | undefined
+}
+
+/** The property: no case's reads differ between the routed client and the control. */
+export async function runDifferential(target: DifferentialTarget, options: DifferentialOptions): Promise<DifferentialResult> {
+  const stats: CaseStats = { reads: 0, onReplicas: 0, errors: 0 }
+  let runs = 0
+  const property = fc.asyncProperty(caseOf(options.minReads ?? 5, options.maxReads ?? 25), async (c) => {
+    runs += 1
+    const mismatch = await runCase(target, c, stats)
+    if (runs % 50 === 0) options.log?.(`${String(runs)} cases, ${String(stats.reads)} reads (${String(stats.onReplicas)} on replicas, ${String(stats.errors)} errors)`)
+    if (mismatch) {
+      throw new Error(
+        [
+          `the routed client answered otherwise than a plain client with the same extensions`,
+          `  stack: ${show(c.layers)}; omit: ${show(c.omit)}; errorFormat: ${c.errorFormat}`,
+          `  read: ${show(mismatch.read)}`,
+          `  routes: ${mismatch.routes.join(', ') || '(none)'}`,
+          `  routed:  ${show(mismatch.routed, 1500)}`,
+          `  control: ${show(mismatch.control, 1500)}`,
+        ].join('\n'),
+      )
+    }
+  })
+  const result = await fc.check(property, {
+    seed: options.seed,
+    numRuns: options.runs,
+    ...(options.timeLimitMs === undefined ? {} : { interruptAfterTimeLimit: options.timeLimitMs, markInterruptAsFailure: false }),
+  })
+  const error = result.errorInstance instanceof Error ? `\n${result.errorInstance.message}` : ''
+  return { seed: options.seed, runs, stats, failure: result.failed ? `${fc.defaultReportMessage(result) ?? 'failed'}${error}` : undefined }
+}
