@@ -3,9 +3,12 @@
  * REPLICA_URLS: reads through the router, between random extension stacks, through every entry point, against a
  * plain client with the same extensions (test/support/differential).
  *
- *   npm run fuzz -- --seconds 600 [--seed S] [--runs N] [--reads-per-case 5-25]
+ *   npm run fuzz -- --seconds 600 [--seed S] [--runs N] [--cases-per-run 5-25] [--no-shrink]
  *
- * Prints the cases and reads run, the share served by replicas, and on a mismatch fast-check's report (seed,
+ * A case is one generated read (a query through an entry point), compared against the plain client; a run is one
+ * extension stack on fresh clients, with `--cases-per-run` cases in a row.
+ *
+ * Prints the runs and cases, the share served by replicas, and on a mismatch fast-check's report (seed,
  * path, the shrunk case) and the two answers. Exits 1 on a mismatch, 2 on a usage or setup error.
  */
 import { parseArgs } from 'node:util'
@@ -23,7 +26,8 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '60' },
     seed: { type: 'string' },
     runs: { type: 'string' },
-    'reads-per-case': { type: 'string', default: '5-25' },
+    'cases-per-run': { type: 'string', default: '5-25' },
+    'no-shrink': { type: 'boolean', default: false },
   },
 })
 const seconds = Number(values.seconds)
@@ -32,8 +36,9 @@ const seed = values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : N
 if (!Number.isInteger(seed)) usage(`--seed must be an integer, got ${String(values.seed)}`)
 const runs = values.runs === undefined ? Number.MAX_SAFE_INTEGER : Number(values.runs)
 if (!Number.isInteger(runs) || runs <= 0) usage(`--runs must be a positive integer, got ${String(values.runs)}`)
-const [minReads, maxReads] = values['reads-per-case'].split('-').map(Number)
-if (!Number.isInteger(minReads) || !Number.isInteger(maxReads) || (minReads ?? 0) < 1 || (maxReads ?? 0) < (minReads ?? 0)) usage(`--reads-per-case must be MIN-MAX, got ${values['reads-per-case']}`)
+const [minReads, maxReads] = values['cases-per-run'].split('-').map(Number)
+if (!Number.isInteger(minReads) || !Number.isInteger(maxReads) || (minReads ?? 0) < 1 || (maxReads ?? 0) < (minReads ?? 0))
+  usage(`--cases-per-run must be MIN-MAX, got ${values['cases-per-run']}`)
 
 let cluster: LocalCluster | undefined
 let target: DifferentialTarget
@@ -58,22 +63,24 @@ let failed = false
 try {
   await prepare(target)
   const started = performance.now()
-  console.log(`fuzz: seed ${String(seed)}, ${String(seconds)} s, ${String(minReads)}-${String(maxReads)} reads per case`)
+  console.log(`fuzz: seed ${String(seed)}, ${String(seconds)} s, ${String(minReads)}-${String(maxReads)} cases per run`)
   const result = await runDifferential(target, {
     seed,
     runs,
     minReads,
     maxReads,
     timeLimitMs: seconds * 1000,
+    shrink: !values['no-shrink'],
     log: (line) => {
       console.log(`fuzz: ${((performance.now() - started) / 1000).toFixed(0)} s: ${line}`)
     },
   })
   const { stats } = result
   console.log(
-    `fuzz: seed ${String(seed)}: ${String(result.runs)} cases, ${String(stats.reads)} reads (${String(stats.onReplicas)} served by replicas, ${String(stats.errors)} errors compared) in ${((performance.now() - started) / 1000).toFixed(0)} s: ${result.failure ? 'MISMATCH' : '0 mismatches'}`,
+    `fuzz: seed ${String(seed)}: ${String(result.runs)} runs, ${String(stats.reads)} cases (${String(stats.onReplicas)} served by replicas, ${String(stats.errors)} errors compared) in ${((performance.now() - started) / 1000).toFixed(0)} s: ${result.failure ? 'MISMATCH' : '0 mismatches'}`,
   )
   if (result.failure) {
+    if (result.firstFailure) console.log(`fuzz: first failure after ${String(result.firstFailure.cases)} cases (run ${String(result.firstFailure.runs)})`)
     console.log(result.failure)
     failed = true
   }

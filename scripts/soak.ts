@@ -1,13 +1,17 @@
 /**
  * Soak run of the session-guarantee checker on its own local cluster (primary + 2 streaming replicas):
  *
- *   npm run soak -- --seconds 600 [--seed S] [--ryw-only] [--sessions N] [--without pooled,primary-tx,sync-off,tx-reads]
+ *   npm run soak -- --seconds 600 [--seed S] [--ryw-only] [--sessions N] [--without pooled,primary-tx,sync-off,tx-reads,stacks]
  *                   [--detect-pooled]   (the pooled entry left to the router's detection instead of `pooled: true`)
  *   npm run soak -- --seconds 120 --only defect-2     (only the workload/faults that can trigger that defect)
  *
+ * Each of the two router instances sits in a seeded random extension stack (test/support/session-checker/stacks.ts:
+ * writes through a client an extension captured, a tenant filter, a computed field, reads through a captured
+ * client); `--without stacks`: none.
+ *
  * Prints reads, writes, faults injected by kind, replica share, violations (the first few in full, with their
  * minimal histories) and the time to the first violation. Exits 1 on any violation (with --ryw-only, on a
- * read-your-writes one only: for a router built without monotonic reads), 2 on a usage or setup error.
+ * read-your-writes or extensions one only: for a router built without monotonic reads), 2 on a usage or setup error.
  */
 import { parseArgs } from 'node:util'
 import { startLocalCluster, type LocalCluster } from '../src/testing/local-cluster.ts'
@@ -16,7 +20,7 @@ import { DEFAULT_FAULTS } from '../test/support/session-checker/faults.ts'
 import { report, runSessionCheck } from '../test/support/session-checker/run.ts'
 import { DEFAULT_WORKLOAD } from '../test/support/session-checker/workload.ts'
 
-const FEATURES = ['pooled', 'primary-tx', 'sync-off', 'tx-reads'] as const
+const FEATURES = ['pooled', 'primary-tx', 'sync-off', 'tx-reads', 'stacks'] as const
 type Feature = (typeof FEATURES)[number]
 /** The features each known defect needs; `--only` turns the others off, so violations are attributable. */
 const ONLY: Record<string, readonly Feature[]> = {
@@ -77,6 +81,7 @@ try {
     guarantees: { readYourWrites: true, monotonicReads: true },
     readTimeoutMs: 1000,
     pooledEntry: off('pooled') ? false : values['detect-pooled'] ? 'detected' : 'configured',
+    stacks: off('stacks') ? 'none' : 'random',
     workload: {
       ...DEFAULT_WORKLOAD,
       sessions: values.sessions === undefined ? DEFAULT_WORKLOAD.sessions : Number(values.sessions),
@@ -97,7 +102,7 @@ try {
     `time to first violation: read-your-writes ${result.stats.firstRywMs === undefined ? 'none' : `${(result.stats.firstRywMs / 1000).toFixed(2)}s`}, ` +
       `monotonic ${result.stats.firstMonotonicMs === undefined ? 'none' : `${(result.stats.firstMonotonicMs / 1000).toFixed(2)}s`}`,
   )
-  if (result.stats.ryw > 0 || (!values['ryw-only'] && result.stats.monotonic > 0)) exitCode = 1
+  if (result.stats.ryw > 0 || result.stats.extensions > 0 || result.stats.failedReads > 0 || (!values['ryw-only'] && result.stats.monotonic > 0)) exitCode = 1
 } catch (error) {
   console.error(error)
   exitCode = 2

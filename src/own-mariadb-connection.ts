@@ -62,6 +62,8 @@ export class OwnMariadbConnection implements ServerLink {
   private idleTimer: NodeJS.Timeout | undefined
   /** Connections asked to end once their queries have answered (`reconnect()`). */
   private readonly retiring = new Set<Promise<MariadbConnection>>()
+  /** The socket of each connection (made here): what ends it at once. */
+  private readonly sockets = new WeakMap<MariadbConnection, Socket>()
 
   /**
    * @param url the server's connection URL; its password never reaches an error, log or event of the router.
@@ -140,12 +142,12 @@ export class OwnMariadbConnection implements ServerLink {
     if (current) void this.end(current, now)
   }
 
-  /** Ends a connection: at once (`destroy`), or gracefully within {@link CLOSE_GRACE_MS}. */
+  /** Ends a connection: at once, or gracefully within {@link CLOSE_GRACE_MS}. */
   private async end(connection: Promise<MariadbConnection>, now: boolean): Promise<void> {
     const opened = await connection.catch(() => undefined)
     if (!opened) return
     if (now) {
-      opened.destroy()
+      this.destroy(opened)
       return
     }
     let timer: NodeJS.Timeout | undefined
@@ -155,7 +157,18 @@ export class OwnMariadbConnection implements ServerLink {
     })
     await Promise.race([opened.end().catch(() => undefined), grace])
     clearTimeout(timer)
-    opened.destroy()
+    this.destroy(opened)
+  }
+
+  /**
+   * Ends `connection` at once by destroying its socket with an error: its queries still waiting reject with it.
+   * Never the driver's `destroy()`, which, with a query waiting, opens another connection to `KILL` the session
+   * (to a server that hangs, or lost it in a restart, where the KILL fails: an unhandled rejection of the driver's).
+   */
+  private destroy(connection: MariadbConnection): void {
+    const socket = this.sockets.get(connection)
+    if (socket === undefined) connection.destroy()
+    else if (!socket.destroyed) socket.destroy(new ReplicaRouterError('the router ended its connection'))
   }
 
   private async connect(): Promise<MariadbConnection> {
@@ -176,6 +189,7 @@ export class OwnMariadbConnection implements ServerLink {
     try {
       const connection = await connecting
       connection.on('error', () => undefined) // a lost connection fails its next query, which drops it
+      if (socket) this.sockets.set(connection, socket)
       return connection
     } catch (error) {
       socket?.destroy()

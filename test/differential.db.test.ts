@@ -8,17 +8,17 @@ import { describe, expect, it } from 'vitest'
 import { prepare, runDifferential } from './support/differential/run.ts'
 import { topology, waitForReplication } from './support/db.ts'
 
-/** Fixed seed; override with FUZZ_SEED (and the number of cases with FUZZ_CASES). */
+/** Fixed seed; override with FUZZ_SEED (and the number of runs with FUZZ_CASES). */
 const seed = Number(process.env.FUZZ_SEED ?? 20261207)
 const cases = Number(process.env.FUZZ_CASES ?? 60)
 
 describe('differential: the routed client answers as a plain client with the same extensions (seeded, randomized)', () => {
-  it(`${String(cases)} cases of 5-20 reads each (seed ${String(seed)})`, async () => {
+  it(`${String(cases)} runs (fresh clients, one stack each) of 5-20 cases (generated reads) each (seed ${String(seed)})`, async () => {
     const target = { primaryUrl: topology.primaryUrl, replicas: topology.replicas, waitForReplication: () => waitForReplication() }
     await prepare(target)
     const result = await runDifferential(target, { seed, runs: cases, minReads: 5, maxReads: 20 })
     console.info(
-      `differential, seed ${String(seed)}: ${String(result.runs)} cases, ${String(result.stats.reads)} reads (${String(result.stats.onReplicas)} served by replicas, ${String(result.stats.errors)} errors compared)`,
+      `differential, seed ${String(seed)}: ${String(result.runs)} runs, ${String(result.stats.reads)} cases (${String(result.stats.onReplicas)} served by replicas, ${String(result.stats.errors)} errors compared)`,
     )
     expect(result.failure).toBeUndefined()
     // The comparison is worth something only if replicas served most reads, and errors were compared too.

@@ -4,10 +4,12 @@
  * keep the process alive.
  */
 import { spawnSync } from 'node:child_process'
+import { connect as netConnect, createServer, type AddressInfo, type Socket } from 'node:net'
 import { PrismaMariaDb } from '@prisma/adapter-mariadb'
 import { describe, expect, it } from 'vitest'
 import { PrismaClient } from '../generated/mysql/client.ts'
 import { readReplicas, runInScope } from '../src/index.ts'
+import { OwnMariadbConnection } from '../src/own-mariadb-connection.ts'
 import { requireMariadb } from './support/mariadb.ts'
 import { until } from './support/until.ts'
 
@@ -70,5 +72,75 @@ describe('MariaDB: the router’s own connections', () => {
     })
     expect(result.stdout).toContain('read, health checks')
     expect(result.signal).toBeNull() // not killed by the timeout
+  })
+})
+
+/**
+ * A loopback proxy to `port` that can hold what the server sends (a connection whose answers stop arriving, as
+ * on a partition) and counts the connections it accepted.
+ */
+async function holdingProxy(port: number): Promise<{ port: number; accepted: () => number; hold: () => void; close: () => void }> {
+  const upstreams: Socket[] = []
+  const server = createServer((client) => {
+    const upstream = netConnect(port, '127.0.0.1')
+    upstreams.push(upstream)
+    client.pipe(upstream)
+    upstream.pipe(client)
+    const end = () => {
+      client.destroy()
+      upstream.destroy()
+    }
+    client.on('error', end).on('close', end)
+    upstream.on('error', end).on('close', end)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  server.unref()
+  const address = server.address() as AddressInfo
+  return {
+    port: address.port,
+    accepted: () => upstreams.length,
+    hold: () => {
+      for (const upstream of upstreams) upstream.unpipe()
+    },
+    close: () => {
+      for (const upstream of upstreams) upstream.destroy()
+      server.close()
+    },
+  }
+}
+
+describe('MariaDB: resetting a stuck connection', () => {
+  it('ends it without the driver’s KILL from a new connection (which, for a thread already gone, was an unhandled rejection)', async (ctx) => {
+    const cluster = requireMariadb(ctx)
+    const proxy = await holdingProxy(Number(new URL(cluster.primaryUrl).port))
+    const unhandled: unknown[] = []
+    const onUnhandled = (reason: unknown) => unhandled.push(reason)
+    process.on('unhandledRejection', onUnhandled)
+    const url = new URL(cluster.primaryUrl)
+    url.port = String(proxy.port)
+    const link = new OwnMariadbConnection(url.toString(), 60_000)
+    try {
+      const [row] = await link.query('SELECT CONNECTION_ID() AS id', false)
+      const thread = Number(row?.id)
+      expect(proxy.accepted()).toBe(1)
+      // The server's answers stop arriving; the server ends that session meanwhile (as a restart would).
+      proxy.hold()
+      const stuck = link.query('SELECT 1', false)
+      const settled = stuck.then(
+        () => 'answered',
+        (error: unknown) => (error instanceof Error ? error.message : String(error)),
+      )
+      await cluster.query('primary', `KILL ${String(thread)}`)
+      link.reset()
+      expect(await settled).not.toBe('answered')
+      // The next query opens one new connection: the only other one the proxy saw (no KILL connection).
+      await link.query('SELECT 1', false)
+      expect(proxy.accepted()).toBe(2)
+      expect(unhandled).toEqual([])
+    } finally {
+      process.off('unhandledRejection', onUnhandled)
+      await link.close()
+      proxy.close()
+    }
   })
 })

@@ -26,7 +26,7 @@ export interface Query {
   readonly model: ModelName
   readonly operation: string
   readonly args: unknown
-  /** The fluent API: `findUnique(args).<relation>(relationArgs)`. */
+  /** The fluent API: `<operation>(args).<relation>(relationArgs)` (operation: findUnique, findFirst, or their OrThrow). */
   readonly fluent?: { readonly relation: string; readonly args?: unknown }
 }
 
@@ -57,6 +57,13 @@ export interface Case {
 }
 
 // ---- values -------------------------------------------------------------------------------------------------
+
+/** Arbitraries are immutable: each is built once per key (a case's stack picks among a few), not per case. */
+const built = new Map<string, unknown>()
+function memo<T>(key: string, build: () => T): T {
+  if (!built.has(key)) built.set(key, build())
+  return built.get(key) as T
+}
 
 const distinct = <T>(values: readonly T[]): T[] => [
   ...new Map(values.map((v) => [typeof v === 'object' && v !== null ? JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? `${String(x)}n` : x)) : v, v])).values(),
@@ -110,61 +117,63 @@ function values(model: ModelName, field: ScalarField): fc.Arbitrary<unknown> {
 // ---- where --------------------------------------------------------------------------------------------------
 
 function scalarFilter(model: ModelName, field: ScalarField): fc.Arbitrary<unknown> {
-  const value = values(model, field)
-  const nulls: fc.Arbitrary<unknown>[] = field.optional ? [fc.constant(null), fc.constant({ not: null }), fc.constant({ equals: null })] : []
-  if (field.kind === 'json') {
-    return fc.oneof(
-      fc.constant({ equals: Prisma.DbNull }),
-      fc.constant({ not: Prisma.DbNull }),
-      fc.integer({ min: 1, max: 5 }).map((n) => ({ path: ['level'], equals: n })),
-      fc.integer({ min: 1, max: 5 }).map((n) => ({ path: ['level'], gt: n })),
-      fc.boolean().map((ok) => ({ path: ['nested', 'ok'], equals: ok })),
-      fc.constantFrom('alpha', 'Beta', 'omega').map((w) => ({ path: ['tags'], array_contains: [w] })),
-      fc.constantFrom('alp', 'et').map((w) => ({ path: ['tags', '0'], string_contains: w })),
-    )
-  }
-  if (field.kind === 'bytes')
-    return fc.oneof(
-      ...nulls,
-      value.map((v) => ({ equals: v })),
-      value.map((v) => ({ not: v })),
-    )
-  if (field.kind === 'boolean')
-    return fc.oneof(
+  return memo(`scalarFilter ${model}.${field.name}`, () => {
+    const value = values(model, field)
+    const nulls: fc.Arbitrary<unknown>[] = field.optional ? [fc.constant(null), fc.constant({ not: null }), fc.constant({ equals: null })] : []
+    if (field.kind === 'json') {
+      return fc.oneof(
+        fc.constant({ equals: Prisma.DbNull }),
+        fc.constant({ not: Prisma.DbNull }),
+        fc.integer({ min: 1, max: 5 }).map((n) => ({ path: ['level'], equals: n })),
+        fc.integer({ min: 1, max: 5 }).map((n) => ({ path: ['level'], gt: n })),
+        fc.boolean().map((ok) => ({ path: ['nested', 'ok'], equals: ok })),
+        fc.constantFrom('alpha', 'Beta', 'omega').map((w) => ({ path: ['tags'], array_contains: [w] })),
+        fc.constantFrom('alp', 'et').map((w) => ({ path: ['tags', '0'], string_contains: w })),
+      )
+    }
+    if (field.kind === 'bytes')
+      return fc.oneof(
+        ...nulls,
+        value.map((v) => ({ equals: v })),
+        value.map((v) => ({ not: v })),
+      )
+    if (field.kind === 'boolean')
+      return fc.oneof(
+        value,
+        value.map((v) => ({ equals: v })),
+        value.map((v) => ({ not: v })),
+      )
+    if (field.kind === 'role' || field.kind === 'status') {
+      return fc.oneof(
+        value,
+        value.map((v) => ({ equals: v })),
+        value.map((v) => ({ not: v })),
+        fc.array(value, { maxLength: 2 }).map((v) => ({ in: v })),
+        fc.array(value, { maxLength: 2 }).map((v) => ({ notIn: v })),
+      )
+    }
+    const ops: fc.Arbitrary<unknown>[] = [
       value,
       value.map((v) => ({ equals: v })),
       value.map((v) => ({ not: v })),
-    )
-  if (field.kind === 'role' || field.kind === 'status') {
-    return fc.oneof(
-      value,
-      value.map((v) => ({ equals: v })),
-      value.map((v) => ({ not: v })),
-      fc.array(value, { maxLength: 2 }).map((v) => ({ in: v })),
-      fc.array(value, { maxLength: 2 }).map((v) => ({ notIn: v })),
-    )
-  }
-  const ops: fc.Arbitrary<unknown>[] = [
-    value,
-    value.map((v) => ({ equals: v })),
-    value.map((v) => ({ not: v })),
-    fc.array(value, { maxLength: 3 }).map((v) => ({ in: v })),
-    fc.array(value, { maxLength: 3 }).map((v) => ({ notIn: v })),
-  ]
-  if (ORDERED.has(field.kind)) {
-    ops.push(
-      fc.record({ op: fc.constantFrom('lt', 'lte', 'gt', 'gte'), v: value }).map(({ op, v }) => ({ [op]: v })),
-      fc.tuple(value, value).map(([a, b]) => ({ gte: a, lte: b })),
-    )
-  }
-  if (field.kind === 'string') {
-    const mode = fc.option(fc.constant('insensitive' as const), { nil: undefined })
-    ops.push(
-      fc.record({ op: fc.constantFrom('contains', 'startsWith', 'endsWith', 'equals'), v: value, mode }).map(({ op, v, mode: m }) => (m ? { [op]: v, mode: m } : { [op]: v })),
-      fc.record({ v: value, mode }).map(({ v, mode: m }) => (m ? { not: { contains: v }, mode: m } : { not: { contains: v } })),
-    )
-  }
-  return fc.oneof(...ops, ...nulls)
+      fc.array(value, { maxLength: 3 }).map((v) => ({ in: v })),
+      fc.array(value, { maxLength: 3 }).map((v) => ({ notIn: v })),
+    ]
+    if (ORDERED.has(field.kind)) {
+      ops.push(
+        fc.record({ op: fc.constantFrom('lt', 'lte', 'gt', 'gte'), v: value }).map(({ op, v }) => ({ [op]: v })),
+        fc.tuple(value, value).map(([a, b]) => ({ gte: a, lte: b })),
+      )
+    }
+    if (field.kind === 'string') {
+      const mode = fc.option(fc.constant('insensitive' as const), { nil: undefined })
+      ops.push(
+        fc.record({ op: fc.constantFrom('contains', 'startsWith', 'endsWith', 'equals'), v: value, mode }).map(({ op, v, mode: m }) => (m ? { [op]: v, mode: m } : { [op]: v })),
+        fc.record({ v: value, mode }).map(({ v, mode: m }) => (m ? { not: { contains: v }, mode: m } : { not: { contains: v } })),
+      )
+    }
+    return fc.oneof(...ops, ...nulls)
+  })
 }
 
 function relationFilter(info: ModelInfo, depth: number): fc.Arbitrary<Record<string, unknown>>[] {
@@ -183,44 +192,48 @@ function relationFilter(info: ModelInfo, depth: number): fc.Arbitrary<Record<str
 
 /** A `where` of `info`'s model, nested `depth` deep at most. */
 export function where(info: ModelInfo, depth: number): fc.Arbitrary<Record<string, unknown>> {
-  const scalars = info.scalars.map((field) => scalarFilter(info.name, field).map((filter) => ({ [field.name]: filter })))
-  const leaf = fc.oneof(...scalars)
-  if (depth <= 0) return leaf
-  const inner = where(info, depth - 1)
-  return fc.oneof(
-    { weight: 5, arbitrary: leaf },
-    { weight: 2, arbitrary: fc.oneof(...relationFilter(info, depth)) },
-    { weight: 1, arbitrary: fc.array(inner, { minLength: 1, maxLength: 3 }).map((AND) => ({ AND })) },
-    { weight: 1, arbitrary: fc.array(inner, { minLength: 1, maxLength: 3 }).map((OR) => ({ OR })) },
-    { weight: 1, arbitrary: inner.map((NOT) => ({ NOT })) },
-    { weight: 2, arbitrary: fc.tuple(leaf, leaf).map(([a, b]) => ({ ...a, ...b })) },
-  )
+  return memo(`where ${info.name} ${String(depth)}`, () => {
+    const scalars = info.scalars.map((field) => scalarFilter(info.name, field).map((filter) => ({ [field.name]: filter })))
+    const leaf = fc.oneof(...scalars)
+    if (depth <= 0) return leaf
+    const inner = where(info, depth - 1)
+    return fc.oneof(
+      { weight: 5, arbitrary: leaf },
+      { weight: 2, arbitrary: fc.oneof(...relationFilter(info, depth)) },
+      { weight: 1, arbitrary: fc.array(inner, { minLength: 1, maxLength: 3 }).map((AND) => ({ AND })) },
+      { weight: 1, arbitrary: fc.array(inner, { minLength: 1, maxLength: 3 }).map((OR) => ({ OR })) },
+      { weight: 1, arbitrary: inner.map((NOT) => ({ NOT })) },
+      { weight: 2, arbitrary: fc.tuple(leaf, leaf).map(([a, b]) => ({ ...a, ...b })) },
+    )
+  })
 }
 
 // ---- orderBy, selection -------------------------------------------------------------------------------------
 
 /** An `orderBy` list of `info`'s model ending with its total order. */
 export function orderBy(info: ModelInfo, depth: number): fc.Arbitrary<Record<string, unknown>[]> {
-  const sortable = info.scalars.filter((f) => SORTABLE.has(f.kind))
-  const direction = fc.constantFrom('asc' as const, 'desc' as const)
-  const specs: fc.Arbitrary<Record<string, unknown>>[] = sortable.map((field) =>
-    field.optional
-      ? fc.oneof(
-          direction.map((d) => ({ [field.name]: d })),
-          fc.record({ sort: direction, nulls: fc.constantFrom('first' as const, 'last' as const) }).map((spec) => ({ [field.name]: spec })),
-        )
-      : direction.map((d) => ({ [field.name]: d })),
-  )
-  if (depth > 0) {
-    for (const relation of info.relations) {
-      if (relation.list) specs.push(direction.map((d) => ({ [relation.name]: { _count: d } })))
-      else {
-        const target = MODELS[relation.model].scalars.filter((f) => SORTABLE.has(f.kind) && !f.optional)
-        specs.push(fc.record({ field: fc.constantFrom(...target.map((f) => f.name)), d: direction }).map(({ field, d }) => ({ [relation.name]: { [field]: d } })))
+  return memo(`orderBy ${info.name} ${String(depth)}`, () => {
+    const sortable = info.scalars.filter((f) => SORTABLE.has(f.kind))
+    const direction = fc.constantFrom('asc' as const, 'desc' as const)
+    const specs: fc.Arbitrary<Record<string, unknown>>[] = sortable.map((field) =>
+      field.optional
+        ? fc.oneof(
+            direction.map((d) => ({ [field.name]: d })),
+            fc.record({ sort: direction, nulls: fc.constantFrom('first' as const, 'last' as const) }).map((spec) => ({ [field.name]: spec })),
+          )
+        : direction.map((d) => ({ [field.name]: d })),
+    )
+    if (depth > 0) {
+      for (const relation of info.relations) {
+        if (relation.list) specs.push(direction.map((d) => ({ [relation.name]: { _count: d } })))
+        else {
+          const target = MODELS[relation.model].scalars.filter((f) => SORTABLE.has(f.kind) && !f.optional)
+          specs.push(fc.record({ field: fc.constantFrom(...target.map((f) => f.name)), d: direction }).map(({ field, d }) => ({ [relation.name]: { [field]: d } })))
+        }
       }
     }
-  }
-  return fc.array(fc.oneof(...specs), { maxLength: 2 }).map((list) => [...list, ...info.order])
+    return fc.array(fc.oneof(...specs), { maxLength: 2 }).map((list) => [...list, ...info.order])
+  })
 }
 
 type Selection = Record<string, unknown>
@@ -406,51 +419,60 @@ function invalidArgs(info: ModelInfo): fc.Arbitrary<Record<string, unknown>> {
 
 /** One read of one model. */
 export function query(computed: Readonly<Record<string, readonly string[]>>): fc.Arbitrary<Query> {
-  return fc.constantFrom(...MODEL_NAMES).chain((model) => {
-    const info = MODELS[model]
-    return fc.oneof(
-      { weight: 4, arbitrary: listArgs(info, computed, false).map((args) => ({ model, operation: 'findMany', args })) },
-      {
-        weight: 2,
-        arbitrary: fc
-          .record({ op: fc.constantFrom('findFirst', 'findFirstOrThrow'), args: listArgs(info, computed, true) })
-          .map(({ op, args }) => ({ model, operation: op, args })),
-      },
-      {
-        weight: 4,
-        arbitrary: fc
-          .record({ op: fc.constantFrom('findUnique', 'findUniqueOrThrow'), where: uniqueWhere(info), sel: selection(info, 2, computed) })
-          .map(({ op, where: w, sel }) => ({ model, operation: op, args: { where: w, ...sel } })),
-      },
-      { weight: 2, arbitrary: countArgs(info).map((args) => ({ model, operation: 'count', args })) },
-      { weight: 2, arbitrary: aggregateArgs(info).map((args) => ({ model, operation: 'aggregate', args })) },
-      { weight: 2, arbitrary: groupByArgs(info).map((args) => ({ model, operation: 'groupBy', args })) },
-      {
-        weight: 1,
-        arbitrary: fc.record({ op: fc.constantFrom('findMany', 'findUnique', 'count'), args: invalidArgs(info) }).map(({ op, args }) => ({ model, operation: op, args })),
-      },
-    )
+  return memo(`query ${JSON.stringify(computed)}`, () => {
+    return fc.constantFrom(...MODEL_NAMES).chain((model) => {
+      const info = MODELS[model]
+      return fc.oneof(
+        { weight: 4, arbitrary: listArgs(info, computed, false).map((args) => ({ model, operation: 'findMany', args })) },
+        {
+          weight: 2,
+          arbitrary: fc
+            .record({ op: fc.constantFrom('findFirst', 'findFirstOrThrow'), args: listArgs(info, computed, true) })
+            .map(({ op, args }) => ({ model, operation: op, args })),
+        },
+        {
+          weight: 4,
+          arbitrary: fc
+            .record({ op: fc.constantFrom('findUnique', 'findUniqueOrThrow'), where: uniqueWhere(info), sel: selection(info, 2, computed) })
+            .map(({ op, where: w, sel }) => ({ model, operation: op, args: { where: w, ...sel } })),
+        },
+        { weight: 2, arbitrary: countArgs(info).map((args) => ({ model, operation: 'count', args })) },
+        { weight: 2, arbitrary: aggregateArgs(info).map((args) => ({ model, operation: 'aggregate', args })) },
+        { weight: 2, arbitrary: groupByArgs(info).map((args) => ({ model, operation: 'groupBy', args })) },
+        {
+          weight: 1,
+          arbitrary: fc.record({ op: fc.constantFrom('findMany', 'findUnique', 'count'), args: invalidArgs(info) }).map(({ op, args }) => ({ model, operation: op, args })),
+        },
+      )
+    })
   })
 }
 
 /** A fluent read: `findUnique(...).<relation>(args)`. */
 function fluent(computed: Readonly<Record<string, readonly string[]>>): fc.Arbitrary<Query> {
-  return fc.constantFrom(...MODEL_NAMES.filter((m) => MODELS[m].relations.length > 0)).chain((model) => {
-    const info = MODELS[model]
-    return fc.record({ where: uniqueWhere(info), relation: fc.constantFrom(...info.relations) }).chain(({ where: w, relation }) => {
-      const target = MODELS[relation.model]
-      const args: fc.Arbitrary<unknown> = relation.list
-        ? fc.option(
-            fc
-              .record(
-                { where: where(target, 1), orderBy: orderBy(target, 0), take: fc.integer({ min: 1, max: 4 }), sel: selection(target, 1, computed) },
-                { requiredKeys: ['orderBy', 'sel'] },
-              )
-              .map(({ sel, ...rest }) => ({ ...rest, ...sel })),
-            { nil: undefined },
-          )
-        : fc.option(selection(target, 1, computed), { nil: undefined })
-      return args.map((relationArgs) => ({ model, operation: 'findUnique', args: { where: w }, fluent: { relation: relation.name, args: relationArgs } }))
+  return memo(`fluent ${JSON.stringify(computed)}`, () => {
+    return fc.constantFrom(...MODEL_NAMES.filter((m) => MODELS[m].relations.length > 0)).chain((model) => {
+      const info = MODELS[model]
+      // The fluent API hangs on the four operations that return one row: unique ones, and findFirst in total order.
+      const base = fc.oneof(
+        fc.record({ operation: fc.constantFrom('findUnique', 'findUniqueOrThrow'), args: uniqueWhere(info).map((w) => ({ where: w })) }),
+        fc.record({ operation: fc.constantFrom('findFirst', 'findFirstOrThrow'), args: where(info, 1).map((w) => ({ where: w, orderBy: info.order })) }),
+      )
+      return fc.record({ base, relation: fc.constantFrom(...info.relations) }).chain(({ base: { operation, args: baseArgs }, relation }) => {
+        const target = MODELS[relation.model]
+        const args: fc.Arbitrary<unknown> = relation.list
+          ? fc.option(
+              fc
+                .record(
+                  { where: where(target, 1), orderBy: orderBy(target, 0), take: fc.integer({ min: 1, max: 4 }), sel: selection(target, 1, computed) },
+                  { requiredKeys: ['orderBy', 'sel'] },
+                )
+                .map(({ sel, ...rest }) => ({ ...rest, ...sel })),
+              { nil: undefined },
+            )
+          : fc.option(selection(target, 1, computed), { nil: undefined })
+        return args.map((relationArgs) => ({ model, operation, args: baseArgs, fluent: { relation: relation.name, args: relationArgs } }))
+      })
     })
   })
 }

@@ -8,6 +8,7 @@ import { PrismaPg } from '@prisma/adapter-pg'
 import fc from 'fast-check'
 import { Prisma, PrismaClient } from '../../../generated/prisma/client.ts'
 import { readReplicas, runInScope, type RouteEvent } from '../../../src/index.ts'
+import { INTERNALS_WARNING } from '../../../src/prisma/self-check.ts'
 import { caseOf, DATA, type Case, type Query, type Read, type Write } from './arbitraries.ts'
 import { seedDataset } from './dataset.ts'
 import { applyLayers } from './extensions.ts'
@@ -58,7 +59,7 @@ async function outcome(run: () => unknown): Promise<Outcome> {
 function send(client: Dynamic, q: Query): unknown {
   const delegate = client[MODELS[q.model].property]
   if (q.fluent) {
-    const found = delegate.findUnique(q.args)
+    const found = delegate[q.operation](q.args)
     return q.fluent.args === undefined ? found[q.fluent.relation]() : found[q.fluent.relation](q.fluent.args)
   }
   return delegate[q.operation](q.args)
@@ -151,6 +152,8 @@ export async function runCase(target: DifferentialTarget, c: Case, stats: CaseSt
   try {
     for (const read of c.reads) {
       const from = events.length
+      // A plain client never changes the arguments it was given (each callback gets its own copy).
+      const given = JSON.stringify(canonical(read))
       let actual: Outcome
       if (read.entry === 'scope-after-write' && read.write) {
         const write = read.write
@@ -163,6 +166,8 @@ export async function runCase(target: DifferentialTarget, c: Case, stats: CaseSt
       } else {
         actual = await outcome(() => through(read, routed, true))
       }
+      const after = JSON.stringify(canonical(read))
+      if (after !== given) actual = { error: { class: 'ArgumentsChanged', code: undefined, message: `the routed client changed the caller's arguments to ${after}` } }
       const expected = await outcome(() => through(read, control, false))
       const routes = events.slice(from).map((e) => `${e.operation} ${e.target}${e.replica === undefined ? '' : `:${e.replica}`} ${e.reason}`)
       stats.reads += 1
@@ -196,6 +201,8 @@ export interface DifferentialOptions {
   readonly maxReads?: number
   /** Stop after this long (ms), counting what ran. */
   readonly timeLimitMs?: number
+  /** Shrink a failing case to a minimal one (fast-check); `false`: stop at the first failure. @default true */
+  readonly shrink?: boolean
   readonly log?: (line: string) => void
 }
 
@@ -205,18 +212,33 @@ export interface DifferentialResult {
   readonly stats: CaseStats
   /** fast-check's report of the first failure (seed, path, shrunk counterexample), or undefined. */
   readonly failure: string | undefined
+  /** The runs and cases (reads compared) up to and including the first failure, before any shrinking. */
+  readonly firstFailure: { readonly runs: number; readonly cases: number } | undefined
 }
 
 /** The property: no case's reads differ between the routed client and the control. */
 export async function runDifferential(target: DifferentialTarget, options: DifferentialOptions): Promise<DifferentialResult> {
   const stats: CaseStats = { reads: 0, onReplicas: 0, errors: 0 }
   let runs = 0
+  let firstFailure: DifferentialResult['firstFailure']
+  // The router's self-check (src/prisma/self-check.ts) warns when an internal is not as expected: on a Prisma
+  // release the router supports, that is a failure too, whatever the answers.
+  const internals: string[] = []
+  const onWarning = (warning: Error & { code?: string }) => {
+    if (warning.code === INTERNALS_WARNING) internals.push(warning.message)
+  }
+  process.on('warning', onWarning)
   const property = fc.asyncProperty(caseOf(options.minReads ?? 5, options.maxReads ?? 25), async (c) => {
     runs += 1
+    const failed = (message: string): never => {
+      firstFailure ??= { runs, cases: stats.reads }
+      throw new Error(message)
+    }
     const mismatch = await runCase(target, c, stats)
-    if (runs % 50 === 0) options.log?.(`${String(runs)} cases, ${String(stats.reads)} reads (${String(stats.onReplicas)} on replicas, ${String(stats.errors)} errors)`)
+    if (internals.length > 0) failed(`the router's self-check found an internal not as expected:\n  ${internals.join('\n  ')}`)
+    if (runs % 50 === 0) options.log?.(`${String(runs)} runs, ${String(stats.reads)} cases (${String(stats.onReplicas)} on replicas, ${String(stats.errors)} errors)`)
     if (mismatch) {
-      throw new Error(
+      failed(
         [
           `the routed client answered otherwise than a plain client with the same extensions`,
           `  stack: ${show(c.layers)}; omit: ${show(c.omit)}; errorFormat: ${c.errorFormat}`,
@@ -228,11 +250,16 @@ export async function runDifferential(target: DifferentialTarget, options: Diffe
       )
     }
   })
-  const result = await fc.check(property, {
-    seed: options.seed,
-    numRuns: options.runs,
-    ...(options.timeLimitMs === undefined ? {} : { interruptAfterTimeLimit: options.timeLimitMs, markInterruptAsFailure: false }),
-  })
-  const error = result.errorInstance instanceof Error ? `\n${result.errorInstance.message}` : ''
-  return { seed: options.seed, runs, stats, failure: result.failed ? `${fc.defaultReportMessage(result) ?? 'failed'}${error}` : undefined }
+  try {
+    const result = await fc.check(property, {
+      seed: options.seed,
+      numRuns: options.runs,
+      endOnFailure: options.shrink === false,
+      ...(options.timeLimitMs === undefined ? {} : { interruptAfterTimeLimit: options.timeLimitMs, markInterruptAsFailure: false }),
+    })
+    const error = result.errorInstance instanceof Error ? `\n${result.errorInstance.message}` : ''
+    return { seed: options.seed, runs, stats, failure: result.failed ? `${fc.defaultReportMessage(result) ?? 'failed'}${error}` : undefined, firstFailure }
+  } finally {
+    process.off('warning', onWarning)
+  }
 }

@@ -4,9 +4,13 @@ import type { Coverage, FaultRecord, History, Operation, ReadFact, WriteEffect }
 export interface Guarantees {
   readonly readYourWrites: boolean
   readonly monotonicReads: boolean
+  /** Every answer went through the instance's extension stack (see stacks.ts). @default true */
+  readonly extensions?: boolean
+  /** No read fails (faults hit replicas only: a read that fails is the router's). @default true */
+  readonly readsSucceed?: boolean
 }
 
-export type Guarantee = 'read-your-writes' | 'monotonic-reads'
+export type Guarantee = 'read-your-writes' | 'monotonic-reads' | 'extensions' | 'reads-succeed'
 
 export interface Violation {
   readonly guarantee: Guarantee
@@ -166,7 +170,30 @@ class Checker {
         else for (const fact of check.facts) this.checkFact(check, fact, known, monotonic)
       })
     }
+    if (this.guarantees.extensions ?? true) {
+      for (const op of this.history.ops) if (op.ok) for (const anomaly of op.anomalies) this.report('extensions', op, undefined, anomaly)
+    }
+    if (this.guarantees.readsSucceed ?? true) {
+      for (const op of this.history.ops) {
+        if (op.kind === 'read' && !op.ok && !this.diedUnder(op)) this.report('reads-succeed', op, undefined, `the read failed: ${op.error ?? ''}`)
+      }
+    }
     return this.violations.sort((a, b) => a.at - b.at)
+  }
+
+  /**
+   * A read-only transaction whose replica was stopped, crashed or frozen while it ran: once its callback has
+   * started it is not run again (README, Read-only transactions on a replica), so its failure is the documented
+   * one; so is `$replica()` when every replica is out of rotation.
+   */
+  private diedUnder(op: Operation): boolean {
+    if (!op.label.startsWith('$replica().$transaction')) return false
+    // `$replica()` without a name when no replica is in rotation: NoReplicaAvailableError, by design (its TSDoc).
+    if (op.error?.startsWith('No replica available for `$replica`') === true) return true
+    const servers = new Set(op.events.filter((e) => e.target === 'replica').map((e) => e.replica))
+    return this.history.faults.some(
+      (f) => (f.kind === 'stop' || f.kind === 'crash' || f.kind === 'freeze') && servers.has(f.target) && f.start <= op.end && (f.end === undefined || f.end >= op.start),
+    )
   }
 
   /** The version a write produced: returned by the primary, or (raw UPDATE … + 1) above every earlier one. */
@@ -326,6 +353,10 @@ class Checker {
   private suspects(guarantee: Guarantee, read: Operation, cause: Operation | undefined, overlapping: readonly Operation[]): string[] {
     const found: string[] = []
     const replicas = read.events.filter((e) => e.target === 'replica').map((e) => e.replica)
+    if (guarantee === 'extensions' || guarantee === 'reads-succeed') {
+      found.push(`the stack skipped on ${read.events.map((e) => `${e.target}${e.replica === undefined ? '' : `:${e.replica}`} ${e.reason}`).join(', ') || 'an unrouted path'}`)
+      return found
+    }
     if (replicas.length === 0) found.push('read ran on the primary (!)')
     if (replicas.includes('pooled')) found.push('defect-5 pooled entry (replay position of another server)')
     if (guarantee === 'monotonic-reads') {

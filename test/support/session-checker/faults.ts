@@ -21,7 +21,7 @@ export const DEFAULT_FAULTS: FaultScheduleOptions = {
   laggingReplica: 'replica-1',
   lagMs: [50, 300],
   gapMs: [200, 1200],
-  weights: { lag: 3, pause: 3, syncCommitOff: 2, freeze: 1, stop: 1, crash: 1 },
+  weights: { lag: 3, lagAll: 2, pause: 3, syncCommitOff: 2, freeze: 1, stop: 1, crash: 1 },
 }
 
 /**
@@ -32,7 +32,7 @@ export const MARIADB_FAULTS: FaultScheduleOptions = {
   laggingReplica: 'replica-1',
   lagMs: [1000, 1000],
   gapMs: [200, 1200],
-  weights: { lag: 1, pause: 3, syncCommitOff: 0, freeze: 1, stop: 1, crash: 1 },
+  weights: { lag: 1, lagAll: 1, pause: 3, syncCommitOff: 0, freeze: 1, stop: 1, crash: 1 },
 }
 
 /**
@@ -91,9 +91,13 @@ export class FaultSchedule {
     })
   }
 
+  /** The lagging replica's base apply delay (ms), as last set. */
+  private baseLag = 0
+
   private async setLag(): Promise<void> {
     const [lo, hi] = this.options.lagMs
     const ms = this.rng.int(lo, hi)
+    this.baseLag = ms
     const record = this.history.fault('lag', this.options.laggingReplica, `recovery_min_apply_delay ${String(ms)} ms`)
     await this.cluster.setReplicaLag(this.options.laggingReplica, ms)
     this.count('lag')
@@ -124,6 +128,22 @@ export class FaultSchedule {
       case 'lag':
         await this.setLag()
         return
+      case 'lagAll': {
+        // Every replica behind at once: a read right after a write finds no replica that has it (unless the router
+        // knows of the write, it serves it stale).
+        const [lo, hi] = this.options.lagMs
+        const lag = this.rng.int(lo, hi)
+        const ms = this.rng.int(300, 1500)
+        await this.hold(
+          'lagAll',
+          'every replica',
+          `recovery_min_apply_delay ${String(lag)} ms on every replica, ${String(ms)} ms`,
+          ms,
+          () => Promise.all(this.replicas.map((r) => cluster.setReplicaLag(r, lag))),
+          () => Promise.all(this.replicas.map((r) => cluster.setReplicaLag(r, r === this.options.laggingReplica ? this.baseLag : 0))),
+        )
+        return
+      }
       case 'pause': {
         // Mostly the replica without base lag: the two then differ most.
         const target = this.rng.chance(0.75) ? (this.replicas.find((r) => r !== this.options.laggingReplica) ?? replica) : replica

@@ -63,6 +63,8 @@ export interface Operation {
   syncCommitOff: boolean
   /** For `token` ops: the token returned. */
   token: string | undefined
+  /** What the op's answer shows the extension stack was skipped on its path (a hidden row, a computed field missing). */
+  readonly anomalies: string[]
 }
 
 /** A scope (`runInScope` call, or the client-wide scope of a router instance). */
@@ -77,7 +79,7 @@ export interface ScopeInfo {
   readonly wide: boolean
 }
 
-export type FaultKind = 'lag' | 'pause' | 'stop' | 'crash' | 'freeze' | 'syncCommitOff'
+export type FaultKind = 'lag' | 'lagAll' | 'pause' | 'stop' | 'crash' | 'freeze' | 'syncCommitOff'
 
 export interface FaultRecord {
   readonly kind: FaultKind
@@ -130,6 +132,7 @@ export class History {
       events: [],
       syncCommitOff: false,
       token: undefined,
+      anomalies: [],
     }
     this.ops.push(op)
     try {

@@ -3,6 +3,7 @@ import { checkHistory, formatViolation, type Guarantees, type Violation } from '
 import { DEFAULT_FAULTS, FaultSchedule, healCluster, MARIADB_FAULTS, type FaultableCluster, type FaultScheduleOptions } from './faults.ts'
 import { History } from './history.ts'
 import { PooledEntry } from '../pooled-entry.ts'
+import { NO_STACK, randomStack, type Stack } from './stacks.ts'
 import { DEFAULT_WORKLOAD, Rng, routedInstance, Workload, type Engine, type WorkloadOptions } from './workload.ts'
 
 export interface SessionRunOptions {
@@ -31,6 +32,13 @@ export interface SessionRunOptions {
    * @default 'configured'
    */
   readonly pooledEntry?: 'configured' | 'detected' | false
+  /**
+   * The extension stacks around each instance's router (test/support/session-checker/stacks.ts): `'random'`
+   * (seeded; the first instance always with the captured writer, before its router), `'none'`, or one per
+   * instance.
+   * @default 'random'
+   */
+  readonly stacks?: 'random' | 'none' | readonly [Stack, Stack]
   /** Fault schedule options (kinds, weights, lag). */
   readonly faults?: FaultScheduleOptions
   /** Progress lines (default: none). */
@@ -42,6 +50,8 @@ export interface SessionRunResult {
   readonly history: History
   readonly violations: readonly Violation[]
   readonly summary: string
+  /** The extension stack of each instance. */
+  readonly stacks: readonly Stack[]
   readonly stats: {
     readonly reads: number
     readonly writes: number
@@ -50,6 +60,8 @@ export interface SessionRunResult {
     readonly faults: ReadonlyMap<string, number>
     readonly ryw: number
     readonly monotonic: number
+    readonly extensions: number
+    readonly failedReads: number
     readonly firstRywMs: number | undefined
     readonly firstMonotonicMs: number | undefined
     readonly errors: ReadonlyMap<string, number>
@@ -78,11 +90,17 @@ export async function runSessionCheck(options: SessionRunOptions): Promise<Sessi
   const pooledEntry = options.pooledEntry ?? 'configured'
   if (pooledEntry !== false) entries.push({ name: 'pooled', url: pooled.url(database, first.url), pooled: pooledEntry === 'configured' })
   const engine = options.engine ?? 'postgresql'
-  const instances = [0, 1].map((i) => routedInstance(options.primaryUrl, entries, history.onRoute(i), options.readTimeoutMs ?? 1000, engine, i === 1 ? (options.waitMs ?? 20) : 0))
+  const stackOption = options.stacks ?? 'random'
+  const stacks: readonly Stack[] =
+    stackOption === 'none' ? [NO_STACK, NO_STACK] : stackOption === 'random' ? [randomStack(rng.fork(13), true), randomStack(rng.fork(14))] : stackOption
+  const instances = [0, 1].map((i) =>
+    routedInstance(options.primaryUrl, entries, history.onRoute(i), options.readTimeoutMs ?? 1000, engine, i === 1 ? (options.waitMs ?? 20) : 0, stacks[i]),
+  )
+  log(`stacks: ${stacks.map((s, i) => `instance ${String(i)} ${s.toString()}`).join('; ')}`)
   const tag = `${seed.toString(36)}.${Date.now().toString(36)}`
   const workload = new Workload(
     history,
-    instances.map((i) => i.prisma),
+    instances,
     rng.fork(7),
     tag,
     options.workload ?? (engine === 'mariadb' ? { ...DEFAULT_WORKLOAD, localSyncCommitOff: false, engine } : DEFAULT_WORKLOAD),
@@ -98,6 +116,8 @@ export async function runSessionCheck(options: SessionRunOptions): Promise<Sessi
     : undefined
   let faultErrors: string[] = []
   try {
+    // The rows a tenant filter hides (owner `…:hidden`): unknown to the history, never in a filtered answer.
+    await (instances[0] as (typeof instances)[0]).prisma.$primary().cell.createMany({ data: [1, 2, 3].map((n) => ({ id: `${tag}-hidden-${String(n)}`, owner: `${tag}:hidden` })) })
     if (options.cluster) await options.cluster.waitForReplication()
     else await waitForReplay(options.primaryUrl, replicas)
     faults?.start()
@@ -141,6 +161,8 @@ export async function runSessionCheck(options: SessionRunOptions): Promise<Sessi
   }
   const ryw = violations.filter((v) => v.guarantee === 'read-your-writes')
   const mono = violations.filter((v) => v.guarantee === 'monotonic-reads')
+  const skipped = violations.filter((v) => v.guarantee === 'extensions')
+  const readFailures = violations.filter((v) => v.guarantee === 'reads-succeed')
   const faultCounts: ReadonlyMap<string, number> = faults?.injected ?? new Map<string, number>()
   const pooledShare = pooled.connections.join('/')
   const seconds = (ms: number | undefined) => (ms === undefined ? '-' : `${(ms / 1000).toFixed(2)}s`)
@@ -151,12 +173,15 @@ export async function runSessionCheck(options: SessionRunOptions): Promise<Sessi
     `replica-share=${(reads.length === 0 ? 0 : (onReplica / reads.length) * 100).toFixed(1)}% ` +
     `violations: read-your-writes=${String(ryw.length)}${options.guarantees.readYourWrites ? '' : '(off)'} ` +
     `monotonic=${String(mono.length)}${options.guarantees.monotonicReads ? '' : '(off)'} ` +
+    `extensions=${String(skipped.length)}${(options.guarantees.extensions ?? true) ? '' : '(off)'} ` +
+    `failed-reads=${String(readFailures.length)}${(options.guarantees.readsSucceed ?? true) ? '' : '(off)'} ` +
     `first-ryw=${seconds(ryw[0]?.at)} first-monotonic=${seconds(mono[0]?.at)} pooled-connections=${pooledShare}`
   return {
     seed,
     history,
     violations,
     summary,
+    stacks,
     stats: {
       reads: reads.length,
       writes: writes.length,
@@ -165,6 +190,8 @@ export async function runSessionCheck(options: SessionRunOptions): Promise<Sessi
       faults: faultCounts,
       ryw: ryw.length,
       monotonic: mono.length,
+      extensions: skipped.length,
+      failedReads: readFailures.length,
       firstRywMs: ryw[0]?.at,
       firstMonotonicMs: mono[0]?.at,
       errors,

@@ -4,6 +4,7 @@ import { PrismaClient as MariaClient } from '../../../generated/mysql/client.ts'
 import { PrismaClient } from '../../../generated/prisma/client.ts'
 import { readReplicas, runInScope, type RouteEvent } from '../../../src/index.ts'
 import { errorCode, type History, type Operation, type OperationKind, type ReadFact, type WriteEffect } from './history.ts'
+import { applyStack, HIDDEN, NO_STACK, tagOf, type Stack, type StackMethods } from './stacks.ts'
 
 /** mulberry32: a small seeded PRNG. */
 export class Rng {
@@ -55,10 +56,11 @@ function routedPostgres(
   onRoute: (event: RouteEvent) => void,
   readTimeoutMs: number,
   waitMs = 0,
+  stack: Stack = NO_STACK,
 ) {
-  const base = newClient(primaryUrl)
+  const base = applyStack(newClient(primaryUrl), stack, 'before')
   const replicaClients = replicas.map((r) => ({ client: newClient(r.url), name: r.name, pooled: r.pooled ?? false }))
-  return base.$extends(readReplicas({ replicas: replicaClients, sticky: { mode: 'lsn', waitMs }, readTimeoutMs, onRoute, raw: 'classify' }))
+  return applyStack(base.$extends(readReplicas({ replicas: replicaClients, sticky: { mode: 'lsn', waitMs }, readTimeoutMs, onRoute, raw: 'classify' })), stack, 'after')
 }
 
 export type Routed = ReturnType<typeof routedPostgres>
@@ -66,7 +68,7 @@ export type Routed = ReturnType<typeof routedPostgres>
 /**
  * One app instance: a primary client and replica clients, extended with the router in LSN mode (PostgreSQL: with
  * `raw: 'classify'`, so that raw reads are routed too; reads waiting
- * up to `waitMs` for a replica to replay the scope's writes). On MariaDB, the
+ * up to `waitMs` for a replica to replay the scope's writes), between the extensions of `stack`. On MariaDB, the
  * clients of prisma/mysql/schema.prisma (the same `Cell` model), typed as the PostgreSQL ones for the workload.
  */
 export function routedInstance(
@@ -76,15 +78,32 @@ export function routedInstance(
   readTimeoutMs: number,
   engine: Engine = 'postgresql',
   waitMs = 0,
-): { prisma: Routed } {
-  if (engine === 'postgresql') return { prisma: routedPostgres(primaryUrl, replicas, onRoute, readTimeoutMs, waitMs) }
+  stack: Stack = NO_STACK,
+): Instance {
+  if (engine === 'postgresql') return { prisma: routedPostgres(primaryUrl, replicas, onRoute, readTimeoutMs, waitMs, stack), stack }
   const client = (url: string) => new MariaClient({ adapter: new PrismaMariaDb(`${url}?connectionLimit=6`) })
   const replicaClients = replicas.map((r) => ({ client: client(r.url), name: r.name, pooled: r.pooled ?? false, connection: r.url }))
-  const prisma = client(primaryUrl).$extends(readReplicas({ replicas: replicaClients, primaryConnection: primaryUrl, sticky: { mode: 'lsn', waitMs }, readTimeoutMs, onRoute }))
-  return { prisma: prisma as unknown as Routed }
+  const routed = applyStack(client(primaryUrl), stack, 'before').$extends(
+    readReplicas({ replicas: replicaClients, primaryConnection: primaryUrl, sticky: { mode: 'lsn', waitMs }, readTimeoutMs, onRoute }),
+  )
+  return { prisma: applyStack(routed, stack, 'after') as unknown as Routed, stack }
+}
+
+/** A router instance of the workload and the extension stack around its router. */
+export interface Instance {
+  readonly prisma: Routed
+  readonly stack: Stack
 }
 
 const SELECT = { id: true, owner: true, version: true, parentId: true } as const
+/** SELECT with the stack's computed field (typed as SELECT: the workload's client type has no extensions). */
+const SELECT_TAG = { ...SELECT, tag: true } as unknown as typeof SELECT
+
+interface Row {
+  readonly id: string
+  readonly owner: string
+  readonly version: number
+}
 
 /** Live rows a session keeps at most (it deletes instead of creating beyond). */
 const MAX_LIVE_ROWS = 40
@@ -105,6 +124,9 @@ interface Session {
 interface Ctx {
   readonly rng: Rng
   readonly prisma: Routed
+  readonly stack: Stack
+  /** The request writes only through the stack's captured writer (reads and `bump`). */
+  readonly capturedOnly: boolean
   readonly scope: string
   readonly instance: number
   readonly session: Session
@@ -155,7 +177,7 @@ export class Workload {
 
   constructor(
     private readonly history: History,
-    private readonly instances: readonly Routed[],
+    private readonly instances: readonly Instance[],
     private readonly rng: Rng,
     private readonly tag: string,
     private readonly options: WorkloadOptions = DEFAULT_WORKLOAD,
@@ -200,7 +222,10 @@ export class Workload {
       const last = session.lastInstance
       const instance = last === undefined ? rng.int(0, this.instances.length - 1) : rng.chance(0.7) ? (last + 1) % this.instances.length : last
       session.lastInstance = instance
-      const token = session.token !== undefined && rng.chance(0.9) ? session.token : undefined
+      // Some requests of an instance with a captured writer write only through it, and come without a token (a
+      // visitor's first request): the router learns of their writes from the primary's engine alone.
+      const capturedOnly = (this.instances[instance] as Instance).stack.has('captured-writer') && rng.chance(0.15)
+      const token = !capturedOnly && session.token !== undefined && rng.chance(0.9) ? session.token : undefined
       session.requests += 1
       const scope = `${session.owner}/r${String(session.requests)}`
       this.history.addScope({
@@ -210,7 +235,7 @@ export class Workload {
         seededBy: token !== undefined && session.tokenScope !== undefined && session.tokenOp !== undefined ? { scope: session.tokenScope, tokenOp: session.tokenOp } : undefined,
         wide: false,
       })
-      const ctx: Ctx = { rng, prisma: this.instances[instance] as Routed, scope, instance, session }
+      const ctx = this.ctx(rng, instance, scope, session, capturedOnly)
       await runInScope(
         async () => {
           const count = rng.int(...this.options.opsPerRequest)
@@ -237,11 +262,16 @@ export class Workload {
   private async wideActor(instance: number, session: Session, rng: Rng): Promise<void> {
     const scope = `${session.owner}@client-wide`
     this.history.addScope({ id: scope, instance, session: session.owner, seededBy: undefined, wide: true })
-    const ctx: Ctx = { rng, prisma: this.instances[instance] as Routed, scope, instance, session }
+    const ctx = this.ctx(rng, instance, scope, session)
     while (!this.stopped) {
       await this.oneOp(ctx)
       if (rng.chance(0.3)) await pause(rng.int(1, 15))
     }
+  }
+
+  private ctx(rng: Rng, instance: number, scope: string, session: Session, capturedOnly = false): Ctx {
+    const { prisma, stack } = this.instances[instance] as Instance
+    return { rng, prisma, stack, scope, instance, session, capturedOnly }
   }
 
   private record(ctx: Ctx, kind: OperationKind, label: string, run: (op: Operation) => Promise<void>): Promise<Operation> {
@@ -283,8 +313,9 @@ export class Workload {
     return ctx.rng.chance(0.65) ? (this.ownLive(ctx) ?? this.foreign(ctx)) : (this.foreign(ctx) ?? this.ownLive(ctx))
   }
 
-  /** A row to read by id: own live, own deleted, or anyone's. */
+  /** A row to read by id: own live, own deleted, or anyone's (or, with a tenant filter, a row it hides). */
   private readTarget(ctx: Ctx): string {
+    if (ctx.stack.has('tenant-filter') && ctx.rng.chance(0.05)) return `${this.tag}-hidden-${String(ctx.rng.int(1, 3))}`
     const r = ctx.rng.next()
     const own = this.ownLive(ctx)
     if (r < 0.55 && own !== undefined) return own
@@ -293,6 +324,7 @@ export class Workload {
   }
 
   private ownerToRead(ctx: Ctx): string {
+    if (ctx.stack.has('tenant-filter') && ctx.rng.chance(0.04)) return `${this.tag}${HIDDEN}`
     if (ctx.rng.chance(0.8)) return ctx.session.owner
     return ctx.rng.pick(this.sessions).owner
   }
@@ -320,6 +352,11 @@ export class Workload {
   // ---- operations ---------------------------------------------------------------------------------------------
 
   private async oneOp(ctx: Ctx): Promise<void> {
+    if (ctx.capturedOnly) {
+      if (ctx.rng.chance(0.55)) await this.read(ctx)
+      else await this.update(ctx, true)
+      return
+    }
     const r = ctx.rng.next()
     if (r < 0.55) {
       await this.read(ctx)
@@ -342,45 +379,73 @@ export class Workload {
     else await this.interactive(ctx)
   }
 
+  /**
+   * What a read's rows prove, after the stack's own checks: a row the tenant filter hides, or a computed field
+   * missing or wrong, is an anomaly of the op (the stack was skipped on the path that served it); hidden rows are
+   * unknown to the history, and left out of its facts.
+   */
+  private screen(ctx: Ctx, op: Operation, found: readonly Row[]): { id: string; version: number }[] {
+    const out: { id: string; version: number }[] = []
+    for (const row of found) {
+      if (row.owner.endsWith(HIDDEN)) {
+        op.anomalies.push(`the tenant filter was skipped: row ${row.id} of ${row.owner} returned`)
+        continue
+      }
+      if (ctx.stack.has('computed-tag')) {
+        const tag = (row as { tag?: unknown }).tag
+        if (tag !== tagOf(row)) op.anomalies.push(`the computed field was skipped: tag of ${row.id} is ${tag === undefined ? 'undefined' : JSON.stringify(tag)}, not ${tagOf(row)}`)
+      }
+      out.push({ id: row.id, version: row.version })
+    }
+    return out
+  }
+
+  /** A count of `owner`'s rows: none when the tenant filter hides the owner. */
+  private screenCount(op: Operation, owner: string, count: number): void {
+    if (owner.endsWith(HIDDEN) && count !== 0) op.anomalies.push(`the tenant filter was skipped: ${String(count)} rows of ${owner} counted`)
+  }
+
   /** One read of a random kind, routed by the router, recorded with the facts it proves. */
   private async read(ctx: Ctx): Promise<Operation> {
     const { prisma, rng } = ctx
-    const k = rng.int(0, 10)
-    const rows = (list: readonly { id: string; version: number }[]) => list.map((x) => ({ id: x.id, version: x.version }))
+    const select = ctx.stack.has('computed-tag') ? SELECT_TAG : SELECT
+    const k = rng.int(0, ctx.stack.has('captured-reader') ? 11 : 10)
     switch (k) {
       case 0:
       case 1: {
         const id = this.readTarget(ctx)
         return await this.record(ctx, 'read', 'cell.findUnique(id)', async (op) => {
-          const row = await prisma.cell.findUnique({ where: { id }, select: SELECT })
-          op.facts.push({ coverage: { ids: [id] }, rows: row ? rows([row]) : [], complete: true })
+          const row = await prisma.cell.findUnique({ where: { id }, select })
+          op.facts.push({ coverage: { ids: [id] }, rows: this.screen(ctx, op, row ? [row] : []), complete: true })
         })
       }
       case 2: {
         const owner = this.ownerToRead(ctx)
         return await this.record(ctx, 'read', 'cell.findFirst(owner, version desc)', async (op) => {
-          const row = await prisma.cell.findFirst({ where: { owner }, orderBy: { version: 'desc' }, select: SELECT })
-          op.facts.push(row ? { coverage: { owner }, rows: rows([row]), complete: false } : { coverage: { owner }, rows: [], complete: true, count: 0 })
+          const row = await prisma.cell.findFirst({ where: { owner }, orderBy: { version: 'desc' }, select })
+          const rows = this.screen(ctx, op, row ? [row] : [])
+          op.facts.push(rows.length > 0 ? { coverage: { owner }, rows, complete: false } : { coverage: { owner }, rows: [], complete: true, count: 0 })
         })
       }
       case 3: {
         const owner = this.ownerToRead(ctx)
         return await this.record(ctx, 'read', 'cell.findMany(owner)', async (op) => {
-          const found = await prisma.cell.findMany({ where: { owner }, select: SELECT })
-          op.facts.push({ coverage: { owner }, rows: rows(found), complete: true })
+          const found = await prisma.cell.findMany({ where: { owner }, select })
+          op.facts.push({ coverage: { owner }, rows: this.screen(ctx, op, found), complete: true })
         })
       }
       case 4: {
         const ids = [...new Set([this.readTarget(ctx), this.readTarget(ctx), this.readTarget(ctx)])]
         return await this.record(ctx, 'read', 'cell.findMany(id in)', async (op) => {
-          const found = await prisma.cell.findMany({ where: { id: { in: ids } }, select: SELECT })
-          op.facts.push({ coverage: { ids }, rows: rows(found), complete: true })
+          const found = await prisma.cell.findMany({ where: { id: { in: ids } }, select })
+          op.facts.push({ coverage: { ids }, rows: this.screen(ctx, op, found), complete: true })
         })
       }
       case 5: {
         const owner = this.ownerToRead(ctx)
         return await this.record(ctx, 'read', 'cell.count(owner)', async (op) => {
           const count = await prisma.cell.count({ where: { owner } })
+          this.screenCount(op, owner, count)
           op.facts.push({ coverage: { owner }, rows: [], complete: false, count })
         })
       }
@@ -388,6 +453,7 @@ export class Workload {
         const owner = this.ownerToRead(ctx)
         return await this.record(ctx, 'read', 'cell.aggregate(owner)', async (op) => {
           const agg = await prisma.cell.aggregate({ where: { owner }, _count: { _all: true }, _max: { version: true } })
+          this.screenCount(op, owner, agg._count._all)
           op.facts.push({ coverage: { owner }, rows: [], complete: false, count: agg._count._all, maxVersion: agg._max.version })
         })
       }
@@ -397,38 +463,60 @@ export class Workload {
           const groups = await prisma.cell.groupBy({ by: ['owner'], where: { owner: { in: owners } }, _count: { _all: true }, _max: { version: true } })
           for (const owner of owners) {
             const g = groups.find((x) => x.owner === owner)
+            this.screenCount(op, owner, g?._count._all ?? 0)
             op.facts.push({ coverage: { owner }, rows: [], complete: false, count: g?._count._all ?? 0, maxVersion: g?._max.version ?? null })
           }
         })
       }
       case 9: {
-        // A read-only transaction: one snapshot on a replica that can serve the scope, else the primary.
+        // A read-only transaction: one snapshot on a replica that can serve the scope, else the primary; the
+        // stack's extensions apply in it as anywhere. PostgreSQL: sometimes a raw read in it too.
         const id = this.readTarget(ctx)
         const owner = this.ownerToRead(ctx)
-        return await this.record(ctx, 'read', '$replica().$transaction(findUnique(id), findMany(owner))', async (op) => {
-          const [row, found] = await prisma
+        const raw = this.options.engine !== 'mariadb' && rng.chance(0.4)
+        return await this.record(ctx, 'read', `$replica().$transaction(findUnique(id), findMany(owner)${raw ? ', $queryRaw(owner)' : ''})`, async (op) => {
+          const [row, found, rawRows] = await prisma
             .$replica()
-            .$transaction(async (tx) => [await tx.cell.findUnique({ where: { id }, select: SELECT }), await tx.cell.findMany({ where: { owner }, select: SELECT })])
-          op.facts.push({ coverage: { ids: [id] }, rows: row ? rows([row]) : [], complete: true }, { coverage: { owner }, rows: rows(found), complete: true })
+            .$transaction(async (tx) => [
+              await tx.cell.findUnique({ where: { id }, select }),
+              await tx.cell.findMany({ where: { owner }, select }),
+              raw ? await tx.$queryRaw<{ id: string; version: number }[]>`SELECT "id", "version" FROM "Cell" WHERE "owner" = ${owner}` : undefined,
+            ])
+          op.facts.push(
+            { coverage: { ids: [id] }, rows: this.screen(ctx, op, row ? [row] : []), complete: true },
+            { coverage: { owner }, rows: this.screen(ctx, op, found), complete: true },
+          )
+          // A raw read runs no extension: hidden rows are in it (the history does not know them).
+          if (rawRows && !owner.endsWith(HIDDEN)) op.facts.push({ coverage: { owner }, rows: rawRows.map((x) => ({ id: x.id, version: x.version })), complete: true })
         })
       }
       case 10: {
-        // A raw read (PostgreSQL: classified and routed like a model read; MariaDB: the primary).
-        const owner = this.ownerToRead(ctx)
+        // A raw read (PostgreSQL: classified and routed like a model read; MariaDB: the primary). No extension runs.
+        const owner = rng.chance(0.8) ? ctx.session.owner : rng.pick(this.sessions).owner
         return await this.record(ctx, 'read', '$queryRaw(owner)', async (op) => {
           const found =
             this.options.engine === 'mariadb'
               ? await prisma.$queryRawUnsafe<{ id: string; version: number }[]>('SELECT `id`, `version` FROM `Cell` WHERE `owner` = ?', owner)
               : await prisma.$queryRaw<{ id: string; version: number }[]>`SELECT "id", "version" FROM "Cell" WHERE "owner" = ${owner}`
-          op.facts.push({ coverage: { owner }, rows: rows(found), complete: true })
+          op.facts.push({ coverage: { owner }, rows: found.map((x) => ({ id: x.id, version: x.version })), complete: true })
+        })
+      }
+      case 11: {
+        // A model method reading through the client its extension captured (below the router: the primary).
+        const owner = rng.chance(0.8) ? ctx.session.owner : rng.pick(this.sessions).owner
+        return await this.record(ctx, 'read', `cell.ownedBy(owner) [captured reader ${ctx.stack.position('captured-reader') ?? ''} the router]`, async (op) => {
+          const found = await (prisma.cell as unknown as StackMethods).ownedBy(owner)
+          op.facts.push({ coverage: { owner }, rows: found.map((x) => ({ id: x.id, version: x.version })), complete: true })
         })
       }
       default: {
         const parents = [...ctx.session.live].filter(([, v]) => v.children > 0).map(([id]) => id)
         const parent = parents.length > 0 && rng.chance(0.8) ? rng.pick(parents) : this.readTarget(ctx)
         return await this.record(ctx, 'read', 'cell.findUnique(id).children()', async (op) => {
-          const children = await prisma.cell.findUnique({ where: { id: parent } }).children({ select: SELECT })
-          const fact: ReadFact = children ? { coverage: { parentId: parent }, rows: rows(children), complete: true } : { coverage: { ids: [parent] }, rows: [], complete: true }
+          const children = await prisma.cell.findUnique({ where: { id: parent } }).children({ select })
+          const fact: ReadFact = children
+            ? { coverage: { parentId: parent }, rows: this.screen(ctx, op, children), complete: true }
+            : { coverage: { ids: [parent] }, rows: [], complete: true }
           op.facts.push(fact)
         })
       }
@@ -457,13 +545,22 @@ export class Workload {
     if (op.ok) for (const e of effects) this.created(ctx.session, e)
   }
 
-  private async update(ctx: Ctx): Promise<void> {
+  private async update(ctx: Ctx, captured = false): Promise<void> {
     const id = this.updateTarget(ctx)
     if (id === undefined) {
       await this.create(ctx)
       return
     }
     const effect = this.intend('update', id)
+    if (captured || (ctx.stack.has('captured-writer') && ctx.rng.chance(0.5))) {
+      // An update through the client the extension captured (before the router: one the router never sees).
+      await this.record(ctx, 'update', `cell.bump(id) [captured writer ${ctx.stack.position('captured-writer') ?? ''} the router]`, async (o) => {
+        o.writes.push(effect)
+        const row = await (ctx.prisma.cell as unknown as StackMethods).bump(id)
+        effect.version = row.version
+      })
+      return
+    }
     await this.record(ctx, 'update', 'cell.update(version+1)', async (o) => {
       o.writes.push(effect)
       const row = await ctx.prisma.cell.update({ where: { id }, data: { version: { increment: 1 } }, select: SELECT })
@@ -500,7 +597,8 @@ export class Workload {
     // Taken out of the live set before the delete is sent: no other op of the session targets it meanwhile.
     const live = ctx.session.live.get(id)
     ctx.session.live.delete(id)
-    const op = await this.record(ctx, 'delete', 'cell.delete', async (o) => {
+    const via = ctx.stack.has('captured-writer') ? ` [through the captured client, ${ctx.stack.position('captured-writer') ?? ''} the router]` : ''
+    const op = await this.record(ctx, 'delete', `cell.delete${via}`, async (o) => {
       o.writes.push(effect)
       try {
         await ctx.prisma.cell.delete({ where: { id }, select: SELECT })
