@@ -28,8 +28,8 @@ export default tseslint.config(
   {
     // The differential tester calls models and operations by name, with generated arguments, through extensions
     // written as applications write them: dynamic by design (what it checks is the answers, against Prisma's); so
-    // are the self-check's tests, which build clients over several extension stacks.
-    files: ['test/support/differential/**', 'test/prisma/self-check.db.test.ts'],
+    // are the self-check's tests and the session checker's stacks, which build clients over several extension stacks.
+    files: ['test/support/differential/**', 'test/support/session-checker/stacks.ts', 'test/prisma/self-check.db.test.ts'],
     rules: {
       '@typescript-eslint/no-unsafe-assignment': 'off',
       '@typescript-eslint/no-unsafe-member-access': 'off',
