@@ -170,9 +170,10 @@ try {
       'An application runs one of them, hence processes of their own. ' +
       "prisma-replica-router runs a replica's row reads as Prisma's request on the replica's client, without that client's " +
       'own request pipeline (its promise, span wrapper, async resource and extension pass; with Prisma tracing on, it ' +
-      'runs them through the model method instead, for the span), hence ratios below 1. In development mode every query a ' +
-      'plain client creates records its call site (a stack trace); prisma-replica-router creates its queries without one ' +
-      '(its stack would hold only router and Prisma frames), lower still there.',
+      'runs them through the model method instead, for the span), hence ratios below 1. In development mode (the default ' +
+      'error format) every query records its call site (a stack trace) for the location its errors print; there the router ' +
+      "sends a replica's reads through the replica client's model method, which records it as a plain client does (the " +
+      "errors read the same: the differential tester compares them), and costs what a client extension's call does.",
   )
   // The chart: each variant's median, the plain client's median in its processes, and the ratio of the table
   // (the plain bar: the plain client of the control processes).
