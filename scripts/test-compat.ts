@@ -1,5 +1,5 @@
 /**
- * `npm run test:compat -- [--fuzz-seconds N] <version…>`: runs the whole suite (the differential tester's seeded
+ * `npm run test:compat -- [--fuzz-seconds N [--seed S] [--fuzz-only]] <version…>`: runs the whole suite (the differential tester's seeded
  * run included) against each Prisma release given, in a clean clone of
  * this repository's HEAD, and writes the compatibility table into README.md between `<!-- compat:start -->` and
  * `<!-- compat:end -->` (rows of versions not run are kept). Per release: `@prisma/client` and `@prisma/adapter-pg`
@@ -7,8 +7,9 @@
  * (a generator emits code for its own runtime: 7.10's imports a query compiler 7.0's runtime lacks). Migrations
  * keep the pinned CLI (the offline schema engine fits only it).
  *
- * `--fuzz-seconds N`: then the differential tester for N more seconds per release (`npm run fuzz`, seed 1, on a
- * cluster of its own), its cases and mismatches in the table.
+ * `--fuzz-seconds N`: then the differential tester for N more seconds per release (`npm run fuzz`, seed S,
+ * default 1, on a cluster of its own), its cases, seed, commit and mismatches in the table. `--fuzz-only`: only that
+ * (the suite's columns of the row are kept from the last full run).
  *
  * Each run takes about as long as `npm test` (5 minutes here). Needs the npm registry.
  */
@@ -18,10 +19,22 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 
-const { values: flags, positionals: versions } = parseArgs({ options: { 'fuzz-seconds': { type: 'string' } }, allowPositionals: true })
+const { values: flags, positionals: versions } = parseArgs({
+  options: { 'fuzz-seconds': { type: 'string' }, seed: { type: 'string', default: '1' }, 'fuzz-only': { type: 'boolean', default: false } },
+  allowPositionals: true,
+})
 const fuzzSeconds = flags['fuzz-seconds'] === undefined ? 0 : Number(flags['fuzz-seconds'])
-if (versions.length === 0 || versions.some((v) => !/^7\.\d+\.\d+$/.test(v)) || !Number.isInteger(fuzzSeconds) || fuzzSeconds < 0) {
-  console.error('usage: npm run test:compat -- [--fuzz-seconds N] <7.x.y> [7.x.y …]   (Prisma Client releases to test against)')
+const seed = Number(flags.seed)
+const fuzzOnly = flags['fuzz-only']
+if (
+  versions.length === 0 ||
+  versions.some((v) => !/^7\.\d+\.\d+$/.test(v)) ||
+  !Number.isInteger(fuzzSeconds) ||
+  fuzzSeconds < 0 ||
+  !Number.isInteger(seed) ||
+  (fuzzOnly && fuzzSeconds === 0)
+) {
+  console.error('usage: npm run test:compat -- [--fuzz-seconds N [--seed S] [--fuzz-only]] <7.x.y> [7.x.y …]   (Prisma Client releases to test against)')
   process.exit(2)
 }
 
@@ -61,6 +74,26 @@ try {
     run(prisma, ['generate'])
     run(prisma, ['generate', '--config', 'examples/catalog/prisma.config.ts'])
     run('npm', ['run', 'build'])
+    let fuzz = ''
+    if (fuzzSeconds > 0) {
+      const env = { ...process.env, PRIMARY_URL: '', REPLICA_URLS: '' }
+      const run = spawnSync('npx', ['tsx', 'scripts/fuzz.ts', '--seconds', String(fuzzSeconds), '--seed', String(seed)], {
+        cwd: clone,
+        encoding: 'utf8',
+        env,
+        maxBuffer: 256 * 1024 * 1024,
+      })
+      const summary = /seed -?\d+: (\d+) runs, (\d+) cases .*: (0 mismatches|MISMATCH)/.exec(run.stdout)
+      fuzz = summary
+        ? `${summary[2] ?? '?'} cases, ${summary[3] === 'MISMATCH' ? 'a mismatch' : '0 mismatches'} (seed ${String(seed)}, ${head})`
+        : `did not run (exit ${String(run.status)})`
+      console.log(`compat: ${version}: differential ${String(fuzzSeconds)} s: ${fuzz}`)
+      if (!summary || summary[3] === 'MISMATCH') console.log(run.stdout.slice(-4000), run.stderr.slice(-2000))
+    }
+    if (fuzzOnly) {
+      rows.push({ version, commit: '', passed: -1, failed: -1, skipped: -1, failures: [], fuzz })
+      continue
+    }
     const suite = spawnSync('npx', ['vitest', 'run', '--reporter=json', '--outputFile=compat.json'], { cwd: clone, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 })
     const report = JSON.parse(readFileSync(join(clone, 'compat.json'), 'utf8')) as {
       numPassedTests: number
@@ -69,15 +102,6 @@ try {
       testResults: { assertionResults: { fullName: string; status: string }[] }[]
     }
     const failures = report.testResults.flatMap((file) => file.assertionResults.filter((t) => t.status === 'failed').map((t) => t.fullName))
-    let fuzz = ''
-    if (fuzzSeconds > 0) {
-      const env = { ...process.env, PRIMARY_URL: '', REPLICA_URLS: '' }
-      const run = spawnSync('npx', ['tsx', 'scripts/fuzz.ts', '--seconds', String(fuzzSeconds), '--seed', '1'], { cwd: clone, encoding: 'utf8', env, maxBuffer: 256 * 1024 * 1024 })
-      const summary = /seed 1: (\d+) runs, (\d+) cases .*: (0 mismatches|MISMATCH)/.exec(run.stdout)
-      fuzz = summary ? `${summary[2] ?? '?'} cases, ${summary[3] === 'MISMATCH' ? 'a mismatch' : '0 mismatches'}` : `did not run (exit ${String(run.status)})`
-      console.log(`compat: ${version}: differential ${String(fuzzSeconds)} s: ${fuzz}`)
-      if (!summary || summary[3] === 'MISMATCH') console.log(run.stdout.slice(-4000), run.stderr.slice(-2000))
-    }
     rows.push({ version, commit: head, passed: report.numPassedTests, failed: report.numFailedTests, skipped: report.numPendingTests, failures, fuzz })
     console.log(`compat: ${version}: ${String(report.numPassedTests)} passed, ${String(report.numFailedTests)} failed (exit ${String(suite.status)})`)
     for (const failure of failures) console.log(`  failed: ${failure}`)
@@ -103,6 +127,13 @@ for (const line of readme.slice(start, end).split('\n')) {
 }
 const date = new Date().toISOString().slice(0, 10)
 for (const row of rows) {
+  if (row.passed === -1) {
+    // --fuzz-only: the suite's cells stay as the last full run left them.
+    const cells = (existing.get(row.version) ?? `| ${row.version} |  |  |  |  |  |  |  |`).split('|').slice(1, -1)
+    cells[6] = ` ${row.fuzz} `
+    existing.set(row.version, `|${cells.join('|')}|`)
+    continue
+  }
   const notes = row.failures.length === 0 ? '' : row.failures.map((f) => f.replaceAll('|', '\\|')).join('; ')
   existing.set(row.version, `| ${row.version} | ${String(row.passed)} | ${String(row.failed)} | ${String(row.skipped)} | ${date} | ${row.commit} | ${row.fuzz} | ${notes} |`)
 }
