@@ -65,13 +65,15 @@ try {
   run('npm', ['ci', '--no-audit', '--no-fund'])
   for (const version of versions) {
     console.log(`compat: @prisma/client@${version} @prisma/adapter-pg@${version}`)
-    run('npm', ['install', '--no-save', '--no-audit', '--no-fund', `@prisma/client@${version}`, `@prisma/adapter-pg@${version}`])
+    run('npm', ['install', '--no-save', '--no-audit', '--no-fund', `@prisma/client@${version}`, `@prisma/adapter-pg@${version}`, `@prisma/adapter-mariadb@${version}`])
     const cliDir = join(clone, '.compat-cli', version)
     mkdirSync(cliDir, { recursive: true })
     writeFileSync(join(cliDir, 'package.json'), JSON.stringify({ name: 'compat-cli', private: true }))
     run('npm', ['install', '--no-audit', '--no-fund', `prisma@${version}`], cliDir)
     const prisma = join(cliDir, 'node_modules', '.bin', 'prisma')
+    // Every client the suite imports (`npm run generate`), by that release's CLI.
     run(prisma, ['generate'])
+    run(prisma, ['generate', '--schema', 'prisma/mysql/schema.prisma'])
     run(prisma, ['generate', '--config', 'examples/catalog/prisma.config.ts'])
     run('npm', ['run', 'build'])
     let fuzz = ''
@@ -99,10 +101,18 @@ try {
       numPassedTests: number
       numFailedTests: number
       numPendingTests: number
-      testResults: { assertionResults: { fullName: string; status: string }[] }[]
+      testResults: { name: string; status: string; message?: string; assertionResults: { fullName: string; status: string }[] }[]
     }
     const failures = report.testResults.flatMap((file) => file.assertionResults.filter((t) => t.status === 'failed').map((t) => t.fullName))
-    rows.push({ version, commit: head, passed: report.numPassedTests, failed: report.numFailedTests, skipped: report.numPendingTests, failures, fuzz })
+    // A file that fails outside its tests (it cannot be loaded, a hook throws, an unhandled error) counts as a
+    // failure too: the runner's exit code says so even when no test failed.
+    for (const file of report.testResults) {
+      if (file.status === 'failed' && !file.assertionResults.some((t) => t.status === 'failed')) {
+        failures.push(`${file.name.slice(clone.length + 1)}: ${(file.message ?? 'failed').split('\n')[0] ?? ''}`)
+      }
+    }
+    if (suite.status !== 0 && failures.length === 0) failures.push(`the suite exited with ${String(suite.status)}`)
+    rows.push({ version, commit: head, passed: report.numPassedTests, failed: failures.length, skipped: report.numPendingTests, failures, fuzz })
     console.log(`compat: ${version}: ${String(report.numPassedTests)} passed, ${String(report.numFailedTests)} failed (exit ${String(suite.status)})`)
     for (const failure of failures) console.log(`  failed: ${failure}`)
   }
