@@ -4,6 +4,7 @@
  *   npm run soak -- --seconds 600 [--seed S] [--ryw-only] [--sessions N] [--without pooled,primary-tx,sync-off,tx-reads,stacks]
  *                   [--detect-pooled]   (the pooled entry left to the router's detection instead of `pooled: true`)
  *   npm run soak -- --seconds 120 --only defect-2     (only the workload/faults that can trigger that defect)
+ *   npm run soak -- --seconds 120 --driver neon       (every client built with @prisma/adapter-neon, through a WebSocket proxy)
  *
  * Each of the two router instances sits in a seeded random extension stack (test/support/session-checker/stacks.ts:
  * writes through a client an extension captured, a tenant filter, a computed field, reads through a captured
@@ -16,6 +17,8 @@
 import { parseArgs } from 'node:util'
 import { startLocalCluster, type LocalCluster } from '../src/testing/local-cluster.ts'
 import { prismaMigrateDeploy } from '../src/testing/prisma-migrate.ts'
+import { startWebSocketProxy, type WebSocketProxy } from '../src/testing/websocket-proxy.ts'
+import { useWebSocketProxy } from '../test/support/driver.ts'
 import { DEFAULT_FAULTS } from '../test/support/session-checker/faults.ts'
 import { report, runSessionCheck } from '../test/support/session-checker/run.ts'
 import { DEFAULT_WORKLOAD } from '../test/support/session-checker/workload.ts'
@@ -45,8 +48,10 @@ const { values } = parseArgs({
     full: { type: 'string', default: '3' },
     sessions: { type: 'string' },
     'detect-pooled': { type: 'boolean', default: false },
+    driver: { type: 'string', default: 'pg' },
   },
 })
+if (values.driver !== 'pg' && values.driver !== 'neon') usage(`--driver must be pg or neon, got ${values.driver}`)
 const seconds = Number(values.seconds)
 if (!Number.isFinite(seconds) || seconds <= 0) usage(`--seconds must be a positive number, got ${values.seconds}`)
 const seed = values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(values.seed)
@@ -66,10 +71,16 @@ if (values.only !== undefined) {
 const off = (f: Feature) => without.has(f)
 
 let cluster: LocalCluster | undefined
+let proxy: WebSocketProxy | undefined
 let exitCode = 0
 try {
-  console.info(`soak: seed=${String(seed)} seconds=${String(seconds)} without=[${[...without].join(',')}] starting a local cluster…`)
+  console.info(`soak: seed=${String(seed)} seconds=${String(seconds)} driver=${values.driver} without=[${[...without].join(',')}] starting a local cluster…`)
   cluster = await startLocalCluster({ replicas: 2 })
+  if (values.driver === 'neon') {
+    process.env.TEST_DRIVER = 'neon' // the checker's clients (test/support/driver.ts)
+    proxy = await startWebSocketProxy()
+    useWebSocketProxy(proxy.wsProxy)
+  }
   await prismaMigrateDeploy(cluster.primaryUrl)
   await cluster.waitForReplication()
   const result = await runSessionCheck({
@@ -107,6 +118,7 @@ try {
   console.error(error)
   exitCode = 2
 } finally {
+  await proxy?.close()
   await cluster?.stop()
 }
 process.exit(exitCode)

@@ -65,7 +65,16 @@ try {
   run('npm', ['ci', '--no-audit', '--no-fund'])
   for (const version of versions) {
     console.log(`compat: @prisma/client@${version} @prisma/adapter-pg@${version}`)
-    run('npm', ['install', '--no-save', '--no-audit', '--no-fund', `@prisma/client@${version}`, `@prisma/adapter-pg@${version}`, `@prisma/adapter-mariadb@${version}`])
+    run('npm', [
+      'install',
+      '--no-save',
+      '--no-audit',
+      '--no-fund',
+      `@prisma/client@${version}`,
+      `@prisma/adapter-pg@${version}`,
+      `@prisma/adapter-mariadb@${version}`,
+      `@prisma/adapter-neon@${version}`,
+    ])
     const cliDir = join(clone, '.compat-cli', version)
     mkdirSync(cliDir, { recursive: true })
     writeFileSync(join(cliDir, 'package.json'), JSON.stringify({ name: 'compat-cli', private: true }))

@@ -12,18 +12,45 @@ interface PgClient {
   readonly connection?: { readonly stream?: Partial<Pick<Socket, 'unref'>> }
 }
 
-/** node-postgres' `Client` class. */
+/** node-postgres' `Client` class (or one with its interface: Neon's serverless driver's). */
 export type PgClientClass = new (config: Record<string, unknown>) => PgClient
+
+/**
+ * How the router's own connection to a PostgreSQL server is made: node-postgres over TCP
+ * ({@link tcpDriver}), or Neon's serverless driver over a WebSocket (neon-driver.ts).
+ */
+export interface PgDriver {
+  /**
+   * A client for `settings` whose transport never keeps the process alive (a foreground query holds it, see
+   * OwnConnection), and how to destroy that transport at once.
+   */
+  open(settings: Record<string, unknown>): { readonly client: PgClient; readonly destroy: () => void }
+}
+
+/** node-postgres' `Client` over a TCP socket of the router's own, unref'd. */
+export function tcpDriver(Client: PgClientClass): PgDriver {
+  return {
+    open(settings) {
+      const socket = new Socket()
+      socket.on('error', () => undefined) // reported through the client; never an unhandled 'error' event
+      socket.unref()
+      return {
+        client: new Client({ ...settings, stream: socket }),
+        destroy: () => socket.destroy(),
+      }
+    },
+  }
+}
 
 /**
  * node-postgres, as the application has it installed (`@prisma/adapter-pg` depends on it; it is an optional
  * peer dependency of this package). Loaded on first use only.
  */
-export async function loadPg(): Promise<PgClientClass> {
+export async function loadPg(): Promise<PgDriver> {
   const pg = (await import('pg')) as unknown as { default?: { Client?: unknown }; Client?: unknown }
   const Client = pg.default?.Client ?? pg.Client
   if (typeof Client !== 'function') throw new ReplicaRouterError('the `pg` module has no `Client`')
-  return Client as PgClientClass
+  return tcpDriver(Client as PgClientClass)
 }
 
 /** `application_name` of the router's own connections: how to tell them apart in `pg_stat_activity`. */
@@ -79,7 +106,8 @@ function abortable<T>(session: Session, work: Promise<T>): Promise<T> {
 }
 
 interface Session {
-  readonly socket: Socket
+  /** Destroys the connection's transport at once (set once the client is made). */
+  destroy: (() => void) | undefined
   client: PgClient | undefined
   /** Queries sent on it that have not answered. */
   running: number
@@ -128,7 +156,7 @@ export class OwnConnection implements ServerLink {
   constructor(
     private readonly settings: Readonly<Record<string, unknown>>,
     private readonly idleMs: number,
-    private readonly load: () => Promise<PgClientClass> = loadPg,
+    private readonly load: () => Promise<PgDriver> = loadPg,
   ) {}
 
   get open(): boolean {
@@ -185,9 +213,6 @@ export class OwnConnection implements ServerLink {
   }
 
   private connect(): Session {
-    const socket = new Socket()
-    socket.on('error', () => undefined) // reported through the client; never an unhandled 'error' event
-    socket.unref()
     let markClosed: () => void = () => undefined
     const closed = new Promise<void>((resolve) => {
       markClosed = resolve
@@ -195,7 +220,7 @@ export class OwnConnection implements ServerLink {
     const session: Session = {
       closed,
       markClosed,
-      socket,
+      destroy: undefined,
       client: undefined,
       running: 0,
       queue: Promise.resolve(),
@@ -204,9 +229,10 @@ export class OwnConnection implements ServerLink {
       connected: false,
       waiting: new Set(),
       // After the previous connection has closed: never two connections to the server at once.
-      ready: Promise.all([this.load(), this.closing]).then(async ([Client]) => {
+      ready: Promise.all([this.load(), this.closing]).then(async ([driver]) => {
         if (this.session !== session) throw new LinkClosedError()
-        const client = new Client({ ...withApplicationName(this.settings), stream: socket })
+        const { client, destroy } = driver.open(withApplicationName(this.settings))
+        session.destroy = destroy
         // The server ended the connection (or it failed): node-postgres fails the queries on it itself.
         const forget = (): void => {
           void this.end(session, false, false)
@@ -299,7 +325,7 @@ export class OwnConnection implements ServerLink {
       ])
       clearTimeout(timer)
     }
-    // Not connected yet: no goodbye (node-postgres would never settle its connect()); the socket's end fails it.
-    session.socket.destroy()
+    // Not connected yet: no goodbye (node-postgres would never settle its connect()); the transport's end fails it.
+    session.destroy?.()
   }
 }

@@ -1,7 +1,8 @@
 import { connectionErrorCause, isAuthenticationFailure } from './connection-error.js'
-import { loadPg, OwnConnection, type PgClientClass } from './own-connection.js'
+import { loadNeonDriver } from './neon-driver.js'
+import { loadPg, OwnConnection, type PgDriver } from './own-connection.js'
 import { OwnMariadbConnection } from './own-mariadb-connection.js'
-import { pgSettingsOf, usesMariadbAdapter } from './prisma/internals.js'
+import { adapterNameOf, neonSettingsOf, pgSettingsOf, usesMariadbAdapter } from './prisma/internals.js'
 import { ClientLink, type RawQueryable, type Row, type ServerLink } from './server-link.js'
 
 /** The warning code emitted when the router's queries must go through an application's client. */
@@ -42,9 +43,37 @@ function warnShared(
   )
 }
 
-/** node-postgres could not be loaded: the router falls back to the application's client. */
+/** The driver (node-postgres, or Neon's) could not be loaded: the router falls back to the application's client. */
 class PgUnavailableError extends Error {
   override name = 'PgUnavailableError'
+}
+
+/** A driver of the router's own connections, loaded once per process: its loader, what it needs, how to avoid the fallback. */
+interface DriverLoader {
+  readonly load: () => Promise<PgDriver>
+  /** The modules it loads, for the warning (`the \`pg\` module`). */
+  readonly modules: string
+  readonly remedy: string
+}
+
+function once(load: () => Promise<PgDriver>, modules: string): () => Promise<PgDriver> {
+  let loaded: Promise<PgDriver> | undefined
+  return () =>
+    (loaded ??= load().catch((error: unknown) => {
+      throw new PgUnavailableError(`${modules} cannot be loaded`, { cause: error })
+    }))
+}
+
+const PG: DriverLoader = {
+  load: once(loadPg, 'the `pg` module'),
+  modules: 'the `pg` module',
+  remedy: "Build the client with `new PrismaPg(...)` from @prisma/adapter-pg and install `pg` to avoid it (README, 'The router's own connections').",
+}
+
+const NEON: DriverLoader = {
+  load: once(loadNeonDriver, 'the `@neondatabase/serverless` and `ws` modules'),
+  modules: 'the `@neondatabase/serverless` and `ws` modules',
+  remedy: "Install `@neondatabase/serverless` and `ws` (the router's own connections use them) to avoid it (README, 'The router's own connections').",
 }
 
 /**
@@ -58,6 +87,7 @@ class OwnOrClientLink implements ServerLink {
     private readonly connection: OwnConnection,
     private readonly client: RawQueryable,
     private readonly server: string,
+    private readonly driver: DriverLoader,
   ) {}
 
   get own(): boolean {
@@ -84,7 +114,7 @@ class OwnOrClientLink implements ServerLink {
         }
         throw error
       }
-      warnShared(this.server, 'the `pg` module cannot be loaded')
+      warnShared(this.server, `${this.driver.modules} cannot be loaded`, this.driver.remedy)
       this.fallback = new ClientLink(this.client)
       void this.connection.close()
       return await this.fallback.query(sql)
@@ -108,16 +138,6 @@ class OwnOrClientLink implements ServerLink {
   }
 }
 
-let pg: Promise<PgClientClass> | undefined
-
-/** node-postgres, loaded once per process; a PgUnavailableError if it is not installed. */
-function loadPgOnce(): Promise<PgClientClass> {
-  pg ??= loadPg().catch((error: unknown) => {
-    throw new PgUnavailableError('`pg` cannot be loaded', { cause: error })
-  })
-  return pg
-}
-
 /**
  * How the router's own queries reach the server behind `client`: its own connection, with the settings of the
  * driver adapter `client` was built with, closed after `idleMs` without a query; else (another adapter) through
@@ -134,9 +154,15 @@ export function linkTo(client: RawQueryable, server: string, idleMs: number, con
     )
     return new ClientLink(client)
   }
-  const settings = pgSettingsOf(client)
+  const neon = neonSettingsOf(client)
+  const settings = neon ?? pgSettingsOf(client)
   if (!settings) {
-    warnShared(server, `${server}'s PrismaClient was not built with @prisma/adapter-pg`)
+    warnShared(
+      server,
+      adapterNameOf(client) === '@prisma/adapter-neon'
+        ? `${server}'s PrismaClient was built with PrismaNeonHttp (queries over HTTP, without a session)`
+        : `${server}'s PrismaClient was not built with @prisma/adapter-pg or @prisma/adapter-neon`,
+    )
     return new ClientLink(client)
   }
   if (settings.stream !== undefined || settings.Client !== undefined) {
@@ -145,6 +171,7 @@ export function linkTo(client: RawQueryable, server: string, idleMs: number, con
     warnShared(server, `${server}'s pool connects through its own \`stream\` or \`Client\``)
     return new ClientLink(client)
   }
-  loadPgOnce().catch(() => undefined) // loaded ahead, not within the first health check's timeout
-  return new OwnOrClientLink(new OwnConnection(settings, idleMs, loadPgOnce), client, server)
+  const driver = neon ? NEON : PG
+  driver.load().catch(() => undefined) // loaded ahead, not within the first health check's timeout
+  return new OwnOrClientLink(new OwnConnection(settings, idleMs, driver.load), client, server, driver)
 }

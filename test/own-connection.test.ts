@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { APPLICATION_NAME, OwnConnection, withApplicationName, type PgClientClass } from '../src/own-connection.ts'
+import { APPLICATION_NAME, OwnConnection, tcpDriver, withApplicationName, type PgClientClass } from '../src/own-connection.ts'
 
 describe('the application_name of the router’s own connections', () => {
   it('is prisma-replica-router, after the application’s own name when it has one', () => {
@@ -44,7 +44,7 @@ describe('OwnConnection', () => {
         return this
       }
     }
-    const link = new OwnConnection({ host: 'db' }, 10_000, () => Promise.resolve(FakeClient as unknown as PgClientClass))
+    const link = new OwnConnection({ host: 'db' }, 10_000, () => Promise.resolve(tcpDriver(FakeClient as unknown as PgClientClass)))
     const rows = await Promise.all(['SELECT 1', 'SELECT 2', 'SELECT 3'].map((sql) => link.query(sql, false)))
     await link.close()
     expect(rows).toEqual([[{ sql: 'SELECT 1' }], [{ sql: 'SELECT 2' }], [{ sql: 'SELECT 3' }]])

@@ -10,13 +10,19 @@ describe('which connection the router’s own queries take (linkTo)', () => {
     expect(linkTo(clientWith({ adapterName: '@prisma/adapter-pg', config: { host: 'db', user: 'u', password: 'p' } }), 'the primary', 10_000).own).toBe(true)
   })
 
+  it('its own, with Neon’s serverless driver, for a client built with new PrismaNeon(config)', () => {
+    expect(linkTo(clientWith({ adapterName: '@prisma/adapter-neon', config: { connectionString: 'postgresql://u:p@db/app' } }), 'the primary', 10_000).own).toBe(true)
+  })
+
   it('the client’s, with one warning, for another adapter, a socket factory or a client class of its own', async () => {
     const warnings: Error[] = []
     const onWarning = (w: Error) => warnings.push(w)
     process.on('warning', onWarning)
     try {
       const config = { connectionString: 'postgresql://u:secret@db/app' }
-      expect(linkTo(clientWith({ adapterName: '@prisma/adapter-neon', config }), 'replica `a`', 10_000).own).toBe(false)
+      expect(linkTo(clientWith({ adapterName: 'custom-adapter', config }), 'replica `a`', 10_000).own).toBe(false)
+      // PrismaNeonHttp: queries over HTTP, no session (its factory keeps a connection string, no config).
+      expect(linkTo(clientWith({ adapterName: '@prisma/adapter-neon', connectionString: config.connectionString }), 'replica `d`', 10_000).own).toBe(false)
       // A Cloud SQL connector or an SSH tunnel: the router cannot tell where such a pool connects.
       expect(linkTo(clientWith({ adapterName: '@prisma/adapter-pg', config: { ...config, stream: () => undefined } }), 'replica `b`', 10_000).own).toBe(false)
       expect(
@@ -37,7 +43,7 @@ describe('which connection the router’s own queries take (linkTo)', () => {
       await new Promise<void>((resolve) => setImmediate(resolve))
       const shared = warnings.filter((w) => (w as { code?: string }).code === SHARED_CONNECTIONS_WARNING)
       expect(shared).toHaveLength(1) // once per process
-      expect(shared[0]?.message).toContain("replica `a`'s PrismaClient was not built with @prisma/adapter-pg")
+      expect(shared[0]?.message).toContain("replica `a`'s PrismaClient was not built with @prisma/adapter-pg or @prisma/adapter-neon")
       expect(shared[0]?.message).not.toContain('secret')
     } finally {
       process.off('warning', onWarning)

@@ -483,6 +483,28 @@ export function pgSettingsOf(client: unknown): Readonly<Record<string, unknown>>
 }
 
 /**
+ * The connection settings of `@prisma/adapter-neon`'s WebSocket adapter `client` was built with,
+ * `new PrismaNeon({ connectionString })` (a PoolConfig of Neon's serverless driver, node-postgres' settings), without
+ * pool-only settings. `undefined` for another adapter, and for `PrismaNeonHttp` (queries over HTTP: no session).
+ */
+export function neonSettingsOf(client: unknown): Readonly<Record<string, unknown>> | undefined {
+  const factory = (client as { _engineConfig?: { adapter?: unknown } } | null)?._engineConfig?.adapter
+  if (typeof factory !== 'object' || factory === null) return undefined
+  const { adapterName, config } = factory as { adapterName?: unknown; config?: unknown }
+  if (adapterName !== '@prisma/adapter-neon' || typeof config !== 'object' || config === null) return undefined
+  const read = Object.fromEntries(Object.entries(config).filter(([key]) => !POOL_ONLY.has(key)))
+  if (Object.hasOwn(config, 'password')) read.password = (config as { password?: unknown }).password
+  return read
+}
+
+/** The name of the driver adapter `client` was built with (`@prisma/adapter-neon`, …), if it has one. */
+export function adapterNameOf(client: unknown): string | undefined {
+  const factory = (client as { _engineConfig?: { adapter?: unknown } } | null)?._engineConfig?.adapter
+  const name = (factory as { adapterName?: unknown } | null | undefined)?.adapterName
+  return typeof name === 'string' ? name : undefined
+}
+
+/**
  * True when `client` was built with `@prisma/adapter-mariadb` (MariaDB or MySQL): read from its driver adapter
  * factory's `adapterName`, as {@link pgSettingsOf} reads adapter-pg's.
  */

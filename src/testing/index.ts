@@ -3,6 +3,7 @@
  * suites (the same code this library's suite runs on), with fault injection. No Docker; needs the PostgreSQL
  * server binaries and the `pg` package. `startLocalCluster({ engine: 'mariadb' })`: a MariaDB primary + N GTID
  * replicas with the same controls (needs the MariaDB server binaries and the `mariadb` package).
+ * `startWebSocketProxy()`: what Neon's serverless driver (`@prisma/adapter-neon`) needs to reach it (needs `ws`).
  *
  * @example vitest globalSetup
  * ```ts
@@ -33,3 +34,4 @@ export {
   type StartMariadbClusterOptions,
 } from './mariadb-cluster.js'
 export { prismaMigrateDeploy } from './prisma-migrate.js'
+export { startWebSocketProxy, WebSocketProxy, type StartWebSocketProxyOptions } from './websocket-proxy.js'

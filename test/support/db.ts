@@ -1,11 +1,17 @@
-import { PrismaPg } from '@prisma/adapter-pg'
 import { inject, type TestContext } from 'vitest'
 import { PrismaClient } from '../../generated/prisma/client.ts'
 import { readReplicas, type HealthEvent, type ReadReplicasOptions, type RouteEvent } from '../../src/index.ts'
 import { LocalCluster, waitForReplay } from '../../src/testing/local-cluster.ts'
+import { adapterFor, testDriver, useWebSocketProxy } from './driver.ts'
 import type { TopologyInfo } from './topology-info.ts'
 
 export const topology: TopologyInfo = inject('topology')
+
+if (testDriver === 'neon') {
+  const wsProxy = inject('wsProxy')
+  if (wsProxy === undefined) throw new Error('TEST_DRIVER=neon but the global setup started no WebSocket proxy')
+  useWebSocketProxy(wsProxy)
+}
 
 /** The local cluster, when the suite runs on it (faults can be injected). */
 export const cluster: LocalCluster | undefined = topology.local ? LocalCluster.attach(topology.local) : undefined
@@ -29,7 +35,7 @@ export async function waitForReplication(names: readonly string[] = replicaNames
 }
 
 export function newClient(url: string): PrismaClient {
-  return new PrismaClient({ adapter: new PrismaPg({ connectionString: url }) })
+  return new PrismaClient({ adapter: adapterFor(url) })
 }
 
 type Extra = Omit<ReadReplicasOptions, 'replicas' | 'onRoute'>

@@ -1,6 +1,7 @@
 import type { TestProject } from 'vitest/node'
 import { startLocalCluster, waitForReplay } from '../../src/testing/local-cluster.ts'
 import { prismaMigrateDeploy } from '../../src/testing/prisma-migrate.ts'
+import { startWebSocketProxy, type WebSocketProxy } from '../../src/testing/websocket-proxy.ts'
 import { assertPrimary } from '../../src/check-primary.ts'
 import type { MariadbTopology, TopologyInfo } from './topology-info.ts'
 import { startMariadbTopology } from './mariadb-setup.ts'
@@ -62,9 +63,14 @@ export default async function setup(project: TestProject): Promise<() => Promise
     await (await mariadb.catch(() => undefined))?.stop()
     throw error
   }
+  // The db-neon project (TEST_DRIVER=neon): Neon's serverless driver reaches the cluster through a WebSocket proxy.
+  let proxy: WebSocketProxy | undefined
+  if ((project.config.env as Record<string, string> | undefined)?.TEST_DRIVER === 'neon') proxy = await startWebSocketProxy()
   project.provide('topology', info)
   project.provide('mariadb', maria.topology)
+  project.provide('wsProxy', proxy?.wsProxy)
   return async () => {
+    await proxy?.close()
     await Promise.all([stop(), maria.stop()])
   }
 }

@@ -48,6 +48,20 @@ export class ServerActivity {
     return counts
   }
 
+  /** The client ports of the connections on every server whose application_name starts with `prefix`. */
+  async clientPorts(prefix: string): Promise<number[]> {
+    const ports: number[] = []
+    for (const { name } of servers) {
+      const client = await this.client(name)
+      const { rows } = await client.query<{ port: number }>(
+        "SELECT client_port AS port FROM pg_stat_activity WHERE starts_with(application_name, $1) AND backend_type = 'client backend'",
+        [prefix],
+      )
+      ports.push(...rows.map((r) => r.port))
+    }
+    return ports
+  }
+
   /** Total of {@link connections} over every server. */
   async totalConnections(prefix: string): Promise<number> {
     return Object.values(await this.connections(prefix)).reduce((a, b) => a + b, 0)

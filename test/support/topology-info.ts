@@ -17,5 +17,7 @@ declare module 'vitest' {
   export interface ProvidedContext {
     topology: TopologyInfo
     mariadb: MariadbTopology
+    /** `neonConfig.wsProxy` of the WebSocket proxy to the cluster (the `db-neon` project), else undefined. */
+    wsProxy: string | undefined
   }
 }

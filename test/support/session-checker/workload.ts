@@ -1,5 +1,5 @@
 import { PrismaMariaDb } from '@prisma/adapter-mariadb'
-import { PrismaPg } from '@prisma/adapter-pg'
+import { adapterFor } from '../driver.ts'
 import { PrismaClient as MariaClient } from '../../../generated/mysql/client.ts'
 import { PrismaClient } from '../../../generated/prisma/client.ts'
 import { readReplicas, runInScope, type RouteEvent } from '../../../src/index.ts'
@@ -44,7 +44,7 @@ export class Rng {
 }
 
 export function newClient(url: string): PrismaClient {
-  return new PrismaClient({ adapter: new PrismaPg({ connectionString: url }) })
+  return new PrismaClient({ adapter: adapterFor(url) })
 }
 
 /** The database engine a session check runs on. */
