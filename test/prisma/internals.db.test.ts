@@ -399,9 +399,15 @@ describe('the query engine (engineOf: the router observes every query the primar
       const note = await extended.note.create({ data: { title: 'engine canary' } })
       await extended.note.findMany({ take: 1 })
       await extended.$queryRawUnsafe('SELECT 1 AS one')
+      // Nested transactions (savepoints) where this release has them (7.0.0 has none).
+      const has = { nested: false }
       await extended.$transaction(async (tx) => {
         await tx.note.update({ where: { id: note.id }, data: { title: 'x' } })
-        await (tx as unknown as { $transaction(fn: (t: typeof tx) => Promise<unknown>): Promise<unknown> }).$transaction(async (inner) => await inner.note.count())
+        const nesting = tx as unknown as { $transaction?: (fn: (t: typeof tx) => Promise<unknown>) => Promise<unknown> }
+        if (typeof nesting.$transaction === 'function') {
+          has.nested = true
+          await nesting.$transaction(async (inner) => await inner.note.count())
+        }
       })
       await extended.$transaction([extended.note.count(), extended.note.deleteMany({ where: { id: note.id } })])
       await Promise.all([extended.note.findUnique({ where: { id: 1 } }), extended.note.findUnique({ where: { id: 2 } })])
@@ -411,9 +417,7 @@ describe('the query engine (engineOf: the router observes every query the primar
         'request queryRaw',
         'transaction start -> id',
         'request updateOne itx',
-        'transaction start nested -> id',
-        'request aggregate itx',
-        'transaction commit id',
+        ...(has.nested ? ['transaction start nested -> id', 'request aggregate itx', 'transaction commit id'] : []),
         'transaction commit id',
         // A batch transaction starts and commits one of its own inside requestBatch (logged here when done).
         'batch aggregate,deleteMany batch',
