@@ -8,13 +8,13 @@
 import { spawn } from 'node:child_process'
 import { PrismaNeon } from '@prisma/adapter-neon'
 import { afterAll, describe, expect, it } from 'vitest'
-import { PrismaClient } from '../generated/prisma/client.ts'
 import { readReplicas, runInScope } from '../src/index.ts'
 import { APPLICATION_NAME } from '../src/own-connection.ts'
 import { startWebSocketProxy } from '../src/testing/websocket-proxy.ts'
 import { timeline, topology, unique } from './support/db.ts'
 import { testDriver, useWebSocketProxy } from './support/driver.ts'
-import { ServerActivity, withAppName } from './support/server-activity.ts'
+import { loggedClients } from './support/logged-clients.ts'
+import { ServerActivity } from './support/server-activity.ts'
 
 const activity = new ServerActivity()
 // A proxy of this file's own: every connection of this file's clients (the application's and the router's) is
@@ -29,21 +29,7 @@ afterAll(async () => {
 describe.runIf(testDriver === 'neon')('Neon’s serverless driver: the router’s own connections over WebSockets', () => {
   it('query logs and a logging extension see only the application’s queries; the router’s queries take WebSocket connections of its own (at most one per server); no warning', async () => {
     const app = unique('neon-invisible')
-    const names = ['primary', ...topology.replicas.map((r) => r.name)]
-    const sql = Object.fromEntries(names.map((n) => [n, [] as string[]]))
-    const operations = Object.fromEntries(names.map((n) => [n, [] as string[]]))
-    const logged = (name: string, url: string) => {
-      const client = new PrismaClient({ adapter: new PrismaNeon({ connectionString: withAppName(url, app) }), log: [{ emit: 'event', level: 'query' }] })
-      client.$on('query', (e) => sql[name]?.push(e.query))
-      return client.$extends({
-        query: {
-          $allOperations({ model, operation, args, query }) {
-            operations[name]?.push(`${model ?? ''}.${operation}`)
-            return query(args)
-          },
-        },
-      })
-    }
+    const { names, sql, operations, logged } = loggedClients(app, (url) => new PrismaNeon({ connectionString: url }))
     const warnings: Error[] = []
     const onWarning = (w: Error) => warnings.push(w)
     process.on('warning', onWarning)

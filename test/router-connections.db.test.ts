@@ -13,6 +13,7 @@ import { APPLICATION_NAME } from '../src/own-connection.ts'
 import { AUTHENTICATION_WARNING, SHARED_CONNECTIONS_WARNING } from '../src/router-connections.ts'
 import { healReplicas, newClient, requireCluster, timeline, topology, unique, until } from './support/db.ts'
 import { passwordRole } from './support/password-role.ts'
+import { loggedClients } from './support/logged-clients.ts'
 import { ServerActivity, withAppName } from './support/server-activity.ts'
 
 afterEach(healReplicas)
@@ -43,24 +44,7 @@ function routed(app: string, options: Extra = {}) {
 describe('invisible: the router’s queries never pass through the application’s clients', () => {
   it('a query log and a logging extension on every client see exactly the application’s queries (5 s of traffic, checks every 100 ms); one router connection per server at most', async () => {
     const app = unique('invisible')
-    const names = ['primary', ...topology.replicas.map((r) => r.name)]
-    const sql = Object.fromEntries(names.map((n) => [n, [] as string[]]))
-    const operations = Object.fromEntries(names.map((n) => [n, [] as string[]]))
-    const logged = (name: string, url: string) => {
-      const client = new PrismaClient({
-        adapter: new PrismaPg({ connectionString: withAppName(url, app) }),
-        log: [{ emit: 'event', level: 'query' }],
-      })
-      client.$on('query', (e) => sql[name]?.push(e.query))
-      return client.$extends({
-        query: {
-          $allOperations({ model, operation, args, query }) {
-            operations[name]?.push(`${model ?? ''}.${operation}`)
-            return query(args)
-          },
-        },
-      })
-    }
+    const { names, sql, operations, logged } = loggedClients(app, (url) => new PrismaPg({ connectionString: url }))
     const warnings: Error[] = []
     const onWarning = (w: Error) => warnings.push(w)
     process.on('warning', onWarning)
