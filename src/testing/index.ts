@@ -4,6 +4,7 @@
  * server binaries and the `pg` package. `startLocalCluster({ engine: 'mariadb' })`: a MariaDB primary + N GTID
  * replicas with the same controls (needs the MariaDB server binaries and the `mariadb` package).
  * `startWebSocketProxy()`: what Neon's serverless driver (`@prisma/adapter-neon`) needs to reach it (needs `ws`).
+ * `startPgBouncer()`: a real PgBouncer in front of its servers (needs Debian's `pgbouncer`).
  *
  * @example vitest globalSetup
  * ```ts
@@ -35,3 +36,4 @@ export {
 } from './mariadb-cluster.js'
 export { prismaMigrateDeploy } from './prisma-migrate.js'
 export { startWebSocketProxy, WebSocketProxy, type StartWebSocketProxyOptions } from './websocket-proxy.js'
+export { findPgBouncer, PgBouncer, PgBouncerNotFoundError, startPgBouncer, type PgBouncerServer, type StartPgBouncerOptions } from './pgbouncer.js'
