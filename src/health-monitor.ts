@@ -22,6 +22,8 @@ export function connectionIdleMs(health: ResolvedOptions['health']): number {
 interface Probed {
   readonly startedAt: number
   readonly observed: ReplayObservation[]
+  /** The probe identified who answers through the entry (see HealthMonitor.identify). */
+  readonly identified: boolean
 }
 
 /**
@@ -239,14 +241,17 @@ export class HealthMonitor {
     try {
       if (this.pending.has(replica)) throw new TimeoutError(`the previous health check of replica \`${replica.name}\``, timeoutMs)
       // Now and then, identify who answers through this entry (see IDENTIFY_EVERY_OWN).
-      const identify = link.own ? this.rounds === 1 || this.rounds % IDENTIFY_EVERY_OWN === 0 : this.rounds <= IDENTIFY_FIRST_SHARED || this.rounds % IDENTIFY_EVERY_SHARED === 0
+      const identify =
+        !replica.identified || (link.own ? this.rounds % IDENTIFY_EVERY_OWN === 0 : this.rounds <= IDENTIFY_FIRST_SHARED || this.rounds % IDENTIFY_EVERY_SHARED === 0)
       this.pending.add(replica)
-      const probe = identify ? this.identify(link) : within(this.dialect.replicaPosition(link, false), timeoutMs, `a health check of replica \`${replica.name}\``).then((o) => [o])
+      const probe = identify
+        ? this.identify(link, !replica.identified)
+        : within(this.dialect.replicaPosition(link, false), timeoutMs, `a health check of replica \`${replica.name}\``).then((o) => [o])
       void probe.then(
         () => this.pending.delete(replica),
         () => this.pending.delete(replica),
       )
-      return { startedAt, observed: await probe }
+      return { startedAt, observed: await probe, identified: identify }
     } catch (error) {
       if (this.stopped()) return undefined // stopped (`$disconnect()`) under it: says nothing of the server
       // The server answered, with an error of the query: alive, but it cannot report its replay position
@@ -269,21 +274,42 @@ export class HealthMonitor {
   }
 
   /**
-   * A probe, then more that may reach other servers behind one entry. Through the router's own connection: each
-   * extra probe on a new connection (in the first round {@link IDENTIFY_PROBES} - 1 of them, so that a
-   * round-robin entry shows itself before the first read relies on it; one connection at a time), best effort:
-   * only the first probe decides the replica's health. Through an application's client: {@link IDENTIFY_PROBES}
-   * at once, which its pool spreads over its connections.
+   * A probe, then more that may reach other servers behind one entry. Through the router's own connection: one
+   * more on the same connection, then each extra probe on a new connection (until the entry is identified once,
+   * {@link IDENTIFY_PROBES} - 1 of them: read-your-writes does not rely on an entry before; one connection at
+   * a time). Where that shows a pooler (a transaction pooler answers one connection from
+   * several server sessions; a session pooler hands a new connection the session before) and only one server
+   * answered, {@link IDENTIFY_PROBES} sessions at once, each holding its transaction ~20 ms, so that the pooler
+   * must serve them from as many of its server connections (one at a time, it may always hand back the same
+   * one). Best effort: only the first probe decides the replica's health. Through an application's client:
+   * {@link IDENTIFY_PROBES} at once, which its pool spreads over its connections.
    */
-  private async identify(link: ServerLink): Promise<ReplayObservation[]> {
+  private async identify(link: ServerLink, firstTime: boolean): Promise<ReplayObservation[]> {
     const { timeoutMs } = this.options.health
     if (!link.own) return await within(Promise.all(Array.from({ length: IDENTIFY_PROBES }, () => this.dialect.replicaPosition(link, false))), timeoutMs)
-    const observed = [await within(this.dialect.replicaPosition(link, false), timeoutMs)]
-    for (let i = 1; i < (this.rounds === 1 ? IDENTIFY_PROBES : 2); i++) {
+    const probe = () => within(this.dialect.replicaPosition(link, false), timeoutMs)
+    const first = await probe()
+    const observed = [first]
+    const again = await probe().catch(() => undefined)
+    let pooler = again?.session !== undefined && first.session !== undefined && again.session !== first.session
+    let last = again ?? first
+    if (again) observed.push(again)
+    for (let i = 1; i < (firstTime ? IDENTIFY_PROBES : 2); i++) {
       link.reconnect()
-      const another = await within(this.dialect.replicaPosition(link, false), timeoutMs).catch(() => undefined)
+      const another = await probe().catch(() => undefined)
       if (another === undefined) break
+      if (another.session !== undefined && another.session === last.session) pooler = true
       observed.push(another)
+      last = another
+    }
+    const hold = this.dialect.heldReplicaPosition?.bind(this.dialect)
+    const apart = link.queryApart?.bind(link)
+    if (pooler && hold && apart && new Set(observed.map((o) => o.server)).size < 2) {
+      const held = await within(
+        Promise.all([hold((sql) => link.query(sql, false)), ...Array.from({ length: IDENTIFY_PROBES - 1 }, () => hold((sql) => apart(sql, timeoutMs)))]),
+        timeoutMs,
+      ).catch(() => undefined)
+      if (held) observed.push(...held)
     }
     return observed
   }
@@ -299,6 +325,8 @@ export class HealthMonitor {
       const { lsn } = observation
       if (lsn !== undefined && (replay === undefined || !covers(lsn, replay))) replay = lsn // the lag is the furthest behind
     }
+    // Who answers through the entry is known now: read-your-writes may rely on it (unless found pooled).
+    if (probed.identified) replica.identified = true
     if (replay === undefined) {
       // Not in recovery (a promoted standby, a logical subscriber, a primary by mistake): it has no replay
       // position, so read-your-writes never relies on it.

@@ -189,6 +189,33 @@ export class OwnConnection implements ServerLink {
     }
   }
 
+  async queryApart(sql: string, timeoutMs: number): Promise<readonly Row[]> {
+    const driver = await this.load()
+    const { client, destroy } = driver.open(withApplicationName(this.settings))
+    client.on('error', () => undefined) // reported through the query's rejection
+    const timer = setTimeout(destroy, timeoutMs)
+    timer.unref()
+    try {
+      const connected = client.connect()
+      client.connection?.stream?.unref?.()
+      await connected
+      client.connection?.stream?.unref?.()
+      return (await client.query(sql)).rows
+    } finally {
+      clearTimeout(timer)
+      // A goodbye to the server, and the socket destroyed after 200 ms at most (a frozen server never answers).
+      const bye = setTimeout(destroy, 200)
+      bye.unref()
+      void client
+        .end()
+        .catch(() => undefined)
+        .finally(() => {
+          clearTimeout(bye)
+          destroy()
+        })
+    }
+  }
+
   /** The next query opens a new connection; this one closes once its queries have answered. */
   reconnect(): void {
     if (this.session) this.drop(this.session, false)

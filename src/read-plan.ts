@@ -14,6 +14,7 @@ import type { RoutingPolicy } from './policies/routing-policy.js'
 import type { StickyKind } from './route-event.js'
 import { Router, type ReplicaState } from './router.js'
 import type { ScopeState } from './scope.js'
+import { singleServer } from './replica-set.js'
 
 /** The replicas allowed to serve a read (`undefined`: any in rotation). */
 export type Candidates = ((replica: ReplicaState) => boolean) | undefined
@@ -56,7 +57,7 @@ export type Execute = (plan: ReadPlan) => Promise<unknown>
  * whichever server answered.
  */
 export function knownAtLeast(position: Position, allowed: Candidates): (r: ReplicaState) => boolean {
-  return (r) => (!allowed || allowed(r)) && !r.pooled && r.replay !== undefined && covers(r.replay, position)
+  return (r) => (!allowed || allowed(r)) && singleServer(r) && r.replay !== undefined && covers(r.replay, position)
 }
 
 const primary = (reason: PrimaryPlan['reason'], watched: ScopeState | undefined, sticky?: StickyKind): PrimaryPlan =>
@@ -179,8 +180,13 @@ export class ReadPlanner {
     execute: Execute,
     deadline: number,
   ): Promise<unknown> {
-    const candidate = this.router.set.mostAdvanced({ model, operation }, (r) => (!allowed || allowed(r)) && !r.pooled, policy)
-    if (!candidate) return await execute(primary('fallback', watched))
+    const candidate = this.router.set.mostAdvanced({ model, operation }, (r) => (!allowed || allowed(r)) && singleServer(r), policy)
+    if (!candidate) {
+      // Replicas in rotation that may be several servers (pooled, or not identified yet): the scope's
+      // requirement sends the read to the primary, not a lack of replicas.
+      const any = this.router.set.anyUsable((r) => !allowed || allowed(r))
+      return await execute(any ? primary('sticky', watched, 'lsn') : primary('fallback', watched))
+    }
     if ((await this.replay.reach(candidate, required, deadline)) && candidates(candidate)) {
       return await execute({ target: 'replica', replica: candidate, reason, candidates, policy, watched, confirm: true })
     }

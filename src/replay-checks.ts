@@ -6,7 +6,7 @@
  */
 import { covers, type Position } from './position.js'
 import type { ReadDeadlines } from './read-deadlines.js'
-import type { ReplicaSet, ReplicaState } from './replica-set.js'
+import { singleServer, type ReplicaSet, type ReplicaState } from './replica-set.js'
 import { tick } from './scope.js'
 
 /** Longest pause between two checks of a replica that a read waits for (ms). */
@@ -66,7 +66,7 @@ export class ReplayChecks {
       if (since < calledAt) continue // that check started before this read asked: one fresh check first
       const now = performance.now()
       const left = deadline - now
-      if (!wait || replica.state !== 'up' || replica.pooled || (replica.lag !== undefined && replica.lag.ms > left)) return false
+      if (!wait || replica.state !== 'up' || !singleServer(replica) || (replica.lag !== undefined && replica.lag.ms > left)) return false
       if (left <= 0) {
         replica.waitMissedAt = now
         return false
@@ -92,7 +92,7 @@ export class ReplayChecks {
       this.set.failedBy(replica, error)
       return false
     }
-    return replica.incarnation === incarnation && !replica.pooled
+    return replica.incarnation === incarnation && singleServer(replica)
   }
 }
 

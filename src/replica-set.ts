@@ -58,6 +58,12 @@ export interface ReplicaState extends ReplicaCandidate {
    */
   pooled: boolean
   /**
+   * The health check's identification of who answers through this entry has completed once (see
+   * HealthMonitor.identify): until then, it may be several servers, and read-your-writes and monotonic reads do
+   * not rely on it ({@link singleServer}).
+   */
+  identified: boolean
+  /**
    * Bumped whenever the server behind this entry may have gone back in time: it restarted (a new start time at
    * the same address), its position went backwards (a crash and reinitialisation keeps the start time), or a
    * query on it failed at the connection level. A read that relied on a cached position is confirmed by a
@@ -175,6 +181,7 @@ export class ReplicaSet {
         server: undefined,
         servers: new Set<string>(),
         pooled: r.pooled,
+        identified: false,
         incarnation: 0,
         checks: new FreshQuery(async (startedAt) => {
           const observed = await dialect.replicaPosition(link, true)
@@ -195,6 +202,11 @@ export class ReplicaSet {
   /** How many replicas are in rotation. */
   get inRotation(): number {
     return this.usable.length
+  }
+
+  /** Whether a replica in rotation passes `allow` (no policy is consulted). */
+  anyUsable(allow: (r: ReplicaState) => boolean): boolean {
+    return this.usable.some(allow)
   }
 
   get names(): string[] {
@@ -345,4 +357,12 @@ export class ReplicaSet {
       failures: r.failures,
     }))
   }
+}
+
+/**
+ * Whether reads that must see a scope's writes, or be monotonic, may rely on `replica`'s replay position: one
+ * server answers through it, as far as the router can tell (identified, and not pooled).
+ */
+export function singleServer(replica: Pick<ReplicaState, 'pooled' | 'identified'>): boolean {
+  return replica.identified && !replica.pooled
 }

@@ -121,6 +121,12 @@ class OwnOrClientLink implements ServerLink {
     }
   }
 
+  async queryApart(sql: string, timeoutMs: number): Promise<readonly Row[]> {
+    // Through the application's client (the fallback), its pool spreads concurrent queries itself.
+    if (this.fallback) return await this.fallback.query(sql)
+    return await this.connection.queryApart(sql, timeoutMs)
+  }
+
   reconnect(): void {
     this.connection.reconnect()
   }

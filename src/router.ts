@@ -6,7 +6,7 @@ import { join, type Position } from './position.js'
 import type { ConsistencyPoint } from './consistency-token.js'
 import { PrimaryPosition } from './primary-position.js'
 import { RouteReporter } from './route-reporter.js'
-import { ReplicaSet, type ReplicaState } from './replica-set.js'
+import { ReplicaSet, singleServer, type ReplicaState } from './replica-set.js'
 
 export type { ReplicaState } from './replica-set.js'
 import { InvalidConsistencyTokenError } from './errors/index.js'
@@ -318,7 +318,7 @@ export class Router {
 
   /** Monotonic reads: true while `home` can serve `scope` as the same server it read from (see ScopeState). */
   static canStay(home: ReplicaState, scope: ScopeState): boolean {
-    return home.state === 'up' && !home.pooled && home.incarnation === scope.homeIncarnation
+    return home.state === 'up' && singleServer(home) && home.incarnation === scope.homeIncarnation
   }
 
   /**
@@ -326,7 +326,7 @@ export class Router {
    * check of the same server that started after the scope's last read there ended.
    */
   static homeBound(home: ReplicaState, scope: ScopeState): Position | undefined {
-    const known = !home.pooled && home.incarnation === scope.homeIncarnation && home.replayCheckedAt > scope.homeReadAt
+    const known = singleServer(home) && home.incarnation === scope.homeIncarnation && home.replayCheckedAt > scope.homeReadAt
     return known ? home.replay : undefined
   }
 
@@ -348,7 +348,7 @@ export class Router {
 
   /** Monotonic reads: a read of `scope` is sent to `replica`; the first one (not pooled) becomes its home. */
   readingOn(scope: ScopeState, replica: ReplicaState): void {
-    if (scope.home === undefined && !replica.pooled) {
+    if (scope.home === undefined && singleServer(replica)) {
       scope.home = replica
       scope.homeIncarnation = replica.incarnation
     }
@@ -360,7 +360,7 @@ export class Router {
    * meanwhile), the primary's position after it bounds what it served, as after a write.
    */
   servedBy(scope: ScopeState, replica: ReplicaState, endedAt: number): void {
-    if (scope.home === replica && replica.incarnation === scope.homeIncarnation && !replica.pooled) {
+    if (scope.home === replica && replica.incarnation === scope.homeIncarnation && singleServer(replica)) {
       if (endedAt > scope.homeReadAt) scope.homeReadAt = endedAt
     } else raisePending(scope, endedAt)
   }

@@ -23,6 +23,12 @@ export interface ServerLink {
    * check sees another server behind one entry.
    */
   reconnect(): void
+  /**
+   * Runs `sql` (in the background) on a connection of its own, opened for it beside the current one and closed
+   * after it, or after `timeoutMs` at most: how the health check holds two sessions at once through a pooler.
+   * Only the router's own connection has it.
+   */
+  queryApart?(sql: string, timeoutMs: number): Promise<readonly Row[]>
   /** Closes the connection at once, failing the queries on it: a connection stuck on a hung server. */
   reset(): void
   /** Closes the connection unless a query runs on it (the router went idle); the next query opens a new one. */

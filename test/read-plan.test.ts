@@ -18,6 +18,8 @@ function setup(options: Partial<ReadReplicasOptions> = {}, checkReplay: () => Pr
     ...options,
   })
   const router = new Router(resolved, () => Promise.resolve(100n))
+  // As after the health check's first round (each entry one server).
+  for (const r of router.replicas) r.identified = true
   const planner = new ReadPlanner(router, resolved.rules, { reach: checkReplay })
   const plan = async (model = 'User'): Promise<ReadPlan> => {
     let planned: ReadPlan | undefined
@@ -89,6 +91,22 @@ describe('deciding a read', () => {
       expect(target(await plan())).toBe('primary (sticky lsn)')
       answer = true
       expect(target(await plan())).toBe('replica b (read, confirm)')
+    })
+  })
+
+  it('an entry the health check has not identified yet (it may be several servers behind a pooler): reads after a write do not rely on it, plain reads use it', async () => {
+    const { router, plan } = setup({ sticky: { mode: 'lsn', monotonic: false } }, () => Promise.resolve(true))
+    for (const r of router.replicas) {
+      r.replay = 100n
+      r.identified = false
+    }
+    expect(target(await plan())).toMatch(/^replica /)
+    await runInScope(async () => {
+      router.beginWrite()
+      router.endWrite()
+      expect(target(await plan())).toBe('primary (sticky lsn)')
+      ;(router.replicas[1] as { identified: boolean }).identified = true
+      expect(target(await plan())).toMatch(/^replica b/)
     })
   })
 

@@ -22,6 +22,7 @@ function setup() {
     () => link,
   )
   const replica = router.replicas[0]!
+  replica.identified = true // as after the health check's first round
   return { link, replica, router, checks: new ReplayChecks(router.set, undefined) }
 }
 

@@ -5,7 +5,7 @@
  * One file per engine beside this one.
  */
 import type { Position } from '../position.js'
-import type { ServerLink } from '../server-link.js'
+import type { Row, ServerLink } from '../server-link.js'
 
 /** A replica's applied position and the server that reported it. */
 export interface ReplayObservation {
@@ -23,6 +23,13 @@ export interface ReplayObservation {
   readonly server: string | undefined
   /** The lag the replica reports itself, in whole seconds (`null`: unknown now), where the engine has one. */
   readonly serverSeconds?: number | null
+  /**
+   * The server process that answered (`pg_backend_pid()`), where the engine reports one. On a direct
+   * connection it never changes, and a new connection never gets the one before: a pooler in between does
+   * either (a transaction pooler changes it on one connection; a session pooler hands a new connection the
+   * previous one's).
+   */
+  readonly session?: number
 }
 
 export interface Dialect {
@@ -33,6 +40,11 @@ export interface Dialect {
    * `undefined` when the server reported none.
    */
   primaryPosition(link: ServerLink, foreground: boolean): Promise<Position | undefined>
+  /**
+   * The same as {@link replicaPosition}, run by `query` and holding its transaction a moment (~20 ms), so that
+   * concurrent ones through a pooler take several of its server connections. Where the engine has it.
+   */
+  heldReplicaPosition?(query: (sql: string) => Promise<readonly Row[]>): Promise<ReplayObservation>
   /** A replica's applied position and the server that answered. */
   replicaPosition(link: ServerLink, foreground: boolean): Promise<ReplayObservation>
   /**

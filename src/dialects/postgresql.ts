@@ -5,7 +5,7 @@
 import { sqlstateOf } from '../connection-error.js'
 import { ReplicaRouterError } from '../errors/index.js'
 import type { Position } from '../position.js'
-import type { ServerLink } from '../server-link.js'
+import type { Row, ServerLink } from '../server-link.js'
 import type { Dialect, ReplayObservation } from './dialect.js'
 
 /** `'16/B374D848'` -> a byte position. Throws a ReplicaRouterError for anything else. */
@@ -50,16 +50,22 @@ const PAGE_HEADER_SQL = (lsn: string) =>
 export const PRIMARY_LSN_SQL = `SELECT l::text AS lsn, ${PAGE_HEADER_SQL('l')} AS header FROM pg_current_wal_insert_lsn() AS l`
 export const REPLAY_LSN_SQL =
   'SELECT pg_last_wal_replay_lsn()::text AS lsn, pg_last_wal_receive_lsn()::text AS received, ' +
-  "concat_ws(':', inet_server_addr(), inet_server_port()) || '@' || pg_postmaster_start_time()::text AS server"
+  "concat_ws(':', inet_server_addr(), inet_server_port()) || '@' || pg_postmaster_start_time()::text AS server, pg_backend_pid() AS session"
+/** {@link REPLAY_LSN_SQL} holding its transaction 20 ms (see Dialect.heldReplicaPosition). */
+export const HELD_REPLAY_LSN_SQL = `${REPLAY_LSN_SQL}, (SELECT 1 FROM pg_sleep(0.02)) AS held`
 
-/** Runs {@link REPLAY_LSN_SQL} on a replica. */
-export async function queryReplay(link: ServerLink, foreground: boolean): Promise<ReplayObservation> {
-  const row = (await link.query(REPLAY_LSN_SQL, foreground))[0]
+function observationOf(row: Row | undefined): ReplayObservation {
   return {
     lsn: typeof row?.lsn === 'string' ? parseLsn(row.lsn) : undefined,
     received: typeof row?.received === 'string' ? parseLsn(row.received) : undefined,
     server: typeof row?.server === 'string' ? row.server : undefined,
+    ...(typeof row?.session === 'number' && { session: row.session }),
   }
+}
+
+/** Runs {@link REPLAY_LSN_SQL} on a replica. */
+export async function queryReplay(link: ServerLink, foreground: boolean): Promise<ReplayObservation> {
+  return observationOf((await link.query(REPLAY_LSN_SQL, foreground))[0])
 }
 
 /**
@@ -77,6 +83,7 @@ export const postgresql: Dialect = {
   name: 'postgresql',
   primaryPosition: queryPrimaryLsn,
   replicaPosition: queryReplay,
+  heldReplicaPosition: async (query) => observationOf((await query(HELD_REPLAY_LSN_SQL))[0]),
   positionUnavailable: lsnUnavailable,
   format: (position: Position) => (typeof position === 'bigint' ? formatLsn(position) : position.toString()),
 }
