@@ -5,6 +5,7 @@
  *                   [--detect-pooled]   (the pooled entry left to the router's detection instead of `pooled: true`)
  *   npm run soak -- --seconds 120 --only defect-2     (only the workload/faults that can trigger that defect)
  *   npm run soak -- --seconds 120 --driver neon       (every client built with @prisma/adapter-neon, through a WebSocket proxy)
+ *   npm run soak -- --seconds 120 --poolers pgbouncer (every server behind a real PgBouncer in transaction mode; the pooled entry one over two standbys)
  *
  * Each of the two router instances sits in a seeded random extension stack (test/support/session-checker/stacks.ts:
  * writes through a client an extension captured, a tenant filter, a computed field, reads through a captured
@@ -49,8 +50,10 @@ const { values } = parseArgs({
     sessions: { type: 'string' },
     'detect-pooled': { type: 'boolean', default: false },
     driver: { type: 'string', default: 'pg' },
+    poolers: { type: 'string', default: 'none' },
   },
 })
+if (values.poolers !== 'none' && values.poolers !== 'pgbouncer') usage(`--poolers must be none or pgbouncer, got ${values.poolers}`)
 if (values.driver !== 'pg' && values.driver !== 'neon') usage(`--driver must be pg or neon, got ${values.driver}`)
 const seconds = Number(values.seconds)
 if (!Number.isFinite(seconds) || seconds <= 0) usage(`--seconds must be a positive number, got ${values.seconds}`)
@@ -74,7 +77,9 @@ let cluster: LocalCluster | undefined
 let proxy: WebSocketProxy | undefined
 let exitCode = 0
 try {
-  console.info(`soak: seed=${String(seed)} seconds=${String(seconds)} driver=${values.driver} without=[${[...without].join(',')}] starting a local cluster…`)
+  console.info(
+    `soak: seed=${String(seed)} seconds=${String(seconds)} driver=${values.driver} poolers=${values.poolers} without=[${[...without].join(',')}] starting a local cluster…`,
+  )
   cluster = await startLocalCluster({ replicas: 2 })
   if (values.driver === 'neon') {
     process.env.TEST_DRIVER = 'neon' // the checker's clients (test/support/driver.ts)
@@ -92,6 +97,7 @@ try {
     guarantees: { readYourWrites: true, monotonicReads: true },
     readTimeoutMs: 1000,
     pooledEntry: off('pooled') ? false : values['detect-pooled'] ? 'detected' : 'configured',
+    poolers: values.poolers === 'pgbouncer' ? 'pgbouncer' : false,
     stacks: off('stacks') ? 'none' : 'random',
     workload: {
       ...DEFAULT_WORKLOAD,

@@ -1,6 +1,16 @@
 import { describe, expect, it } from 'vitest'
 import { cluster, topology } from './support/db.ts'
+import { findPgBouncer } from '../src/testing/pgbouncer.ts'
 import { report, runSessionCheck } from './support/session-checker/run.ts'
+
+function pgBouncerInstalled(): boolean {
+  try {
+    findPgBouncer()
+    return true
+  } catch {
+    return false
+  }
+}
 
 /** Fixed seed; override with CHECKER_SEED (and the length with CHECKER_SECONDS). */
 const seed = Number(process.env.CHECKER_SEED ?? 20261201)
@@ -45,5 +55,27 @@ describe('session guarantees under faults, through extension stacks (seeded, ran
     expect(result.violations.filter((v) => v.guarantee === 'extensions').map((v) => v.what)).toEqual([])
     // No read failed (a read-only transaction whose replica died under its callback excepted: README).
     expect(result.violations.filter((v) => v.guarantee === 'reads-succeed').map((v) => v.what)).toEqual([])
+  }, 90_000)
+})
+
+describe('session guarantees with PgBouncer in the topology (transaction mode, in front of every server; one spread over two standbys as the pooled entry)', () => {
+  const poolerSeed = Number(process.env.CHECKER_SEED ?? 20261209)
+  it(`read-your-writes and monotonic reads hold for every read (seed ${String(poolerSeed)})`, async (ctx) => {
+    if (!cluster) ctx.skip(`needs the local cluster to inject faults; this run uses ${topology.kind}`)
+    if (!pgBouncerInstalled()) ctx.skip('PgBouncer is not installed (apt-get install pgbouncer; .ci/run does)')
+    const result = await runSessionCheck({
+      seed: poolerSeed,
+      durationMs: Math.min(seconds, 15) * 1000,
+      primaryUrl: topology.primaryUrl,
+      replicas: topology.replicas,
+      cluster,
+      guarantees: { readYourWrites: true, monotonicReads: true },
+      readTimeoutMs: 1000,
+      poolers: 'pgbouncer',
+    })
+    console.info(report(result))
+    expect(result.stats.reads).toBeGreaterThan(100)
+    expect(result.stats.replicaShare).toBeGreaterThan(0)
+    expect(result.violations.map((v) => `${v.guarantee}: ${v.what}`)).toEqual([])
   }, 90_000)
 })

@@ -2,6 +2,7 @@ import { waitForReplay } from '../../../src/testing/local-cluster.ts'
 import { checkHistory, formatViolation, type Guarantees, type Violation } from './checker.ts'
 import { DEFAULT_FAULTS, FaultSchedule, healCluster, MARIADB_FAULTS, type FaultableCluster, type FaultScheduleOptions } from './faults.ts'
 import { History } from './history.ts'
+import { startPgBouncer } from '../../../src/testing/pgbouncer.ts'
 import { PooledEntry } from '../pooled-entry.ts'
 import { NO_STACK, randomStack, type Stack } from './stacks.ts'
 import { DEFAULT_WORKLOAD, fluentComputesFields, Rng, routedInstance, Workload, type Engine, type WorkloadOptions } from './workload.ts'
@@ -39,6 +40,13 @@ export interface SessionRunOptions {
    * @default 'random'
    */
   readonly stacks?: 'random' | 'none' | readonly [Stack, Stack]
+  /**
+   * `'pgbouncer'`: every server behind a real PgBouncer in transaction mode (src/testing/pgbouncer.ts): the
+   * primary and each replica behind one each, and the pooled entry one PgBouncer spread over the first two
+   * replicas (instead of the TCP proxy). Faults still hit the servers behind them.
+   * @default false
+   */
+  readonly poolers?: 'pgbouncer' | false
   /** Fault schedule options (kinds, weights, lag). */
   readonly faults?: FaultScheduleOptions
   /** Progress lines (default: none). */
@@ -72,6 +80,14 @@ function portOf(url: string): number {
   return Number(new URL(url).port)
 }
 
+/** A PgBouncer in front of the primary and of each replica, and one spread over the first two replicas. */
+async function startBouncers(primaryUrl: string, replicas: readonly { readonly url: string }[]) {
+  const primary = await startPgBouncer({ servers: [{ port: portOf(primaryUrl) }] })
+  const each = await Promise.all(replicas.map((r) => startPgBouncer({ servers: [{ port: portOf(r.url) }] })))
+  const both = await startPgBouncer({ servers: replicas.slice(0, 2).map((r) => ({ port: portOf(r.url) })) })
+  return { primary, each, both, all: [primary, ...each, both] }
+}
+
 /**
  * Runs the seeded workload over two router instances (each with the two replicas and a pooled entry over both;
  * the second waits up to `waitMs` for a replica after a write),
@@ -85,16 +101,18 @@ export async function runSessionCheck(options: SessionRunOptions): Promise<Sessi
   const rng = new Rng(seed)
   const history = new History()
   const database = new URL(first.url).pathname.slice(1)
-  const pooled = await PooledEntry.start([first, second].map((r) => ({ host: '127.0.0.1', port: portOf(r.url) })))
-  const entries: { name: string; url: string; pooled?: boolean }[] = replicas.map((r) => ({ name: r.name, url: r.url }))
+  const bouncers = options.poolers === 'pgbouncer' ? await startBouncers(options.primaryUrl, replicas) : undefined
+  const pooled = bouncers ? undefined : await PooledEntry.start([first, second].map((r) => ({ host: '127.0.0.1', port: portOf(r.url) })))
+  const entries: { name: string; url: string; pooled?: boolean }[] = replicas.map((r, i) => ({ name: r.name, url: bouncers?.each[i]?.url(database) ?? r.url }))
   const pooledEntry = options.pooledEntry ?? 'configured'
-  if (pooledEntry !== false) entries.push({ name: 'pooled', url: pooled.url(database, first.url), pooled: pooledEntry === 'configured' })
+  if (pooledEntry !== false) entries.push({ name: 'pooled', url: bouncers?.both.url(database) ?? pooled?.url(database, first.url) ?? '', pooled: pooledEntry === 'configured' })
+  const primaryUrl = bouncers?.primary.url(database) ?? options.primaryUrl
   const engine = options.engine ?? 'postgresql'
   const stackOption = options.stacks ?? 'random'
   const stacks: readonly Stack[] =
     stackOption === 'none' ? [NO_STACK, NO_STACK] : stackOption === 'random' ? [randomStack(rng.fork(13), true), randomStack(rng.fork(14))] : stackOption
   const instances = [0, 1].map((i) =>
-    routedInstance(options.primaryUrl, entries, history.onRoute(i), options.readTimeoutMs ?? 1000, engine, i === 1 ? (options.waitMs ?? 20) : 0, stacks[i]),
+    routedInstance(primaryUrl, entries, history.onRoute(i), options.readTimeoutMs ?? 1000, engine, i === 1 ? (options.waitMs ?? 20) : 0, stacks[i]),
   )
   log(`stacks: ${stacks.map((s, i) => `instance ${String(i)} ${s.toString()}`).join('; ')}`)
   const tag = `${seed.toString(36)}.${Date.now().toString(36)}`
@@ -145,7 +163,8 @@ export async function runSessionCheck(options: SessionRunOptions): Promise<Sessi
       )
     }
     await Promise.allSettled(instances.map((i) => i.prisma.$disconnect()))
-    await pooled.stop()
+    await pooled?.stop()
+    await Promise.all(bouncers?.all.map((b) => b.stop()) ?? [])
   }
   for (const e of faultErrors) log(`fault error: ${e}`)
   const checkStarted = performance.now()
@@ -166,7 +185,7 @@ export async function runSessionCheck(options: SessionRunOptions): Promise<Sessi
   const skipped = violations.filter((v) => v.guarantee === 'extensions')
   const readFailures = violations.filter((v) => v.guarantee === 'reads-succeed')
   const faultCounts: ReadonlyMap<string, number> = faults?.injected ?? new Map<string, number>()
-  const pooledShare = pooled.connections.join('/')
+  const pooledShare = pooled ? pooled.connections.join('/') : 'pgbouncer'
   const seconds = (ms: number | undefined) => (ms === undefined ? '-' : `${(ms / 1000).toFixed(2)}s`)
   const summary =
     `session-check seed=${String(seed)} ${(options.durationMs / 1000).toFixed(0)}s: ` +
