@@ -3,8 +3,12 @@
  * - `up`: in rotation.
  * - `down`: out of rotation: a read or a health check failed at the connection level (or timed out).
  * - `lagging`: out of rotation: its measured lag is over `maxLag`.
+ * - `waking`: out of rotation for a moment: the routed client was idle (the health check paused after
+ *   `health.idleAfterMs`) and the replica has not answered since. A server that suspends when idle (Neon) is
+ *   being woken by the router's check, which waits up to `health.wakeTimeoutMs` for it (then `down`); reads go to
+ *   the other replicas or the primary meanwhile and never wait for it. `up` (or `lagging`) once it answers.
  */
-export type ReplicaHealth = 'up' | 'down' | 'lagging'
+export type ReplicaHealth = 'up' | 'down' | 'lagging' | 'waking'
 
 /** Replication lag of a replica, as last measured by the health check. */
 export interface ReplicaLag {
@@ -30,8 +34,8 @@ export interface HealthEvent {
   readonly previous: ReplicaHealth
   /**
    * Why: a connection-level cause (`ECONNREFUSED`, `DatabaseNotReachable`, `57P01`, `timeout`, …) for `down`;
-   * `lag-ms` or `lag-bytes` for `lagging`, or `unmeasured-after-idle` (with `maxLag`, from the first query after
-   * the health check paused until it has measured the replica again); `recovered` or `caught-up` for `up`.
+   * `lag-ms` or `lag-bytes` for `lagging`; `idle` for `waking` (from the first query after the health check
+   * paused until the replica answers); `recovered`, `caught-up` or `awake` for `up`.
    */
   readonly cause: string
   /** The lag measured with this change, when known. */

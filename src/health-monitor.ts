@@ -53,6 +53,17 @@ export class HealthMonitor {
   private running = false
   /** Replicas whose previous probe has not answered yet (a hung server): not probed again meanwhile. */
   private readonly pending = new Set<ReplicaState>()
+  /** The loop paused because the application was idle (not stopped by `$disconnect()`). */
+  private idled = false
+  /** When the loop's next timer is due (ms, monotonic; Infinity while a round runs): see {@link ensureStarted}. */
+  private dueAt = Infinity
+  /** A timer overdue by more than this means the process was frozen (or its event loop blocked as long). */
+  private get frozenAfterMs(): number {
+    const { intervalMs, idleAfterMs } = this.options.health
+    return Math.max(idleAfterMs === false ? 0 : idleAfterMs, 2 * intervalMs)
+  }
+  /** Whether the last round could measure lag (for a waking replica's late answer). */
+  private lagMeasurable = false
   /**
    * The last replay position each replica reported, kept while it is down: the lag samples it needs when it
    * comes back must not be forgotten because the other replicas moved on.
@@ -84,7 +95,16 @@ export class HealthMonitor {
   /** Notes a routed query and starts the loop unless it runs (the first check runs at once). Cheap enough for every query. */
   ensureStarted(): void {
     this.active = true
-    if (this.running) return
+    if (this.running) {
+      // The process was frozen (a serverless function between invocations, SIGSTOP): the loop's timer could not
+      // fire, and what the router knew is as old as the freeze, as after a pause.
+      if (performance.now() - this.dueAt > this.frozenAfterMs) {
+        this.dueAt = Infinity
+        this.idled = true
+        this.resumed()
+      }
+      return
+    }
     this.running = true
     this.activeAt = performance.now()
     if (this.rounds > 0) this.resumed()
@@ -92,16 +112,19 @@ export class HealthMonitor {
   }
 
   /**
-   * Back from a pause: what the router knew of lag is as old as the pause. With a lag limit, replicas in rotation
-   * leave it until the first check has measured them again (reads meanwhile go to the primary), and that check's
-   * primary sample counts from before the pause (LagTracker.record): a replica that stopped replaying while the
+   * Back from a pause: what the router knew of a replica is as old as the pause, and a server that suspends when
+   * idle (Neon) may be asleep. Replicas in rotation are `waking` until they answer the check that starts now
+   * (reads meanwhile go to the others or to the primary, never wait for one being woken); that check's primary
+   * sample counts from before the pause (LagTracker.record): a replica that stopped replaying while the
    * application was idle is not served as if it had just fallen behind.
    */
   private resumed(): void {
     this.gap = true
-    if (!this.lagLimited) return
+    // After `$disconnect()` (queries reconnect, as Prisma's clients do) the replicas stay as they were.
+    if (!this.idled) return
+    this.idled = false
     for (const replica of this.router.replicas) {
-      if (replica.state === 'up') this.router.set.setHealth(replica, 'lagging', 'unmeasured-after-idle')
+      if (replica.state === 'up') this.router.set.setHealth(replica, 'waking', 'idle')
     }
   }
 
@@ -124,6 +147,7 @@ export class HealthMonitor {
     const { idleAfterMs } = this.options.health
     if (idleAfterMs === false || now - this.activeAt < idleAfterMs) return false
     this.running = false
+    this.idled = true
     for (const link of [this.primary, ...this.router.replicas.map((r) => r.link)]) link.release()
     return true
   }
@@ -156,6 +180,7 @@ export class HealthMonitor {
    */
   async stop(): Promise<void> {
     this.running = false
+    this.idled = false
     clearTimeout(this.timer)
     this.timer = undefined
     await Promise.all([this.primary.close(), ...this.router.replicas.map((r) => r.link.close())])
@@ -164,8 +189,16 @@ export class HealthMonitor {
 
   /** Fixed rate: checks start every `intervalMs` (not `intervalMs` after the previous one ended), never overlapping. */
   private schedule(delay: number): void {
+    this.dueAt = performance.now() + delay
     this.timer = setTimeout(() => {
+      const frozen = performance.now() - this.dueAt > this.frozenAfterMs
+      this.dueAt = Infinity
       if (this.idleNow()) return
+      if (frozen) {
+        // The timer fired late by more than a pause: the process was frozen (see ensureStarted).
+        this.idled = true
+        this.resumed()
+      }
       const started = performance.now()
       this.current = this.check().finally(() => {
         this.current = undefined
@@ -210,6 +243,7 @@ export class HealthMonitor {
     }
     if (primaryLsn !== undefined || !this.lagLimited) this.gap = false
     const lagMeasurable = primaryLsn !== undefined || (!this.lagLimited && this.tracker.latest !== undefined)
+    this.lagMeasurable = lagMeasurable
     this.router.replicas.forEach((replica, i) => {
       const replay = this.assess(replica, results[i], lagMeasurable)
       if (replay !== undefined) this.lastReplay.set(replica, replay)
@@ -238,6 +272,7 @@ export class HealthMonitor {
     const link = replica.link
     const startedAt = tick()
     if (this.stopped()) return undefined
+    if (replica.state === 'waking') return await this.wake(replica, startedAt)
     try {
       if (this.pending.has(replica)) throw new TimeoutError(`the previous health check of replica \`${replica.name}\``, timeoutMs)
       // Now and then, identify who answers through this entry (see IDENTIFY_EVERY_OWN).
@@ -259,6 +294,40 @@ export class HealthMonitor {
       if (this.probeFailed(replica, error) === undefined) this.unmeasurable(replica)
       return undefined
     }
+  }
+
+  /**
+   * The check of a `waking` replica: the server may be starting (a suspended compute woken by this very
+   * connection), so it may take `health.wakeTimeoutMs` to answer. The round waits for it no longer than for any
+   * replica (`health.timeoutMs`); a later answer is applied when it comes (the replica back in rotation at once),
+   * and rounds meanwhile leave it be. Never answering within `wakeTimeoutMs`: `down`, as any check that times out.
+   */
+  private async wake(replica: ReplicaState, startedAt: number): Promise<Probed | undefined> {
+    if (this.pending.has(replica)) return undefined // still being woken
+    const { timeoutMs, wakeTimeoutMs } = this.options.health
+    const identify = !replica.identified
+    this.pending.add(replica)
+    const waking = (
+      identify
+        ? this.identify(replica.link, true, wakeTimeoutMs)
+        : within(this.dialect.replicaPosition(replica.link, false), wakeTimeoutMs, `waking replica \`${replica.name}\``).then((o) => [o])
+    )
+      .then(
+        (observed): Probed => ({ startedAt, observed, identified: identify }),
+        (error: unknown) => {
+          if (!this.stopped() && this.probeFailed(replica, error) === undefined) this.unmeasurable(replica)
+          return undefined
+        },
+      )
+      .finally(() => this.pending.delete(replica))
+    const inRound = await Promise.race([waking, unrefDelay(timeoutMs).then((): typeof LATE => LATE)])
+    if (inRound !== LATE) return inRound
+    void waking.then((probed) => {
+      if (probed === undefined || this.stopped()) return
+      const replay = this.assess(replica, probed, this.lagMeasurable)
+      if (replay !== undefined) this.lastReplay.set(replica, replay)
+    })
+    return undefined
   }
 
   /**
@@ -284,17 +353,20 @@ export class HealthMonitor {
    * one). Best effort: only the first probe decides the replica's health. Through an application's client:
    * {@link IDENTIFY_PROBES} at once, which its pool spreads over its connections.
    */
-  private async identify(link: ServerLink, firstTime: boolean): Promise<ReplayObservation[]> {
+  private async identify(link: ServerLink, firstTime: boolean, firstTimeoutMs = this.options.health.timeoutMs): Promise<ReplayObservation[]> {
     const { timeoutMs } = this.options.health
-    if (!link.own) return await within(Promise.all(Array.from({ length: IDENTIFY_PROBES }, () => this.dialect.replicaPosition(link, false))), timeoutMs)
+    if (!link.own) return await within(Promise.all(Array.from({ length: IDENTIFY_PROBES }, () => this.dialect.replicaPosition(link, false))), firstTimeoutMs)
     const probe = () => within(this.dialect.replicaPosition(link, false), timeoutMs)
-    const first = await probe()
+    const first = await within(this.dialect.replicaPosition(link, false), firstTimeoutMs)
     const observed = [first]
+    // Stopped meanwhile (`$disconnect()`): no more queries, no connection opened (each await below).
+    if (this.stopped()) return observed
     const again = await probe().catch(() => undefined)
     let pooler = again?.session !== undefined && first.session !== undefined && again.session !== first.session
     let last = again ?? first
     if (again) observed.push(again)
     for (let i = 1; i < (firstTime ? IDENTIFY_PROBES : 2); i++) {
+      if (this.stopped()) return observed
       link.reconnect()
       const another = await probe().catch(() => undefined)
       if (another === undefined) break
@@ -304,7 +376,7 @@ export class HealthMonitor {
     }
     const hold = this.dialect.heldReplicaPosition?.bind(this.dialect)
     const apart = link.queryApart?.bind(link)
-    if (pooler && hold && apart && new Set(observed.map((o) => o.server)).size < 2) {
+    if (pooler && hold && apart && !this.stopped() && new Set(observed.map((o) => o.server)).size < 2) {
       const held = await within(
         Promise.all([hold((sql) => link.query(sql, false)), ...Array.from({ length: IDENTIFY_PROBES - 1 }, () => hold((sql) => apart(sql, timeoutMs)))]),
         timeoutMs,
@@ -336,6 +408,7 @@ export class HealthMonitor {
     if (!lagMeasurable) {
       // Without the primary's position the lag is unknown: re-admit only when no lag limit is configured.
       if (replica.state === 'down' && !this.lagLimited) this.router.set.setHealth(replica, 'up', 'recovered')
+      else if (replica.state === 'waking' && !this.lagLimited) this.router.set.setHealth(replica, 'up', 'awake')
       return replay
     }
     const reported = observed.find((o) => o.serverSeconds !== undefined)?.serverSeconds
@@ -347,7 +420,14 @@ export class HealthMonitor {
     const { ms: maxMs, bytes: maxBytes } = this.options.maxLag
     if (maxMs !== undefined && lag.ms > maxMs) this.router.set.setHealth(replica, 'lagging', 'lag-ms', lag)
     else if (maxBytes !== undefined && lag.bytes > maxBytes) this.router.set.setHealth(replica, 'lagging', 'lag-bytes', lag)
-    else this.router.set.setHealth(replica, 'up', replica.state === 'down' ? 'recovered' : 'caught-up', lag)
+    else this.router.set.setHealth(replica, 'up', replica.state === 'down' ? 'recovered' : replica.state === 'waking' ? 'awake' : 'caught-up', lag)
     return replay
   }
+}
+
+const LATE = Symbol('late')
+
+/** Resolves after `ms`, never keeping the process alive. */
+function unrefDelay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref())
 }

@@ -143,6 +143,14 @@ export interface HealthOptions {
    * @example { idleAfterMs: 60_000 }
    */
   readonly idleAfterMs?: number | false
+  /**
+   * Milliseconds the first check after a pause waits for a replica to answer before it counts as down: servers
+   * that suspend when idle (Neon computes) take 0.5–5 s to wake, and the connection that wakes them is held until
+   * they accept. Meanwhile the replica is `waking` and reads go elsewhere. A finite number > 0.
+   * @default 10000
+   * @example { wakeTimeoutMs: 30_000 }
+   */
+  readonly wakeTimeoutMs?: number
 }
 
 /** Options of `readReplicas()`. */
@@ -191,7 +199,7 @@ export interface ReadReplicasOptions {
   /**
    * The background health check that re-admits failed replicas and measures lag, on the router's own
    * connections (README, "The router's own connections").
-   * @default { intervalMs: 1000, timeoutMs: 1000, idleAfterMs: 10000 }
+   * @default { intervalMs: 1000, timeoutMs: 1000, idleAfterMs: 10000, wakeTimeoutMs: 10000 }
    */
   readonly health?: HealthOptions
   /**
@@ -260,7 +268,7 @@ export interface ResolvedOptions {
   readonly onRoute: ((event: RouteEvent) => void) | undefined
   readonly maxLag: { readonly ms: number | undefined; readonly bytes: number | undefined }
   readonly fallback: 'primary' | 'error'
-  readonly health: { readonly intervalMs: number; readonly timeoutMs: number; readonly idleAfterMs: number | false }
+  readonly health: { readonly intervalMs: number; readonly timeoutMs: number; readonly idleAfterMs: number | false; readonly wakeTimeoutMs: number }
   readonly readTimeoutMs: number | false
   readonly onHealthChange: ((event: HealthEvent) => void) | undefined
   /** Model name -> `'primary'`, a configured replica's name, or a policy (a name `primary` is the primary). */
@@ -273,7 +281,7 @@ const OPTION_KEYS = ['replicas', 'policy', 'sticky', 'onRoute', 'maxLag', 'fallb
 const REPLICA_KEYS = ['client', 'name', 'weight', 'pooled', 'connection'] as const
 const STICKY_KEYS = ['mode', 'windowMs', 'monotonic', 'waitMs'] as const
 const MAX_LAG_KEYS = ['ms', 'bytes'] as const
-const HEALTH_KEYS = ['intervalMs', 'timeoutMs', 'idleAfterMs'] as const
+const HEALTH_KEYS = ['intervalMs', 'timeoutMs', 'idleAfterMs', 'wakeTimeoutMs'] as const
 const POLICIES: Record<PolicyName, () => RoutingPolicy> = {
   'round-robin': roundRobin,
   random: () => random(),
@@ -397,11 +405,12 @@ function resolveMaxLag(value: unknown): ResolvedOptions['maxLag'] {
 }
 
 function resolveHealth(value: unknown): ResolvedOptions['health'] {
-  const { intervalMs = 1000, timeoutMs = 1000, idleAfterMs = 10_000 } = resolveObject('health', value, HEALTH_KEYS)
+  const { intervalMs = 1000, timeoutMs = 1000, idleAfterMs = 10_000, wakeTimeoutMs = 10_000 } = resolveObject('health', value, HEALTH_KEYS)
   return {
     intervalMs: checkNumber('health.intervalMs', intervalMs, 10, false),
     timeoutMs: checkNumber('health.timeoutMs', timeoutMs, 0, true),
     idleAfterMs: idleAfterMs === false ? false : checkNumber('health.idleAfterMs', idleAfterMs, 0, false),
+    wakeTimeoutMs: checkNumber('health.wakeTimeoutMs', wakeTimeoutMs, 0, true),
   }
 }
 

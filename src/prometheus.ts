@@ -7,7 +7,7 @@ export interface ReplicaRouterClientLike {
   $routerStats(): RouterStats
 }
 
-const STATES = ['up', 'down', 'lagging'] as const
+const STATES = ['up', 'down', 'lagging', 'waking'] as const
 
 /** Prometheus label value escaping (backslash, double quote, newline). */
 const label = (value: string) => value.replaceAll('\\', '\\\\').replaceAll('"', '\\"').replaceAll('\n', '\\n')

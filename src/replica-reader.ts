@@ -52,7 +52,7 @@ export class ReplicaReader {
    */
   constructor(
     private readonly router: Router,
-    private readonly options: Pick<ResolvedOptions, 'fallback' | 'readTimeoutMs' | 'rules'>,
+    private readonly options: Pick<ResolvedOptions, 'fallback' | 'readTimeoutMs' | 'rules' | 'health'>,
     private readonly alive: (replica: ReplicaState) => Promise<boolean> | undefined,
   ) {
     this.deadlines = options.readTimeoutMs === false ? undefined : new ReadDeadlines(options.readTimeoutMs)
@@ -91,10 +91,10 @@ export class ReplicaReader {
     return this.planner.read(model, params.operation, (plan) => this.execute(model, params, plan))
   }
 
-  /** Runs `plan` for a read of `model`. */
-  execute(model: string | undefined, params: ReadRequest, plan: ReadPlan): Promise<unknown> {
+  /** Runs `plan` for a read of `model` (`woken`: decided again after waiting for waking replicas). */
+  execute(model: string | undefined, params: ReadRequest, plan: ReadPlan, woken = false): Promise<unknown> {
     if (plan.target === 'primary') {
-      if (plan.reason === 'fallback') return this.toPrimary(model, params, 'fallback', undefined, plan.watched)
+      if (plan.reason === 'fallback') return this.toPrimary(model, params, 'fallback', undefined, plan.watched, woken)
       this.router.report.route(model, params.operation, plan.reason, undefined, plan.sticky)
       return this.router.primaryRead(onPrimary(params), plan.watched)
     }
@@ -123,7 +123,20 @@ export class ReplicaReader {
     return await this.toPrimary(model, params, 'retry', failure, watched)
   }
 
-  private async toPrimary(model: string | undefined, params: ReadRequest, reason: 'fallback' | 'retry', failure: unknown, watched: ScopeState | undefined): Promise<unknown> {
+  private async toPrimary(
+    model: string | undefined,
+    params: ReadRequest,
+    reason: 'fallback' | 'retry',
+    failure: unknown,
+    watched: ScopeState | undefined,
+    woken = false,
+  ): Promise<unknown> {
+    if (this.options.fallback === 'error' && reason === 'fallback' && !woken && this.router.set.waking) {
+      // `fallback: 'error'` never reads on the primary: a replica being woken (suspended while idle) is waited
+      // for, up to `health.wakeTimeoutMs`, and the read decided again.
+      await this.router.set.woken(this.options.health.wakeTimeoutMs)
+      return await this.planner.read(model, params.operation, (plan) => this.execute(model, params, plan, true))
+    }
     if (reason === 'fallback') this.router.report.fallbacks += 1
     if (this.options.fallback === 'error') {
       throw new NoReplicaAvailableError(model, params.operation, this.router.set.states(), failure === undefined ? undefined : { cause: failure })

@@ -199,6 +199,27 @@ export class ReplicaSet {
     this.policy = options.policy
   }
 
+  /** Whether a replica is `waking` (see ReplicaHealth). */
+  get waking(): boolean {
+    return this.replicas.some((r) => r.state === 'waking')
+  }
+
+  /** Resolves once a waking replica is back in rotation, none is waking any more, or after `ms`. */
+  woken(ms: number): Promise<void> {
+    if (!this.waking) return Promise.resolve()
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer)
+        this.wakeWaiters.delete(done)
+        resolve()
+      }
+      const timer = setTimeout(done, ms) // a read waits for it: it keeps the process alive meanwhile
+      this.wakeWaiters.add(done)
+    })
+  }
+
+  private readonly wakeWaiters = new Set<() => void>()
+
   /** How many replicas are in rotation. */
   get inRotation(): number {
     return this.usable.length
@@ -304,6 +325,7 @@ export class ReplicaSet {
     replica.cause = cause
     this.usable = this.replicas.filter((r) => r.state === 'up')
     this.report.health(replica.name, state, previous, cause, lag)
+    if (previous === 'waking' && (state === 'up' || !this.waking)) for (const done of [...this.wakeWaiters]) done()
   }
 
   /** A connection-level failure on a replica: counts it and takes the replica out of rotation at once. */

@@ -91,7 +91,11 @@ describe('option validation: a typed error with an exact message, at constructio
     [{ replicas: [fakeClient()], fallback: 'replica' }, 'fallback', 'Expected `fallback` to be `primary` or `error`, got `replica` (string)'],
     [{ replicas: [fakeClient()], health: { intervalMs: 5 } }, 'health.intervalMs', 'Expected `health.intervalMs` to be a finite number >= 10, got `5` (number)'],
     [{ replicas: [fakeClient()], health: { timeoutMs: 0 } }, 'health.timeoutMs', 'Expected `health.timeoutMs` to be a finite number > 0, got `0` (number)'],
-    [{ replicas: [fakeClient()], health: false }, 'health', 'Expected `health` to be an object with `intervalMs` or `timeoutMs` or `idleAfterMs`, got `false` (boolean)'],
+    [
+      { replicas: [fakeClient()], health: false },
+      'health',
+      'Expected `health` to be an object with `intervalMs` or `timeoutMs` or `idleAfterMs` or `wakeTimeoutMs`, got `false` (boolean)',
+    ],
     [{ replicas: [fakeClient()], health: { idleAfterMs: -1 } }, 'health.idleAfterMs', 'Expected `health.idleAfterMs` to be a finite number >= 0, got `-1` (number)'],
     [{ replicas: [fakeClient()], health: { idleAfterMs: true } }, 'health.idleAfterMs', 'Expected `health.idleAfterMs` to be a finite number >= 0, got `true` (boolean)'],
     [{ replicas: [fakeClient()], readTimeoutMs: true }, 'readTimeoutMs', 'Expected `readTimeoutMs` to be a finite number > 0, got `true` (boolean)'],
@@ -140,7 +144,7 @@ describe('option validation: a typed error with an exact message, at constructio
     expect(resolveOptions({ replicas: [fakeClient()], sticky: { windowMs: 500 } }).sticky).toEqual({ mode: 'window', windowMs: 500 })
     expect(resolveOptions({ replicas: [fakeClient()], sticky: { mode: 'window' } }).sticky).toEqual({ mode: 'window', windowMs: 2000 })
     expect(resolved.fallback).toBe('primary')
-    expect(resolved.health).toEqual({ intervalMs: 1000, timeoutMs: 1000, idleAfterMs: 10_000 })
+    expect(resolved.health).toEqual({ intervalMs: 1000, timeoutMs: 1000, idleAfterMs: 10_000, wakeTimeoutMs: 10_000 })
     expect(resolved.readTimeoutMs).toBe(10_000)
     expect(resolved.maxLag).toEqual({ ms: undefined, bytes: undefined })
     expect(resolveOptions({ replicas: [fakeClient()], readTimeoutMs: false }).readTimeoutMs).toBe(false)

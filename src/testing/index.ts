@@ -37,3 +37,4 @@ export {
 export { prismaMigrateDeploy } from './prisma-migrate.js'
 export { startWebSocketProxy, WebSocketProxy, type StartWebSocketProxyOptions } from './websocket-proxy.js'
 export { findPgBouncer, PgBouncer, PgBouncerNotFoundError, startPgBouncer, type PgBouncerServer, type StartPgBouncerOptions } from './pgbouncer.js'
+export { SleepingReplica, sleepWhenIdle, type SleepWhenIdleOptions } from './sleeping-replica.js'

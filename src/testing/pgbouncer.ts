@@ -50,6 +50,11 @@ export interface StartPgBouncerOptions {
   readonly watchdog?: boolean
 }
 
+/** PgBouncer exited as it started (its log and error output in the message). */
+class PgBouncerStartError extends Error {
+  override readonly name = 'PgBouncerStartError'
+}
+
 /** PgBouncer's binary was not found; the message says where it looked and how to install it. */
 export class PgBouncerNotFoundError extends Error {
   override readonly name = 'PgBouncerNotFoundError'
@@ -167,7 +172,7 @@ export class PgBouncer {
   ) {}
 
   /** @internal */
-  static async start(options: StartPgBouncerOptions): Promise<PgBouncer> {
+  static async start(options: StartPgBouncerOptions, attempt = 1): Promise<PgBouncer> {
     validate(options)
     const binary = findPgBouncer(options.binary)
     const servers = options.servers.map((s) => ({ host: s.host ?? '127.0.0.1', port: s.port }))
@@ -211,6 +216,8 @@ export class PgBouncer {
       await bouncer.launch()
     } catch (error) {
       await bouncer.stop()
+      // A free port taken by another process before PgBouncer bound it: again, on another one.
+      if (error instanceof PgBouncerStartError && options.port === undefined && attempt < 3) return await PgBouncer.start(options, attempt + 1)
       throw error
     }
     return bouncer
@@ -258,10 +265,14 @@ export class PgBouncer {
   private async launch(): Promise<void> {
     const config = join(this.dir, 'pgbouncer.ini')
     const [file, args] = this.asPostgres ? ['runuser', ['-u', 'postgres', '--', this.binary, config]] : [this.binary, [config]]
-    const child = spawn(file, args, { stdio: 'ignore' })
+    const child = spawn(file, args, { stdio: ['ignore', 'ignore', 'pipe'] })
     child.unref()
     this.child = child
-    const state = { exited: false }
+    const state = { exited: false, stderr: '' }
+    child.stderr.on('data', (chunk: Buffer) => {
+      state.stderr = (state.stderr + chunk.toString()).slice(-2000)
+    })
+    ;(child.stderr as NodeJS.ReadableStream & { unref?: () => void }).unref?.()
     this.exited = new Promise((resolve) => {
       child.once('exit', () => {
         state.exited = true
@@ -277,7 +288,7 @@ export class PgBouncer {
     // Ready when its port accepts a connection (condition, not a fixed wait).
     const deadline = performance.now() + 15_000
     for (;;) {
-      if (state.exited) throw new Error(`PgBouncer exited at start: ${(await this.log()).slice(-600)}`)
+      if (state.exited) throw new PgBouncerStartError(`PgBouncer exited at start: ${(await this.log()).slice(-600)} ${state.stderr.slice(-600)}`.trim())
       if (await accepts(this.port)) return
       if (performance.now() > deadline) throw new Error(`PgBouncer did not listen on ${String(this.port)} within 15 s: ${(await this.log()).slice(-600)}`)
       await sleep(10)
