@@ -46,7 +46,10 @@ export interface HealthEvent {
 export interface ReplicaStatus {
   readonly name: string
   readonly state: ReplicaHealth
-  /** Cause of the last state change (see {@link HealthEvent.cause}); `undefined` before any change. */
+  /**
+   * Cause of the last state change (see {@link HealthEvent.cause}), or `lag-unmeasurable` while the server
+   * reports no replay position (its lag cannot be measured: e.g. Aurora); `undefined` before any.
+   */
   readonly cause: string | undefined
   /** Last measured lag; `undefined` until the first health check that could measure it. */
   readonly lag: ReplicaLag | undefined

@@ -257,6 +257,8 @@ export class HealthMonitor {
   /** A replica alive whose lag cannot be measured: usable only when no lag limit must be enforced. */
   private unmeasurable(replica: ReplicaState): void {
     this.router.set.setHealth(replica, this.lagLimited ? 'down' : 'up', 'lag-unmeasurable')
+    // Already in that state (a replica up from the start): `$replicaStatus()` still says why it has no lag.
+    replica.cause = 'lag-unmeasurable'
   }
 
   private idleAfter(): number {

@@ -93,6 +93,10 @@ describe('PgBouncer in transaction mode in front of each server', () => {
     const routed = routedOver(b.primary.url(database), entries, { sticky: { mode: 'lsn' } })
     const other = routedOver(b.primary.url(database), entries, { sticky: { mode: 'lsn' } })
     await waitForReplication()
+    // Steady state: once the health check's first round has identified each entry (reads after a write do not
+    // rely on one before).
+    await routed.prisma.note.findFirst()
+    await until('the first health round', () => routed.prisma.$replicaStatus().every((s) => s.replayLsn !== undefined))
     const live = await pairs(routed, 50)
     for (const name of replicaNames) await cluster?.setReplicaLag(name, 300)
     const lagging = await pairs(routed, 20)
