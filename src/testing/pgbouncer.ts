@@ -5,6 +5,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describeValue } from '../describe-value.js'
+import { listen } from './listen.js'
 
 /** A server behind a {@link PgBouncer}. */
 export interface PgBouncerServer {
@@ -70,20 +71,6 @@ export function findPgBouncer(explicit?: string): string {
   throw new PgBouncerNotFoundError(
     `PgBouncer not found in: ${candidates.join(', ')}. Install it (Debian/Ubuntu: \`apt-get install -y --no-install-recommends pgbouncer\`) or set PGBOUNCER.`,
   )
-}
-
-async function listen(server: Server, port: number, host: string): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const onError = (error: Error) => {
-      reject(error)
-    }
-    server.once('error', onError)
-    server.listen(port, host, () => {
-      server.off('error', onError)
-      const address = server.address()
-      resolve(address && typeof address === 'object' ? address.port : 0)
-    })
-  })
 }
 
 /** A TCP forwarder on `host`:`port` to `target`: byte for byte, both ways. */

@@ -1,4 +1,5 @@
 import { connect, createServer, type Server, type Socket } from 'node:net'
+import { listen } from './listen.js'
 import type { LocalCluster } from './local-cluster.js'
 
 /** Options of {@link sleepWhenIdle}. */
@@ -50,13 +51,7 @@ export class SleepingReplica {
     server.on('connection', (socket) => {
       entry.accept(socket)
     })
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
-      server.listen(0, '127.0.0.1', () => {
-        server.off('error', reject)
-        resolve()
-      })
-    })
+    await listen(server, 0)
     server.unref()
     entry.armIdle()
     return entry

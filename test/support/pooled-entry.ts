@@ -1,3 +1,4 @@
+import { listen } from '../../src/testing/listen.ts'
 import { connect, createServer, type Server, type Socket } from 'node:net'
 
 /**
@@ -25,13 +26,7 @@ export class PooledEntry {
     server.on('connection', (socket) => {
       entry.accept(socket)
     })
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
-      server.listen(0, '127.0.0.1', () => {
-        server.off('error', reject)
-        resolve()
-      })
-    })
+    await listen(server, 0)
     server.unref()
     return entry
   }
