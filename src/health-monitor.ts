@@ -100,14 +100,13 @@ export class HealthMonitor {
       // fire, and what the router knew is as old as the freeze, as after a pause.
       if (performance.now() - this.dueAt > this.frozenAfterMs) {
         this.dueAt = Infinity
-        this.idled = true
-        this.resumed()
+        this.resumed(true)
       }
       return
     }
     this.running = true
     this.activeAt = performance.now()
-    if (this.rounds > 0) this.resumed()
+    if (this.rounds > 0) this.resumed(this.idled)
     this.schedule(0)
   }
 
@@ -118,11 +117,11 @@ export class HealthMonitor {
    * sample counts from before the pause (LagTracker.record): a replica that stopped replaying while the
    * application was idle is not served as if it had just fallen behind.
    */
-  private resumed(): void {
+  private resumed(afterIdle: boolean): void {
     this.gap = true
-    // After `$disconnect()` (queries reconnect, as Prisma's clients do) the replicas stay as they were.
-    if (!this.idled) return
     this.idled = false
+    // After `$disconnect()` (queries reconnect, as Prisma's clients do) the replicas stay as they were.
+    if (!afterIdle) return
     for (const replica of this.router.replicas) {
       if (replica.state === 'up') this.router.set.setHealth(replica, 'waking', 'idle')
     }
@@ -194,11 +193,8 @@ export class HealthMonitor {
       const frozen = performance.now() - this.dueAt > this.frozenAfterMs
       this.dueAt = Infinity
       if (this.idleNow()) return
-      if (frozen) {
-        // The timer fired late by more than a pause: the process was frozen (see ensureStarted).
-        this.idled = true
-        this.resumed()
-      }
+      // The timer fired late by more than a pause: the process was frozen (see ensureStarted).
+      if (frozen) this.resumed(true)
       const started = performance.now()
       this.current = this.check().finally(() => {
         this.current = undefined
@@ -281,9 +277,7 @@ export class HealthMonitor {
       const identify =
         !replica.identified || (link.own ? this.rounds % IDENTIFY_EVERY_OWN === 0 : this.rounds <= IDENTIFY_FIRST_SHARED || this.rounds % IDENTIFY_EVERY_SHARED === 0)
       this.pending.add(replica)
-      const probe = identify
-        ? this.identify(link, !replica.identified)
-        : within(this.dialect.replicaPosition(link, false), timeoutMs, `a health check of replica \`${replica.name}\``).then((o) => [o])
+      const probe = this.observe(replica, identify, timeoutMs)
       void probe.then(
         () => this.pending.delete(replica),
         () => this.pending.delete(replica),
@@ -309,11 +303,7 @@ export class HealthMonitor {
     const { timeoutMs, wakeTimeoutMs } = this.options.health
     const identify = !replica.identified
     this.pending.add(replica)
-    const waking = (
-      identify
-        ? this.identify(replica.link, true, wakeTimeoutMs)
-        : within(this.dialect.replicaPosition(replica.link, false), wakeTimeoutMs, `waking replica \`${replica.name}\``).then((o) => [o])
-    )
+    const waking = this.observe(replica, identify, wakeTimeoutMs)
       .then(
         (observed): Probed => ({ startedAt, observed, identified: identify }),
         (error: unknown) => {
@@ -330,6 +320,15 @@ export class HealthMonitor {
       if (replay !== undefined) this.lastReplay.set(replica, replay)
     })
     return undefined
+  }
+
+  /**
+   * What answers through `replica`: one probe within `timeoutMs`, or its identification ({@link identify}),
+   * whose first probe has `timeoutMs`.
+   */
+  private observe(replica: ReplicaState, identify: boolean, timeoutMs: number): Promise<ReplayObservation[]> {
+    if (identify) return this.identify(replica.link, !replica.identified, timeoutMs)
+    return within(this.dialect.replicaPosition(replica.link, false), timeoutMs, `a health check of replica \`${replica.name}\``).then((o) => [o])
   }
 
   /**
@@ -355,11 +354,11 @@ export class HealthMonitor {
    * one). Best effort: only the first probe decides the replica's health. Through an application's client:
    * {@link IDENTIFY_PROBES} at once, which its pool spreads over its connections.
    */
-  private async identify(link: ServerLink, firstTime: boolean, firstTimeoutMs = this.options.health.timeoutMs): Promise<ReplayObservation[]> {
+  private async identify(link: ServerLink, firstTime: boolean, firstTimeoutMs: number): Promise<ReplayObservation[]> {
     const { timeoutMs } = this.options.health
     if (!link.own) return await within(Promise.all(Array.from({ length: IDENTIFY_PROBES }, () => this.dialect.replicaPosition(link, false))), firstTimeoutMs)
-    const probe = () => within(this.dialect.replicaPosition(link, false), timeoutMs)
-    const first = await within(this.dialect.replicaPosition(link, false), firstTimeoutMs)
+    const probe = (ms = timeoutMs) => within(this.dialect.replicaPosition(link, false), ms)
+    const first = await probe(firstTimeoutMs)
     const observed = [first]
     // Stopped meanwhile (`$disconnect()`): no more queries, no connection opened (each await below).
     if (this.stopped()) return observed

@@ -195,24 +195,16 @@ export class OwnConnection implements ServerLink {
     client.on('error', () => undefined) // reported through the query's rejection
     const timer = setTimeout(destroy, timeoutMs)
     timer.unref()
+    let connected = false
     try {
-      const connected = client.connect()
-      client.connection?.stream?.unref?.()
-      await connected
-      client.connection?.stream?.unref?.()
+      await connectUnreferenced(client)
+      connected = true
       return (await client.query(sql)).rows
     } finally {
       clearTimeout(timer)
-      // A goodbye to the server, and the socket destroyed after 200 ms at most (a frozen server never answers).
-      const bye = setTimeout(destroy, 200)
-      bye.unref()
-      void client
-        .end()
-        .catch(() => undefined)
-        .finally(() => {
-          clearTimeout(bye)
-          destroy()
-        })
+      // As a session closes (finish): a goodbye if connected, the socket destroyed after it or the grace.
+      if (connected) void goodbye(client, false).finally(destroy)
+      else destroy()
     }
   }
 
@@ -266,11 +258,8 @@ export class OwnConnection implements ServerLink {
         }
         client.on('error', forget) // an idle connection that fails: never an unhandled 'error' event
         client.on('end', forget)
-        const connected = client.connect()
         session.client = client
-        client.connection?.stream?.unref?.() // the TLS stream, once upgraded, is unref'd by the socket's own
-        await connected
-        client.connection?.stream?.unref?.()
+        await connectUnreferenced(client)
         session.connected = true
         return client
       }),
@@ -341,18 +330,35 @@ export class OwnConnection implements ServerLink {
   private async finish(session: Session, keepAlive: boolean): Promise<void> {
     this.sessions.delete(session)
     const client = session.client
-    if (client && session.connected) {
-      let timer: NodeJS.Timeout | undefined
-      await Promise.race([
-        client.end().catch(() => undefined),
-        new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, CLOSE_GRACE_MS)
-          if (!keepAlive) timer.unref()
-        }),
-      ])
-      clearTimeout(timer)
-    }
+    if (client && session.connected) await goodbye(client, keepAlive)
     // Not connected yet: no goodbye (node-postgres would never settle its connect()); the transport's end fails it.
     session.destroy?.()
   }
+}
+
+/**
+ * Connects `client`; its transport never keeps the process alive (the TLS stream, once upgraded, is unref'd
+ * like the socket under it).
+ */
+async function connectUnreferenced(client: PgClient): Promise<void> {
+  const connected = client.connect()
+  client.connection?.stream?.unref?.()
+  await connected
+  client.connection?.stream?.unref?.()
+}
+
+/**
+ * A goodbye to the server on a connected `client`, waited for {@link CLOSE_GRACE_MS} at most (a frozen server
+ * never answers it). `keepAlive`: the process stays alive meanwhile.
+ */
+async function goodbye(client: PgClient, keepAlive: boolean): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([
+    client.end().catch(() => undefined),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, CLOSE_GRACE_MS)
+      if (!keepAlive) timer.unref()
+    }),
+  ])
+  clearTimeout(timer)
 }

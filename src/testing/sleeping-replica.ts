@@ -98,11 +98,7 @@ export class SleepingReplica {
     if (this.sleeping) {
       this.sleeping = false
       this.counts.wakes += 1
-      this.transition = this.transition
-        .then(() => this.cluster.startReplica(this.name))
-        .catch((error: unknown) => {
-          this.errors.push(`start: ${String(error)}`)
-        })
+      this.transitionTo('start')
     }
     void this.transition.then(() => {
       if (client.destroyed) return
@@ -128,13 +124,18 @@ export class SleepingReplica {
       if (this.closed || this.active > 0 || this.sleeping) return
       this.sleeping = true
       this.counts.sleeps += 1
-      this.transition = this.transition
-        .then(() => this.cluster.stopReplica(this.name))
-        .catch((error: unknown) => {
-          this.errors.push(`stop: ${String(error)}`)
-        })
+      this.transitionTo('stop')
     }, this.options.idleMs)
     this.idleTimer.unref()
+  }
+
+  /** Starts or stops the replica's server after the transitions before, recording a failure. */
+  private transitionTo(step: 'start' | 'stop'): void {
+    this.transition = this.transition
+      .then(() => (step === 'start' ? this.cluster.startReplica(this.name) : this.cluster.stopReplica(this.name)))
+      .catch((error: unknown) => {
+        this.errors.push(`${step}: ${String(error)}`)
+      })
   }
 }
 
