@@ -21,6 +21,7 @@ const benches: { title: string; file: string; node?: string[]; args?: string[] }
   { title: 'Bursts: 10x the pool size at once against 2 replicas', file: 'bench/burst.ts' },
   { title: 'Health checks: what they cost the servers', file: 'bench/health-cost.ts' },
   { title: 'Memory: heap growth with per-request scopes', file: 'bench/memory.ts', node: ['--expose-gc'] },
+  { title: 'Cold start: a fresh process builds its client, writes a row and reads it back', file: 'bench/cold-start.ts' },
 ]
 
 const sections: string[] = []

@@ -71,10 +71,10 @@ export class HealthMonitor {
   private readonly lastReplay = new Map<ReplicaState, Position>()
   /** Rounds of checks run so far. */
   private rounds = 0
-  /** A routed query arrived since the last round looked (set on every query: a plain store). */
-  private active = false
-  /** When a round last saw {@link active} set (ms, monotonic clock). */
+  /** When the application last sent a routed query (ms, monotonic clock): the loop idles `idleAfterMs` after it. */
   private activeAt = 0
+  /** When a round last looked whether to idle (see {@link idleNow}). */
+  private lookedAt = 0
   /** The next primary sample follows a pause (see {@link resumed}). */
   private gap = false
 
@@ -92,22 +92,56 @@ export class HealthMonitor {
 
   private readonly dialect: Dialect
 
-  /** Notes a routed query and starts the loop unless it runs (the first check runs at once). Cheap enough for every query. */
-  ensureStarted(): void {
-    this.active = true
+  /**
+   * Notes a routed query and starts the loop unless it runs. Cheap enough for every query. Returns true for the
+   * very first start: the caller then hands the query it sends to {@link firstRoundAfter} (a caller that does not:
+   * the first round after `intervalMs`); every later start checks at once.
+   */
+  ensureStarted(): boolean {
+    const now = performance.now()
+    this.activeAt = now
     if (this.running) {
       // The process was frozen (a serverless function between invocations, SIGSTOP): the loop's timer could not
       // fire, and what the router knew is as old as the freeze, as after a pause.
-      if (performance.now() - this.dueAt > this.frozenAfterMs) {
+      if (now - this.dueAt > this.frozenAfterMs) {
         this.dueAt = Infinity
         this.resumed(true)
       }
-      return
+      return false
     }
     this.running = true
-    this.activeAt = performance.now()
     if (this.rounds > 0) this.resumed(this.idled)
-    this.schedule(0)
+    if (this.rounds > 0 || this.started) {
+      this.schedule(0)
+      return false
+    }
+    this.started = true
+    this.schedule(this.options.health.intervalMs)
+    return true
+  }
+
+  /** The loop has been started once (see {@link firstRoundAfter}). */
+  private started = false
+
+  /**
+   * The first round starts when `query` (the one that started the loop) settles, or after `intervalMs`, not
+   * alongside it: a cold process's first query is mostly Prisma's own start (loading and compiling, on the one
+   * thread), which the round's connections would slow by as much again (measured: bench/cold-start.ts). Nothing
+   * waits for that round meanwhile: reads go to replicas as before any check, and a read that must see a write
+   * goes to the primary until a round has identified who answers through each entry.
+   */
+  firstRoundAfter<T extends PromiseLike<unknown>>(query: T): T {
+    const start = () => {
+      if (this.running && this.rounds === 0 && this.dueAt !== Infinity) {
+        clearTimeout(this.timer)
+        this.schedule(0)
+      }
+    }
+    // Only a promise of the router's own is waited on: another thenable (a query of a batch transaction, which
+    // Prisma runs when it asks) is not asked for its result early; the round starts now.
+    if (query instanceof Promise) void query.then(start, start)
+    else start()
+    return query
   }
 
   /**
@@ -138,13 +172,12 @@ export class HealthMonitor {
    */
   private idleNow(): boolean {
     const now = performance.now()
-    if (this.active) {
-      this.active = false
-      this.activeAt = now
-      return false
-    }
+    // A round looks at least once after the last query (with `idleAfterMs: 0`, the loop pauses at the first
+    // round that sees no query since the previous one).
+    const queried = this.activeAt >= this.lookedAt
+    this.lookedAt = now
     const { idleAfterMs } = this.options.health
-    if (idleAfterMs === false || now - this.activeAt < idleAfterMs) return false
+    if (queried || idleAfterMs === false || now - this.activeAt < idleAfterMs) return false
     this.running = false
     this.idled = true
     for (const link of [this.primary, ...this.router.replicas.map((r) => r.link)]) link.release()
@@ -244,6 +277,7 @@ export class HealthMonitor {
       const replay = this.assess(replica, results[i], lagMeasurable)
       if (replay !== undefined) this.lastReplay.set(replica, replay)
     })
+    this.router.set.checked = true
     // Samples below every replica's last position are needed by none; until each replica answered once, all are.
     if (this.lastReplay.size === this.router.replicas.length) {
       this.tracker.prune([...this.lastReplay.values()])

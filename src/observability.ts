@@ -10,25 +10,19 @@ interface OtelApi {
 }
 
 /**
- * `@opentelemetry/api`, when the application has it installed (an optional peer dependency), else `undefined`.
- * Resolved once, from where this package is installed; no cost afterwards when absent.
+ * The major version of the installed `@opentelemetry/api` (an optional peer dependency), read from its
+ * package.json (found from its entry point: the package exports no `./package.json`) without loading the API;
+ * `null` when it is not installed, `undefined` when its version is unknown.
  */
-const otel: OtelApi | undefined = (() => {
+function otelMajor(): string | null | undefined {
+  const require = createRequire(import.meta.url)
+  let dir: string
   try {
-    return createRequire(import.meta.url)('@opentelemetry/api') as OtelApi
+    dir = dirname(require.resolve('@opentelemetry/api'))
   } catch {
-    return undefined
+    return null
   }
-})()
-
-/**
- * The major version of the installed `@opentelemetry/api`, read once from its package.json (found from its entry
- * point: the package exports no `./package.json`), or `undefined` when unknown.
- */
-function otelMajor(): string | undefined {
   try {
-    const require = createRequire(import.meta.url)
-    let dir = dirname(require.resolve('@opentelemetry/api'))
     for (let depth = 0; depth < 6; depth++, dir = dirname(dir)) {
       const file = join(dir, 'package.json')
       if (!existsSync(file)) continue
@@ -39,6 +33,19 @@ function otelMajor(): string | undefined {
     // Unknown: no shortcut.
   }
   return undefined
+}
+
+/** `@opentelemetry/api`, loaded on first need; `null` when it cannot be. */
+let otel: OtelApi | null | undefined
+
+function loadOtel(): OtelApi | null {
+  if (otel !== undefined) return otel
+  try {
+    otel = createRequire(import.meta.url)('@opentelemetry/api') as OtelApi
+  } catch {
+    otel = null
+  }
+  return otel
 }
 
 /** Span attribute names set on the active span for every routing decision. */
@@ -56,8 +63,21 @@ export const SPAN_ATTRIBUTES = {
  */
 const OTEL_GLOBALS = Symbol.for('opentelemetry.js.api.1')
 
-/** The shortcut holds for the 1.x API only; any other (or unknown) version is always asked. */
-export const otelGlobalsKnown = otel !== undefined && otelMajor() === '1'
+/**
+ * How spans are looked for, decided at the first routing decision (not at import: loading the API costs a cold
+ * process ~25 ms, and most processes that have it installed register nothing): `none` (not installed), `globals`
+ * (1.x: the API is loaded only once a context manager is registered, none can be active before), `ask` (another
+ * or an unknown version: always asked).
+ */
+let lookup: 'none' | 'globals' | 'ask' | undefined
+
+export function spanLookup(): 'none' | 'globals' | 'ask' {
+  if (lookup !== undefined) return lookup
+  const major = otelMajor()
+  lookup = major === null ? 'none' : major === '1' ? 'globals' : 'ask'
+  if (lookup === 'ask' && loadOtel() === null) lookup = 'none'
+  return lookup
+}
 
 /** The part of an OpenTelemetry span used here. */
 export type OtelSpan = NonNullable<ReturnType<OtelApi['trace']['getActiveSpan']>>
@@ -67,14 +87,15 @@ export type OtelSpan = NonNullable<ReturnType<OtelApi['trace']['getActiveSpan']>
  * registered. A few property reads, for the hot path to skip building anything.
  */
 export function spanPossible(): boolean {
-  if (!otel) return false
+  const how = lookup ?? spanLookup()
+  if (how === 'none') return false
   // No context manager registered: nothing can be active (the API would answer the same, at more cost).
-  return !otelGlobalsKnown || (globalThis as Record<symbol, { context?: unknown } | undefined>)[OTEL_GLOBALS]?.context !== undefined
+  return how === 'ask' || (globalThis as Record<symbol, { context?: unknown } | undefined>)[OTEL_GLOBALS]?.context !== undefined
 }
 
 /** The active OpenTelemetry span, when OpenTelemetry is installed and one is active (cheap when none can be). */
 export function activeSpan(): OtelSpan | undefined {
-  return otel && spanPossible() ? otel.trace.getActiveSpan() : undefined
+  return spanPossible() ? (loadOtel()?.trace.getActiveSpan() ?? undefined) : undefined
 }
 
 /** Adds the routing decision to `span` (from {@link activeSpan}). */

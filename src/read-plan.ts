@@ -92,6 +92,12 @@ export class ReadPlanner {
     const allowed: Candidates = named && ((r) => r === named)
     if (scope) {
       if (Router.untracked(scope)) return execute(primary('sticky', watched, 'lsn'))
+      // Before the first health round, a scope that requires a position goes to the primary without asking for
+      // it while no replica is known to be one server (none could serve it: see singleServer). A cold process's
+      // first request does not pay that round trip (bench/cold-start.ts).
+      if (!router.set.checked && (scope.pending !== undefined || scope.required !== undefined) && !router.set.anyUsable((r) => singleServer(r) && (!allowed || allowed(r)))) {
+        return execute(primary('sticky', watched, 'lsn'))
+      }
       if (watched) return this.monotonic(model, operation, watched, reason, allowed, policy, execute)
       // No write pending in this scope -> no round trip to learn the position it requires.
       if (scope.pending !== undefined) {

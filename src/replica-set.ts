@@ -157,6 +157,8 @@ export class ReplicaSet {
   private readonly policy: RoutingPolicy
   /** Replicas in rotation (state `up`), in configuration order. Rebuilt on every state change only. */
   private usable: readonly ReplicaState[]
+  /** A round of health checks has completed (set by the health check): what it found of each replica is known. */
+  checked = false
 
   /** @param linkTo how the router's own queries reach a replica. */
   constructor(

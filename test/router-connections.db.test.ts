@@ -401,6 +401,8 @@ describe('idle: no query of the router reaches any server while the application 
       await prisma.note.findFirst({ where: { title } })
     })
     const lastQuery = performance.now()
+    // The first round runs once the first query has settled (HealthMonitor.firstRoundAfter): connections opened.
+    await until('the first health round', () => prisma.$replicaStatus().every((r) => r.replayLsn !== undefined))
     await until('the router’s connections closed on every server', async () => (await activity.totalConnections(routerApp(app))) === 0, 10_000)
     const idleAt = performance.now()
     const checks = prisma.$routerStats().healthChecks
@@ -442,6 +444,7 @@ describe('idle with maxLag: what the router knew of lag is as old as the pause',
     const maxMs = 1000
     const { prisma, events } = routed(app, { sticky: false, maxLag: { ms: maxMs }, health: { intervalMs, idleAfterMs: 300 } })
     await prisma.note.count()
+    await until('the first health round', () => prisma.$replicaStatus().every((r) => r.replayLsn !== undefined))
     await until('idle: the router’s connections closed', async () => (await activity.totalConnections(routerApp(app))) === 0, 10_000)
     // While this instance is idle, replica-1 stops replaying and other instances write.
     await cluster.pauseReplay('replica-1')

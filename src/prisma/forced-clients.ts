@@ -5,6 +5,7 @@
  */
 import { NoReplicaAvailableError, ReplicaModelError, ReplicaWriteError } from '../errors/index.js'
 import { ReadInFlight, type ReplicaState } from '../replica-set.js'
+import type { Router } from '../router.js'
 import type { Routing } from '../routing.js'
 import type { ClientActions } from './client-actions.js'
 import { ROUTER_EXTENSION } from './composition.js'
@@ -92,13 +93,9 @@ export class ForcedClients {
       name: `${ROUTER_EXTENSION}/primary`,
       query: {
         $allOperations(params: QueryParams) {
-          monitor.ensureStarted()
-          router.report.route(params.model, params.operation, 'forced-primary')
-          if (isInTransaction(params)) return inTransaction(router, params)
-          const isRead = params.model !== undefined && READ_OPERATIONS.has(params.operation)
-          if (!isRead) return trackWrite(router, params.query(params.args))
-          const watched = router.watchedScope()
-          return watched ? router.primaryRead(Promise.resolve(params.query(params.args)), watched) : params.query(params.args)
+          const first = monitor.ensureStarted()
+          const sent = forcedPrimary(router, params)
+          return first ? monitor.firstRoundAfter(sent) : sent
         },
       },
       client: withTransaction(router, this.under, {}),
@@ -127,14 +124,17 @@ export class ForcedClients {
           const target = replica ?? router.set.pick({ model, operation })
           if (!target) return Promise.reject(new NoReplicaAvailableError(undefined, '$replica', router.set.states()))
           if (model !== undefined && !READ_OPERATIONS.has(operation)) return Promise.reject(new ReplicaWriteError(model, operation, target.name))
-          monitor.ensureStarted()
+          const first = monitor.ensureStarted()
+          let sent: PromiseLike<unknown>
           if (isInTransaction(params)) {
             router.report.route(model, operation, 'transaction')
             // As it is: Prisma settles a batch's queries in the order it sees them settle.
-            return inTransaction(router, params)
+            sent = inTransaction(router, params)
+          } else {
+            router.report.route(model, operation, 'forced-replica', target.name)
+            sent = readOn(target, reader.actionsOf(target), params, shapes, internals)
           }
-          router.report.route(model, operation, 'forced-replica', target.name)
-          return readOn(target, reader.actionsOf(target), params, shapes, internals)
+          return first ? monitor.firstRoundAfter(sent) : sent
         },
       },
       client: {
@@ -148,4 +148,14 @@ export class ForcedClients {
     else this.anyReplica = forced
     return forced
   }
+}
+
+/** A query of `$primary()`: on the primary, reported `forced-primary`; writes tracked, reads remembered by a monotonic scope. */
+function forcedPrimary(router: Router, params: QueryParams): PromiseLike<unknown> {
+  router.report.route(params.model, params.operation, 'forced-primary')
+  if (isInTransaction(params)) return inTransaction(router, params)
+  const isRead = params.model !== undefined && READ_OPERATIONS.has(params.operation)
+  if (!isRead) return trackWrite(router, params.query(params.args))
+  const watched = router.watchedScope()
+  return watched ? router.primaryRead(Promise.resolve(params.query(params.args)), watched) : params.query(params.args)
 }

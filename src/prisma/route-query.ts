@@ -47,9 +47,14 @@ export function inTransaction(router: Router, params: QueryParams): PromiseLike<
  * the router, which a replica's client asks for by the fields they need.
  */
 export function routeQuery(routing: Routing, params: QueryParams, shapes: ModelShapes | undefined): PromiseLike<unknown> {
-  const { router, monitor, reader } = routing
+  const first = routing.monitor.ensureStarted()
+  const routed = dispatch(routing, params, shapes)
+  return first ? routing.monitor.firstRoundAfter(routed) : routed
+}
+
+function dispatch(routing: Routing, params: QueryParams, shapes: ModelShapes | undefined): PromiseLike<unknown> {
+  const { router, reader } = routing
   const { model, operation } = params
-  monitor.ensureStarted()
   if (isInTransaction(params)) {
     router.report.route(model, operation, 'transaction')
     return inTransaction(router, params)
@@ -151,11 +156,12 @@ const REDO_ON_PRIMARY: ReadonlySet<string> = new Set(['42P01', '42883', '42704',
 /** The fast path's reads (src/prisma/fast-reads.ts), routed by the reader. `under`: the client under the router. */
 export function fastReads({ monitor, reader }: Routing, under: AnyClient): RouteRead {
   return (model, operation, args, query, request) => {
-    monitor.ensureStarted()
+    const first = monitor.ensureStarted()
     // Without tracing, a replica may run the request itself (no second pipeline, as for routed reads); with it,
     // its model method opens Prisma's operation span.
     const asRequest = request !== undefined && !tracingEnabled(under) ? request : undefined
-    return reader.read(model, { operation, args, query, path: undefined, replicaArgs: args, request: asRequest })
+    const read = reader.read(model, { operation, args, query, path: undefined, replicaArgs: args, request: asRequest })
+    return first ? monitor.firstRoundAfter(read) : read
   }
 }
 
@@ -165,8 +171,9 @@ export function fastReads({ monitor, reader }: Routing, under: AnyClient): Route
  */
 export function fastPrimaryOnly({ router, monitor }: Routing): PrimaryOnly {
   return (kind, model, operation, run) => {
-    monitor.ensureStarted()
+    const first = monitor.ensureStarted()
     router.report.route(model, operation, kind)
-    return kind === 'transaction' ? router.transactionQuery(run()) : trackWrite(router, run())
+    const sent = kind === 'transaction' ? router.transactionQuery(run()) : trackWrite(router, run())
+    return first ? monitor.firstRoundAfter(sent) : sent
   }
 }
