@@ -5,7 +5,7 @@
  * ES module and one from a CommonJS file, and the test kit driving a cluster, as root and as a normal user.
  */
 import { execFileSync, spawnSync } from 'node:child_process'
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { requireCluster, topology } from './support/db.ts'
@@ -42,6 +42,13 @@ describe('the packed package', () => {
   it('holds what a user needs: dist, README, LICENSE, package.json, and no sources or tests', () => {
     expect(packed).toEqual(expect.arrayContaining(['LICENSE', 'README.md', 'package.json', 'dist/index.js', 'dist/index.d.ts', 'dist/testing/index.js', 'dist/cli.js']))
     expect(packed.filter((p) => !p.startsWith('dist/') && !['LICENSE', 'README.md', 'package.json'].includes(p))).toEqual([])
+  })
+
+  it('loads each entry point as one module (scripts/bundle.ts): no relative import left, no other .js file', () => {
+    expect(packed.filter((p) => p.endsWith('.js')).sort()).toEqual(['dist/cli.js', 'dist/index.js', 'dist/testing/index.js'])
+    for (const entry of ['dist/index.js', 'dist/testing/index.js', 'dist/cli.js']) {
+      expect(readFileSync(join(root, entry), 'utf8'), entry).not.toMatch(/(?:from|import)\s*\(?\s*['"]\.{1,2}\//)
+    }
   })
 
   // Uses the public API the way an application does; compiled with the package's own declarations checked.
