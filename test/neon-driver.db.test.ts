@@ -104,6 +104,11 @@ describe.runIf(testDriver === 'neon')('Neon’s serverless driver: the router’
       const client = (url) => new PrismaClient({ adapter: new PrismaNeon({ connectionString: url }) })
       const base = client(process.env.P)
       const prisma = process.env.ROUTED ? base.$extends(readReplicas({ replicas: JSON.parse(process.env.R).map(client) })) : base
+      if (process.env.ROUTED) {
+        // Reads after a write rely on replicas once the first health round has identified them.
+        await prisma.note.count()
+        while (!prisma.$replicaStatus().every((s) => s.replayLsn !== undefined)) await new Promise((resolve) => setTimeout(resolve, 10))
+      }
       await runInScope(async () => {
         const note = await prisma.note.create({ data: { title: 'neon-exit-' + process.pid } })
         if (!(await prisma.note.findFirst({ where: { id: note.id } }))) throw new Error('not found')
