@@ -101,7 +101,8 @@ describe.runIf(testDriver === 'neon')('Neon’s serverless driver: the router’
       const { PrismaClient } = await import('./generated/prisma/client.ts')
       const { readReplicas, runInScope } = await import('./src/index.ts')
       Object.assign(neonConfig, { wsProxy: process.env.W, useSecureWebSocket: false, pipelineConnect: false, webSocketConstructor: ws })
-      const client = (url) => new PrismaClient({ adapter: new PrismaNeon({ connectionString: url }) })
+      // Pools that close idle connections after 2 s (10 s by default): the process exits when they do.
+      const client = (url) => new PrismaClient({ adapter: new PrismaNeon({ connectionString: url, idleTimeoutMillis: 2000 }) })
       const base = client(process.env.P)
       const prisma = process.env.ROUTED ? base.$extends(readReplicas({ replicas: JSON.parse(process.env.R).map(client) })) : base
       if (process.env.ROUTED) {

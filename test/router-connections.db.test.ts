@@ -260,11 +260,12 @@ describe('lifetime: the router never keeps a process alive, and never hangs a sh
   })
 
   it('a script that writes, reads once and never calls $disconnect() exits when a plain client’s does (±2 s)', async () => {
+    // Pools that close idle connections after 2 s (pg's default: 10 s): the process exits when they do.
     const script = `
       const { PrismaPg } = await import('@prisma/adapter-pg')
       const { PrismaClient } = await import('./generated/prisma/client.ts')
       const { readReplicas, runInScope } = await import('./src/index.ts')
-      const client = (url) => new PrismaClient({ adapter: new PrismaPg({ connectionString: url }) })
+      const client = (url) => new PrismaClient({ adapter: new PrismaPg({ connectionString: url, idleTimeoutMillis: 2000 }) })
       const base = client(process.env.P)
       const prisma = process.env.ROUTED ? base.$extends(readReplicas({ replicas: JSON.parse(process.env.R).map(client) })) : base
       await runInScope(async () => {
