@@ -14,6 +14,9 @@ afterAll(async () => {
 })
 
 type Routed = typeof lsn.prisma
+
+/** Why the share measurements run in the db project only (CI time): the driver does not decide where reads go. */
+const SHARES_ON_PG = 'a measurement of where reads go, run by the db project (the driver does not decide it); stale reads under lag are checked here too'
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** Create-then-read pairs in one scope (optionally `gapMs` apart, the workload's think time). */
@@ -42,7 +45,8 @@ describe('LSN mode: a read goes to a replica only if it has replayed the scopeâ€
     expect(result.stale).toBe(0)
   })
 
-  it('a read at once after each write (replicas replaying normally): 0 stale, >= 90% on replicas; with waitMs >= 98%', async () => {
+  it('a read at once after each write (replicas replaying normally): 0 stale, >= 90% on replicas; with waitMs >= 98%', async (ctx) => {
+    if (process.env.TEST_DRIVER === 'neon') ctx.skip(SHARES_ON_PG)
     await waitForReplication()
     const measure = async (routed: typeof lsn) => {
       // Steady state: after the health check's first round has identified each replica (reads after a write do
@@ -66,7 +70,8 @@ describe('LSN mode: a read goes to a replica only if it has replayed the scopeâ€
     expect(waited.replicaShare).toBeGreaterThanOrEqual(0.98)
   })
 
-  it('replicas replaying normally: write, then read 20 ms later â€” LSN mode serves the majority from replicas, window mode ~none; 0 stale', async () => {
+  it('replicas replaying normally: write, then read 20 ms later â€” LSN mode serves the majority from replicas, window mode ~none; 0 stale', async (ctx) => {
+    if (process.env.TEST_DRIVER === 'neon') ctx.skip(SHARES_ON_PG)
     await waitForReplication()
     const before = lsn.prisma.$routerStats()
     const fromLsn = await pairs(lsn.prisma, lsn.events, 100, 20)

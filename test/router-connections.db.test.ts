@@ -27,9 +27,9 @@ const routerApp = (app: string) => `${app} (${APPLICATION_NAME})`
 type Extra = Omit<ReadReplicasOptions, 'replicas' | 'onRoute' | 'onHealthChange'>
 
 /** A routed client whose connections (the application's and the router's) carry the application name `app`. */
-function routed(app: string, options: Extra = {}) {
+function routed(app: string, options: Extra = {}, pool?: { idleTimeoutMillis?: number }) {
   const events = timeline()
-  const client = (url: string) => newClient(withAppName(url, app))
+  const client = (url: string) => newClient(withAppName(url, app), pool)
   const prisma = client(topology.primaryUrl).$extends(
     readReplicas({
       ...options,
@@ -308,6 +308,8 @@ describe('lifetime: the router never keeps a process alive, and never hangs a sh
   })
 
   it('30 routed clients used once and dropped release their connections when 30 plain clients do (±2 s)', async () => {
+    // Pools that close idle connections after 3 s (10 s by default), and the router idle after as long.
+    const pool = { idleTimeoutMillis: 3000 }
     const plainApp = unique('dropped-plain')
     const routedApp = unique('dropped-routed')
     const use = async (create: (title: string) => Promise<{ id: number }>, find: (id: number) => Promise<unknown>) => {
@@ -317,8 +319,8 @@ describe('lifetime: the router never keeps a process alive, and never hangs a sh
       })
     }
     const clients = Array.from({ length: 30 }, () => ({
-      plain: newClient(withAppName(topology.primaryUrl, plainApp)),
-      routed: routed(routedApp).prisma,
+      plain: newClient(withAppName(topology.primaryUrl, plainApp), pool),
+      routed: routed(routedApp, { health: { idleAfterMs: 3000 } }, pool).prisma,
     }))
     // Both sets used at the same time, each client once; then dropped (never disconnected).
     const lastUse = { plain: 0, routed: 0 }
@@ -362,7 +364,8 @@ describe('lifetime: the router never keeps a process alive, and never hangs a sh
     const cluster = requireCluster(ctx)
     const app = unique('frozen')
     const readTimeoutMs = 1000
-    const { prisma, events } = routed(app, { readTimeoutMs, sticky: false, health: { intervalMs: 200, timeoutMs: 200 } })
+    // The pool closes the connection it holds on the frozen server 2 s after the thaw (10 s by default).
+    const { prisma, events } = routed(app, { readTimeoutMs, sticky: false, health: { intervalMs: 200, timeoutMs: 200 } }, { idleTimeoutMillis: 2000 })
     for (let i = 0; i < 4; i++) await prisma.note.count()
     await cluster.freezeReplica('replica-1')
     let disconnectMs: number

@@ -34,8 +34,9 @@ export async function waitForReplication(names: readonly string[] = replicaNames
   )
 }
 
-export function newClient(url: string): PrismaClient {
-  return new PrismaClient({ adapter: adapterFor(url) })
+/** `pool`: settings of the driver's pool (`idleTimeoutMillis`: when it closes an idle connection; 10 s by default). */
+export function newClient(url: string, pool?: { idleTimeoutMillis?: number }): PrismaClient {
+  return new PrismaClient({ adapter: adapterFor(url, undefined, pool) })
 }
 
 type Extra = Omit<ReadReplicasOptions, 'replicas' | 'onRoute'>

@@ -24,6 +24,6 @@ export function useWebSocketProxy(wsProxy: string): void {
 }
 
 /** The driver adapter of `driver` (default: `TEST_DRIVER` as it is now) for `url`. */
-export function adapterFor(url: string, driver: TestDriver = process.env.TEST_DRIVER === 'neon' ? 'neon' : 'pg'): PrismaPg | PrismaNeon {
-  return driver === 'neon' ? new PrismaNeon({ connectionString: url }) : new PrismaPg({ connectionString: url })
+export function adapterFor(url: string, driver: TestDriver = process.env.TEST_DRIVER === 'neon' ? 'neon' : 'pg', pool: { idleTimeoutMillis?: number } = {}): PrismaPg | PrismaNeon {
+  return driver === 'neon' ? new PrismaNeon({ connectionString: url, ...pool }) : new PrismaPg({ connectionString: url, ...pool })
 }
