@@ -53,8 +53,8 @@ export default defineConfig({
           // The core routing, read-your-writes, failover and session-checker tests again, every client built with
           // @prisma/adapter-neon (Neon's serverless driver over WebSockets) through the test kit's proxy.
           include: NEON_FILES,
-          // The session checker: a short seeded run (the db project's is 10 s).
-          env: { TEST_DRIVER: 'neon', CHECKER_SECONDS: '4' },
+          // The session checker: a short seeded run (the db project's is 8 s).
+          env: { TEST_DRIVER: 'neon', CHECKER_SECONDS: '3' },
           globalSetup: ['test/support/global-setup.ts'],
           fileParallelism: false,
           // After the db project: one cluster at a time is busy.

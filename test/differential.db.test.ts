@@ -10,7 +10,7 @@ import { topology, waitForReplication } from './support/db.ts'
 
 /** Fixed seed; override with FUZZ_SEED (and the number of runs with FUZZ_CASES). */
 const seed = Number(process.env.FUZZ_SEED ?? 20261207)
-const cases = Number(process.env.FUZZ_CASES ?? 20)
+const cases = Number(process.env.FUZZ_CASES ?? 15)
 
 describe('differential: the routed client answers as a plain client with the same extensions (seeded, randomized)', () => {
   it(`${String(cases)} runs (fresh clients, one stack each) of 5-20 cases (generated reads) each (seed ${String(seed)})`, async () => {

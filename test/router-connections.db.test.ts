@@ -308,8 +308,6 @@ describe('lifetime: the router never keeps a process alive, and never hangs a sh
   })
 
   it('30 routed clients used once and dropped release their connections when 30 plain clients do (±2 s)', async () => {
-    // Pools that close idle connections after 3 s (10 s by default), and the router idle after as long.
-    const pool = { idleTimeoutMillis: 3000 }
     const plainApp = unique('dropped-plain')
     const routedApp = unique('dropped-routed')
     const use = async (create: (title: string) => Promise<{ id: number }>, find: (id: number) => Promise<unknown>) => {
@@ -319,8 +317,8 @@ describe('lifetime: the router never keeps a process alive, and never hangs a sh
       })
     }
     const clients = Array.from({ length: 30 }, () => ({
-      plain: newClient(withAppName(topology.primaryUrl, plainApp), pool),
-      routed: routed(routedApp, { health: { idleAfterMs: 3000 } }, pool).prisma,
+      plain: newClient(withAppName(topology.primaryUrl, plainApp)),
+      routed: routed(routedApp).prisma,
     }))
     // Both sets used at the same time, each client once; then dropped (never disconnected).
     const lastUse = { plain: 0, routed: 0 }

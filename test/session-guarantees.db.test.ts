@@ -14,7 +14,7 @@ function pgBouncerInstalled(): boolean {
 
 /** Fixed seed; override with CHECKER_SEED (and the length with CHECKER_SECONDS). */
 const seed = Number(process.env.CHECKER_SEED ?? 20261201)
-const seconds = Number(process.env.CHECKER_SECONDS ?? 10)
+const seconds = Number(process.env.CHECKER_SECONDS ?? 8)
 
 describe('session guarantees under faults, through extension stacks (seeded, randomized; Jepsen-style history check)', () => {
   it(`read-your-writes and monotonic reads hold for every read (seed ${String(seed)})`, async (ctx) => {
@@ -65,7 +65,7 @@ describe('session guarantees with PgBouncer in the topology (transaction mode, i
     if (!pgBouncerInstalled()) ctx.skip('PgBouncer is not installed (apt-get install pgbouncer; .ci/run does)')
     const result = await runSessionCheck({
       seed: poolerSeed,
-      durationMs: Math.min(seconds, 8) * 1000,
+      durationMs: Math.min(seconds, 6) * 1000,
       primaryUrl: topology.primaryUrl,
       replicas: topology.replicas,
       cluster,

@@ -10,7 +10,7 @@ import { report, runSessionCheck } from './support/session-checker/run.ts'
 import { requireMariadb } from './support/mariadb.ts'
 
 const seed = Number(process.env.CHECKER_SEED ?? 20261202)
-const seconds = Number(process.env.CHECKER_SECONDS ?? 8)
+const seconds = Number(process.env.CHECKER_SECONDS ?? 6)
 
 describe('MariaDB: session guarantees under faults (seeded, randomized; Jepsen-style history check)', () => {
   it(`read-your-writes and monotonic reads hold for every read (seed ${String(seed)})`, async (ctx) => {
