@@ -16,9 +16,7 @@ import { rmSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { build } from 'esbuild'
-import { startLocalCluster } from '../src/testing/local-cluster.ts'
-import { prismaMigrateDeploy } from '../src/testing/prisma-migrate.ts'
-import { emitResult, median } from './support.ts'
+import { benchCluster, emitResult, median } from './support.ts'
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '12' }, warmup: { type: 'string', default: '2' } } })
 const runs = Number(values.runs)
@@ -68,9 +66,8 @@ function coldStart(variant: Variant, env: NodeJS.ProcessEnv): Promise<Run> {
   })
 }
 
-const cluster = await startLocalCluster({ replicas: 2 })
+const { cluster } = await benchCluster('postgresql')
 try {
-  await prismaMigrateDeploy(cluster.primaryUrl)
   await cluster.waitForReplication()
   const env = { ...process.env, COLD_START_PRIMARY: cluster.primaryUrl, COLD_START_REPLICAS: cluster.replicaUrls.join(',') }
   for (let i = 0; i < warmup; i++) for (const v of variants) await coldStart(v, env)

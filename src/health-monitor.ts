@@ -93,11 +93,11 @@ export class HealthMonitor {
   private readonly dialect: Dialect
 
   /**
-   * Notes a routed query and starts the loop unless it runs. Cheap enough for every query. Returns true for the
-   * very first start: the caller then hands the query it sends to {@link firstRoundAfter} (a caller that does not:
-   * the first round after `intervalMs`); every later start checks at once.
+   * Notes a routed query and starts the loop unless it runs. Cheap enough for every query. The caller then hands
+   * the query it sends to {@link sent}: the very first start waits for it (or `intervalMs`) before its first
+   * round; every later start checks at once.
    */
-  ensureStarted(): boolean {
+  ensureStarted(): void {
     const now = performance.now()
     this.activeAt = now
     if (this.running) {
@@ -107,30 +107,35 @@ export class HealthMonitor {
         this.dueAt = Infinity
         this.resumed(true)
       }
-      return false
+      return
     }
     this.running = true
     if (this.rounds > 0) this.resumed(this.idled)
     if (this.rounds > 0 || this.started) {
       this.schedule(0)
-      return false
+      return
     }
     this.started = true
+    this.awaitingFirst = true
     this.schedule(this.options.health.intervalMs)
-    return true
   }
 
-  /** The loop has been started once (see {@link firstRoundAfter}). */
+  /** The loop has been started once. */
   private started = false
+  /** The query that started the loop has not been handed to {@link sent} yet. */
+  private awaitingFirst = false
 
   /**
-   * The first round starts when `query` (the one that started the loop) settles, or after `intervalMs`, not
-   * alongside it: a cold process's first query is mostly Prisma's own start (loading and compiling, on the one
-   * thread), which the round's connections would slow by as much again (measured: bench/cold-start.ts). Nothing
-   * waits for that round meanwhile: reads go to replicas as before any check, and a read that must see a write
-   * goes to the primary until a round has identified who answers through each entry.
+   * A routed query was sent (after {@link ensureStarted}); returns it. The first round starts when the query that
+   * started the loop settles, or after `intervalMs`, not alongside it: a cold process's first query is mostly
+   * Prisma's own start (loading and compiling, on the one thread), which the round's connections would slow by as
+   * much again (measured: bench/cold-start.ts). Nothing waits for that round meanwhile: reads go to replicas as
+   * before any check, and a read that must see a write goes to the primary until a round has identified who
+   * answers through each entry.
    */
-  firstRoundAfter<T extends PromiseLike<unknown>>(query: T): T {
+  sent<T extends PromiseLike<unknown>>(query: T): T {
+    if (!this.awaitingFirst) return query
+    this.awaitingFirst = false
     const start = () => {
       if (this.running && this.rounds === 0 && this.dueAt !== Infinity) {
         clearTimeout(this.timer)

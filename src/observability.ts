@@ -95,7 +95,7 @@ export function spanPossible(): boolean {
 
 /** The active OpenTelemetry span, when OpenTelemetry is installed and one is active (cheap when none can be). */
 export function activeSpan(): OtelSpan | undefined {
-  return spanPossible() ? (loadOtel()?.trace.getActiveSpan() ?? undefined) : undefined
+  return spanPossible() ? loadOtel()?.trace.getActiveSpan() : undefined
 }
 
 /** Adds the routing decision to `span` (from {@link activeSpan}). */

@@ -63,9 +63,8 @@ export function clientMethods({ router, monitor }: Routing, under: AnyClient, fo
 
     /** Connects the primary and every replica, and starts the health check. */
     async $connect(): Promise<void> {
-      const first = monitor.ensureStarted()
-      const connected = Promise.all([under.$connect(), ...router.replicas.map((r) => r.client.$connect())])
-      await (first ? monitor.firstRoundAfter(connected) : connected)
+      monitor.ensureStarted()
+      await monitor.sent(Promise.all([under.$connect(), ...router.replicas.map((r) => r.client.$connect())]))
     },
 
     /**

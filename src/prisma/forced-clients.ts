@@ -93,9 +93,8 @@ export class ForcedClients {
       name: `${ROUTER_EXTENSION}/primary`,
       query: {
         $allOperations(params: QueryParams) {
-          const first = monitor.ensureStarted()
-          const sent = forcedPrimary(router, params)
-          return first ? monitor.firstRoundAfter(sent) : sent
+          monitor.ensureStarted()
+          return monitor.sent(forcedPrimary(router, params))
         },
       },
       client: withTransaction(router, this.under, {}),
@@ -124,17 +123,14 @@ export class ForcedClients {
           const target = replica ?? router.set.pick({ model, operation })
           if (!target) return Promise.reject(new NoReplicaAvailableError(undefined, '$replica', router.set.states()))
           if (model !== undefined && !READ_OPERATIONS.has(operation)) return Promise.reject(new ReplicaWriteError(model, operation, target.name))
-          const first = monitor.ensureStarted()
-          let sent: PromiseLike<unknown>
+          monitor.ensureStarted()
           if (isInTransaction(params)) {
             router.report.route(model, operation, 'transaction')
             // As it is: Prisma settles a batch's queries in the order it sees them settle.
-            sent = inTransaction(router, params)
-          } else {
-            router.report.route(model, operation, 'forced-replica', target.name)
-            sent = readOn(target, reader.actionsOf(target), params, shapes, internals)
+            return monitor.sent(inTransaction(router, params))
           }
-          return first ? monitor.firstRoundAfter(sent) : sent
+          router.report.route(model, operation, 'forced-replica', target.name)
+          return monitor.sent(readOn(target, reader.actionsOf(target), params, shapes, internals))
         },
       },
       client: {

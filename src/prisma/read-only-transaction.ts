@@ -198,7 +198,7 @@ export class ReadOnlyTransactions {
     if (typeof fn !== 'function')
       throw new InvalidOptionError('fn', 'Expected `$replica().$transaction` to be given a function (interactive transaction); a batch of queries is not a read-only transaction')
     const given = prismaOptions(options, router.dialect.name)
-    const first = monitor.ensureStarted()
+    monitor.ensureStarted()
     const run = Promise.all([this.parser(), this.routing.internals.run()]).then(([trust, check]) => {
       this.loaded = trust
       if (this.extensions === undefined || !check.chain) {
@@ -215,7 +215,7 @@ export class ReadOnlyTransactions {
       }
       return reader.decide(undefined, '$transaction', (plan) => this.execute(plan, fn, given))
     })
-    return first ? monitor.firstRoundAfter(run) : run
+    return monitor.sent(run)
   }
 
   /**

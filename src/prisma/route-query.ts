@@ -47,9 +47,8 @@ export function inTransaction(router: Router, params: QueryParams): PromiseLike<
  * the router, which a replica's client asks for by the fields they need.
  */
 export function routeQuery(routing: Routing, params: QueryParams, shapes: ModelShapes | undefined): PromiseLike<unknown> {
-  const first = routing.monitor.ensureStarted()
-  const routed = dispatch(routing, params, shapes)
-  return first ? routing.monitor.firstRoundAfter(routed) : routed
+  routing.monitor.ensureStarted()
+  return routing.monitor.sent(dispatch(routing, params, shapes))
 }
 
 function dispatch(routing: Routing, params: QueryParams, shapes: ModelShapes | undefined): PromiseLike<unknown> {
@@ -156,12 +155,11 @@ const REDO_ON_PRIMARY: ReadonlySet<string> = new Set(['42P01', '42883', '42704',
 /** The fast path's reads (src/prisma/fast-reads.ts), routed by the reader. `under`: the client under the router. */
 export function fastReads({ monitor, reader }: Routing, under: AnyClient): RouteRead {
   return (model, operation, args, query, request) => {
-    const first = monitor.ensureStarted()
+    monitor.ensureStarted()
     // Without tracing, a replica may run the request itself (no second pipeline, as for routed reads); with it,
     // its model method opens Prisma's operation span.
     const asRequest = request !== undefined && !tracingEnabled(under) ? request : undefined
-    const read = reader.read(model, { operation, args, query, path: undefined, replicaArgs: args, request: asRequest })
-    return first ? monitor.firstRoundAfter(read) : read
+    return monitor.sent(reader.read(model, { operation, args, query, path: undefined, replicaArgs: args, request: asRequest }))
   }
 }
 
@@ -171,9 +169,8 @@ export function fastReads({ monitor, reader }: Routing, under: AnyClient): Route
  */
 export function fastPrimaryOnly({ router, monitor }: Routing): PrimaryOnly {
   return (kind, model, operation, run) => {
-    const first = monitor.ensureStarted()
+    monitor.ensureStarted()
     router.report.route(model, operation, kind)
-    const sent = kind === 'transaction' ? router.transactionQuery(run()) : trackWrite(router, run())
-    return first ? monitor.firstRoundAfter(sent) : sent
+    return monitor.sent(kind === 'transaction' ? router.transactionQuery(run()) : trackWrite(router, run()))
   }
 }
