@@ -8,7 +8,7 @@ import pg from 'pg'
 import { afterAll, afterEach, beforeAll, describe, expect, it, type TestContext } from 'vitest'
 import { readReplicas, runInScope, type RouteEvent } from '../src/index.ts'
 import { findPgBouncer, startPgBouncer, type PgBouncer } from '../src/testing/pgbouncer.ts'
-import { cluster, healReplicas, newClient, replicaNames, timeline, topology, unique, until, waitForReplication } from './support/db.ts'
+import { cluster, healReplicas, newClient, replicaNames, timeline, topology, unique, until, untilChecked, waitForReplication } from './support/db.ts'
 import { readLoad } from './support/read-load.ts'
 
 const installed = (() => {
@@ -98,7 +98,7 @@ describe('PgBouncer in transaction mode in front of each server', () => {
     // Steady state: once the health check's first round has identified each entry (reads after a write do not
     // rely on one before).
     await routed.prisma.note.findFirst()
-    await until('the first health round', () => routed.prisma.$replicaStatus().every((s) => s.replayLsn !== undefined))
+    await untilChecked(routed.prisma)
     const live = await pairs(routed, 50)
     for (const name of replicaNames) await cluster?.setReplicaLag(name, 300)
     const lagging = await pairs(routed, 20)

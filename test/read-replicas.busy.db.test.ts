@@ -6,7 +6,7 @@ import { PrismaPg } from '@prisma/adapter-pg'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { PrismaClient } from '../generated/prisma/client.ts'
 import { readReplicas, type ReadReplicasOptions } from '../src/index.ts'
-import { healReplicas, newClient, requireCluster, timeline, topology, unique, until, waitForReplication } from './support/db.ts'
+import { healReplicas, newClient, requireCluster, timeline, topology, unique, until, untilChecked, waitForReplication } from './support/db.ts'
 import { readLoad } from './support/read-load.ts'
 import { ServerActivity } from './support/server-activity.ts'
 
@@ -58,7 +58,7 @@ describe('a saturated pool is not a down replica (health checks every 100 ms, 25
   ])('pool $max, $concurrent concurrent reads for 3 s: 0 reads moved to the primary, no replica marked down', async ({ max, concurrent }) => {
     const { prisma, events } = routed(max, { health: { intervalMs: 100, timeoutMs: 250 } })
     await prisma.$connect()
-    await until('the first health check', () => prisma.$replicaStatus().every((r) => r.replayLsn !== undefined))
+    await untilChecked(prisma, 'the first health check')
     const load = readLoad(() => heavyRead(prisma), concurrent)
     const started = performance.now()
     await until('3 s of load', () => performance.now() - started >= 3000, 10_000)
@@ -109,7 +109,7 @@ describe('a read slower than readTimeoutMs on a live replica (pg_sleep)', () => 
     const readTimeoutMs = 300
     const { prisma, events } = routed(undefined, { readTimeoutMs, sticky: false, health: { intervalMs: 100 } })
     await prisma.$connect()
-    await until('the first health check', () => prisma.$replicaStatus().every((r) => r.replayLsn !== undefined))
+    await untilChecked(prisma, 'the first health check')
     const executions = activity.executions('SlowRead')
     const started = performance.now()
     const row = await prisma.slowRead.findUnique({ where: { id: 1000 } }) // 1 s on the server

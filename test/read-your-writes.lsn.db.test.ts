@@ -1,7 +1,7 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { isReplicaRouterError, readReplicas, runInScope, type RouteEvent } from '../src/index.ts'
 import { PooledEntry } from './support/pooled-entry.ts'
-import { healReplicas, newClient, replicaNames, requireCluster, routedClient, topology, unique, until, waitForReplication } from './support/db.ts'
+import { healReplicas, newClient, replicaNames, requireCluster, routedClient, topology, unique, until, untilChecked, waitForReplication } from './support/db.ts'
 
 afterEach(healReplicas)
 
@@ -52,7 +52,7 @@ describe('LSN mode: a read goes to a replica only if it has replayed the scopeâ€
       // Steady state: after the health check's first round has identified each replica (reads after a write do
       // not rely on an entry before: a few ms after the client's first query).
       await routed.prisma.note.findFirst()
-      await until('the first health round', () => routed.prisma.$replicaStatus().every((s) => s.replayLsn !== undefined))
+      await untilChecked(routed.prisma)
       const before = routed.prisma.$routerStats()
       const result = await pairs(routed.prisma, routed.events, 200)
       const after = routed.prisma.$routerStats()

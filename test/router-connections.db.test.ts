@@ -11,7 +11,7 @@ import { PrismaClient } from '../generated/prisma/client.ts'
 import { readReplicas, runInScope, type HealthEvent, type ReadReplicasOptions } from '../src/index.ts'
 import { APPLICATION_NAME } from '../src/own-connection.ts'
 import { AUTHENTICATION_WARNING, SHARED_CONNECTIONS_WARNING } from '../src/router-connections.ts'
-import { healReplicas, newClient, requireCluster, timeline, topology, unique, until } from './support/db.ts'
+import { healReplicas, newClient, requireCluster, timeline, topology, unique, until, untilChecked } from './support/db.ts'
 import { passwordRole } from './support/password-role.ts'
 import { loggedClients } from './support/logged-clients.ts'
 import { ServerActivity, withAppName } from './support/server-activity.ts'
@@ -121,7 +121,7 @@ describe('invisible: the router’s queries never pass through the application�
     const prisma = wrapped(topology.primaryUrl).$extends(readReplicas({ replicas: topology.replicas.map((r) => wrapped(r.url)), health: { intervalMs: 100 } }))
     try {
       expect(await prisma.note.count()).toBeGreaterThanOrEqual(0)
-      await until('the first health check', () => prisma.$replicaStatus().every((r) => r.replayLsn !== undefined))
+      await untilChecked(prisma, 'the first health check')
       await until('the warning', () => warnings.some((w) => (w as { code?: string }).code === SHARED_CONNECTIONS_WARNING))
       const shared = warnings.filter((w) => (w as { code?: string }).code === SHARED_CONNECTIONS_WARNING)
       expect(shared).toHaveLength(1)
@@ -403,8 +403,8 @@ describe('idle: no query of the router reaches any server while the application 
       await prisma.note.findFirst({ where: { title } })
     })
     const lastQuery = performance.now()
-    // The first round runs once the first query has settled (HealthMonitor.firstRoundAfter): connections opened.
-    await until('the first health round', () => prisma.$replicaStatus().every((r) => r.replayLsn !== undefined))
+    // The first round runs once the first query has settled (HealthMonitor.sent): connections opened.
+    await untilChecked(prisma)
     await until('the router’s connections closed on every server', async () => (await activity.totalConnections(routerApp(app))) === 0, 10_000)
     const idleAt = performance.now()
     const checks = prisma.$routerStats().healthChecks
@@ -446,7 +446,7 @@ describe('idle with maxLag: what the router knew of lag is as old as the pause',
     const maxMs = 1000
     const { prisma, events } = routed(app, { sticky: false, maxLag: { ms: maxMs }, health: { intervalMs, idleAfterMs: 300 } })
     await prisma.note.count()
-    await until('the first health round', () => prisma.$replicaStatus().every((r) => r.replayLsn !== undefined))
+    await untilChecked(prisma)
     await until('idle: the router’s connections closed', async () => (await activity.totalConnections(routerApp(app))) === 0, 10_000)
     // While this instance is idle, replica-1 stops replaying and other instances write.
     await cluster.pauseReplay('replica-1')

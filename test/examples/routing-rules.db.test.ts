@@ -3,7 +3,7 @@ import { readReplicas, type RouteEvent } from '../../src/index.ts'
 import { routedClient } from '../../examples/routing-rules/rules.ts'
 import { healReplicas, newClient, requireCluster, topology, unique, waitForReplication } from '../support/db.ts'
 import { requireMariadb } from '../support/mariadb.ts'
-import { until } from '../support/until.ts'
+import { untilChecked } from '../support/until.ts'
 
 const events: RouteEvent[] = []
 const prisma = routedClient(
@@ -78,8 +78,8 @@ it('on MariaDB too (`npm run example:routing-rules -- --engine mariadb`): the ru
   try {
     await maria.auditLog.create({ data: { action: 'login', actor: unique('maria') } })
     // Reads after a write rely on replicas once the first health round has identified them (it runs once the
-    // first query has settled: HealthMonitor.firstRoundAfter).
-    await until('the first health round', () => maria.$replicaStatus().every((r) => r.replayLsn !== undefined))
+    // first query has settled: HealthMonitor.sent).
+    await untilChecked(maria)
     await maria.auditLog.findMany()
     await maria.dailyReport.findMany()
     await maria.$replica('us-analytics').user.count()

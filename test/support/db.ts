@@ -77,7 +77,7 @@ export function unique(prefix: string): string {
   return `${prefix}-${String(process.pid)}-${String(Date.now())}-${String(counter)}`
 }
 
-export { until } from './until.ts'
+export { until, untilChecked } from './until.ts'
 
 /** Routing and health events with the time they happened, in one timeline. */
 export function timeline() {

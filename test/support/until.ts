@@ -6,3 +6,13 @@ export async function until(what: string, condition: () => boolean | Promise<boo
     await new Promise((resolve) => setTimeout(resolve, 5))
   }
 }
+
+/** Something with `$replicaStatus()`: a routed client. */
+interface WithReplicaStatus {
+  $replicaStatus(): readonly { replayLsn?: string | undefined }[]
+}
+
+/** Waits until the health check has reported a replay position for every replica of `client` (its first round). */
+export async function untilChecked(client: WithReplicaStatus, what = 'the first health round'): Promise<void> {
+  await until(what, () => client.$replicaStatus().every((r) => r.replayLsn !== undefined))
+}
