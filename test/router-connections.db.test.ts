@@ -290,6 +290,10 @@ describe('lifetime: the router never keeps a process alive, and never hangs a sh
       const { readReplicas, runInScope } = await import('./src/index.ts')
       const client = (url) => new PrismaClient({ adapter: new PrismaPg({ connectionString: url, allowExitOnIdle: true }) })
       const prisma = client(process.env.P).$extends(readReplicas({ replicas: JSON.parse(process.env.R).map(client), health: { idleAfterMs: 0 } }))
+      // Before the first round no replica can serve a read after a write (it goes to the primary at once): wait for it.
+      const { untilChecked } = await import('./test/support/until.ts')
+      await prisma.note.count()
+      await untilChecked(prisma)
       let found = 0
       for (let i = 0; i < 20; i++) {
         await runInScope(async () => {
@@ -465,7 +469,8 @@ describe('idle with maxLag: what the router knew of lag is as old as the pause',
       `idle, replica-1 paused meanwhile (maxLag ${String(maxMs)} ms): ${String(missed)} of 28 reads after the pause missed a note committed ${String(maxMs + 2 * intervalMs)}+ ms before; health ${JSON.stringify(resumedEvents)}`,
     )
     expect(missed).toBe(0)
-    expect(prisma.$replicaStatus()[0]?.state).toBe('lagging')
+    // The round that resumed with the first read may still be waiting on replica-1 (waking): wait for its verdict.
+    await until('replica-1 lagging', () => prisma.$replicaStatus()[0]?.state === 'lagging')
     await Promise.all([prisma.$disconnect(), writer.$disconnect()])
   })
 })
