@@ -49,11 +49,16 @@ describe('a replica that dies', () => {
     const restarting = performance.now()
     await cluster.startReplica('replica-1')
     const restartedAt = performance.now()
+    const roundsAtRestart = prisma.$routerStats().healthChecks
     const upAgain = () => events.entries.find((e) => e.kind === 'health' && e.replica === 'replica-1' && e.state === 'up' && e.at > restarting)
     await until('replica-1 up again', () => upAgain() !== undefined, 10_000)
     const up = upAgain()!
-    console.info(`replica-1 re-admitted ${(up.at - restartedAt).toFixed(0)} ms after its restart (health interval ${String(intervalMs)} ms)`)
-    expect(up.at - restartedAt).toBeLessThanOrEqual(2 * intervalMs)
+    const round = up.kind === 'health' ? up.round : undefined
+    console.info(
+      `replica-1 re-admitted ${(up.at - restartedAt).toFixed(0)} ms after its restart, in health round ${String(round)} (${String(roundsAtRestart)} had started by then; interval ${String(intervalMs)} ms)`,
+    )
+    // Within 2 intervals, counted in rounds (a loaded machine stretches milliseconds, not rounds).
+    expect(round).toBeLessThanOrEqual(roundsAtRestart + 2)
     const before = prisma.$replicaStatus().find((r) => r.name === 'replica-1')!.reads
     for (let i = 0; i < 10; i++) await prisma.note.count()
     expect(prisma.$replicaStatus().find((r) => r.name === 'replica-1')!.reads - before).toBe(5)

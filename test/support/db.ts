@@ -55,6 +55,7 @@ export function timedClient(options: Omit<Extra, 'onHealthChange'> = {}) {
   const events = timeline()
   const replicas = topology.replicas.map((r) => ({ client: newClient(r.url), name: r.name }))
   const prisma = newClient(topology.primaryUrl).$extends(readReplicas({ ...options, replicas, onRoute: events.onRoute, onHealthChange: events.onHealthChange }))
+  events.countRounds(prisma)
   return { prisma, events }
 }
 
@@ -81,11 +82,20 @@ export { until, untilChecked } from './until.ts'
 
 /** Routing and health events with the time they happened, in one timeline. */
 export function timeline() {
-  const entries: (({ at: number; kind: 'route' } & RouteEvent) | ({ at: number; kind: 'health' } & HealthEvent))[] = []
+  const entries: (({ at: number; kind: 'route' } & RouteEvent) | ({ at: number; kind: 'health'; round?: number } & HealthEvent))[] = []
+  let rounds: (() => number) | undefined
   return {
     entries,
     onRoute: (e: RouteEvent) => entries.push({ at: performance.now(), kind: 'route', ...e }),
-    onHealthChange: (e: HealthEvent) => entries.push({ at: performance.now(), kind: 'health', ...e }),
+    onHealthChange: (e: HealthEvent) => entries.push({ at: performance.now(), kind: 'health', round: rounds?.(), ...e }),
     health: (replica: string, state: HealthEvent['state']) => entries.find((e) => e.kind === 'health' && e.replica === replica && e.state === state),
+    /**
+     * Health events from now on carry `round`: the client's health rounds started so far (`$routerStats()`), so a
+     * test can bound a detection in rounds (a condition) rather than milliseconds (a timing, which a loaded machine
+     * stretches).
+     */
+    countRounds(client: { $routerStats(): { healthChecks: number } }): void {
+      rounds = () => client.$routerStats().healthChecks
+    },
   }
 }
