@@ -30,14 +30,14 @@ export interface ReplicaConfig {
    * @default `replica-<n>` (1-based position in `replicas`)
    * @example 'eu-west-1a'
    */
-  readonly name?: string
+  readonly name?: string | undefined
   /**
    * Share of reads relative to the other replicas, for the `weighted` policy (and custom policies).
    * A finite number > 0.
    * @default 1
    * @example 2
    */
-  readonly weight?: number
+  readonly weight?: number | undefined
   /**
    * The entry is several servers behind one address: a pooler (PgBouncer, Supavisor), HAProxy, a Kubernetes
    * read-only service, Aurora's reader endpoint. A replay position it reports belongs to whichever server
@@ -46,7 +46,7 @@ export interface ReplicaConfig {
    * @default false
    * @example { client: readerEndpoint, name: 'reader', pooled: true }
    */
-  readonly pooled?: boolean
+  readonly pooled?: boolean | undefined
   /**
    * MariaDB / MySQL: the replica's connection URL (`mysql://user:password@host:port/db`, as given to
    * `PrismaMariaDb`), for the router's own connection to it (health checks, GTID positions). `@prisma/adapter-mariadb`
@@ -56,7 +56,7 @@ export interface ReplicaConfig {
    * @default undefined
    * @example { client: replica, name: 'r1', connection: process.env.REPLICA_URL }
    */
-  readonly connection?: string
+  readonly connection?: string | undefined
 }
 
 /** Name of a built-in routing policy. */
@@ -73,14 +73,14 @@ export interface StickyOptions {
    * @default 'lsn'
    * @example { mode: 'window', windowMs: 5000 }
    */
-  readonly mode?: 'lsn' | 'window'
+  readonly mode?: 'lsn' | 'window' | undefined
   /**
    * Window mode only: how long the scope's reads stay on the primary after a write. A finite number >= 0;
    * `0` never pins a scope. Setting it without `mode` selects window mode.
    * @default 2000
    * @example { windowMs: 5000 }
    */
-  readonly windowMs?: number
+  readonly windowMs?: number | undefined
   /**
    * LSN mode only: monotonic reads in every `runInScope` scope (and across its consistency token): a read never
    * returns an older version of a row than an earlier read of the scope returned, even when reads move between
@@ -89,7 +89,7 @@ export interface StickyOptions {
    * @default true
    * @example { mode: 'lsn', monotonic: false }
    */
-  readonly monotonic?: boolean
+  readonly monotonic?: boolean | undefined
   /**
    * LSN mode only: how long a read that must see its scope's writes may wait for a replica to replay them
    * before it goes to the primary (ms). While it waits, the replica is asked for its replay position again, one
@@ -98,7 +98,7 @@ export interface StickyOptions {
    * @default 0
    * @example { mode: 'lsn', waitMs: 20 }
    */
-  readonly waitMs?: number
+  readonly waitMs?: number | undefined
 }
 
 /** The default sticky mode, chosen by measurement (README, "Consistency"). */
@@ -111,12 +111,12 @@ export interface MaxLagOptions {
    * position). A finite number > 0.
    * @example { ms: 500 }
    */
-  readonly ms?: number
+  readonly ms?: number | undefined
   /**
    * Maximum WAL bytes a replica may be behind the primary. A finite number > 0.
    * @example { bytes: 16 * 1024 * 1024 }
    */
-  readonly bytes?: number
+  readonly bytes?: number | undefined
 }
 
 /** The background health check. */
@@ -128,12 +128,12 @@ export interface HealthOptions {
    * @default 1000
    * @example { intervalMs: 250 }
    */
-  readonly intervalMs?: number
+  readonly intervalMs?: number | undefined
   /**
    * Milliseconds a check may take on one server before that server counts as down. A finite number > 0.
    * @default 1000
    */
-  readonly timeoutMs?: number
+  readonly timeoutMs?: number | undefined
   /**
    * Milliseconds without a query through the routed client after which the health check stops and the router's
    * own connections close, until the next query (which starts a check at once; a replica that died meanwhile
@@ -142,7 +142,7 @@ export interface HealthOptions {
    * @default 10000 (like node-postgres' `idleTimeoutMillis`: the router's connections close when your pool's do)
    * @example { idleAfterMs: 60_000 }
    */
-  readonly idleAfterMs?: number | false
+  readonly idleAfterMs?: number | false | undefined
   /**
    * Milliseconds the first check after a pause waits for a replica to answer before it counts as down: servers
    * that suspend when idle (Neon computes) take 0.5–5 s to wake, and the connection that wakes them is held until
@@ -150,7 +150,7 @@ export interface HealthOptions {
    * @default 10000
    * @example { wakeTimeoutMs: 30_000 }
    */
-  readonly wakeTimeoutMs?: number
+  readonly wakeTimeoutMs?: number | undefined
 }
 
 /** Options of `readReplicas()`. */
@@ -167,7 +167,7 @@ export interface ReadReplicasOptions {
    * @default 'round-robin'
    * @example 'least-in-flight'
    */
-  readonly policy?: PolicyName | RoutingPolicy
+  readonly policy?: PolicyName | RoutingPolicy | undefined
   /**
    * Read-your-writes within a scope (see `runInScope`): by WAL position (`{ mode: 'lsn' }`) or by a fixed
    * window after each write (`{ mode: 'window', windowMs }`). `false` turns it off: reads always go to
@@ -175,33 +175,33 @@ export interface ReadReplicasOptions {
    * @default { mode: 'lsn' }
    * @example { mode: 'window', windowMs: 2000 }
    */
-  readonly sticky?: StickyOptions | false
+  readonly sticky?: StickyOptions | false | undefined
   /**
    * Called synchronously with every routing decision, before the query runs. Exceptions it throws are
    * caught and reported as a process warning; they never fail the query.
    * @default undefined
    * @example (event) => console.log(event.model, event.operation, '->', event.replica ?? event.target, event.reason)
    */
-  readonly onRoute?: (event: RouteEvent) => void
+  readonly onRoute?: ((event: RouteEvent) => void) | undefined
   /**
    * Take replicas out of rotation while their measured lag is over these limits; they come back when under.
    * @default undefined (lag is measured and reported, but no replica is excluded for it)
    * @example { ms: 500 }
    */
-  readonly maxLag?: MaxLagOptions
+  readonly maxLag?: MaxLagOptions | undefined
   /**
    * What a read does when no replica is usable (all down or lagging): `'primary'` sends it to the primary;
    * `'error'` throws `NoReplicaAvailableError`. Both are reported to `onRoute` with reason `fallback`.
    * @default 'primary'
    * @example 'error'
    */
-  readonly fallback?: 'primary' | 'error'
+  readonly fallback?: 'primary' | 'error' | undefined
   /**
    * The background health check that re-admits failed replicas and measures lag, on the router's own
    * connections (README, "The router's own connections").
    * @default { intervalMs: 1000, timeoutMs: 1000, idleAfterMs: 10000, wakeTimeoutMs: 10000 }
    */
-  readonly health?: HealthOptions
+  readonly health?: HealthOptions | undefined
   /**
    * A read on a replica running longer than this makes the router probe that server on its own connection
    * (within `health.timeoutMs`): a server that answers is busy, not down, and the read goes on there (looked at
@@ -213,13 +213,13 @@ export interface ReadReplicasOptions {
    * @default 10000
    * @example 30000
    */
-  readonly readTimeoutMs?: number | false
+  readonly readTimeoutMs?: number | false | undefined
   /**
    * Called when a replica changes state (up, down, lagging). Exceptions it throws become process warnings.
    * @default undefined
    * @example (e) => logger.warn(`${e.replica} is ${e.state} (${e.cause})`)
    */
-  readonly onHealthChange?: (event: HealthEvent) => void
+  readonly onHealthChange?: ((event: HealthEvent) => void) | undefined
   /**
    * Per-model routing of reads, by model name as in the schema: `'primary'` (always the primary, e.g. an
    * audit log that must never be stale), a replica's name (always that replica while it is in rotation, e.g.
@@ -228,14 +228,14 @@ export interface ReadReplicasOptions {
    * @default {}
    * @example { AuditLog: 'primary', Report: 'analytics', Product: sameRegionFirst }
    */
-  readonly rules?: Readonly<Record<string, 'primary' | (string & {}) | RoutingPolicy>>
+  readonly rules?: Readonly<Record<string, 'primary' | (string & {}) | RoutingPolicy>> | undefined
   /**
    * MariaDB / MySQL: the primary's connection URL, for the router's own connection to it (GTID positions after
    * writes); see `ReplicaConfig.connection`. Never shown in errors, logs or events. Not used on PostgreSQL.
    * @default undefined
    * @example process.env.DATABASE_URL
    */
-  readonly primaryConnection?: string
+  readonly primaryConnection?: string | undefined
   /**
    * Where raw reads go. `'primary'`: every raw query (as `@prisma/extension-read-replicas` does). `'classify'`
    * (PostgreSQL): `$queryRaw`, `$queryRawUnsafe` and `$queryRawTyped` go to a replica, like model reads
@@ -247,7 +247,7 @@ export interface ReadReplicasOptions {
    * @default 'primary'
    * @example 'classify'
    */
-  readonly raw?: 'primary' | 'classify'
+  readonly raw?: 'primary' | 'classify' | undefined
 }
 
 /** A replica after validation. */

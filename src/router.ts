@@ -125,10 +125,17 @@ export class Router {
     this.primaryPosition = new PrimaryPosition(queryPrimaryLsn)
   }
 
+  /** Throws the scope's InvalidConsistencyTokenError (`strict` and a malformed token) before anything is routed. */
+  scopeUsable(): void {
+    const invalid = currentScope()?.invalid
+    if (invalid) throw invalid
+  }
+
   /** The read-your-writes state of the current scope (`runInScope`), or of the client outside any scope. */
   scopeState(): ScopeState {
     const scope = currentScope()
     if (!scope) return this.clientScope
+    if (scope.invalid) throw scope.invalid // strict and a malformed token: no query of the scope runs
     let state = scope.state.get(this)
     if (!state) {
       const seed = this.usable(scope)

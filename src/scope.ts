@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { type ConsistencyPoint, parseConsistencyToken } from './consistency-token.js'
+import { InvalidConsistencyTokenError, isInvalidConsistencyTokenError } from './errors/invalid-consistency-token-error.js'
 import type { Position } from './position.js'
 import type { ReplicaState } from './router.js'
 
@@ -14,11 +15,14 @@ export class ReplicaScope {
   readonly seed: ConsistencyPoint | undefined
   /** @internal `runInScope`'s `strict`: a token a router cannot use (another engine's) is an error there too. */
   readonly strict: boolean
+  /** @internal `strict` and a malformed token: every query of the scope fails with it, before reaching a server. */
+  readonly invalid: InvalidConsistencyTokenError | undefined
 
   /** @internal */
-  constructor(seed?: ConsistencyPoint, strict = false) {
+  constructor(seed?: ConsistencyPoint, strict = false, invalid?: InvalidConsistencyTokenError) {
     this.seed = seed
     this.strict = strict
+    this.invalid = invalid
   }
 }
 
@@ -73,14 +77,15 @@ export interface RunInScopeOptions {
    * @default undefined
    * @example { token: req.get('x-consistency-token') }
    */
-  readonly token?: string | null
+  readonly token?: string | null | undefined
   /**
-   * Throw `InvalidConsistencyTokenError` for an unusable token instead of ignoring it: at once for a malformed
-   * one; from the first query of a client on another database engine than the token's (a PostgreSQL token given
-   * to a MariaDB client, or the reverse), which otherwise ignores it.
+   * An unusable token is an error instead of being ignored: every query of the scope that uses it (reads with
+   * `sticky` on, writes, transactions) rejects with `InvalidConsistencyTokenError` before reaching any server — a
+   * malformed token, or one of another database engine than the client's (a PostgreSQL token given to a MariaDB
+   * client, or the reverse). `runInScope` itself never throws for a token: the callback's first query rejects.
    * @default false
    */
-  readonly strict?: boolean
+  readonly strict?: boolean | undefined
 }
 
 const storage = new AsyncLocalStorage<ReplicaScope>()
@@ -108,14 +113,16 @@ export function runInScope<T>(callback: () => PromiseLike<T>, options?: RunInSco
 export function runInScope<T>(callback: () => T, options?: RunInScopeOptions): T
 export function runInScope(callback: () => unknown, options: RunInScopeOptions = {}): unknown {
   let seed: ConsistencyPoint | undefined
+  let invalid: InvalidConsistencyTokenError | undefined
   if (options.token !== undefined && options.token !== null) {
     try {
       seed = parseConsistencyToken(options.token)
     } catch (error) {
-      if (options.strict === true) throw error
+      // Ignored unless strict; then the scope's queries reject with it (a rejection, not a throw from here).
+      if (options.strict === true) invalid = isInvalidConsistencyTokenError(error) ? error : new InvalidConsistencyTokenError('unreadable')
     }
   }
-  return storage.run(new ReplicaScope(seed, options.strict === true), () => {
+  return storage.run(new ReplicaScope(seed, options.strict === true, invalid), () => {
     const result = callback()
     // Prisma's promises are lazy: they run when awaited, which would be outside the scope. Start them here.
     if (typeof result === 'object' && result !== null && typeof (result as PromiseLike<unknown>).then === 'function') {

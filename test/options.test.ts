@@ -158,3 +158,26 @@ describe('option validation: a typed error with an exact message, at constructio
     expect(resolveOptions({ replicas: [fakeClient()], policy: custom }).policy).toBe(custom)
   })
 })
+
+describe('exactOptionalPropertyTypes: an option given as undefined is an option not given', () => {
+  it('every option and sub-option explicitly undefined resolves as the defaults do', () => {
+    const client = fakeClient()
+    const given: ReadReplicasOptions = {
+      replicas: [{ client, name: undefined, weight: undefined, pooled: undefined, connection: undefined }],
+      policy: undefined,
+      sticky: { mode: undefined, windowMs: undefined, monotonic: undefined, waitMs: undefined },
+      onRoute: undefined,
+      maxLag: undefined,
+      fallback: undefined,
+      health: { intervalMs: undefined, timeoutMs: undefined, idleAfterMs: undefined, wakeTimeoutMs: undefined },
+      readTimeoutMs: undefined,
+      onHealthChange: undefined,
+      rules: undefined,
+      primaryConnection: undefined,
+      raw: undefined,
+    }
+    const plain = (o: unknown) => JSON.stringify(o, (_k, v: unknown) => (typeof v === 'function' ? 'fn' : v instanceof Map ? [...v] : v))
+    expect(plain(resolveOptions(given))).toBe(plain(resolveOptions({ replicas: [client] })))
+    expect(plain(resolveOptions({ replicas: [client], maxLag: { ms: undefined, bytes: 1000 } }))).toBe(plain(resolveOptions({ replicas: [client], maxLag: { bytes: 1000 } })))
+  })
+})

@@ -53,12 +53,18 @@ describe('the packed package', () => {
 
   // Uses the public API the way an application does; compiled with the package's own declarations checked.
   const usage = `
-    import { readReplicas, runInScope, prometheusMetrics, isReplicaRouterError, type ReadReplicasOptions, type RouterStats } from 'prisma-replica-router'
+    import { readReplicas, runInScope, prometheusMetrics, isReplicaRouterError, type PrismaClientLike, type ReadReplicasOptions, type RouterStats } from 'prisma-replica-router'
     import { startLocalCluster, type LocalCluster } from 'prisma-replica-router/testing'
     declare const client: ReadReplicasOptions['replicas'][number]
     const extension = readReplicas({ replicas: [client], policy: 'least-in-flight', health: { idleAfterMs: 60_000 } })
     const stats: RouterStats | undefined = undefined
-    export const used = [extension, runInScope, prometheusMetrics, isReplicaRouterError, stats, startLocalCluster] as const
+    // exactOptionalPropertyTypes: a value that may be undefined is accepted where an option may be left out.
+    declare const cookie: string | undefined
+    declare const env: Record<string, string | undefined>
+    declare const replicaClient: PrismaClientLike
+    const scoped = runInScope(async () => 1, { token: cookie, strict: undefined })
+    const configured = readReplicas({ replicas: [{ client: replicaClient, name: env.REPLICA_NAME }], maxLag: env.MAX_LAG ? { ms: Number(env.MAX_LAG) } : undefined, primaryConnection: env.PRIMARY_URL })
+    export const used = [extension, runInScope, prometheusMetrics, isReplicaRouterError, stats, startLocalCluster, scoped, configured] as const
     export type Cluster = LocalCluster
   `
   const cjsUsage = `
@@ -70,13 +76,16 @@ describe('the packed package', () => {
     { name: 'module nodenext (ESM)', file: 'usage.mts', source: usage, options: { module: 'nodenext', moduleResolution: 'nodenext' } },
     { name: 'moduleResolution bundler', file: 'usage.ts', source: usage, options: { module: 'esnext', moduleResolution: 'bundler' } },
     { name: 'CommonJS (require)', file: 'usage.cts', source: cjsUsage, options: { module: 'nodenext', moduleResolution: 'nodenext' } },
-  ])('its declarations compile for a consumer with skipLibCheck false: $name', ({ file, source, options }) => {
+  ])('its declarations compile for a consumer with skipLibCheck false and exactOptionalPropertyTypes: $name', ({ file, source, options }) => {
     const dir = join(project, `tsc-${file.replace('.', '-')}`)
     mkdirSync(dir, { recursive: true })
     writeFileSync(join(dir, file), source)
     writeFileSync(
       join(dir, 'tsconfig.json'),
-      JSON.stringify({ compilerOptions: { ...options, target: 'es2022', strict: true, noEmit: true, skipLibCheck: false, types: ['node'] }, files: [file] }),
+      JSON.stringify({
+        compilerOptions: { ...options, target: 'es2022', strict: true, exactOptionalPropertyTypes: true, noEmit: true, skipLibCheck: false, types: ['node'] },
+        files: [file],
+      }),
     )
     const result = spawnSync(tsc, ['-p', dir], { cwd: project, encoding: 'utf8' })
     expect(result.stdout + result.stderr).toBe('')

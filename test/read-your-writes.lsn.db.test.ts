@@ -198,29 +198,44 @@ describe('consistency tokens: read-your-writes across requests and app instances
     ['huge', '1.' + 'f'.repeat(100_000) + '.lz3k2a1'],
     ['non-ASCII', '1.3000148.ł∂ß'],
     ['garbage', '\u0000\u0001; DROP TABLE "Note"'],
-  ])('a bad token (%s) is ignored: the scope works and its writes go to the primary; strict throws a typed error', async (_label, token) => {
-    const { prisma, events } = routedClient()
-    const title = unique('bad-token')
-    const seen = await runInScope(
-      async () => {
-        await prisma.note.create({ data: { title } })
-        return prisma.note.findFirst({ where: { title } })
-      },
-      { token },
-    )
-    expect(seen?.title).toBe(title)
-    expect(events[0]).toMatchObject({ operation: 'create', target: 'primary', reason: 'write' })
-    let error: unknown
-    try {
-      runInScope(() => undefined, { token, strict: true })
-    } catch (e) {
-      error = e
-    }
-    expect(isReplicaRouterError(error)).toBe(true)
-    expect((error as Error).name).toBe('InvalidConsistencyTokenError')
-    expect((error as Error).message).not.toContain(token.slice(0, 20) || '\u0000')
-    await prisma.$disconnect()
-  })
+  ])(
+    'a bad token (%s) is ignored: the scope works and its writes go to the primary; strict: every query of the scope rejects with a typed error, nothing is sent',
+    async (_label, token) => {
+      const { prisma, events } = routedClient()
+      const title = unique('bad-token')
+      const seen = await runInScope(
+        async () => {
+          await prisma.note.create({ data: { title } })
+          return prisma.note.findFirst({ where: { title } })
+        },
+        { token },
+      )
+      expect(seen?.title).toBe(title)
+      expect(events[0]).toMatchObject({ operation: 'create', target: 'primary', reason: 'write' })
+      // runInScope itself does not throw: the scope's queries reject (a read, a write, a transaction), and none is sent.
+      expect(runInScope(() => 'ran', { token, strict: true })).toBe('ran')
+      const sent = events.length
+      const strictTitle = unique('bad-token-strict')
+      const errors = await runInScope(
+        () =>
+          Promise.all([
+            prisma.note.findFirst({ where: { title } }).catch((e: unknown) => e),
+            prisma.note.create({ data: { title: strictTitle } }).catch((e: unknown) => e),
+            prisma.$transaction([prisma.note.count()]).catch((e: unknown) => e),
+            prisma.$transaction((tx) => tx.note.count()).catch((e: unknown) => e),
+          ]),
+        { token, strict: true },
+      )
+      for (const error of errors) {
+        expect(isReplicaRouterError(error)).toBe(true)
+        expect((error as Error).name).toBe('InvalidConsistencyTokenError')
+        expect((error as Error).message).not.toContain(token.slice(0, 20) || '\u0000')
+      }
+      expect(events.slice(sent)).toEqual([])
+      expect(await prisma.note.count({ where: { title: strictTitle } })).toBe(0)
+      await prisma.$disconnect()
+    },
+  )
 
   it('a forged token far ahead of the primary keeps that scope on the primary, never anything worse', async () => {
     const { prisma, events } = routedClient({ sticky: { mode: 'lsn' } })

@@ -6,7 +6,7 @@ export interface RandomPolicyOptions {
    * Source of randomness in [0, 1).
    * @default Math.random
    */
-  readonly random?: () => number
+  readonly random?: (() => number) | undefined
 }
 
 /** Picks a candidate uniformly at random, ignoring weights (what `@prisma/extension-read-replicas` does). */

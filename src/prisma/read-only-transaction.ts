@@ -42,11 +42,11 @@ interface TransactionRunner {
 /** Options of a read-only transaction: Prisma's interactive transaction options, isolation fixed. */
 export interface ReadOnlyTransactionOptions {
   /** Prisma's `maxWait`: how long to wait for a connection (ms). */
-  readonly maxWait?: number
+  readonly maxWait?: number | undefined
   /** Prisma's `timeout`: how long the transaction may run (ms). */
-  readonly timeout?: number
+  readonly timeout?: number | undefined
   /** Always `RepeatableRead` (one snapshot); `Serializable` is not available on a hot standby. */
-  readonly isolationLevel?: 'RepeatableRead'
+  readonly isolationLevel?: 'RepeatableRead' | undefined
 }
 
 const OPTION_KEYS = new Set(['maxWait', 'timeout', 'isolationLevel'])

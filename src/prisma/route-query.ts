@@ -54,6 +54,7 @@ export function routeQuery(routing: Routing, params: QueryParams, shapes: ModelS
 function dispatch(routing: Routing, params: QueryParams, shapes: ModelShapes | undefined): PromiseLike<unknown> {
   const { router, reader } = routing
   const { model, operation } = params
+  router.scopeUsable()
   if (isInTransaction(params)) {
     router.report.route(model, operation, 'transaction')
     return inTransaction(router, params)

@@ -192,12 +192,12 @@ export interface SqlClassifierOptions {
    * Verdicts kept, one per SQL text; the oldest is dropped when full.
    * @default 1000
    */
-  readonly cacheEntries?: number
+  readonly cacheEntries?: number | undefined
   /**
    * Longest text whose verdict is kept (characters); longer texts are parsed every time.
    * @default 16384
    */
-  readonly maxCachedLength?: number
+  readonly maxCachedLength?: number | undefined
 }
 
 /**

@@ -41,27 +41,27 @@ export interface StartLocalClusterOptions {
    * Number of physical streaming replicas.
    * @default 2
    */
-  readonly replicas?: number
+  readonly replicas?: number | undefined
   /**
    * Database created on the primary (and replicated).
    * @default 'app'
    */
-  readonly database?: string
+  readonly database?: string | undefined
   /**
    * Folder of the PostgreSQL binaries (initdb, pg_ctl, pg_basebackup).
    * @default `$PG_BIN`, else the newest /usr/lib/postgresql/<version>/bin
    */
-  readonly pgBin?: string
+  readonly pgBin?: string | undefined
   /**
    * Parent folder of the data directories.
    * @default '/dev/shm' when present, else the OS temp dir
    */
-  readonly baseDir?: string
+  readonly baseDir?: string | undefined
   /**
    * Start a watchdog process that stops the servers and removes the data if this process dies.
    * @default true
    */
-  readonly watchdog?: boolean
+  readonly watchdog?: boolean | undefined
 }
 
 /** Thrown when the PostgreSQL server binaries cannot be found. */

@@ -45,13 +45,13 @@ export interface MariadbClusterInfo {
 /** Options of {@link startMariadbCluster}. */
 export interface StartMariadbClusterOptions {
   /** @default 2 */
-  readonly replicas?: number
+  readonly replicas?: number | undefined
   /** @default 'app' */
-  readonly database?: string
+  readonly database?: string | undefined
   /** @default '/dev/shm' when present, else the OS temp dir */
-  readonly baseDir?: string
+  readonly baseDir?: string | undefined
   /** Stop the servers and remove the data if this process dies. @default true */
-  readonly watchdog?: boolean
+  readonly watchdog?: boolean | undefined
 }
 
 /** Thrown when the MariaDB server binaries (`mariadbd`, `mariadb-install-db`) cannot be found. */

@@ -10,7 +10,7 @@ import { listen } from './listen.js'
 /** A server behind a {@link PgBouncer}. */
 export interface PgBouncerServer {
   /** @default '127.0.0.1' */
-  readonly host?: string
+  readonly host?: string | undefined
   readonly port: number
 }
 
@@ -28,27 +28,27 @@ export interface StartPgBouncerOptions {
    * PgBouncer's `pool_mode`.
    * @default 'transaction'
    */
-  readonly poolMode?: 'session' | 'transaction' | 'statement'
+  readonly poolMode?: 'session' | 'transaction' | 'statement' | undefined
   /**
    * PgBouncer's `default_pool_size`: server connections per database and user.
    * @default 20
    */
-  readonly poolSize?: number
+  readonly poolSize?: number | undefined
   /**
    * Port to listen on, on 127.0.0.1.
    * @default 0 (a free port)
    */
-  readonly port?: number
+  readonly port?: number | undefined
   /**
    * PgBouncer's binary.
    * @default `$PGBOUNCER`, else /usr/sbin/pgbouncer, else /usr/bin/pgbouncer
    */
-  readonly binary?: string
+  readonly binary?: string | undefined
   /**
    * Start a watchdog process that stops PgBouncer if this process dies.
    * @default true
    */
-  readonly watchdog?: boolean
+  readonly watchdog?: boolean | undefined
 }
 
 /** PgBouncer exited as it started (its log and error output in the message). */

@@ -8,7 +8,7 @@ export interface StartWebSocketProxyOptions {
    * Port to listen on, on 127.0.0.1.
    * @default 0 (a free port)
    */
-  readonly port?: number
+  readonly port?: number | undefined
 }
 
 /** The `ws` package's server, as much of it as is used here. */
