@@ -72,6 +72,12 @@ export function prometheusMetrics(client: ReplicaRouterClientLike, options: { pr
     'Connection-level failures on the replica.',
     byReplica((r) => r.failures),
   )
+  family(
+    'primary_queries_total',
+    'counter',
+    'Queries sent to the primary, by the reason of their route (write, raw, transaction, sticky, fallback, rule, forced-primary, retry).',
+    Object.entries(stats.routed.primary).map(([reason, n]): [string, number] => [`{reason="${label(reason)}"}`, n]),
+  )
   family('retries_total', 'counter', 'Reads retried after a connection-level failure.', [['', stats.retries]])
   family('fallbacks_total', 'counter', 'Reads that found no usable replica (sent to the primary or refused).', [['', stats.fallbacks]])
   family('unconfirmed_total', 'counter', 'Replica reads done again on the primary: their replica could not be confirmed.', [['', stats.unconfirmed]])

@@ -25,6 +25,8 @@ export class RouteReporter {
   healthChecks = 0
   /** Reads sent to the primary, or refused with `fallback: 'error'`, because no replica was usable. */
   fallbacks = 0
+  /** Queries sent to the primary, by the reason of their route event (counted whether anyone listens or not). */
+  readonly primaryByReason: Partial<Record<RouteReason, number>> = {}
 
   constructor(options: Pick<ResolvedOptions, 'onRoute' | 'onHealthChange'>) {
     this.onRoute = options.onRoute
@@ -42,6 +44,8 @@ export class RouteReporter {
 
   /** Reports a routing decision: to the replica named `replica`, else to the primary. */
   route(model: string | undefined, operation: string, reason: RouteReason, replica?: string, sticky?: StickyKind): void {
+    // Reads on replicas are counted by their replica (ReplicaState.reads): the replica path may skip this call.
+    if (replica === undefined) this.primaryByReason[reason] = (this.primaryByReason[reason] ?? 0) + 1
     // Build the event only for someone: a listener, DEBUG logging, or an active OpenTelemetry span.
     const span = activeSpan()
     if (!this.onRoute && !this.debug && !span) return

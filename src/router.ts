@@ -6,6 +6,7 @@ import { join, type Position } from './position.js'
 import type { ConsistencyPoint } from './consistency-token.js'
 import { PrimaryPosition } from './primary-position.js'
 import { RouteReporter } from './route-reporter.js'
+import type { RouteReason } from './route-event.js'
 import { ReplicaSet, singleServer, type ReplicaState } from './replica-set.js'
 
 export type { ReplicaState } from './replica-set.js'
@@ -48,8 +49,23 @@ function newScopeState(lastWriteAt: number, required: Position | undefined, mono
 
 /** Router-wide counters returned by `$routerStats()`. */
 export interface RouterStats {
-  /** The read-your-writes mode in force (`lsn` falls back to `window` where WAL positions are unavailable). */
-  readonly mode: 'lsn' | 'window' | false
+  /**
+   * The read-your-writes mode in force: `lsn` (PostgreSQL WAL positions) or `gtid` (MariaDB / MySQL GTID
+   * positions) for `sticky: { mode: 'lsn' }`, which falls back to `window` where positions are unavailable;
+   * `window`; `false` (`sticky: false`).
+   */
+  readonly mode: 'lsn' | 'gtid' | 'window' | false
+  /**
+   * Where the router sent queries, counted whether or not anyone listens to `onRoute`: `primary` by the reason
+   * of each route (`write`, `raw`, `transaction` — each query of a transaction —, `sticky`, `fallback`, `rule`,
+   * `forced-primary`, `retry`; a reason never used is absent), and each replica's reads by its name (as
+   * `$replicaStatus()[i].reads`).
+   * @example { primary: { write: 12, sticky: 3 }, replicas: { 'replica-1': 240, 'replica-2': 238 } }
+   */
+  readonly routed: {
+    readonly primary: Readonly<Partial<Record<RouteReason, number>>>
+    readonly replicas: Readonly<Record<string, number>>
+  }
   /** `pg_current_wal_insert_lsn()` queries sent to the primary for read-your-writes (at most one per write, shared). */
   readonly positionQueries: number
   /** `pg_last_wal_replay_lsn()` checks sent to replicas because no cached position sufficed. */
@@ -409,7 +425,8 @@ export class Router {
   /** Router-wide counters, for `$routerStats()`. */
   stats(): RouterStats {
     return {
-      mode: this.mode,
+      mode: this.mode === 'lsn' && this.dialect.name !== 'postgresql' ? 'gtid' : this.mode,
+      routed: { primary: { ...this.report.primaryByReason }, replicas: Object.fromEntries(this.replicas.map((r) => [r.name, r.reads])) },
       slowReads: this.report.slowReads,
       healthChecks: this.report.healthChecks,
       positionQueries: this.primaryPosition.queries,

@@ -38,10 +38,13 @@ describe('OpenTelemetry (optional peer dependency)', () => {
 })
 
 describe('metrics export', () => {
-  it('prometheusMetrics() renders per-replica state, lag, in-flight, reads and failures, and router counters', async () => {
+  it('prometheusMetrics() renders per-replica state, lag, in-flight, reads and failures, queries on the primary by reason, and router counters', async () => {
     await prisma.$connect()
     for (let i = 0; i < 4; i++) await prisma.$replica(`replica-${String((i % 2) + 1)}`).user.count()
+    const forced = prisma.$routerStats().routed.primary['forced-primary'] ?? 0
+    await prisma.$primary().user.count()
     const text = prometheusMetrics(prisma)
+    expect(text).toContain(`prisma_replica_router_primary_queries_total{reason="forced-primary"} ${String(forced + 1)}\n`)
     expect(text).toContain('# TYPE prisma_replica_router_replica_reads_total counter')
     expect(text).toMatch(/^prisma_replica_router_replica_state\{replica="replica-1",state="up"\} 1$/m)
     expect(text).toMatch(/^prisma_replica_router_replica_state\{replica="replica-1",state="down"\} 0$/m)

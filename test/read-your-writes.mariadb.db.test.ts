@@ -52,7 +52,7 @@ describe('MariaDB: read-your-writes with GTID positions', () => {
     console.log(`MariaDB, default mode, 200 × (create, read): ${String(result.stale)} stale, ${String(result.onReplicas)}/${String(result.reads)} reads on replicas`)
     expect(result.stale).toBe(0)
     expect(result.reads).toBe(200)
-    expect(routed!.prisma.$routerStats().mode).toBe('lsn')
+    expect(routed!.prisma.$routerStats().mode).toBe('gtid')
   })
 
   it('with 1 s MASTER_DELAY on every replica: 0 stale (reads that would be stale go to the primary)', async (ctx) => {

@@ -41,3 +41,32 @@ it('reports every reason, with the exact event shape, and never a URL or passwor
   expect(serialized).not.toContain('postgresql://')
   expect(serialized).not.toContain('127.0.0.1')
 })
+
+it('$routerStats().routed counts every route by target and reason, with or without a listener, as the events say', async () => {
+  // The same queries through a client with no onRoute (the replica read path then builds no event at all).
+  const quiet = newClient(topology.primaryUrl).$extends(
+    readReplicas({
+      replicas: topology.replicas.map((r) => ({ client: newClient(r.url), name: r.name })),
+      sticky: { mode: 'window', windowMs: 60_000 },
+      policy: 'round-robin',
+    }),
+  )
+  try {
+    await runInScope(async () => {
+      await quiet.note.findMany({ take: 1 })
+      await quiet.note.findMany({ take: 1 })
+      const note = await quiet.note.create({ data: { title: unique('stats') } })
+      await quiet.note.findUnique({ where: { id: note.id } })
+      await quiet.$queryRaw`SELECT 1`
+      await quiet.$transaction([quiet.note.count()])
+      await quiet.$primary().note.count()
+      await quiet.$replica('replica-2').note.count()
+    })
+    expect(quiet.$routerStats().routed).toEqual({
+      primary: { write: 1, sticky: 1, raw: 1, transaction: 1, 'forced-primary': 1 },
+      replicas: { 'replica-1': 1, 'replica-2': 2 },
+    })
+  } finally {
+    await quiet.$disconnect()
+  }
+})
