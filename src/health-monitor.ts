@@ -22,6 +22,11 @@ export function connectionIdleMs(health: ResolvedOptions['health']): number {
 interface Probed {
   readonly startedAt: number
   readonly observed: ReplayObservation[]
+  /**
+   * When this process saw the first answer (ms, monotonic; the one that decides health): after any freeze
+   * between the question and then.
+   */
+  readonly answeredAt: number
   /** The probe identified who answers through the entry (see HealthMonitor.identify). */
   readonly identified: boolean
 }
@@ -65,6 +70,14 @@ export class HealthMonitor {
   /** Whether the last round could measure lag (for a waking replica's late answer). */
   private lagMeasurable = false
   /**
+   * When the last round that got the primary's position asked for it (ms, monotonic), else `undefined`. A replica
+   * that answers at `answeredAt` may lack what the primary committed since: `answeredAt - primaryAskedAt` bounds
+   * its lag from below, however caught up it is with that position (see {@link assess}).
+   */
+  private primaryAskedAt: number | undefined
+  /** When the round in progress started (ms, monotonic; see {@link ensureStarted}). */
+  private roundStartedAt = Infinity
+  /**
    * The last replay position each replica reported, kept while it is down: the lag samples it needs when it
    * comes back must not be forgotten because the other replicas moved on.
    */
@@ -103,8 +116,12 @@ export class HealthMonitor {
     if (this.running) {
       // The process was frozen (a serverless function between invocations, SIGSTOP): the loop's timer could not
       // fire, and what the router knew is as old as the freeze, as after a pause.
-      if (now - this.dueAt > this.frozenAfterMs) {
+      // Frozen in a round: it outlasts any round (a primary question and a replica probe, `timeoutMs` each) by
+      // more than a pause, and what it and the rounds before it saw is as old.
+      const roundOverdue = now - this.roundStartedAt - 2 * this.options.health.timeoutMs > this.frozenAfterMs
+      if (now - this.dueAt > this.frozenAfterMs || roundOverdue) {
         this.dueAt = Infinity
+        if (roundOverdue) this.roundStartedAt = Infinity
         this.resumed(true)
       }
       return
@@ -234,8 +251,10 @@ export class HealthMonitor {
       // The timer fired late by more than a pause: the process was frozen (see ensureStarted).
       if (frozen) this.resumed(true)
       const started = performance.now()
+      this.roundStartedAt = started
       this.current = this.check().finally(() => {
         this.current = undefined
+        this.roundStartedAt = Infinity
         const elapsed = performance.now() - started
         if (this.running) this.schedule(Math.max(0, this.options.health.intervalMs - elapsed))
       })
@@ -252,6 +271,7 @@ export class HealthMonitor {
     // The primary is asked only while its position is needed: to enforce `maxLag`, or while read-your-writes
     // asked it lately; else the replicas' received positions stand in for it (see below).
     const askPrimary = this.lagLimited || !this.primary.own || this.router.primaryPosition.askedWithin(this.idleAfter())
+    const askedAt = performance.now()
     const primaryLsn = askPrimary
       ? await within(this.dialect.primaryPosition(this.primary, false), timeoutMs, 'the primary’s WAL position').catch((error: unknown) => {
           if (error instanceof TimeoutError) this.primary.reset() // a connection stuck on a hung server
@@ -259,6 +279,7 @@ export class HealthMonitor {
         })
       : undefined
     if (this.stopped()) return // stopped meanwhile (`$disconnect()`): no more queries, no connection opened
+    this.primaryAskedAt = primaryLsn === undefined ? undefined : askedAt
     const at = performance.now()
     if (primaryLsn !== undefined) {
       this.tracker.record(primaryLsn, at, this.gap)
@@ -321,7 +342,8 @@ export class HealthMonitor {
         () => this.pending.delete(replica),
         () => this.pending.delete(replica),
       )
-      return { startedAt, observed: await probe, identified: identify }
+      const { observed, answeredAt } = await probe
+      return { startedAt, observed, answeredAt, identified: identify }
     } catch (error) {
       if (this.stopped()) return undefined // stopped (`$disconnect()`) under it: says nothing of the server
       // The server answered, with an error of the query: alive, but it cannot report its replay position
@@ -344,7 +366,7 @@ export class HealthMonitor {
     this.pending.add(replica)
     const waking = this.observe(replica, identify, wakeTimeoutMs)
       .then(
-        (observed): Probed => ({ startedAt, observed, identified: identify }),
+        ({ observed, answeredAt }): Probed => ({ startedAt, observed, answeredAt, identified: identify }),
         (error: unknown) => {
           if (!this.stopped() && this.probeFailed(replica, error) === undefined) this.unmeasurable(replica)
           return undefined
@@ -365,9 +387,12 @@ export class HealthMonitor {
    * What answers through `replica`: one probe within `timeoutMs`, or its identification ({@link identify}),
    * whose first probe has `timeoutMs`.
    */
-  private observe(replica: ReplicaState, identify: boolean, timeoutMs: number): Promise<ReplayObservation[]> {
+  private observe(replica: ReplicaState, identify: boolean, timeoutMs: number): Promise<{ observed: ReplayObservation[]; answeredAt: number }> {
     if (identify) return this.identify(replica.link, !replica.identified, timeoutMs)
-    return within(this.dialect.replicaPosition(replica.link, false), timeoutMs, `a health check of replica \`${replica.name}\``).then((o) => [o])
+    return within(this.dialect.replicaPosition(replica.link, false), timeoutMs, `a health check of replica \`${replica.name}\``).then((o) => ({
+      observed: [o],
+      answeredAt: performance.now(),
+    }))
   }
 
   /**
@@ -393,20 +418,24 @@ export class HealthMonitor {
    * one). Best effort: only the first probe decides the replica's health. Through an application's client:
    * {@link IDENTIFY_PROBES} at once, which its pool spreads over its connections.
    */
-  private async identify(link: ServerLink, firstTime: boolean, firstTimeoutMs: number): Promise<ReplayObservation[]> {
+  private async identify(link: ServerLink, firstTime: boolean, firstTimeoutMs: number): Promise<{ observed: ReplayObservation[]; answeredAt: number }> {
     const { timeoutMs } = this.options.health
-    if (!link.own) return await within(Promise.all(Array.from({ length: IDENTIFY_PROBES }, () => this.dialect.replicaPosition(link, false))), firstTimeoutMs)
+    if (!link.own) {
+      const all = await within(Promise.all(Array.from({ length: IDENTIFY_PROBES }, () => this.dialect.replicaPosition(link, false))), firstTimeoutMs)
+      return { observed: all, answeredAt: performance.now() }
+    }
     const probe = (ms = timeoutMs) => within(this.dialect.replicaPosition(link, false), ms)
     const first = await probe(firstTimeoutMs)
+    const answeredAt = performance.now()
     const observed = [first]
     // Stopped meanwhile (`$disconnect()`): no more queries, no connection opened (each await below).
-    if (this.stopped()) return observed
+    if (this.stopped()) return { observed, answeredAt }
     const again = await probe().catch(() => undefined)
     let pooler = again?.session !== undefined && first.session !== undefined && again.session !== first.session
     let last = again ?? first
     if (again) observed.push(again)
     for (let i = 1; i < (firstTime ? IDENTIFY_PROBES : 2); i++) {
-      if (this.stopped()) return observed
+      if (this.stopped()) return { observed, answeredAt }
       link.reconnect()
       const another = await probe().catch(() => undefined)
       if (another === undefined) break
@@ -423,7 +452,7 @@ export class HealthMonitor {
       ).catch(() => undefined)
       if (held) observed.push(...held)
     }
-    return observed
+    return { observed, answeredAt }
   }
 
   /** Health and lag of one replica from what its probe saw; returns the replay position to remember. */
@@ -452,8 +481,13 @@ export class HealthMonitor {
       return replay
     }
     const reported = observed.find((o) => o.serverSeconds !== undefined)?.serverSeconds
+    // The tracker's lag counts from the primary's positions seen so far; what the primary committed after the
+    // round asked for its position is unseen, and the replica may lack it: as long as the time from that question
+    // to the replica's answer. A few ms, except when the process was frozen (SIGSTOP, a serverless function
+    // between invocations) or its event loop blocked in between: then the replica is not taken as caught up.
+    const unseen = this.primaryAskedAt === undefined ? 0 : probed.answeredAt - this.primaryAskedAt
     const lag = {
-      ms: Math.round(this.tracker.lagMs(replay, performance.now())),
+      ms: Math.round(Math.max(this.tracker.lagMs(replay, performance.now()), unseen)),
       bytes: this.tracker.lagBytes(replay),
       ...(reported !== undefined && { serverSeconds: reported }),
     }
