@@ -27,6 +27,17 @@ describe('session guarantees under faults, through extension stacks (seeded, ran
       cluster,
       guarantees: { readYourWrites: true, monotonicReads: true },
       readTimeoutMs: 1000,
+      // What the assertions below need the run to have covered (a loaded machine runs longer, not less).
+      enough: (history) => {
+        const ok = history.ops.filter((op) => op.ok)
+        const onReplica = (label: string) => ok.some((op) => op.label.startsWith(label) && op.events.some((e) => e.target === 'replica'))
+        return (
+          ok.filter((op) => op.kind === 'read').length > 100 &&
+          ok.some((op) => /captured writer before|captured client, before/.test(op.label)) &&
+          onReplica('$replica().$transaction') &&
+          onReplica('$queryRaw')
+        )
+      },
     })
     console.info(report(result))
     console.info(`stacks: ${result.stacks.map((stack, i) => `instance ${String(i)} ${stack.toString()}`).join('; ')}`)
@@ -72,6 +83,10 @@ describe('session guarantees with PgBouncer in the topology (transaction mode, i
       guarantees: { readYourWrites: true, monotonicReads: true },
       readTimeoutMs: 1000,
       poolers: 'pgbouncer',
+      enough: (history) => {
+        const reads = history.ops.filter((op) => op.ok && op.kind === 'read')
+        return reads.length > 100 && reads.some((op) => op.events.at(-1)?.target === 'replica')
+      },
     })
     console.info(report(result))
     expect(result.stats.reads).toBeGreaterThan(100)

@@ -49,7 +49,16 @@ describe('replicas that sleep when idle (Neon)', () => {
     // Settled before the pause: on a loaded machine a cold client's first query can outlast idleMs (the replica
     // sleeps before it connects) and idleAfterMs (the router pauses under it), so wakes and states before this
     // point are not the pause's.
-    await until('replicas up, checked', () => prisma.$replicaStatus().every((s) => s.state === 'up' && s.replayLsn !== undefined), 20_000)
+    // Reading meanwhile: with idleAfterMs 100 the checks pause whenever no query comes, maybe before a round ends.
+    await until(
+      'replicas up, checked',
+      async () => {
+        if (prisma.$replicaStatus().every((s) => s.state === 'up' && s.replayLsn !== undefined)) return true
+        await read()
+        return false
+      },
+      20_000,
+    )
     const wakesBefore = sleepy.map((s) => s.counts.wakes)
     // Idle: the router's checks pause, every connection closes, the replicas sleep.
     await until('every replica asleep', () => sleepy.every((s) => s.asleep && !cluster.isRunning(s.name)), 20_000)

@@ -9,7 +9,14 @@ import { DEFAULT_WORKLOAD, fluentComputesFields, Rng, routedInstance, Workload, 
 
 export interface SessionRunOptions {
   readonly seed: number
+  /** How long the workload runs at least (then until `enough` holds, at most 5 times as long). */
   readonly durationMs: number
+  /**
+   * What the run must have covered before it stops (e.g. a number of reads, some served by replicas): a
+   * condition, not a duration, so that a loaded machine runs longer instead of failing.
+   * @default () => true
+   */
+  readonly enough?: (history: History) => boolean
   readonly primaryUrl: string
   /** The streaming replicas (at least two: the pooled entry spreads over the first two). */
   readonly replicas: readonly { readonly name: string; readonly url: string }[]
@@ -142,13 +149,17 @@ export async function runSessionCheck(options: SessionRunOptions): Promise<Sessi
     else await waitForReplay(options.primaryUrl, replicas)
     faults?.start()
     const running = workload.run()
-    const timer = setTimeout(() => {
-      workload.stop()
-    }, options.durationMs)
+    const started = performance.now()
+    const enough = options.enough ?? (() => true)
+    // At least durationMs; then until the run has covered what it must, or 5 × durationMs.
+    const timer = setInterval(() => {
+      const elapsed = performance.now() - started
+      if (elapsed >= 5 * options.durationMs || (elapsed >= options.durationMs && enough(history))) workload.stop()
+    }, 50)
     try {
       await running
     } finally {
-      clearTimeout(timer)
+      clearInterval(timer)
       workload.stop()
     }
   } finally {
