@@ -21,11 +21,6 @@ describe('README and the examples’ READMEs', () => {
   it('quote the npm scripts as package.json has them', () => {
     expect(read('examples/catalog/README.md')).toContain(`\`${scripts['example:catalog'] ?? '?'}\``)
   })
-
-  it('the Quick start declares what it uses', () => {
-    const quickStart = readme.slice(readme.indexOf('## Quick start'), readme.indexOf('## Options'))
-    for (const name of ['app', 'data', 'prisma', 'client']) expect(quickStart).toMatch(new RegExp(`(const|import) ${name}\\b`))
-  })
 })
 
 describe('src/README.md, the module map', () => {
