@@ -43,12 +43,16 @@ try {
   })
 
   await cluster.waitForReplication()
-  console.log('\n-- request B: another scope, not pinned: reads spread over the replicas')
+  console.log('\n-- request B: another scope, not pinned to the primary: reads on replicas, staying on one (monotonic reads)')
   await runInScope(async () => {
     for (let i = 0; i < 4; i++) await prisma.user.count()
     const posts = await prisma.user.findUnique({ where: { id: user.id } }).posts()
     console.log(`${ms()}  fluent API on a replica: ${String(posts?.length ?? 0)} post(s), "${posts?.[0]?.title ?? ''}"`)
   })
+  console.log(`${ms()}  (a scope keeps reading from its replica while it can, once the router has identified the replicas: it never sees time go backwards)`)
+
+  console.log('\n-- outside any scope: reads spread over the replicas (round-robin)')
+  for (let i = 0; i < 4; i++) await prisma.user.count()
 
   console.log('\n-- explicit routing, raw queries, transactions')
   await prisma.$primary().user.findMany()
