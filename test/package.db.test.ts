@@ -5,7 +5,7 @@
  * ES module and one from a CommonJS file, and the test kit driving a cluster, as root and as a normal user.
  */
 import { execFileSync, spawnSync } from 'node:child_process'
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { requireCluster, topology } from './support/db.ts'
@@ -156,6 +156,40 @@ describe('the packed package', () => {
       expect(result.stderr).toBe('')
       expect(JSON.parse(result.stdout.trim())).toEqual({ paused: 0, live: 1, extension: 'function', attached: true })
       expect(result.status).toBe(0)
+    }
+  })
+
+  it('its test kit drives a MariaDB cluster from a MariaDB-only project, without pg installed', (ctx) => {
+    if (!existsSync('/usr/sbin/mariadbd')) ctx.skip('no MariaDB server binaries (apt-get install -y mariadb-server; .ci/run does)')
+    // A project with the package and the mariadb driver only: the kit loads node-postgres only for PostgreSQL.
+    const mariadbOnly = mkdtempSync(join('/tmp', 'prr-mariadb-only-'))
+    try {
+      chmodSync(mariadbOnly, 0o755)
+      mkdirSync(join(mariadbOnly, 'node_modules'))
+      // Copied, not linked: Node resolves the package's imports from where it really is.
+      cpSync(join(project, 'node_modules', 'prisma-replica-router'), join(mariadbOnly, 'node_modules', 'prisma-replica-router'), { recursive: true })
+      symlinkSync(join(root, 'node_modules', 'mariadb'), join(mariadbOnly, 'node_modules', 'mariadb'))
+      writeFileSync(join(mariadbOnly, 'package.json'), JSON.stringify({ name: 'mariadb-only', private: true, type: 'module' }))
+      writeFileSync(
+        join(mariadbOnly, 'check.js'),
+        `
+        import { startLocalCluster } from 'prisma-replica-router/testing'
+        const cluster = await startLocalCluster({ engine: 'mariadb', replicas: 1 })
+        try {
+          await cluster.runScript('primary', 'CREATE TABLE t (x int); INSERT INTO t VALUES (1);')
+          await cluster.waitForReplication()
+          const [row] = await cluster.query('replica-1', 'SELECT count(*) AS n FROM t')
+          console.log(JSON.stringify({ n: Number(row.n) }))
+        } finally {
+          await cluster.stop()
+        }
+        `,
+      )
+      const result = spawnSync(process.execPath, ['check.js'], { cwd: mariadbOnly, encoding: 'utf8', timeout: 90_000 })
+      expect(result.stderr).toBe('')
+      expect(JSON.parse(result.stdout.trim())).toEqual({ n: 1 })
+    } finally {
+      rmSync(mariadbOnly, { recursive: true, force: true })
     }
   })
 })

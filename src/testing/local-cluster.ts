@@ -5,7 +5,7 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import pg from 'pg'
+import type pg from 'pg'
 import { describeValue } from '../describe-value.js'
 import { formatLsn, parseLsn, PRIMARY_LSN_SQL } from '../dialects/postgresql.js'
 import { type MariadbCluster, type StartMariadbClusterOptions, startMariadbCluster } from './mariadb-cluster.js'
@@ -154,8 +154,17 @@ function serverUrl(port: number, database: string): string {
   return `postgresql://postgres@127.0.0.1:${String(port)}/${database}`
 }
 
+/**
+ * A node-postgres client, the driver loaded on first use: a MariaDB-only project imports this kit without `pg`
+ * installed (`startLocalCluster({ engine: 'mariadb' })` never loads it).
+ */
+async function pgClient(url: string): Promise<pg.Client> {
+  const { default: driver } = await import('pg')
+  return new driver.Client({ connectionString: url, connectionTimeoutMillis: 5000 })
+}
+
 async function withPg<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 })
+  const client = await pgClient(url)
   client.on('error', () => {
     /* a server killed under us: the query that follows reports it */
   })
@@ -309,7 +318,7 @@ export class LocalCluster {
    */
   async crashReplica(name: string): Promise<void> {
     const { url } = this.replica(name)
-    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 })
+    const client = await pgClient(url)
     client.on('error', () => {
       /* the crash ends this session too */
     })
