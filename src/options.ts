@@ -153,8 +153,12 @@ export interface HealthOptions {
   readonly wakeTimeoutMs?: number | undefined
 }
 
-/** Options of `readReplicas()`. */
-export interface ReadReplicasOptions {
+/**
+ * Options of `readReplicas()`. `Model`: the schema's model names, for `rules` (`Prisma.ModelName` of your
+ * generated client: `readReplicas<Prisma.ModelName>({ rules: { AuditLog: 'primary' } })` then rejects a misspelt
+ * model at compile time; by default any string, checked when the extension is applied).
+ */
+export interface ReadReplicasOptions<Model extends string = string> {
   /**
    * The replicas, as PrismaClients (drop-in with `@prisma/extension-read-replicas`) or `{ client, name, weight }`.
    * At least one.
@@ -228,7 +232,7 @@ export interface ReadReplicasOptions {
    * @default {}
    * @example { AuditLog: 'primary', Report: 'analytics', Product: sameRegionFirst }
    */
-  readonly rules?: Readonly<Record<string, 'primary' | (string & {}) | RoutingPolicy>> | undefined
+  readonly rules?: Readonly<Partial<Record<Model, 'primary' | (string & {}) | RoutingPolicy>>> | undefined
   /**
    * MariaDB / MySQL: the primary's connection URL, for the router's own connection to it (GTID positions after
    * writes); see `ReplicaConfig.connection`. Never shown in errors, logs or events. Not used on PostgreSQL.
@@ -421,6 +425,7 @@ function resolveRules(value: unknown, replicas: readonly ResolvedReplica[]): Res
   for (const [model, rule] of Object.entries(value)) {
     const path = `rules.${model}`
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(model)) fail(path, `Expected a model name as the key of \`rules\`, got ${describeValue(model)}`)
+    if (rule === undefined) continue // a rule left out (exactOptionalPropertyTypes: as if absent)
     if (rule === 'primary' || (typeof rule === 'string' && replicas.some((r) => r.name === rule))) rules.set(model, rule)
     else if (isObject(rule) && typeof rule.pick === 'function' && typeof rule.name === 'string' && rule.name !== '') {
       rules.set(model, rule as unknown as RoutingPolicy)

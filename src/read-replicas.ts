@@ -41,9 +41,10 @@ function checkRuleModels(client: AnyClient, rules: ReadonlyMap<string, unknown>)
  * const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: PRIMARY_URL }) })
  *   .$extends(readReplicas({ replicas: [replica1, { client: replica2, name: 'replica-b', weight: 2 }] }))
  * ```
+ * @typeParam Model - the schema's model names (`Prisma.ModelName`), to type-check the keys of `rules`.
  * @throws {InvalidOptionError} at once, when an option is invalid.
  */
-export function readReplicas(options: ReadReplicasOptions) {
+export function readReplicas<Model extends string = string>(options: ReadReplicasOptions<Model>) {
   const resolved = resolveOptions(options)
 
   return Prisma.defineExtension((base) => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { isInvalidOptionError, readReplicas, type ReadReplicasOptions } from '../src/index.ts'
 import { resolveOptions } from '../src/options.ts'
+import type { Prisma } from '../generated/prisma/client.ts'
 import { fakeClient } from './support/fake-client.ts'
 
 function errorOf(options: unknown): Error & { option?: string } {
@@ -179,5 +180,16 @@ describe('exactOptionalPropertyTypes: an option given as undefined is an option 
     const plain = (o: unknown) => JSON.stringify(o, (_k, v: unknown) => (typeof v === 'function' ? 'fn' : v instanceof Map ? [...v] : v))
     expect(plain(resolveOptions(given))).toBe(plain(resolveOptions({ replicas: [client] })))
     expect(plain(resolveOptions({ replicas: [client], maxLag: { ms: undefined, bytes: 1000 } }))).toBe(plain(resolveOptions({ replicas: [client], maxLag: { bytes: 1000 } })))
+  })
+})
+
+describe('rules: model names typed from the generated client', () => {
+  it('readReplicas<Prisma.ModelName>() rejects a misspelt model at compile time (npm run typecheck), any string by default', () => {
+    const replicas = [{ client: fakeClient(), name: 'analytics' }]
+    readReplicas<Prisma.ModelName>({ replicas, rules: { User: 'primary', Post: 'analytics' } })
+    // @ts-expect-error -- `Usr` is not a model of this schema
+    expect(() => readReplicas<Prisma.ModelName>({ replicas, rules: { Usr: 'primary' } })).not.toThrow() // checked when applied
+    readReplicas({ replicas, rules: { Usr: 'primary' } }) // untyped: any string, checked when applied
+    expect(resolveOptions({ replicas, rules: { User: undefined, Post: 'primary' } }).rules).toEqual(new Map([['Post', 'primary']]))
   })
 })
