@@ -12,7 +12,7 @@ export type ReplicaHealth = 'up' | 'down' | 'lagging' | 'waking'
 
 /** Replication lag of a replica, as last measured by the health check. */
 export interface ReplicaLag {
-  /** How long the replica has been behind the position it has replayed (see the README). */
+  /** How long the replica has been behind the position it has replayed (docs/health-and-failover.md). */
   readonly ms: number
   /** WAL bytes between the primary's position and the replica's replay position (transactions on MariaDB/MySQL). */
   readonly bytes: number

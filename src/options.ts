@@ -17,7 +17,7 @@ export interface PrismaClientLike {
   $connect(): Promise<void>
   $disconnect(): Promise<void>
   $extends: unknown
-  /** Used for the router's own queries only where it cannot open connections of its own (README, "The router's own connections"). */
+  /** Used for the router's own queries only where it cannot open connections of its own (docs/health-and-failover.md, "The router's own connections"). */
   $queryRawUnsafe(query: string): PromiseLike<unknown>
 }
 
@@ -101,7 +101,7 @@ export interface StickyOptions {
   readonly waitMs?: number | undefined
 }
 
-/** The default sticky mode, chosen by measurement (README, "Consistency"). */
+/** The default sticky mode, chosen by measurement (docs/benchmarks.md). */
 export const DEFAULT_STICKY_MODE: 'lsn' | 'window' = 'lsn'
 
 /** Replicas further behind than this leave rotation until they catch up. Set at least one of the two. */
@@ -202,7 +202,7 @@ export interface ReadReplicasOptions<Model extends string = string> {
   readonly fallback?: 'primary' | 'error' | undefined
   /**
    * The background health check that re-admits failed replicas and measures lag, on the router's own
-   * connections (README, "The router's own connections").
+   * connections (docs/health-and-failover.md, "The router's own connections").
    * @default { intervalMs: 1000, timeoutMs: 1000, idleAfterMs: 10000, wakeTimeoutMs: 10000 }
    */
   readonly health?: HealthOptions | undefined

@@ -20,7 +20,7 @@ function warnAuthentication(server: string, cause: string): void {
   process.emitWarning(
     `prisma-replica-router: ${server} refused the credentials of the router's own connection (${cause}), so the router cannot ` +
       `check its health or replay position: ${server === 'the primary' ? "reads that must see a scope's writes go to the primary" : 'it leaves rotation'}. ` +
-      "The router connects with the settings of the driver adapter that server's PrismaClient was built with: check its user and password (README, 'The router's own connections').",
+      "The router connects with the settings of the driver adapter that server's PrismaClient was built with: check its user and password (docs/health-and-failover.md, 'The router's own connections').",
     { code: AUTHENTICATION_WARNING },
   )
 }
@@ -31,7 +31,7 @@ let warned = false
 function warnShared(
   server: string,
   why: string,
-  remedy = "Build the client with `new PrismaPg(...)` from @prisma/adapter-pg and install `pg` to avoid it (README, 'The router's own connections').",
+  remedy = "Build the client with `new PrismaPg(...)` from @prisma/adapter-pg and install `pg` to avoid it (docs/health-and-failover.md, 'The router's own connections').",
 ): void {
   if (warned) return
   warned = true
@@ -67,13 +67,13 @@ function once(load: () => Promise<PgDriver>, modules: string): () => Promise<PgD
 const PG: DriverLoader = {
   load: once(loadPg, 'the `pg` module'),
   modules: 'the `pg` module',
-  remedy: "Build the client with `new PrismaPg(...)` from @prisma/adapter-pg and install `pg` to avoid it (README, 'The router's own connections').",
+  remedy: "Build the client with `new PrismaPg(...)` from @prisma/adapter-pg and install `pg` to avoid it (docs/health-and-failover.md, 'The router's own connections').",
 }
 
 const NEON: DriverLoader = {
   load: once(loadNeonDriver, 'the `@neondatabase/serverless` and `ws` modules'),
   modules: 'the `@neondatabase/serverless` and `ws` modules',
-  remedy: "Install `@neondatabase/serverless` and `ws` (the router's own connections use them) to avoid it (README, 'The router's own connections').",
+  remedy: "Install `@neondatabase/serverless` and `ws` (the router's own connections use them) to avoid it (docs/health-and-failover.md, 'The router's own connections').",
 }
 
 /**
@@ -156,7 +156,7 @@ export function linkTo(client: RawQueryable, server: string, idleMs: number, con
     warnShared(
       server,
       `@prisma/adapter-mariadb keeps ${server}'s connection settings private and no \`${server === 'the primary' ? 'primaryConnection' : 'connection'}\` URL was given`,
-      "Give the URL the adapter was built with as `primaryConnection` (the primary) and `connection` (each replica) to avoid it (README, 'MariaDB and MySQL').",
+      'Give the URL the adapter was built with as `primaryConnection` (the primary) and `connection` (each replica) to avoid it (docs/mariadb.md).',
     )
     return new ClientLink(client)
   }

@@ -1,7 +1,7 @@
 /** The documentation says what the code does: checks that fail when they drift apart. */
 import { execFileSync } from 'node:child_process'
-import { readFileSync } from 'node:fs'
-import { join, resolve } from 'node:path'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
 import { describe, expect, it } from 'vitest'
 
 const root = resolve(import.meta.dirname, '..')
@@ -14,7 +14,10 @@ describe('README and the examples’ READMEs', () => {
     const union = /export type RouteReason =([^;]*?)\n\n/s.exec(read('src/route-event.ts'))?.[1] ?? ''
     const reasons = [...union.matchAll(/'([a-z-]+)'/g)].map((m) => m[1])
     expect(reasons.length).toBeGreaterThan(5)
-    const row = readme.split('\n').find((line) => line.startsWith('| `onRoute`')) ?? ''
+    const row =
+      read('docs/options.md')
+        .split('\n')
+        .find((line) => line.startsWith('| `onRoute`')) ?? ''
     expect(reasons.filter((reason) => !row.includes(`\`${reason}\``))).toEqual([])
   })
 
@@ -40,5 +43,42 @@ describe('src/README.md, the module map', () => {
 describe('.gitignore', () => {
   it('ignores no file the repository tracks', () => {
     expect(execFileSync('git', ['ls-files', '--cached', '--ignored', '--exclude-standard'], { cwd: root, encoding: 'utf8' })).toBe('')
+  })
+})
+
+/** GitHub's anchor of a heading: lower case, punctuation dropped, spaces as hyphens. */
+const slug = (heading: string) =>
+  heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+    .replace(/\s/g, '-')
+const anchorsOf = (path: string) => new Set([...read(path).matchAll(/^#+ (.+)$/gm)].map((m) => slug(m[1] ?? '')))
+const guides = readdirSync(join(root, 'docs'))
+  .filter((file) => file.endsWith('.md'))
+  .map((file) => `docs/${file}`)
+
+describe('the front page and the guides (docs/)', () => {
+  it('the README fits on two screens and links every guide', () => {
+    expect(readme.split('\n').length).toBeLessThanOrEqual(120)
+    for (const guide of guides) expect(readme, guide).toContain(`](${guide})`)
+  })
+
+  it('every relative link resolves: the file exists, and the heading its #anchor names', () => {
+    const broken: string[] = []
+    for (const page of ['README.md', ...guides]) {
+      // Links outside code: fenced blocks and inline code dropped first.
+      const text = read(page)
+        .replace(/```[\s\S]*?```/g, '')
+        .replace(/`[^`\n]*`/g, '')
+      for (const [, target = ''] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+        if (/^[a-z]+:/.test(target)) continue
+        const [file = '', anchor] = target.split('#')
+        const path = file === '' ? page : join(dirname(page), file)
+        if (!existsSync(join(root, path))) broken.push(`${page}: ${target} (no such file)`)
+        else if (anchor !== undefined && path.endsWith('.md') && !anchorsOf(path).has(anchor)) broken.push(`${page}: ${target} (no such heading)`)
+      }
+    }
+    expect(broken).toEqual([])
   })
 })

@@ -1,5 +1,5 @@
 /**
- * The README's Quick start, run as written, in a fresh project: the files it shows (the blocks marked
+ * The Quick start (docs/quick-start.md), run as written, in a fresh project: the files it shows (the blocks marked
  * `<!-- quick-start: path -->`) written as they are; its shell steps done the same way — `npm init -y && npm pkg
  * set type=module` run for real, the `npm install`s replaced by links to this repository's node_modules and its
  * built package (what the registry and the tarball would install), then `prisma generate`, `prisma db push` and
@@ -16,8 +16,7 @@ import { topology, waitForReplication } from './support/db.ts'
 
 const run = promisify(execFile)
 const root = resolve(import.meta.dirname, '..')
-const readme = readFileSync(join(root, 'README.md'), 'utf8')
-const section = readme.slice(readme.indexOf('\n## Quick start\n'), readme.indexOf('\n## ', readme.indexOf('\n## Quick start\n') + 5))
+const section = readFileSync(join(root, 'docs/quick-start.md'), 'utf8')
 /** The Quick start's marked blocks, by name (a file path, or `run`). */
 const blocks = new Map([...section.matchAll(/<!-- quick-start: (\S+) -->\n```\w+\n([\s\S]*?)\n```/g)].map((m) => [m[1] ?? '', `${m[2] ?? ''}\n`]))
 const database = `quick_start_${String(process.pid)}`
@@ -45,7 +44,7 @@ afterAll(async () => {
   await admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`)
 })
 
-it('the README’s Quick start runs as written in a fresh project: generate, db push, main.ts, and the routes it prints', async () => {
+it('the Quick start (docs/quick-start.md) runs as written in a fresh project: generate, db push, main.ts, and the routes it prints', async () => {
   expect([...blocks.keys()]).toEqual(['prisma/schema.prisma', 'prisma.config.ts', 'main.ts', 'run'])
   // The setup this test does as the README says (the installs: links, below).
   const setup = /```sh\n([\s\S]*?)\n```/.exec(section)?.[1] ?? ''
