@@ -2,7 +2,7 @@ import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['dist/', 'generated/', 'node_modules/', 'coverage/', 'scratch/', 'bench/.cold-start/'] },
+  { ignores: ['dist/', 'generated/', 'node_modules/', 'coverage/', 'scratch/', 'bench/.cold-start/', 'docs/api/'] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   ...tseslint.configs.stylisticTypeChecked,

@@ -13,6 +13,7 @@ import { TimeoutError } from './errors/index.js'
 
 /** A read given up because its replica went down under it (see ReadInFlight.onAbandon): done elsewhere. */
 export class AbandonedReadError extends Error {
+  /** `AbandonedReadError`, the class name. */
   override name = 'AbandonedReadError'
   readonly code: string
 

@@ -44,7 +44,9 @@ export interface HealthEvent {
 
 /** One replica in `$replicaStatus()`. */
 export interface ReplicaStatus {
+  /** The replica's configured name. */
   readonly name: string
+  /** Its health now: `up`, `down`, `lagging` or `waking`. */
   readonly state: ReplicaHealth
   /**
    * Cause of the last state change (see {@link HealthEvent.cause}), or `lag-unmeasurable` while the server

@@ -50,9 +50,13 @@ function loadOtel(): OtelApi | null {
 
 /** Span attribute names set on the active span for every routing decision. */
 export const SPAN_ATTRIBUTES = {
+  /** `primary` or `replica`. */
   target: 'replica_router.target',
+  /** The replica's name, when one served it. */
   replica: 'replica_router.replica',
+  /** Why: a `RouteReason`. */
   reason: 'replica_router.reason',
+  /** With reason `sticky`: `lsn` or `window`. */
   sticky: 'replica_router.sticky',
 } as const
 

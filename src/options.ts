@@ -14,8 +14,11 @@ import { weighted } from './policies/weighted.js'
  * Structural, so the library never imports your generated client.
  */
 export interface PrismaClientLike {
+  /** Connects the client (Prisma connects lazily otherwise). */
   $connect(): Promise<void>
+  /** Closes its connections. */
   $disconnect(): Promise<void>
+  /** Prisma's `$extends`: what marks a PrismaClient. */
   $extends: unknown
   /** Used for the router's own queries only where it cannot open connections of its own (docs/health-and-failover.md, "The router's own connections"). */
   $queryRawUnsafe(query: string): PromiseLike<unknown>

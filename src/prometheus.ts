@@ -3,7 +3,9 @@ import type { RouterStats } from './router.js'
 
 /** What {@link prometheusMetrics} reads: any client extended with `readReplicas()`. */
 export interface ReplicaRouterClientLike {
+  /** Each replica's state, lag and counters. */
   $replicaStatus(): ReplicaStatus[]
+  /** The router-wide counters. */
   $routerStats(): RouterStats
 }
 

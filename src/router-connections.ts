@@ -45,6 +45,7 @@ function warnShared(
 
 /** The driver (node-postgres, or Neon's) could not be loaded: the router falls back to the application's client. */
 class PgUnavailableError extends Error {
+  /** `PgUnavailableError`, the class name. */
   override name = 'PgUnavailableError'
 }
 

@@ -63,7 +63,9 @@ export interface RouterStats {
    * @example { primary: { write: 12, sticky: 3 }, replicas: { 'replica-1': 240, 'replica-2': 238 } }
    */
   readonly routed: {
+    /** Queries sent to the primary, by reason. */
     readonly primary: Readonly<Partial<Record<RouteReason, number>>>
+    /** Reads each replica served, by name. */
     readonly replicas: Readonly<Record<string, number>>
   }
   /** `pg_current_wal_insert_lsn()` queries sent to the primary for read-your-writes (at most one per write, shared). */

@@ -79,6 +79,7 @@ export class ClientLink implements ServerLink {
 
 /** A router query whose connection was closed under it (`$disconnect()`): a connection-level failure (cause `closed`). */
 export class LinkClosedError extends Error {
+  /** `LinkClosedError`, the class name. */
   override name = 'LinkClosedError'
   readonly code = 'closed'
 

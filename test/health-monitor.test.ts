@@ -80,7 +80,7 @@ describe('HealthMonitor.check: a process frozen in the middle of a round (SIGSTO
 
   it('frozen while a round waits for a replica: the next query finds the round overdue, and the replicas waking until checked again', async () => {
     const options = resolveOptions({ replicas: [fakeClient()], maxLag: { ms: 300 }, health: { intervalMs: 50, timeoutMs: 100, idleAfterMs: 200 } })
-    const state = { asked: false, answer: (_rows: Row[]): void => undefined }
+    const state: { asked: boolean; answer: (rows: Row[]) => void } = { asked: false, answer: () => undefined }
     const replica = link(
       () =>
         new Promise<Row[]>((resolve) => {

@@ -2,6 +2,7 @@ import { ReplicaRouterError, isRouterErrorNamed } from './replica-router-error.j
 
 /** A consistency token that cannot be used: malformed, of another version, too long, or out of range. */
 export class InvalidConsistencyTokenError extends ReplicaRouterError {
+  /** `InvalidConsistencyTokenError`: what the cross-realm type guard checks. */
   override name = 'InvalidConsistencyTokenError'
   /** Why it was rejected (never the token itself, which is untrusted input). */
   readonly reason: string

@@ -3,6 +3,7 @@
  * A `TypeError`, like every argument error in JavaScript.
  */
 export class InvalidOptionError extends TypeError {
+  /** `InvalidOptionError`: what the cross-realm type guard checks. */
   override name = 'InvalidOptionError'
   /** Path of the offending option, e.g. `replicas[1].weight`. */
   readonly option: string

@@ -5,13 +5,19 @@ import { ReplicaRouterError, isRouterErrorNamed } from './replica-router-error.j
  * failed at the connection level; or `$replica()` without a name found none in rotation.
  */
 export class NoReplicaAvailableError extends ReplicaRouterError {
+  /** `NoReplicaAvailableError`: what the cross-realm type guard checks. */
   override name = 'NoReplicaAvailableError'
   /** Model of the read, or `undefined` for `$replica()`. */
   readonly model: string | undefined
   /** Operation of the read (`$replica` for `$replica()`). */
   readonly operation: string
   /** Every replica and its state at the time. */
-  readonly replicas: readonly { readonly name: string; readonly state: string }[]
+  readonly replicas: readonly {
+    /** The replica's name. */
+    readonly name: string
+    /** Its health when the read gave up (`down`, `lagging`, `waking`, …). */
+    readonly state: string
+  }[]
 
   constructor(model: string | undefined, operation: string, replicas: readonly { readonly name: string; readonly state: string }[], options?: { cause?: unknown }) {
     // `fallback: 'error'` is named only where it decided: a routed read (never `$replica()`, which has no fallback).

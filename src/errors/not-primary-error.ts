@@ -2,6 +2,7 @@ import { ReplicaRouterError, isRouterErrorNamed } from './replica-router-error.j
 
 /** The database a migration would run against is a hot standby (a replica): migrating it must not happen. */
 export class NotPrimaryError extends ReplicaRouterError {
+  /** `NotPrimaryError`: what the cross-realm type guard checks. */
   override name = 'NotPrimaryError'
 
   /** @param evidence what showed it: `pg_is_in_recovery() = true` (PostgreSQL), `@@read_only = 1` (MariaDB, MySQL)… */

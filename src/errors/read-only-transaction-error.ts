@@ -6,6 +6,7 @@ import { ReplicaRouterError, isRouterErrorNamed } from './replica-router-error.j
  * transaction then rolls back.
  */
 export class ReadOnlyTransactionError extends ReplicaRouterError {
+  /** `ReadOnlyTransactionError`: what the cross-realm type guard checks. */
   override name = 'ReadOnlyTransactionError'
   /** Model property, e.g. `user`; `undefined` for a raw query. */
   readonly model: string | undefined

@@ -2,6 +2,7 @@ import { ReplicaRouterError, isRouterErrorNamed } from './replica-router-error.j
 
 /** `$replica()` was called on a transaction client: a transaction runs on the primary only. */
 export class ReplicaInTransactionError extends ReplicaRouterError {
+  /** `ReplicaInTransactionError`: what the cross-realm type guard checks. */
   override name = 'ReplicaInTransactionError'
 
   constructor() {

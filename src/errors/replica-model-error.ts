@@ -5,6 +5,7 @@ import { ReplicaRouterError, isRouterErrorNamed } from './replica-router-error.j
  * serves reads for. Replica clients must be built from the same generated client.
  */
 export class ReplicaModelError extends ReplicaRouterError {
+  /** `ReplicaModelError`: what the cross-realm type guard checks. */
   override name = 'ReplicaModelError'
   /** Name of the replica. */
   readonly replica: string

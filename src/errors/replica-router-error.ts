@@ -6,6 +6,7 @@ const BRAND = Symbol.for('prisma-replica-router.error')
  * Messages name replicas by their configured name only: never a connection string or a password.
  */
 export class ReplicaRouterError extends Error {
+  /** `ReplicaRouterError`: what the cross-realm type guard checks. */
   override name = 'ReplicaRouterError'
 }
 Object.defineProperty(ReplicaRouterError.prototype, BRAND, { value: true })

@@ -2,6 +2,7 @@ import { ReplicaRouterError, isRouterErrorNamed } from './replica-router-error.j
 
 /** A model write (create, update, delete, upsert, …) was sent through `$replica()`. Thrown before any network I/O. */
 export class ReplicaWriteError extends ReplicaRouterError {
+  /** `ReplicaWriteError`: what the cross-realm type guard checks. */
   override name = 'ReplicaWriteError'
   /** Model name, e.g. `User`. */
   readonly model: string

@@ -2,6 +2,7 @@ import { ReplicaRouterError, isRouterErrorNamed } from './replica-router-error.j
 
 /** A custom routing policy returned something other than one of the candidates it was given. */
 export class RoutingPolicyError extends ReplicaRouterError {
+  /** `RoutingPolicyError`: what the cross-realm type guard checks. */
   override name = 'RoutingPolicyError'
   /** Name of the policy. */
   readonly policy: string

@@ -7,7 +7,9 @@ import { ReplicaRouterError, isRouterErrorNamed } from './replica-router-error.j
  * check, the primary's WAL position) past `health.timeoutMs`. `code` is `'timeout'`.
  */
 export class TimeoutError extends ReplicaRouterError {
+  /** `TimeoutError`: what the cross-realm type guard checks. */
   override name = 'TimeoutError'
+  /** `'timeout'`. */
   readonly code = 'timeout'
   /** How long was waited (ms). */
   readonly timeoutMs: number

@@ -4,6 +4,7 @@ import { ReplicaRouterError, isRouterErrorNamed } from './replica-router-error.j
 
 /** `$replica(name)` named a replica that is not configured. */
 export class UnknownReplicaError extends ReplicaRouterError {
+  /** `UnknownReplicaError`: what the cross-realm type guard checks. */
   override name = 'UnknownReplicaError'
   /**
    * The name that was asked for; `undefined` when it cannot be a replica name (e.g. a connection string passed

@@ -16,20 +16,27 @@ const execFileAsync = promisify(execFile)
 export interface LocalServerInfo {
   /** `primary`, or the replica's name (`replica-1`, `replica-2`, …). */
   readonly name: string
+  /** Its TCP port on 127.0.0.1. */
   readonly port: number
   /** `postgresql://postgres@127.0.0.1:<port>/<database>` */
   readonly url: string
+  /** Its data directory. */
   readonly dataDir: string
 }
 
 /** Everything needed to re-attach to a running local cluster from another process (e.g. a vitest worker). */
 export interface LocalClusterInfo {
+  /** The directory of every server's data (removed by `stop()`). */
   readonly baseDir: string
+  /** The directory of the PostgreSQL server binaries used. */
   readonly pgBin: string
   /** True when server commands must run as the `postgres` OS user (the current user is root). */
   readonly runAsPostgres: boolean
+  /** The database the URLs name. */
   readonly database: string
+  /** The primary. */
   readonly primary: LocalServerInfo
+  /** The replicas, in order (`replica-1`, …). */
   readonly replicas: readonly LocalServerInfo[]
   /** PID of the watchdog that stops the servers if the owning process dies. */
   readonly watchdogPid: number | undefined
@@ -66,6 +73,7 @@ export interface StartLocalClusterOptions {
 
 /** Thrown when the PostgreSQL server binaries cannot be found. */
 export class PostgresBinariesNotFoundError extends Error {
+  /** `PostgresBinariesNotFoundError`: what the cross-realm type guard checks. */
   override name = 'PostgresBinariesNotFoundError'
 }
 
@@ -208,6 +216,7 @@ export async function waitForReplay(primaryUrl: string, replicas: readonly { nam
  * Create with {@link startLocalCluster}; re-attach from another process with {@link LocalCluster.attach}.
  */
 export class LocalCluster {
+  /** What `LocalCluster.attach(info)` needs, in another process. */
   readonly info: LocalClusterInfo
 
   private constructor(info: LocalClusterInfo) {
@@ -224,14 +233,17 @@ export class LocalCluster {
     return new LocalCluster(info)
   }
 
+  /** The primary's URL. */
   get primaryUrl(): string {
     return this.info.primary.url
   }
 
+  /** The replicas' URLs, in order. */
   get replicaUrls(): string[] {
     return this.info.replicas.map((r) => r.url)
   }
 
+  /** The replica named `name`; throws for an unknown name. */
   replica(name: string): LocalServerInfo {
     const found = this.info.replicas.find((r) => r.name === name)
     if (!found) {

@@ -22,9 +22,11 @@ const POLL_MS = 5
 export interface MariadbServerInfo {
   /** `primary`, or the replica's name (`replica-1`, …). */
   readonly name: string
+  /** Its TCP port on 127.0.0.1. */
   readonly port: number
   /** `mysql://root@127.0.0.1:<port>/<database>` (Prisma's `mysql` provider; `@prisma/adapter-mariadb` takes it too). */
   readonly url: string
+  /** Its data directory. */
   readonly dataDir: string
   /** The server's `--server-id` (1 for the primary). */
   readonly serverId: number
@@ -32,13 +34,19 @@ export interface MariadbServerInfo {
 
 /** Everything needed to re-attach to a running MariaDB cluster from another process. */
 export interface MariadbClusterInfo {
+  /** `'mariadb'`: tells this info from a PostgreSQL cluster's. */
   readonly engine: 'mariadb'
+  /** The directory of every server's data (removed by `stop()`). */
   readonly baseDir: string
   /** True when the servers run as the `mysql` OS user (the current user is root). */
   readonly runAsMysql: boolean
+  /** The database the URLs name. */
   readonly database: string
+  /** The primary. */
   readonly primary: MariadbServerInfo
+  /** The replicas, in order (`replica-1`, …). */
   readonly replicas: readonly MariadbServerInfo[]
+  /** PID of the watchdog that stops the servers if the owning process dies. */
   readonly watchdogPid: number | undefined
 }
 
@@ -56,6 +64,7 @@ export interface StartMariadbClusterOptions {
 
 /** Thrown when the MariaDB server binaries (`mariadbd`, `mariadb-install-db`) cannot be found. */
 export class MariadbBinariesNotFoundError extends Error {
+  /** `MariadbBinariesNotFoundError`: what the cross-realm type guard checks. */
   override name = 'MariadbBinariesNotFoundError'
 }
 
@@ -121,6 +130,7 @@ async function primaryGtid(primary: MariadbServerInfo): Promise<string> {
  * {@link startMariadbCluster}; re-attach from another process with {@link MariadbCluster.attach}.
  */
 export class MariadbCluster {
+  /** @param info what `MariadbCluster.attach(info)` needs, in another process. */
   private constructor(readonly info: MariadbClusterInfo) {}
 
   /** Re-attaches to a cluster started by another process of the same machine. */
@@ -128,14 +138,17 @@ export class MariadbCluster {
     return new MariadbCluster(info)
   }
 
+  /** The primary's URL. */
   get primaryUrl(): string {
     return this.info.primary.url
   }
 
+  /** The replicas' URLs, in order. */
   get replicaUrls(): string[] {
     return this.info.replicas.map((r) => r.url)
   }
 
+  /** The replica named `name`; throws for an unknown name. */
   replica(name: string): MariadbServerInfo {
     const found = this.info.replicas.find((r) => r.name === name)
     if (!found) throw new Error(`No replica named \`${name}\`; known: ${this.info.replicas.map((r) => r.name).join(', ')}`)

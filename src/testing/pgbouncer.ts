@@ -11,6 +11,7 @@ import { listen } from './listen.js'
 export interface PgBouncerServer {
   /** @default '127.0.0.1' */
   readonly host?: string | undefined
+  /** The server's port. */
   readonly port: number
 }
 
@@ -58,6 +59,7 @@ class PgBouncerStartError extends Error {
 
 /** PgBouncer's binary was not found; the message says where it looked and how to install it. */
 export class PgBouncerNotFoundError extends Error {
+  /** `PgBouncerNotFoundError`. */
   override readonly name = 'PgBouncerNotFoundError'
 }
 

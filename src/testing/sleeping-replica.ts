@@ -27,7 +27,12 @@ export class SleepingReplica {
   private sleeping = false
   private closed = false
   /** How many times it was suspended, and woken. */
-  readonly counts = { sleeps: 0, wakes: 0 }
+  readonly counts: {
+    /** Times the server was stopped for idleness. */
+    sleeps: number
+    /** Times a connection started it again. */
+    wakes: number
+  } = { sleeps: 0, wakes: 0 }
   /** Errors of stopping or starting the server (a test should expect none). */
   readonly errors: string[] = []
 
