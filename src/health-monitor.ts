@@ -78,6 +78,14 @@ export class HealthMonitor {
   /** When the round in progress started (ms, monotonic; see {@link ensureStarted}). */
   private roundStartedAt = Infinity
   /**
+   * With `maxLag`: when the primary's position was asked by the last round that assessed the replicas' lag
+   * (ms, monotonic). A replica's `up` says its lag was within `maxLag` as of then; a read at `now` may be
+   * `now - assessedAt` staler. Past two intervals (the documented bound: `maxLag` + 2 intervals) the verdicts are
+   * too old to serve by — a process frozen or starved of CPU meanwhile — and the replicas are `waking` until a
+   * round assesses them again (see {@link ensureStarted}).
+   */
+  private assessedAt: number | undefined
+  /**
    * The last replay position each replica reported, kept while it is down: the lag samples it needs when it
    * comes back must not be forgotten because the other replicas moved on.
    */
@@ -114,13 +122,15 @@ export class HealthMonitor {
     const now = performance.now()
     this.activeAt = now
     if (this.running) {
-      // The process was frozen (a serverless function between invocations, SIGSTOP): the loop's timer could not
-      // fire, and what the router knew is as old as the freeze, as after a pause.
-      // Frozen in a round: it outlasts any round (a primary question and a replica probe, `timeoutMs` each) by
-      // more than a pause, and what it and the rounds before it saw is as old.
+      // What the router knew is as old as a freeze (a serverless function between invocations, SIGSTOP), as after
+      // a pause: the loop's timer could not fire; or a round outlasts any round (a primary question and a replica
+      // probe, `timeoutMs` each) by more than a pause; or, with `maxLag`, the last lag verdicts are older than the
+      // bound allows (see assessedAt: also a process starved of CPU).
+      const timerOverdue = now - this.dueAt > this.frozenAfterMs
       const roundOverdue = now - this.roundStartedAt - 2 * this.options.health.timeoutMs > this.frozenAfterMs
-      if (now - this.dueAt > this.frozenAfterMs || roundOverdue) {
-        this.dueAt = Infinity
+      const verdictsOld = this.assessedAt !== undefined && now - this.assessedAt > 2 * this.options.health.intervalMs
+      if (timerOverdue || roundOverdue || verdictsOld) {
+        if (timerOverdue) this.dueAt = Infinity
         if (roundOverdue) this.roundStartedAt = Infinity
         this.resumed(true)
       }
@@ -175,6 +185,7 @@ export class HealthMonitor {
    */
   private resumed(afterIdle: boolean): void {
     this.gap = true
+    this.assessedAt = undefined
     this.idled = false
     // After `$disconnect()` (queries reconnect, as Prisma's clients do) the replicas stay as they were.
     if (!afterIdle) return
@@ -303,6 +314,7 @@ export class HealthMonitor {
       const replay = this.assess(replica, results[i], lagMeasurable)
       if (replay !== undefined) this.lastReplay.set(replica, replay)
     })
+    if (this.lagLimited) this.assessedAt = primaryLsn === undefined ? undefined : askedAt
     this.router.set.checked = true
     // Samples below every replica's last position are needed by none; until each replica answered once, all are.
     if (this.lastReplay.size === this.router.replicas.length) {

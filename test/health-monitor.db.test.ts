@@ -47,8 +47,11 @@ describe('lag-aware routing (replay paused for real)', () => {
       const pausedAt = performance.now()
       await cluster.pauseReplay('replica-1')
       await until('replica-1 lagging', () => events.health('replica-1', 'lagging') !== undefined, 10_000)
-      const lagging = events.health('replica-1', 'lagging')!
-      await until('1 s more of reads', () => performance.now() - lagging.at > 1000)
+      const firstLagging = events.health('replica-1', 'lagging')!
+      await until('1 s more of reads', () => performance.now() - firstLagging.at > 1000)
+      // On a loaded machine a slow round can make it lag before the pause shows (what the primary may have
+      // committed during the round), then catch up: the exclusion that holds is the last one.
+      const lagging = events.entries.findLast((e) => e.kind === 'health' && e.replica === 'replica-1' && e.state === 'lagging')!
       const fromPaused = reads.filter((r) => r.replica === 'replica-1' && r.at >= pausedAt)
       const worst = Math.max(0, ...fromPaused.map((r) => r.staleness))
       const afterExclusion = reads.filter((r) => r.at > lagging.at && r.replica === 'replica-1')
@@ -59,9 +62,9 @@ describe('lag-aware routing (replay paused for real)', () => {
           `${String(fromPaused.length)} reads served by it after the pause, worst staleness ${worst.toFixed(0)} ms; ` +
           `status ${JSON.stringify({ state: status.state, lag: status.lag, replayLsn: status.replayLsn })}`,
       )
-      expect(lagging).toMatchObject({ replica: 'replica-1', state: 'lagging', previous: 'up', cause: 'lag-ms' })
+      expect(lagging).toMatchObject({ replica: 'replica-1', state: 'lagging', cause: 'lag-ms' })
       expect(afterExclusion).toEqual([])
-      // Lag is measured once per interval: a read can be at most maxLag + 2 intervals stale (see the README).
+      // Lag is measured once per interval: a read can be at most maxLag + 2 intervals stale (docs/health-and-failover.md).
       expect(worst).toBeLessThanOrEqual(maxMs + 2 * intervalMs)
       expect(status.state).toBe('lagging')
       expect(status.lag?.ms).toBeGreaterThan(maxMs)

@@ -112,4 +112,31 @@ describe('HealthMonitor.check: a process frozen in the middle of a round (SIGSTO
       await monitor.stop()
     }
   })
+
+  it('maxLag: verdicts older than 2 intervals (a frozen or starved process) are not served by: the replicas are waking until the next round', async () => {
+    const options = resolveOptions({ replicas: [fakeClient()], maxLag: { ms: 300 }, health: { intervalMs: 50 } })
+    const router = new Router(
+      options,
+      () => Promise.resolve(0n),
+      () => link(() => Promise.resolve<Row[]>([replicaRow])),
+    )
+    const monitor = new HealthMonitor(
+      router,
+      link(() => Promise.resolve<Row[]>([{ lsn: '0/100' }])),
+      options,
+    )
+    monitor.ensureStarted()
+    try {
+      await monitor.check()
+      expect(router.replicas[0]?.state).toBe('up')
+      // Frozen past 2 intervals (the health check's idle pause, 10 s, is far): the next query finds old verdicts.
+      freeze(300)
+      monitor.ensureStarted()
+      expect(router.replicas[0]?.state).toBe('waking')
+      await monitor.check()
+      expect(router.replicas[0]?.state).toBe('up')
+    } finally {
+      await monitor.stop()
+    }
+  })
 })
