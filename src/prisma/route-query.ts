@@ -171,6 +171,7 @@ export function fastReads({ monitor, reader }: Routing, under: AnyClient): Route
 export function fastPrimaryOnly({ router, monitor }: Routing): PrimaryOnly {
   return (kind, model, operation, run) => {
     monitor.ensureStarted()
+    router.scopeUsable() // as dispatch: a strict scope's malformed token rejects before the route is reported
     router.report.route(model, operation, kind)
     return monitor.sent(kind === 'transaction' ? router.transactionQuery(run()) : trackWrite(router, run()))
   }
