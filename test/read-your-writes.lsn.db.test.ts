@@ -1,5 +1,7 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { isReplicaRouterError, readReplicas, runInScope, type RouteEvent } from '../src/index.ts'
+import { PrismaClient } from '../generated/prisma/client.ts'
+import { adapterFor } from './support/driver.ts'
 import { PooledEntry } from './support/pooled-entry.ts'
 import { healReplicas, newClient, replicaNames, requireCluster, routedClient, topology, unique, until, untilChecked, waitForReplication } from './support/db.ts'
 
@@ -236,6 +238,36 @@ describe('consistency tokens: read-your-writes across requests and app instances
       await prisma.$disconnect()
     },
   )
+
+  it('strict and a malformed token: a read that an extension under the router puts in a batch transaction (row-level security) rejects before it is routed; outside the scope it runs', async () => {
+    const events: RouteEvent[] = []
+    // The `minimal` error format (the fast path's) and only query components under the router: its fast path runs
+    // their callbacks, and the query they put in a batch goes to the primary (src/prisma/route-query.ts
+    // fastPrimaryOnly).
+    const minimal = (url: string) => new PrismaClient({ adapter: adapterFor(url), errorFormat: 'minimal' })
+    const base = minimal(topology.primaryUrl)
+    const replicas = topology.replicas.map((r) => ({ client: minimal(r.url), name: r.name }))
+    const tenant = base.$extends({
+      query: {
+        note: {
+          async findFirst({ args, query }) {
+            const [, row] = await base.$transaction([base.$executeRaw`SELECT set_config('app.tenant', ${'acme'}, TRUE)`, query(args)])
+            return row
+          },
+        },
+      },
+    })
+    const prisma = tenant.$extends(readReplicas({ replicas, onRoute: (e) => events.push(e) }))
+    const title = unique('strict-batched')
+    await prisma.note.create({ data: { title } })
+    expect(await prisma.note.findFirst({ where: { title } })).toMatchObject({ title })
+    expect(events.at(-1)).toMatchObject({ operation: 'findFirst', target: 'primary', reason: 'transaction' })
+    const sent = events.length
+    const error = await runInScope(() => prisma.note.findFirst({ where: { title } }).catch((e: unknown) => e), { token: '1.3000', strict: true })
+    expect((error as Error).name).toBe('InvalidConsistencyTokenError')
+    expect(events.slice(sent)).toEqual([])
+    await prisma.$disconnect()
+  })
 
   it('a forged token far ahead of the primary keeps that scope on the primary, never anything worse', async () => {
     const { prisma, events } = routedClient({ sticky: { mode: 'lsn' } })
