@@ -10,6 +10,7 @@
  */
 import fc from 'fast-check'
 import { Prisma } from '../../../generated/prisma/client.ts'
+import { clientVersion } from '../versions.ts'
 import { dataset, type Dataset } from './dataset.ts'
 import { computedFields, INGREDIENT_NAMES, type Layer } from './extensions.ts'
 import { MODEL_NAMES, MODELS, NUMERIC, ORDERED, ROLES, SORTABLE, STATUSES, type ModelInfo, type ModelName, type ScalarField } from './schema.ts'
@@ -334,6 +335,14 @@ const cursorOf = (info: ModelInfo): fc.Arbitrary<Record<string, unknown>> =>
       ? fc.constantFrom(...DATA.labels.map((l) => ({ name: l.name })))
       : fc.integer({ min: 1, max: info.name === 'Member' ? 12 : 30 }).map((id) => ({ id }))
 
+/**
+ * Prisma 7.4.0 answers `[]` to a batch transaction of one `findMany` with `cursor` and `distinct`, on a plain client
+ * too (7.4.1 fixed it; docs/compatibility.md): the router sends a `$replica().$transaction` callback's query as such
+ * a batch when an extension after it batches the query (row-level security), so on 7.4.0 the tester leaves
+ * `distinct` out of reads with a `cursor` rather than stop at that release's own defect.
+ */
+const CURSOR_WITH_DISTINCT = clientVersion !== '7.4.0'
+
 function listArgs(info: ModelInfo, computed: Readonly<Record<string, readonly string[]>>, first: boolean): fc.Arbitrary<Record<string, unknown>> {
   const distinctFields = info.scalars.filter((f) => SORTABLE.has(f.kind)).map((f) => f.name)
   return fc
@@ -350,7 +359,12 @@ function listArgs(info: ModelInfo, computed: Readonly<Record<string, readonly st
       },
       { requiredKeys: ['orderBy', 'sel'] },
     )
-    .map(({ sel, ...rest }) => ({ ...rest, ...sel }))
+    .map(({ sel, ...rest }) => {
+      if (CURSOR_WITH_DISTINCT || rest.cursor === undefined) return { ...rest, ...sel }
+      const without: Partial<typeof rest> = { ...rest }
+      delete without.distinct
+      return { ...without, ...sel }
+    })
 }
 
 function countArgs(info: ModelInfo): fc.Arbitrary<Record<string, unknown>> {
