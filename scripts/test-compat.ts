@@ -71,17 +71,21 @@ try {
   console.log(`compat: clean clone of ${head} in ${clone}; npm ci`)
   run('npm', ['ci', '--no-audit', '--no-fund'])
   for (const version of versions) {
-    console.log(`compat: @prisma/client@${version} @prisma/adapter-pg@${version}`)
+    console.log(`compat: @prisma/client@${version}`)
+    // The adapters of the release, or (where it published none: 7.10.1 has no adapter-mariadb or adapter-neon) the
+    // newest before it.
     run('npm', [
       'install',
       '--no-save',
       '--no-audit',
       '--no-fund',
       `@prisma/client@${version}`,
-      `@prisma/adapter-pg@${version}`,
-      `@prisma/adapter-mariadb@${version}`,
-      `@prisma/adapter-neon@${version}`,
+      ...['adapter-pg', 'adapter-mariadb', 'adapter-neon'].map((adapter) => `@prisma/${adapter}@>=7.0.0 <=${version}`),
     ])
+    const adapters = ['adapter-pg', 'adapter-mariadb', 'adapter-neon'].map(
+      (adapter) => `${adapter} ${(JSON.parse(readFileSync(join(clone, 'node_modules/@prisma', adapter, 'package.json'), 'utf8')) as { version: string }).version}`,
+    )
+    console.log(`compat: ${version}: ${adapters.join(', ')}`)
     const cliDir = join(clone, '.compat-cli', version)
     mkdirSync(cliDir, { recursive: true })
     writeFileSync(join(cliDir, 'package.json'), JSON.stringify({ name: 'compat-cli', private: true }))
