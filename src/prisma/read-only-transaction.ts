@@ -23,7 +23,7 @@ import { asRouterWork, isRouterWork } from '../router-work.js'
 import type { Routing } from '../routing.js'
 import { tick, type ScopeState } from '../scope.js'
 import { RAW_READS, READ_OPERATIONS } from './operations.js'
-import { bareTransactionClient, type ExtensionArgs, rawSqlText } from './internals.js'
+import { bareTransactionClient, type ExtensionArgs, rawSqlText, requestOf, runRequest, runsRequests } from './internals.js'
 import type { RawTrust } from '../raw-sql/raw-trust.js'
 import { ROUTER_EXTENSION } from './composition.js'
 import type { AnyClient, QueryParams } from './types.js'
@@ -100,14 +100,20 @@ async function refusal(params: QueryParams, server: string, trust: RawTrust | un
  * query the extensions under it let through is checked ({@link refusal}; the router's own statements pass), and
  * `$primary()` / `$replica()` answer with the transaction client itself, as inside `prisma.$transaction`: its
  * queries stay in the transaction, on its one snapshot (`$replica(name)` naming another replica is refused).
- * `trust`: the raw-read trust, once its parser is loaded (`undefined`: no parser).
+ * `trust`: the raw-read trust, once its parser is loaded (`undefined`: no parser). `inBatch`: runs a query that
+ * an extension took out of the transaction into a batch of its own (below).
  */
-function readOnlyExtension(server: string, trust: () => RawTrust | undefined) {
+function readOnlyExtension(server: string, trust: () => RawTrust | undefined, inBatch: (params: QueryParams) => PromiseLike<unknown>) {
   return {
     name: READ_ONLY_EXTENSION,
     query: {
       async $allOperations(params: QueryParams): Promise<unknown> {
-        const refused = isRouterWork() ? undefined : await refusal(params, server, trust())
+        if (isRouterWork()) return await params.query(params.args)
+        // An extension put the query in a batch `$transaction([...])` of the client it captured (row-level
+        // security: `set_config`, then the query). Prisma runs it in that batch, not in the interactive
+        // transaction; so does the router (a transaction here cannot hold a batch: `guarded` refuses one).
+        if (inBatchTransaction(params)) return await inBatch(params)
+        const refused = await refusal(params, server, trust())
         if (refused) throw refused
         return await params.query(params.args)
       },
@@ -125,6 +131,12 @@ function readOnlyExtension(server: string, trust: () => RawTrust | undefined) {
       },
     },
   }
+}
+
+/** True when a batch `$transaction([...])` (not the interactive transaction) holds the query. */
+function inBatchTransaction(params: QueryParams): boolean {
+  const transaction = (requestOf(params) as { transaction?: { kind?: unknown } }).transaction
+  return transaction?.kind === 'batch'
 }
 
 /**
@@ -245,9 +257,30 @@ export class ReadOnlyTransactions {
         : (this.extensions ?? [])
             .filter((e) => e.name?.startsWith(ROUTER_EXTENSION) !== true)
             .reduce((client, extension) => client.$extends(extension), server.client as unknown as AnyClient)
-    runner = base.$extends(readOnlyExtension(server === 'primary' ? 'primary' : server.name, () => this.loaded))
+    runner = base.$extends(
+      readOnlyExtension(
+        server === 'primary' ? 'primary' : server.name,
+        () => this.loaded,
+        (params) => this.inBatch(server, params),
+      ),
+    )
     this.runners.set(server, runner)
     return runner
+  }
+
+  /**
+   * A query of a transaction on `server` that an extension put in a batch of the client it captured: the batch
+   * runs on the primary (that client is under the router), and the query with it, as Prisma runs it — on a
+   * replica alone it would run without what the batch set (row-level security's tenant). On the primary, Prisma
+   * does that itself.
+   */
+  private inBatch(server: ReplicaState | 'primary', params: QueryParams): PromiseLike<unknown> {
+    const { router } = this.routing
+    if (server === 'primary') return params.query(params.args)
+    const model = params.model === undefined ? undefined : params.model.charAt(0).toLowerCase() + params.model.slice(1)
+    if (!runsRequests(this.under)) throw new ReadOnlyTransactionError(model, params.operation, 'an extension put it in a batch transaction of another client')
+    router.report.route(params.model, params.operation, 'transaction')
+    return router.transactionQuery(runRequest(this.under, { ...requestOf(params), args: params.args }))
   }
 
   private async execute(plan: ReadPlan, fn: (tx: AnyClient) => Promise<unknown>, given: Record<string, unknown>): Promise<unknown> {

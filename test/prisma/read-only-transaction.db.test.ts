@@ -5,7 +5,7 @@
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { Prisma } from '../../generated/prisma/client.ts'
-import { InvalidOptionError, isReadOnlyTransactionError, readReplicas, runInScope } from '../../src/index.ts'
+import { InvalidOptionError, isReadOnlyTransactionError, readReplicas, runInScope, type RouteEvent } from '../../src/index.ts'
 import { cluster, healReplicas, newClient, replicaNames, requireCluster, routedClient, topology, unique, until, waitForReplication } from '../support/db.ts'
 
 afterEach(healReplicas)
@@ -391,5 +391,67 @@ describe('the application’s extensions inside a read-only transaction on a rep
       }
     }
     await writer.$disconnect()
+  })
+})
+
+describe('row-level security under the router: the query an extension batches after set_config, inside $replica().$transaction', () => {
+  const role = 'prr_rls_reader'
+  afterAll(async () => {
+    if (!cluster) return
+    await cluster.query('primary', 'DROP POLICY IF EXISTS prr_rls_tenant ON "Note"')
+    await cluster.query('primary', 'ALTER TABLE "Note" DISABLE ROW LEVEL SECURITY')
+  })
+
+  it('runs in the batch that set the tenant, as on a plain client (a real policy, a role it binds): on a replica alone it saw no tenant', async (ctx) => {
+    const cluster = requireCluster(ctx)
+    // A role the policy binds (the suite's own role is a superuser: policies never bind it, so other tests are unaffected).
+    await cluster.query('primary', `DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${role}') THEN CREATE ROLE ${role} LOGIN NOSUPERUSER; END IF; END $$`)
+    await cluster.query('primary', `GRANT USAGE ON SCHEMA public TO ${role}; GRANT SELECT ON "Note" TO ${role}`)
+    await cluster.query('primary', 'ALTER TABLE "Note" ENABLE ROW LEVEL SECURITY')
+    await cluster.query('primary', 'DROP POLICY IF EXISTS prr_rls_tenant ON "Note"')
+    await cluster.query('primary', `CREATE POLICY prr_rls_tenant ON "Note" FOR SELECT TO ${role} USING (title LIKE current_setting('app.tenant', true) || '%')`)
+    const tag = unique('rls')
+    const writer = newClient(topology.primaryUrl)
+    await writer.note.createMany({ data: [{ title: `${tag}-acme-1` }, { title: `${tag}-globex-1` }] })
+    await writer.$disconnect()
+    await waitForReplication()
+
+    const as = (url: string) => {
+      const parsed = new URL(url)
+      parsed.username = role
+      parsed.password = ''
+      return newClient(parsed.toString())
+    }
+    // The row-level-security pattern (function form): each Note read in a batch after set_config.
+    const rowLevel = Prisma.defineExtension((client) =>
+      client.$extends({
+        query: {
+          note: {
+            async findMany({ args, query }) {
+              const [, rows] = await client.$transaction([client.$executeRaw`SELECT set_config('app.tenant', ${`${tag}-acme`}, TRUE)`, query(args)])
+              return rows
+            },
+          },
+        },
+      }),
+    )
+    const events: RouteEvent[] = []
+    const plain = as(topology.primaryUrl).$extends(rowLevel)
+    const replicas = topology.replicas.map((r) => as(r.url))
+    const routedRls = as(topology.primaryUrl)
+      .$extends(rowLevel)
+      .$extends(readReplicas({ replicas, onRoute: (e) => events.push(e) }))
+    try {
+      const titles = (rows: { title: string }[]) => rows.map((r) => r.title).sort()
+      const read = (tx: typeof plain) => tx.note.findMany({ where: { title: { startsWith: tag } } })
+      expect(titles(await plain.$transaction((tx) => read(tx as unknown as typeof plain)))).toEqual([`${tag}-acme-1`])
+      expect(titles(await routedRls.$replica().$transaction((tx) => read(tx as unknown as typeof plain)))).toEqual([`${tag}-acme-1`])
+      // The transaction was taken on a replica; the batched read went with its batch, to the primary.
+      expect(events.map((e) => `${e.operation} ${e.target} ${e.reason}`)).toEqual(['$transaction replica read', 'findMany primary transaction'])
+      // Outside a transaction too (the fast path's primary-only step).
+      expect(titles(await routedRls.note.findMany({ where: { title: { startsWith: tag } } }))).toEqual([`${tag}-acme-1`])
+    } finally {
+      await Promise.all([plain.$disconnect(), routedRls.$disconnect(), ...replicas.map((r) => r.$disconnect())])
+    }
   })
 })
