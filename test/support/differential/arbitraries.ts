@@ -10,7 +10,6 @@
  */
 import fc from 'fast-check'
 import { Prisma } from '../../../generated/prisma/client.ts'
-import { clientVersion } from '../versions.ts'
 import { dataset, type Dataset } from './dataset.ts'
 import { computedFields, INGREDIENT_NAMES, type Layer } from './extensions.ts'
 import { MODEL_NAMES, MODELS, NUMERIC, ORDERED, ROLES, SORTABLE, STATUSES, type ModelInfo, type ModelName, type ScalarField } from './schema.ts'
@@ -335,15 +334,6 @@ const cursorOf = (info: ModelInfo): fc.Arbitrary<Record<string, unknown>> =>
       ? fc.constantFrom(...DATA.labels.map((l) => ({ name: l.name })))
       : fc.integer({ min: 1, max: info.name === 'Member' ? 12 : 30 }).map((id) => ({ id }))
 
-/**
- * Prisma 7.4.0's `cursor` is broken: with an `orderBy` on a non-unique field, or with `distinct`, `findMany` answers
- * `[]` on a plain client — alone, in a transaction, first in a batch — though not when it runs after another query
- * in a batch, as the row-level-security pattern runs it (7.4.1 fixed it; docs/compatibility.md). The router runs
- * such a read on a replica alone, so on 7.4.0 the two answers differ by that defect; the tester leaves `cursor` out
- * there, rather than stop at that release's own defect.
- */
-const CURSORS = clientVersion !== '7.4.0'
-
 function listArgs(info: ModelInfo, computed: Readonly<Record<string, readonly string[]>>, first: boolean): fc.Arbitrary<Record<string, unknown>> {
   const distinctFields = info.scalars.filter((f) => SORTABLE.has(f.kind)).map((f) => f.name)
   return fc
@@ -360,12 +350,7 @@ function listArgs(info: ModelInfo, computed: Readonly<Record<string, readonly st
       },
       { requiredKeys: ['orderBy', 'sel'] },
     )
-    .map(({ sel, ...rest }) => {
-      if (CURSORS || rest.cursor === undefined) return { ...rest, ...sel }
-      const without: Partial<typeof rest> = { ...rest }
-      delete without.cursor
-      return { ...without, ...sel }
-    })
+    .map(({ sel, ...rest }) => ({ ...rest, ...sel }))
 }
 
 function countArgs(info: ModelInfo): fc.Arbitrary<Record<string, unknown>> {
