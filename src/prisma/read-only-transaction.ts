@@ -261,7 +261,7 @@ export class ReadOnlyTransactions {
       readOnlyExtension(
         server === 'primary' ? 'primary' : server.name,
         () => this.loaded,
-        (params) => this.inBatch(server, params),
+        (params) => this.inBatch(params),
       ),
     )
     this.runners.set(server, runner)
@@ -269,14 +269,13 @@ export class ReadOnlyTransactions {
   }
 
   /**
-   * A query of a transaction on `server` that an extension put in a batch of the client it captured: the batch
-   * runs on the primary (that client is under the router), and the query with it, as Prisma runs it — on a
-   * replica alone it would run without what the batch set (row-level security's tenant). On the primary, Prisma
-   * does that itself.
+   * A query of a read-only transaction that an extension put in a batch of the client it captured: run in that
+   * batch, as Prisma runs it — on the primary (that client is under the router), on the request handler that holds
+   * the batch. Alone on a replica, or in the transaction on the primary (where the query's own pipeline took it),
+   * it ran without what the batch set (row-level security's tenant).
    */
-  private inBatch(server: ReplicaState | 'primary', params: QueryParams): PromiseLike<unknown> {
+  private inBatch(params: QueryParams): PromiseLike<unknown> {
     const { router } = this.routing
-    if (server === 'primary') return params.query(params.args)
     const model = params.model === undefined ? undefined : params.model.charAt(0).toLowerCase() + params.model.slice(1)
     if (!runsRequests(this.under)) throw new ReadOnlyTransactionError(model, params.operation, 'an extension put it in a batch transaction of another client')
     router.report.route(params.model, params.operation, 'transaction')

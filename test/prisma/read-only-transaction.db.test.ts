@@ -402,7 +402,7 @@ describe('row-level security under the router: the query an extension batches af
     await cluster.query('primary', 'ALTER TABLE "Note" DISABLE ROW LEVEL SECURITY')
   })
 
-  it('runs in the batch that set the tenant, as on a plain client (a real policy, a role it binds): on a replica alone it saw no tenant', async (ctx) => {
+  it('runs in the batch that set the tenant, as on a plain client (a real policy, a role it binds): on a replica alone, or in the transaction on the primary, it saw no tenant', async (ctx) => {
     const cluster = requireCluster(ctx)
     // A role the policy binds (the suite's own role is a superuser: policies never bind it, so other tests are unaffected).
     await cluster.query('primary', `DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${role}') THEN CREATE ROLE ${role} LOGIN NOSUPERUSER; END IF; END $$`)
@@ -448,6 +448,15 @@ describe('row-level security under the router: the query an extension batches af
       expect(titles(await routedRls.$replica().$transaction((tx) => read(tx as unknown as typeof plain)))).toEqual([`${tag}-acme-1`])
       // The transaction was taken on a replica; the batched read went with its batch, to the primary.
       expect(events.map((e) => `${e.operation} ${e.target} ${e.reason}`)).toEqual(['$transaction replica read', 'findMany primary transaction'])
+      // On the primary too (a batch transaction just before makes the scope's next reads sticky there): the read
+      // runs in its batch, not in the read-only transaction.
+      events.length = 0
+      const onPrimary = await runInScope(async () => {
+        await routedRls.$transaction([routedRls.note.count()])
+        return await routedRls.$replica().$transaction((tx) => read(tx as unknown as typeof plain))
+      })
+      expect(events.find((e) => e.operation === '$transaction' && e.model === undefined && e.target === 'primary' && e.reason === 'sticky')).toBeDefined()
+      expect(titles(onPrimary)).toEqual([`${tag}-acme-1`])
       // Outside a transaction too (the fast path's primary-only step).
       expect(titles(await routedRls.note.findMany({ where: { title: { startsWith: tag } } }))).toEqual([`${tag}-acme-1`])
     } finally {
