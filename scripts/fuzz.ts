@@ -61,7 +61,9 @@ if (process.env.PRIMARY_URL) {
 
 let failed = false
 try {
-  await prepare(target)
+  const prepared = await prepare(target)
+  target = prepared
+  if (!prepared.rowLevel) console.log('fuzz: the row-level policy binds no client (the servers ask its role for a password); the row-level ingredient is then a plain batch')
   const started = performance.now()
   console.log(`fuzz: seed ${String(seed)}, ${String(seconds)} s, ${String(minReads)}-${String(maxReads)} cases per run`)
   const result = await runDifferential(target, {

@@ -182,15 +182,60 @@ export async function runCase(target: DifferentialTarget, c: Case, stats: CaseSt
   }
 }
 
-/** Seeds the tester's tables on the primary and waits until the replicas have them. */
-export async function prepare(target: DifferentialTarget): Promise<void> {
+/** The role the tester's clients connect as: a row-level policy binds it (the seeding role, a superuser, it never binds). */
+export const TESTER_ROLE = 'prr_differential'
+
+/**
+ * The row-level policy the `row-level` ingredient's tenant selects with (test/support/differential/extensions.ts):
+ * without `app.tenant` every article, with it the tenant's. A read that ran apart from the `set_config` its
+ * extension batched it with would see every tenant's articles.
+ */
+const TENANT_POLICY = `CREATE POLICY prr_differential_tenant ON "Article" TO ${TESTER_ROLE}
+  USING (coalesce(current_setting('app.tenant', true), '') = '' OR tenant = current_setting('app.tenant', true)) WITH CHECK (true)`
+
+/** `url` with the tester's role as its user (no password: the local cluster trusts loopback). */
+function asTesterRole(url: string): string {
+  const parsed = new URL(url)
+  parsed.username = TESTER_ROLE
+  parsed.password = ''
+  return parsed.toString()
+}
+
+/**
+ * Seeds the tester's tables on the primary, creates the tester's role and the tenant policy, and waits until the
+ * replicas have them. Returns the target the tester's clients use: as that role, where it can connect (the local
+ * clusters); else (a server that asks the role for a password) the given one, with `rowLevel: false` — the policy
+ * then binds no client (the suite's and `npm run fuzz`'s clusters always bind it).
+ */
+export async function prepare(target: DifferentialTarget): Promise<DifferentialTarget & { readonly rowLevel: boolean }> {
   const client = new PrismaClient({ adapter: new PrismaPg({ connectionString: target.primaryUrl }) })
   try {
     await seedDataset(client as Dynamic, DATA)
+    for (const statement of [
+      `DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${TESTER_ROLE}') THEN CREATE ROLE ${TESTER_ROLE} LOGIN NOSUPERUSER; END IF; END $$`,
+      `GRANT USAGE ON SCHEMA public TO ${TESTER_ROLE}`,
+      `GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ${TESTER_ROLE}`,
+      `GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO ${TESTER_ROLE}`,
+      'ALTER TABLE "Article" ENABLE ROW LEVEL SECURITY',
+      'DROP POLICY IF EXISTS prr_differential_tenant ON "Article"',
+      TENANT_POLICY,
+    ]) {
+      await client.$executeRawUnsafe(statement)
+    }
   } finally {
     await client.$disconnect()
   }
   await target.waitForReplication()
+  const asRole = { ...target, primaryUrl: asTesterRole(target.primaryUrl), replicas: target.replicas.map((r) => ({ name: r.name, url: asTesterRole(r.url) })) }
+  const probe = new PrismaClient({ adapter: new PrismaPg({ connectionString: asRole.primaryUrl }) })
+  try {
+    await probe.$queryRawUnsafe('SELECT 1')
+    return { ...asRole, rowLevel: true }
+  } catch {
+    return { ...target, rowLevel: false }
+  } finally {
+    await probe.$disconnect()
+  }
 }
 
 export interface DifferentialOptions {
