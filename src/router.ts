@@ -254,8 +254,11 @@ export class Router {
       this.endWrite(state)
       state.untrackedUntil = performance.now() + this.windowMs
     }
-    query.then(settled, settled)
-    return query
+    if (query instanceof Promise) {
+      query.then(settled, settled)
+      return query
+    }
+    return whenRun(query, settled)
   }
 
   /**
@@ -438,4 +441,36 @@ export class Router {
       unconfirmed: this.report.unconfirmed,
     }
   }
+}
+
+/**
+ * `query` (a query of a batch transaction: Prisma's lazy PrismaPromise, which runs when asked — by `then`, or by
+ * the batch's `requestTransaction`, each a run of its own) with `settled` attached to the run the caller asks
+ * for, and to no other: asking it here ran it a second time (an extension's batch inserted a row twice).
+ */
+function whenRun<T>(query: PromiseLike<T>, settled: () => void): PromiseLike<T> {
+  let attached = false
+  const attach = (run: PromiseLike<unknown>): void => {
+    if (attached) return
+    attached = true
+    run.then(settled, settled)
+  }
+  return new Proxy(query, {
+    get(target, property) {
+      const value: unknown = Reflect.get(target, property, target)
+      if (typeof value !== 'function') return value
+      const method = value as (...args: unknown[]) => unknown
+      if (property === 'requestTransaction') {
+        return (...args: unknown[]): unknown => {
+          const run = method.apply(target, args) as PromiseLike<unknown>
+          attach(run)
+          return run
+        }
+      }
+      return (...args: unknown[]): unknown => {
+        if (property === 'then' || property === 'catch' || property === 'finally') attach(target)
+        return method.apply(target, args)
+      }
+    },
+  })
 }

@@ -359,6 +359,38 @@ describe('computed-field edge cases on replica reads, as on a plain client', () 
   })
 })
 
+describe('writes an extension under the router puts in its batch (row-level security over every operation)', () => {
+  it('run once, as on a plain client: through the routed client and $primary() (each ran twice: the router asked the batched query for its result)', async () => {
+    const rowLevel = GeneratedPrisma.defineExtension((c) =>
+      c.$extends({
+        query: {
+          $allModels: {
+            async $allOperations({ args, query }) {
+              const results: unknown[] = await c.$transaction([c.$executeRaw`SELECT set_config('app.tenant', ${'acme'}, TRUE)`, query(args)])
+              return results[1]
+            },
+          },
+        },
+      }),
+    )
+    const routed: RouteEvent[] = []
+    for (const errorFormat of ['minimal', 'colorless'] as const) {
+      const base = new PrismaClient({ adapter: new PrismaPg({ connectionString: topology.primaryUrl }), errorFormat })
+      clients.push(base)
+      // Read-your-writes on (the default): the router tracks the batched write.
+      const replicas = topology.replicas.map((r) => newClient(r.url))
+      clients.push(...replicas)
+      const client = base.$extends(rowLevel).$extends(readReplicas({ replicas, onRoute: (e) => routed.push(e) }))
+      clients.push(client)
+      const title = unique(`batched-write-${errorFormat}`)
+      await client.note.create({ data: { title } })
+      await client.$primary().note.create({ data: { title } })
+      await client.note.updateMany({ where: { title }, data: { title: `${title}-x` } })
+      expect(await base.note.count({ where: { title: `${title}-x` } })).toBe(2)
+    }
+  })
+})
+
 describe('$replica() with a row-level-security extension (function form: set_config and the query in one batch)', () => {
   it('the query runs in the transaction that set the tenant (never on a replica without it)', async () => {
     const base = newClient(topology.primaryUrl)
