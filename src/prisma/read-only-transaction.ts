@@ -111,8 +111,13 @@ function readOnlyExtension(server: string, trust: () => RawTrust | undefined, in
         if (isRouterWork()) return await params.query(params.args)
         // An extension put the query in a batch `$transaction([...])` of the client it captured (row-level
         // security: `set_config`, then the query). Prisma runs it in that batch, not in the interactive
-        // transaction; so does the router (a transaction here cannot hold a batch: `guarded` refuses one).
-        if (inBatchTransaction(params)) return await inBatch(params)
+        // transaction; so does the router (a transaction here cannot hold a batch: `guarded` refuses one), on
+        // the primary — a read: a write through `tx` is refused there too.
+        if (inBatchTransaction(params)) {
+          const refused = await refusal(params, 'primary', trust())
+          if (refused) throw refused
+          return await inBatch(params)
+        }
         const refused = await refusal(params, server, trust())
         if (refused) throw refused
         return await params.query(params.args)
@@ -133,6 +138,16 @@ function readOnlyExtension(server: string, trust: () => RawTrust | undefined, in
   }
 }
 
+/** A model delegate of a read-only transaction's client, its `$parent` refused. */
+function withoutParent(delegate: object, model: string): object {
+  return new Proxy(delegate, {
+    get(target, property, receiver) {
+      if (property === '$parent') throw new ReadOnlyTransactionError(model, '$parent', 'the client outside the transaction')
+      return Reflect.get(target, property, receiver) as unknown
+    },
+  })
+}
+
 /** True when a batch `$transaction([...])` (not the interactive transaction) holds the query. */
 function inBatchTransaction(params: QueryParams): boolean {
   const transaction = (requestOf(params) as { transaction?: { kind?: unknown } }).transaction
@@ -149,6 +164,10 @@ function guarded(tx: AnyClient): AnyClient {
     get(target, property, receiver) {
       if (property === '$parent') throw new ReadOnlyTransactionError(undefined, '$parent', 'the client outside the transaction')
       const value: unknown = Reflect.get(target, property, receiver)
+      // A model delegate's `$parent` is the transaction client under the router's checks: refused as well.
+      if (typeof property === 'string' && !property.startsWith('$') && !property.startsWith('_') && typeof value === 'object' && value !== null && '$parent' in value) {
+        return withoutParent(value, property)
+      }
       if (property !== '$transaction' || typeof value !== 'function') return value
       return (fn: unknown, options?: unknown) => {
         if (typeof fn !== 'function') throw new ReadOnlyTransactionError(undefined, '$transaction', 'a batch inside a read-only transaction')

@@ -402,6 +402,44 @@ describe('row-level security under the router: the query an extension batches af
     await cluster.query('primary', 'ALTER TABLE "Note" DISABLE ROW LEVEL SECURITY')
   })
 
+  it('a write through tx that the extension batches is refused as any write through tx, and a model delegate has no $parent', async () => {
+    const rowLevel = Prisma.defineExtension((client) =>
+      client.$extends({
+        query: {
+          $allModels: {
+            async $allOperations({ args, query }) {
+              const [, result] = await client.$transaction([client.$executeRaw`SELECT set_config('app.tenant', ${'acme'}, TRUE)`, query(args)])
+              return result
+            },
+          },
+        },
+      }),
+    )
+    const base = newClient(topology.primaryUrl)
+    const replicas = topology.replicas.map((r) => newClient(r.url))
+    const client = base.$extends(rowLevel).$extends(readReplicas({ replicas }))
+    try {
+      const title = unique('ro-batched-write')
+      // Before: the write went into the extension's batch and committed on the primary.
+      const refused = await client
+        .$replica()
+        .$transaction((tx) => tx.note.create({ data: { title } }))
+        .catch((e: unknown) => e)
+      expect(isReadOnlyTransactionError(refused)).toBe(true)
+      // Before: the delegate's $parent was the transaction client under the router's checks.
+      const parent = await client
+        .$replica()
+        .$transaction((tx) => Promise.resolve((tx.note as unknown as { $parent: unknown }).$parent))
+        .catch((e: unknown) => e)
+      expect(isReadOnlyTransactionError(parent)).toBe(true)
+      expect(await base.note.count({ where: { title } })).toBe(0)
+      // Reads the extension batches still run (in its batch).
+      expect(await client.$replica().$transaction((tx) => tx.note.count({ where: { title } }))).toBe(0)
+    } finally {
+      await Promise.all([client.$disconnect(), ...replicas.map((r) => r.$disconnect())])
+    }
+  })
+
   it('runs in the batch that set the tenant, as on a plain client (a real policy, a role it binds): on a replica alone, or in the transaction on the primary, it saw no tenant', async (ctx) => {
     const cluster = requireCluster(ctx)
     // A role the policy binds (the suite's own role is a superuser: policies never bind it, so other tests are unaffected).
