@@ -83,16 +83,22 @@ const READ_ONLY_EXTENSION = 'prisma-replica-router/read-only'
  * raw read that PostgreSQL's parser proves a plain read (not `COMMIT`, `SET TRANSACTION READ WRITE`, DML in
  * disguise) and, on a replica, that the primary's catalog trusts and no session state keeps on the primary
  * (src/raw-sql/raw-trust.ts); nothing else (model writes, `$executeRaw*`, every raw query where there is no
- * parser: MariaDB/MySQL, or `libpg-query` absent).
+ * parser: MariaDB/MySQL, or `libpg-query` absent). `batched`: the query runs in an extension's batch on the
+ * primary, outside the READ ONLY transaction: a raw read must be proven a plain read by the catalog too.
  */
-async function refusal(params: QueryParams, server: string, trust: RawTrust | undefined): Promise<ReadOnlyTransactionError | undefined> {
+async function refusal(params: QueryParams, server: string, trust: RawTrust | undefined, batched = false): Promise<ReadOnlyTransactionError | undefined> {
   const { model, operation, args } = params
   if (model !== undefined) return READ_OPERATIONS.has(operation) ? undefined : new ReadOnlyTransactionError(model.charAt(0).toLowerCase() + model.slice(1), operation)
   if (!RAW_READS.has(operation)) return new ReadOnlyTransactionError(undefined, operation)
   const text = rawSqlText(operation, args)
-  const verdict = text === undefined || !trust ? undefined : server === 'primary' ? trust.classifier.classify(text) : await trust.verdict(text)
+  // In an extension's batch the query runs on the primary outside the READ ONLY transaction: the parser's proof
+  // is not enough there (a view or a function of the application's may write), the catalog must trust it too.
+  const verdict =
+    text === undefined || !trust ? undefined : batched ? await trust.plainRead(text) : server === 'primary' ? trust.classifier.classify(text) : await trust.verdict(text)
+  const why = verdict && !verdict.replica ? verdict.reason : trust ? 'SQL text not recognised' : 'no SQL parser (install `libpg-query`; PostgreSQL only)'
+  if (batched) return verdict?.replica === true ? undefined : new ReadOnlyTransactionError(undefined, operation, why)
   if (verdict?.replica === true || (verdict && 'readsOnly' in verdict)) return undefined
-  return new ReadOnlyTransactionError(undefined, operation, verdict ? verdict.reason : trust ? 'SQL text not recognised' : 'no SQL parser (install `libpg-query`; PostgreSQL only)')
+  return new ReadOnlyTransactionError(undefined, operation, why)
 }
 
 /**
@@ -114,7 +120,7 @@ function readOnlyExtension(server: string, trust: () => RawTrust | undefined, in
         // transaction; so does the router (a transaction here cannot hold a batch: `guarded` refuses one), on
         // the primary — a read: a write through `tx` is refused there too.
         if (inBatchTransaction(params)) {
-          const refused = await refusal(params, 'primary', trust())
+          const refused = await refusal(params, 'primary', trust(), true)
           if (refused) throw refused
           return await inBatch(params)
         }
@@ -138,12 +144,49 @@ function readOnlyExtension(server: string, trust: () => RawTrust | undefined, in
   }
 }
 
-/** A model delegate of a read-only transaction's client, its `$parent` refused. */
-function withoutParent(delegate: object, model: string): object {
+/** The model operations that write. */
+const WRITE_OPERATIONS = new Set(['create', 'createMany', 'createManyAndReturn', 'update', 'updateMany', 'updateManyAndReturn', 'upsert', 'delete', 'deleteMany'])
+
+/**
+ * `$parent` of a read-only transaction's model delegate (`Prisma.getExtensionContext(this).$parent[ctx.$name]`, as
+ * model methods use it): the transaction client under the router's checks, held to reads — its model writes,
+ * raw queries, batches and its own `$parent` refused, its delegates the same; reads run in the transaction.
+ */
+function readsOnly(client: object): object {
+  return new Proxy(client, {
+    get(target, property, receiver) {
+      const value: unknown = Reflect.get(target, property, receiver)
+      if (typeof property !== 'string') return value
+      if (property === '$parent') return typeof value === 'object' && value !== null ? readsOnly(value) : value
+      if (property.startsWith('$') && typeof value === 'function' && /^\$(executeRaw|queryRaw|runCommandRaw|transaction)/.test(property)) {
+        return () => Promise.reject(new ReadOnlyTransactionError(undefined, property, 'through `$parent`'))
+      }
+      if (!property.startsWith('$') && !property.startsWith('_') && typeof value === 'object' && value !== null && '$parent' in value) return delegateReadsOnly(value, property)
+      return value
+    },
+  })
+}
+
+/** A model delegate of a read-only transaction's client: its `$parent` held to reads ({@link readsOnly}). */
+function parentHeld(delegate: object): object {
   return new Proxy(delegate, {
     get(target, property, receiver) {
-      if (property === '$parent') throw new ReadOnlyTransactionError(model, '$parent', 'the client outside the transaction')
-      return Reflect.get(target, property, receiver) as unknown
+      const value: unknown = Reflect.get(target, property, receiver)
+      return property === '$parent' && typeof value === 'object' && value !== null ? readsOnly(value) : value
+    },
+  })
+}
+
+/** A model delegate of `$parent` held to reads: its writes refused, its own `$parent` held to reads. */
+function delegateReadsOnly(delegate: object, model: string): object {
+  return new Proxy(delegate, {
+    get(target, property, receiver) {
+      const value: unknown = Reflect.get(target, property, receiver)
+      if (property === '$parent') return typeof value === 'object' && value !== null ? readsOnly(value) : value
+      if (typeof property === 'string' && WRITE_OPERATIONS.has(property) && typeof value === 'function') {
+        return () => Promise.reject(new ReadOnlyTransactionError(model, property))
+      }
+      return value
     },
   })
 }
@@ -164,9 +207,9 @@ function guarded(tx: AnyClient): AnyClient {
     get(target, property, receiver) {
       if (property === '$parent') throw new ReadOnlyTransactionError(undefined, '$parent', 'the client outside the transaction')
       const value: unknown = Reflect.get(target, property, receiver)
-      // A model delegate's `$parent` is the transaction client under the router's checks: refused as well.
+      // A model delegate's `$parent` is the transaction client under the router's checks: held to reads.
       if (typeof property === 'string' && !property.startsWith('$') && !property.startsWith('_') && typeof value === 'object' && value !== null && '$parent' in value) {
-        return withoutParent(value, property)
+        return parentHeld(value)
       }
       if (property !== '$transaction' || typeof value !== 'function') return value
       return (fn: unknown, options?: unknown) => {

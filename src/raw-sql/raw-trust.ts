@@ -52,6 +52,22 @@ export class RawTrust {
     if (!parsed.replica) return parsed
     if (this.#deciding) await this.#deciding
     if (this.pinned !== undefined) return { replica: false, reason: this.pinned }
+    return await this.#trusted(parsed)
+  }
+
+  /**
+   * Whether `sql` only reads wherever it runs (a raw read an extension put in a batch, which runs on the primary
+   * outside any `READ ONLY` transaction): the parser's proof and the catalog's trust in every name it uses (a view,
+   * a function or an operator of the application's may write); the session state is left aside. The parser must
+   * be loaded.
+   */
+  async plainRead(sql: string): Promise<RawVerdict> {
+    const parsed = this.classifier.classify(sql)
+    if (!parsed.replica) return parsed
+    return await this.#trusted(parsed)
+  }
+
+  async #trusted(parsed: RawVerdict & { replica: true }): Promise<RawVerdict> {
     let reason: string | undefined
     try {
       reason = untrusted(parsed.uses, await this.catalog.facts())

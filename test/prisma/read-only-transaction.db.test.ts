@@ -402,15 +402,14 @@ describe('row-level security under the router: the query an extension batches af
     await cluster.query('primary', 'ALTER TABLE "Note" DISABLE ROW LEVEL SECURITY')
   })
 
-  it('a write through tx that the extension batches is refused as any write through tx, and a model delegate has no $parent', async () => {
+  it('a write through tx that the extension batches is refused as any write through tx, so is one through a model delegate’s $parent, and a batched raw read must be trusted by the catalog', async (ctx) => {
     const rowLevel = Prisma.defineExtension((client) =>
       client.$extends({
         query: {
-          $allModels: {
-            async $allOperations({ args, query }) {
-              const [, result] = await client.$transaction([client.$executeRaw`SELECT set_config('app.tenant', ${'acme'}, TRUE)`, query(args)])
-              return result
-            },
+          // Every operation, raw queries included.
+          async $allOperations({ args, query }) {
+            const results: unknown[] = await client.$transaction([client.$executeRaw`SELECT set_config('app.tenant', ${'acme'}, TRUE)`, query(args)])
+            return results[1]
           },
         },
       }),
@@ -426,12 +425,39 @@ describe('row-level security under the router: the query an extension batches af
         .$transaction((tx) => tx.note.create({ data: { title } }))
         .catch((e: unknown) => e)
       expect(isReadOnlyTransactionError(refused)).toBe(true)
-      // Before: the delegate's $parent was the transaction client under the router's checks.
-      const parent = await client
+      // Before: the delegate's $parent was the transaction client under the router's checks (writes went through).
+      // It is held to reads: what model methods do with it (`ctx.$parent[ctx.$name].findMany`) still runs.
+      interface Parent {
+        note: { create(a: unknown): Promise<unknown>; count(a: unknown): Promise<number> }
+        $executeRawUnsafe(sql: string): Promise<unknown>
+      }
+      const viaParent = await client.$replica().$transaction(async (tx) => {
+        const parent = (tx.note as unknown as { $parent: Parent }).$parent
+        const spread = { ...tx.note } // Prisma lists $parent among a delegate's keys
+        return {
+          create: await parent.note.create({ data: { title } }).catch((e: unknown) => e),
+          raw: await parent.$executeRawUnsafe(`INSERT INTO "Note" (title) VALUES ('${title}')`).catch((e: unknown) => e),
+          count: await parent.note.count({ where: { title } }),
+          keys: Object.keys(spread).includes('$parent'),
+        }
+      })
+      expect(isReadOnlyTransactionError(viaParent.create)).toBe(true)
+      expect(isReadOnlyTransactionError(viaParent.raw)).toBe(true)
+      expect(viaParent.count).toBe(0)
+      expect(viaParent.keys).toBe(true)
+      // A raw read the extension batches runs on the primary outside the READ ONLY transaction: the catalog must
+      // trust it (a view over a function of the application's may write), as for a replica.
+      const cluster = requireCluster(ctx)
+      await cluster.query('primary', `CREATE OR REPLACE FUNCTION prr_touch() RETURNS int LANGUAGE sql AS 'SELECT 1'`)
+      await cluster.query('primary', 'CREATE OR REPLACE VIEW prr_touch_v AS SELECT prr_touch() AS t')
+      await waitForReplication()
+      const counted = await client.$replica().$transaction((tx) => tx.$queryRaw<{ n: number }[]>`SELECT count(*)::int AS n FROM "Note" WHERE title = ${title}`)
+      expect(counted).toEqual([{ n: 0 }])
+      const userFunction = await client
         .$replica()
-        .$transaction((tx) => Promise.resolve((tx.note as unknown as { $parent: unknown }).$parent))
+        .$transaction((tx) => tx.$queryRaw`SELECT t FROM prr_touch_v`)
         .catch((e: unknown) => e)
-      expect(isReadOnlyTransactionError(parent)).toBe(true)
+      expect(isReadOnlyTransactionError(userFunction)).toBe(true)
       expect(await base.note.count({ where: { title } })).toBe(0)
       // Reads the extension batches still run (in its batch).
       expect(await client.$replica().$transaction((tx) => tx.note.count({ where: { title } }))).toBe(0)
