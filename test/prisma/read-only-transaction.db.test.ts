@@ -458,6 +458,7 @@ describe('row-level security under the router: the query an extension batches af
         .$transaction((tx) => tx.$queryRaw`SELECT t FROM prr_touch_v`)
         .catch((e: unknown) => e)
       expect(isReadOnlyTransactionError(userFunction)).toBe(true)
+      await cluster.query('primary', 'DROP VIEW prr_touch_v; DROP FUNCTION prr_touch()')
       expect(await base.note.count({ where: { title } })).toBe(0)
       // Reads the extension batches still run (in its batch).
       expect(await client.$replica().$transaction((tx) => tx.note.count({ where: { title } }))).toBe(0)
