@@ -45,6 +45,8 @@ if (
 }
 
 const root = resolve(import.meta.dirname, '..')
+/** The driver adapters the suite uses, installed per release. */
+const ADAPTERS = ['adapter-pg', 'adapter-mariadb', 'adapter-neon'] as const
 const clone = mkdtempSync(join(tmpdir(), 'prr-compat-'))
 // Readable by the `postgres` user, as a checkout is: the package test runs a user project as that user too.
 chmodSync(clone, 0o755)
@@ -74,15 +76,8 @@ try {
     console.log(`compat: @prisma/client@${version}`)
     // The adapters of the release, or (where it published none: 7.10.1 has no adapter-mariadb or adapter-neon) the
     // newest before it.
-    run('npm', [
-      'install',
-      '--no-save',
-      '--no-audit',
-      '--no-fund',
-      `@prisma/client@${version}`,
-      ...['adapter-pg', 'adapter-mariadb', 'adapter-neon'].map((adapter) => `@prisma/${adapter}@>=7.0.0 <=${version}`),
-    ])
-    const adapters = ['adapter-pg', 'adapter-mariadb', 'adapter-neon'].map(
+    run('npm', ['install', '--no-save', '--no-audit', '--no-fund', `@prisma/client@${version}`, ...ADAPTERS.map((adapter) => `@prisma/${adapter}@>=7.0.0 <=${version}`)])
+    const adapters = ADAPTERS.map(
       (adapter) => `${adapter} ${(JSON.parse(readFileSync(join(clone, 'node_modules/@prisma', adapter, 'package.json'), 'utf8')) as { version: string }).version}`,
     )
     console.log(`compat: ${version}: ${adapters.join(', ')}`)

@@ -14,6 +14,8 @@ import { join, resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
 const root = resolve(import.meta.dirname, '..')
+/** The test schema's generated client (User, Post, …), which the blocks' `./generated/prisma/client.js` stands for. */
+const CLIENT = join(root, 'generated/prisma/client.js')
 const project = mkdtempSync(join('/tmp', 'prr-docs-code-'))
 const docs = [
   'README.md',
@@ -55,14 +57,14 @@ const typescript = blocks.filter((b) => b.lang === 'ts' && b.mark !== 'quick-sta
  * the MariaDB schema's for a block that imports the MariaDB adapter.
  */
 const CONTEXT: readonly (readonly [name: string, uses: readonly string[], declaration: string])[] = [
-  ['PrismaClient', [], `import { PrismaClient } from '${join(root, 'generated/prisma/client.js')}'`],
+  ['PrismaClient', [], `import { PrismaClient } from '${CLIENT}'`],
   ['readReplicas', [], `import { readReplicas } from 'prisma-replica-router'`],
   ['runInScope', [], `import { runInScope } from 'prisma-replica-router'`],
   ['base', ['PrismaClient'], 'declare const base: PrismaClient'],
   ['replicas', ['PrismaClient'], 'declare const replicas: PrismaClient[]'],
   ['prisma', ['base', 'readReplicas', 'replicas'], 'const prisma = base.$extends(readReplicas({ replicas }))'],
   ['app', [], 'declare const app: { use(handler: (req: unknown, res: unknown, next: () => void) => unknown): void }'],
-  ['Prisma', [], `import { Prisma } from '${join(root, 'generated/prisma/client.js')}'`],
+  ['Prisma', [], `import { Prisma } from '${CLIENT}'`],
   ['softDelete', ['Prisma'], "const softDelete = Prisma.defineExtension({ name: 'soft-delete' })"],
   ['tenantFilter', ['Prisma'], 'const tenantFilter = (tenantId: string) => Prisma.defineExtension({ name: `tenant ${tenantId}` })'],
   ['tenantId', [], 'declare const tenantId: string'],
@@ -75,7 +77,7 @@ const uses = (code: string, name: string) => new RegExp(`(?<![.\\w$'"])${name.re
 
 /** The block as a module of the consumer project: its context prepended, the Quick start's client path mapped. */
 function moduleOf(block: Block): string {
-  const code = block.code.replace(/(['"])\.\/generated\/prisma\/client\.js\1/g, `'${join(root, 'generated/prisma/client.js')}'`)
+  const code = block.code.replace(/(['"])\.\/generated\/prisma\/client\.js\1/g, `'${CLIENT}'`)
   const needed = new Set<string>()
   const need = (name: string) => {
     if (needed.has(name) || defines(code, name)) return

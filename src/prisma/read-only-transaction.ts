@@ -22,7 +22,7 @@ import { ReadInFlight, type ReplicaState } from '../replica-set.js'
 import { asRouterWork, isRouterWork } from '../router-work.js'
 import type { Routing } from '../routing.js'
 import { tick, type ScopeState } from '../scope.js'
-import { RAW_READS, READ_OPERATIONS } from './operations.js'
+import { modelProperty, RAW_READS, READ_OPERATIONS, WRITE_OPERATIONS } from './operations.js'
 import { bareTransactionClient, type ExtensionArgs, rawSqlText, requestOf, runRequest, runsRequests } from './internals.js'
 import type { RawTrust } from '../raw-sql/raw-trust.js'
 import { ROUTER_EXTENSION } from './composition.js'
@@ -88,7 +88,7 @@ const READ_ONLY_EXTENSION = 'prisma-replica-router/read-only'
  */
 async function refusal(params: QueryParams, server: string, trust: RawTrust | undefined, batched = false): Promise<ReadOnlyTransactionError | undefined> {
   const { model, operation, args } = params
-  if (model !== undefined) return READ_OPERATIONS.has(operation) ? undefined : new ReadOnlyTransactionError(model.charAt(0).toLowerCase() + model.slice(1), operation)
+  if (model !== undefined) return READ_OPERATIONS.has(operation) ? undefined : new ReadOnlyTransactionError(modelProperty(model), operation)
   if (!RAW_READS.has(operation)) return new ReadOnlyTransactionError(undefined, operation)
   const text = rawSqlText(operation, args)
   // In an extension's batch the query runs on the primary outside the READ ONLY transaction: the parser's proof
@@ -144,9 +144,6 @@ function readOnlyExtension(server: string, trust: () => RawTrust | undefined, in
   }
 }
 
-/** The model operations that write. */
-const WRITE_OPERATIONS = new Set(['create', 'createMany', 'createManyAndReturn', 'update', 'updateMany', 'updateManyAndReturn', 'upsert', 'delete', 'deleteMany'])
-
 /**
  * `$parent` of a read-only transaction's model delegate (`Prisma.getExtensionContext(this).$parent[ctx.$name]`, as
  * model methods use it): the transaction client under the router's checks, held to reads — its model writes,
@@ -157,14 +154,23 @@ function readsOnly(client: object): object {
     get(target, property, receiver) {
       const value: unknown = Reflect.get(target, property, receiver)
       if (typeof property !== 'string') return value
-      if (property === '$parent') return typeof value === 'object' && value !== null ? readsOnly(value) : value
+      if (property === '$parent') return heldToReads(value)
       if (property.startsWith('$') && typeof value === 'function' && /^\$(executeRaw|queryRaw|runCommandRaw|transaction)/.test(property)) {
         return () => Promise.reject(new ReadOnlyTransactionError(undefined, property, 'through `$parent`'))
       }
-      if (!property.startsWith('$') && !property.startsWith('_') && typeof value === 'object' && value !== null && '$parent' in value) return delegateReadsOnly(value, property)
-      return value
+      return isDelegate(property, value) ? delegateReadsOnly(value, property) : value
     },
   })
+}
+
+/** `$parent` as a read-only transaction's delegates give it: {@link readsOnly} (anything else as it is). */
+function heldToReads(parent: unknown): unknown {
+  return typeof parent === 'object' && parent !== null ? readsOnly(parent) : parent
+}
+
+/** True when `value`, a client's `property`, is a model delegate (it has a `$parent`). */
+function isDelegate(property: string | symbol, value: unknown): value is object {
+  return typeof property === 'string' && !property.startsWith('$') && !property.startsWith('_') && typeof value === 'object' && value !== null && '$parent' in value
 }
 
 /** A model delegate of a read-only transaction's client: its `$parent` held to reads ({@link readsOnly}). */
@@ -172,7 +178,7 @@ function parentHeld(delegate: object): object {
   return new Proxy(delegate, {
     get(target, property, receiver) {
       const value: unknown = Reflect.get(target, property, receiver)
-      return property === '$parent' && typeof value === 'object' && value !== null ? readsOnly(value) : value
+      return property === '$parent' ? heldToReads(value) : value
     },
   })
 }
@@ -182,7 +188,7 @@ function delegateReadsOnly(delegate: object, model: string): object {
   return new Proxy(delegate, {
     get(target, property, receiver) {
       const value: unknown = Reflect.get(target, property, receiver)
-      if (property === '$parent') return typeof value === 'object' && value !== null ? readsOnly(value) : value
+      if (property === '$parent') return heldToReads(value)
       if (typeof property === 'string' && WRITE_OPERATIONS.has(property) && typeof value === 'function') {
         return () => Promise.reject(new ReadOnlyTransactionError(model, property))
       }
@@ -208,9 +214,7 @@ function guarded(tx: AnyClient): AnyClient {
       if (property === '$parent') throw new ReadOnlyTransactionError(undefined, '$parent', 'the client outside the transaction')
       const value: unknown = Reflect.get(target, property, receiver)
       // A model delegate's `$parent` is the transaction client under the router's checks: held to reads.
-      if (typeof property === 'string' && !property.startsWith('$') && !property.startsWith('_') && typeof value === 'object' && value !== null && '$parent' in value) {
-        return parentHeld(value)
-      }
+      if (isDelegate(property, value)) return parentHeld(value)
       if (property !== '$transaction' || typeof value !== 'function') return value
       return (fn: unknown, options?: unknown) => {
         if (typeof fn !== 'function') throw new ReadOnlyTransactionError(undefined, '$transaction', 'a batch inside a read-only transaction')
@@ -338,7 +342,7 @@ export class ReadOnlyTransactions {
    */
   private inBatch(params: QueryParams): PromiseLike<unknown> {
     const { router } = this.routing
-    const model = params.model === undefined ? undefined : params.model.charAt(0).toLowerCase() + params.model.slice(1)
+    const model = params.model === undefined ? undefined : modelProperty(params.model)
     if (!runsRequests(this.under)) throw new ReadOnlyTransactionError(model, params.operation, 'an extension put it in a batch transaction of another client')
     router.report.route(params.model, params.operation, 'transaction')
     return router.transactionQuery(runRequest(this.under, { ...requestOf(params), args: params.args }))
