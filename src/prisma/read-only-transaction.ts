@@ -110,23 +110,33 @@ async function refusal(params: QueryParams, server: string, trust: RawTrust | un
  * an extension took out of the transaction into a batch of its own (below).
  */
 function readOnlyExtension(server: string, trust: () => RawTrust | undefined, inBatch: (params: QueryParams) => PromiseLike<unknown>) {
+  const checkedInBatch = async (params: QueryParams): Promise<unknown> => {
+    const refused = await refusal(params, 'primary', trust(), true)
+    if (refused) throw refused
+    return await inBatch(params)
+  }
+  const checked = async (params: QueryParams): Promise<unknown> => {
+    const refused = await refusal(params, server, trust())
+    if (refused) throw refused
+    return await params.query(params.args)
+  }
   return {
     name: READ_ONLY_EXTENSION,
     query: {
-      async $allOperations(params: QueryParams): Promise<unknown> {
-        if (isRouterWork()) return await params.query(params.args)
+      $allOperations(params: QueryParams): PromiseLike<unknown> {
+        if (isRouterWork()) return params.query(params.args)
         // An extension put the query in a batch `$transaction([...])` of the client it captured (row-level
         // security: `set_config`, then the query). Prisma runs it in that batch, not in the interactive
         // transaction; so does the router (a transaction here cannot hold a batch: `guarded` refuses one), on
-        // the primary — a read: a write through `tx` is refused there too.
+        // the primary — a read: a write through `tx` is refused there too. A model read's request is returned
+        // as it is, no `await` in between: Prisma's batch rejects with the first of its statements' errors to
+        // settle, and a validation error names the statement that rendered it — the query's, as with a plain
+        // client, only if it settles no later than there.
         if (inBatchTransaction(params)) {
-          const refused = await refusal(params, 'primary', trust(), true)
-          if (refused) throw refused
-          return await inBatch(params)
+          if (params.model !== undefined && READ_OPERATIONS.has(params.operation)) return inBatch(params)
+          return checkedInBatch(params)
         }
-        const refused = await refusal(params, server, trust())
-        if (refused) throw refused
-        return await params.query(params.args)
+        return checked(params)
       },
     },
     client: {
@@ -343,7 +353,7 @@ export class ReadOnlyTransactions {
   private inBatch(params: QueryParams): PromiseLike<unknown> {
     const { router } = this.routing
     const model = params.model === undefined ? undefined : modelProperty(params.model)
-    if (!runsRequests(this.under)) throw new ReadOnlyTransactionError(model, params.operation, 'an extension put it in a batch transaction of another client')
+    if (!runsRequests(this.under)) return Promise.reject(new ReadOnlyTransactionError(model, params.operation, 'an extension put it in a batch transaction of another client'))
     router.report.route(params.model, params.operation, 'transaction')
     return router.transactionQuery(runRequest(this.under, { ...requestOf(params), args: params.args }))
   }
