@@ -34,6 +34,7 @@ describe('session guarantees under faults, through extension stacks (seeded, ran
         return (
           ok.filter((op) => op.kind === 'read').length > 100 &&
           ok.some((op) => /captured writer before|captured client, before/.test(op.label)) &&
+          ok.some((op) => op.instance === 1 && op.writes.some((w) => w.type === 'update')) &&
           onReplica('$replica().$transaction') &&
           onReplica('$queryRaw')
         )
@@ -66,6 +67,15 @@ describe('session guarantees under faults, through extension stacks (seeded, ran
     expect(result.violations.filter((v) => v.guarantee === 'extensions').map((v) => v.what)).toEqual([])
     // No read failed (a read-only transaction whose replica died under its callback excepted: README).
     expect(result.violations.filter((v) => v.guarantee === 'reads-succeed').map((v) => v.what)).toEqual([])
+    // Every write ran once: each row's final version on the primary is what the writes sent to it. The second
+    // instance writes through the batched writes, before its router (a write the router ran again
+    // in that batch would show here).
+    const batched = result.history.ops.filter((op) => op.ok && op.instance === 1 && op.writes.some((w) => w.type === 'update'))
+    console.info(`rows checked at the end: ${String(result.history.finalVersions?.size ?? 0)}; updates through the batch-writes instance: ${String(batched.length)}`)
+    expect(result.stacks[1]?.position('batch-writes')).toBe('before')
+    expect(batched.length).toBeGreaterThan(0)
+    expect(result.history.finalVersions?.size ?? 0).toBeGreaterThan(0)
+    expect(result.violations.filter((v) => v.guarantee === 'writes-once').map((v) => v.what)).toEqual([])
   }, 90_000)
 })
 

@@ -8,9 +8,14 @@ export interface Guarantees {
   readonly extensions?: boolean
   /** No read fails (faults hit replicas only: a read that fails is the router's). @default true */
   readonly readsSucceed?: boolean
+  /**
+   * Every write ran once: at the end of the run each row's version on the primary is 1 plus the increments the
+   * history sent it (those that failed may or may not have run). Needs `history.finalVersions`. @default true
+   */
+  readonly writesOnce?: boolean
 }
 
-export type Guarantee = 'read-your-writes' | 'monotonic-reads' | 'extensions' | 'reads-succeed'
+export type Guarantee = 'read-your-writes' | 'monotonic-reads' | 'extensions' | 'reads-succeed' | 'writes-once'
 
 export interface Violation {
   readonly guarantee: Guarantee
@@ -178,7 +183,47 @@ class Checker {
         if (op.kind === 'read' && !op.ok && !this.diedUnder(op)) this.report('reads-succeed', op, undefined, `the read failed: ${op.error ?? ''}`)
       }
     }
+    if ((this.guarantees.writesOnce ?? true) && this.history.finalVersions) this.checkWritesOnce(this.history.finalVersions)
     return this.violations.sort((a, b) => a.at - b.at)
+  }
+
+  /**
+   * Each row's version at the end against the increments sent to it: 1 (every create writes version 1) plus those
+   * of the writes that succeeded, at most plus those that failed (they may have run). Above: a write ran more
+   * than once (a batch that ran a query twice); below: a write reported done never ran. A row missing at the
+   * end had a delete sent.
+   */
+  private checkWritesOnce(final: ReadonlyMap<string, number>): void {
+    const rows = new Map<string, { created: Operation | undefined; sure: number; maybe: number; last: Operation | undefined; deleted: boolean }>()
+    for (const op of this.history.ops) {
+      for (const effect of op.writes) {
+        let row = rows.get(effect.id)
+        if (!row) rows.set(effect.id, (row = { created: undefined, sure: 0, maybe: 0, last: undefined, deleted: false }))
+        if (effect.type === 'create') row.created ??= op
+        if (effect.type === 'delete') row.deleted = true
+        if (effect.type !== 'update') continue
+        if (op.ok) row.sure += 1
+        else row.maybe += 1
+        if (!row.last || op.end > row.last.end) row.last = op
+      }
+    }
+    for (const [id, row] of rows) {
+      const version = final.get(id)
+      const culprit = row.last ?? row.created
+      if (!culprit) continue
+      if (version === undefined) {
+        if (!row.deleted && row.created?.ok === true) this.report('writes-once', culprit, undefined, `row ${id} is gone, and no delete of it was sent`)
+      } else if (version > 1 + row.sure + row.maybe) {
+        this.report(
+          'writes-once',
+          culprit,
+          undefined,
+          `row ${id} is at version ${String(version)} on the primary: at most ${String(row.sure + row.maybe)} increments were sent to it (a write ran more than once)`,
+        )
+      } else if (version < 1 + row.sure) {
+        this.report('writes-once', culprit, undefined, `row ${id} is at version ${String(version)} on the primary: ${String(row.sure)} increments succeeded`)
+      }
+    }
   }
 
   /**
@@ -353,6 +398,7 @@ class Checker {
   private suspects(guarantee: Guarantee, read: Operation, cause: Operation | undefined, overlapping: readonly Operation[]): string[] {
     const found: string[] = []
     const replicas = read.events.filter((e) => e.target === 'replica').map((e) => e.replica)
+    if (guarantee === 'writes-once') return ['a write run twice (a batch that ran its query again) or lost']
     if (guarantee === 'extensions' || guarantee === 'reads-succeed') {
       found.push(`the stack skipped on ${read.events.map((e) => `${e.target}${e.replica === undefined ? '' : `:${e.replica}`} ${e.reason}`).join(', ') || 'an unrouted path'}`)
       return found

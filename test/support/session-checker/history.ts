@@ -95,6 +95,8 @@ export class History {
   readonly scopes = new Map<string, ScopeInfo>()
   readonly faults: FaultRecord[] = []
   readonly strayEvents: TimedRouteEvent[] = []
+  /** Each row's version on the primary at the end of the run (the writes-once check), when read. */
+  finalVersions: ReadonlyMap<string, number> | undefined
   readonly startedAt = performance.now()
   private readonly current = new AsyncLocalStorage<Operation>()
 

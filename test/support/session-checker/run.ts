@@ -5,7 +5,7 @@ import { History } from './history.ts'
 import { startPgBouncer } from '../../../src/testing/pgbouncer.ts'
 import { PooledEntry } from '../pooled-entry.ts'
 import { NO_STACK, randomStack, type Stack } from './stacks.ts'
-import { DEFAULT_WORKLOAD, fluentComputesFields, Rng, routedInstance, Workload, type Engine, type WorkloadOptions } from './workload.ts'
+import { DEFAULT_WORKLOAD, finalVersions, fluentComputesFields, plainClient, Rng, routedInstance, Workload, type Engine, type WorkloadOptions } from './workload.ts'
 
 export interface SessionRunOptions {
   readonly seed: number
@@ -42,7 +42,8 @@ export interface SessionRunOptions {
   readonly pooledEntry?: 'configured' | 'detected' | false
   /**
    * The extension stacks around each instance's router (test/support/session-checker/stacks.ts): `'random'`
-   * (seeded; the first instance always with the captured writer, before its router), `'none'`, or one per
+   * (seeded; the first instance always with the captured writer before its router, the second with the batched
+   * writes before its router), `'none'`, or one per
    * instance.
    * @default 'random'
    */
@@ -77,6 +78,8 @@ export interface SessionRunResult {
     readonly monotonic: number
     readonly extensions: number
     readonly failedReads: number
+    /** Rows whose final version shows a write run twice (or one reported done that never ran). */
+    readonly writesOnce: number
     readonly firstRywMs: number | undefined
     readonly firstMonotonicMs: number | undefined
     readonly errors: ReadonlyMap<string, number>
@@ -117,7 +120,11 @@ export async function runSessionCheck(options: SessionRunOptions): Promise<Sessi
   const engine = options.engine ?? 'postgresql'
   const stackOption = options.stacks ?? 'random'
   const stacks: readonly Stack[] =
-    stackOption === 'none' ? [NO_STACK, NO_STACK] : stackOption === 'random' ? [randomStack(rng.fork(13), true), randomStack(rng.fork(14))] : stackOption
+    stackOption === 'none'
+      ? [NO_STACK, NO_STACK]
+      : stackOption === 'random'
+        ? [randomStack(rng.fork(13), ['captured-writer']), randomStack(rng.fork(14), ['batch-writes'])]
+        : stackOption
   const instances = [0, 1].map((i) =>
     routedInstance(primaryUrl, entries, history.onRoute(i), options.readTimeoutMs ?? 1000, engine, i === 1 ? (options.waitMs ?? 20) : 0, stacks[i]),
   )
@@ -142,7 +149,12 @@ export async function runSessionCheck(options: SessionRunOptions): Promise<Sessi
   let faultErrors: string[] = []
   try {
     // The rows a tenant filter hides (owner `…:hidden`): unknown to the history, never in a filtered answer.
-    await (instances[0] as (typeof instances)[0]).prisma.$primary().cell.createMany({ data: [1, 2, 3].map((n) => ({ id: `${tag}-hidden-${String(n)}`, owner: `${tag}:hidden` })) })
+    const seeder = plainClient(options.primaryUrl, engine)
+    try {
+      await seeder.cell.createMany({ data: [1, 2, 3].map((n) => ({ id: `${tag}-hidden-${String(n)}`, owner: `${tag}:hidden` })) })
+    } finally {
+      await seeder.$disconnect()
+    }
     workload.fluentComputes = await fluentComputesFields(options.primaryUrl, engine, tag)
     if (!workload.fluentComputes) log('this Prisma release gives fluent reads no computed fields (a plain client neither): not checked there')
     if (options.cluster) await options.cluster.waitForReplication()
@@ -162,6 +174,7 @@ export async function runSessionCheck(options: SessionRunOptions): Promise<Sessi
       clearInterval(timer)
       workload.stop()
     }
+    history.finalVersions = await finalVersions(options.primaryUrl, engine, tag)
   } finally {
     if (faults) {
       await faults.stop()
@@ -195,6 +208,7 @@ export async function runSessionCheck(options: SessionRunOptions): Promise<Sessi
   const mono = violations.filter((v) => v.guarantee === 'monotonic-reads')
   const skipped = violations.filter((v) => v.guarantee === 'extensions')
   const readFailures = violations.filter((v) => v.guarantee === 'reads-succeed')
+  const doubled = violations.filter((v) => v.guarantee === 'writes-once')
   const faultCounts: ReadonlyMap<string, number> = faults?.injected ?? new Map<string, number>()
   const pooledShare = pooled ? pooled.connections.join('/') : 'pgbouncer'
   const seconds = (ms: number | undefined) => (ms === undefined ? '-' : `${(ms / 1000).toFixed(2)}s`)
@@ -207,6 +221,7 @@ export async function runSessionCheck(options: SessionRunOptions): Promise<Sessi
     `monotonic=${String(mono.length)}${options.guarantees.monotonicReads ? '' : '(off)'} ` +
     `extensions=${String(skipped.length)}${(options.guarantees.extensions ?? true) ? '' : '(off)'} ` +
     `failed-reads=${String(readFailures.length)}${(options.guarantees.readsSucceed ?? true) ? '' : '(off)'} ` +
+    `writes-once=${String(doubled.length)}${(options.guarantees.writesOnce ?? true) ? '' : '(off)'} ` +
     `first-ryw=${seconds(ryw[0]?.at)} first-monotonic=${seconds(mono[0]?.at)} pooled-connections=${pooledShare}`
   return {
     seed,
@@ -224,6 +239,7 @@ export async function runSessionCheck(options: SessionRunOptions): Promise<Sessi
       monotonic: mono.length,
       extensions: skipped.length,
       failedReads: readFailures.length,
+      writesOnce: doubled.length,
       firstRywMs: ryw[0]?.at,
       firstMonotonicMs: mono[0]?.at,
       errors,

@@ -2,15 +2,16 @@
  * The extension stacks of the session checker's router instances, as applications write them: a soft-delete-style
  * extension in function form that deletes and writes through the client it captured (the defect-2 recipe: a write
  * the router's own query chain never sees), a tenant filter (a query component that rewrites `where`), a computed
- * field, and a model method that reads through the client it captured. Each ingredient goes before or after the
- * router; the workload checks, beside the history, that every answer went through the stack (no row the tenant
+ * field, a model method that reads through the client it captured, and the row-level-security pattern on writes
+ * (each write in a batch `$transaction([...])` of the captured client, after a statement of its own: a write the
+ * router ran twice there changes a row twice). Each ingredient goes before or after the router; the workload checks, beside the history, that every answer went through the stack (no row the tenant
  * filter hides, every row's computed field right), whichever path served it (replica, read-only transaction,
  * fluent API).
  */
 import { Prisma } from '../../../generated/prisma/client.ts'
 import type { Rng } from './workload.ts'
 
-export const INGREDIENTS = ['captured-writer', 'tenant-filter', 'computed-tag', 'captured-reader'] as const
+export const INGREDIENTS = ['captured-writer', 'tenant-filter', 'computed-tag', 'captured-reader', 'batch-writes'] as const
 export type Ingredient = (typeof INGREDIENTS)[number]
 export type Position = 'before' | 'after'
 
@@ -59,6 +60,9 @@ interface Params {
   args: Args
   query: (args: Args) => PromiseLike<unknown>
 }
+
+/** The model writes of the workload. */
+const WRITES = new Set(['create', 'createMany', 'update', 'upsert', 'delete'])
 
 const hidden = ({ args, query }: Params) => query({ ...args, where: args.where === undefined ? { NOT: HIDE } : { AND: [args.where, { NOT: HIDE }] } })
 
@@ -113,6 +117,25 @@ const EXTENSIONS: Record<Ingredient, unknown> = {
       },
     }),
   ),
+  // Prisma's row-level-security recipe (`$allModels.$allOperations`), on writes: each in a batch transaction of the
+  // client the extension captured, after a statement of the extension's (`set_config` in the recipe; `SELECT 1`
+  // here, valid on both engines: the batch is what matters). Reads are left out: a batch runs on the primary,
+  // so the recipe over reads too would leave the instance no replica reads to check (the differential tester
+  // checks batched reads against Prisma).
+  'batch-writes': Prisma.defineExtension((client: AnyClient) =>
+    client.$extends({
+      name: 'batch-writes',
+      query: {
+        $allModels: {
+          async $allOperations({ operation, args, query }: Params & { operation: string }) {
+            if (!WRITES.has(operation)) return await query(args)
+            const [, result] = await client.$transaction([client.$queryRawUnsafe('SELECT 1'), query(args)])
+            return result
+          },
+        },
+      },
+    }),
+  ),
 }
 
 /** `client` with the stack's ingredients at `position`, in order. */
@@ -123,22 +146,17 @@ export function applyStack<C>(client: C, stack: Stack, position: Position): C {
 }
 
 /**
- * A random stack: each ingredient with probability 0.75, in a random order, each before or after the router
- * (`capturedWriterBefore`: with the captured writer, before the router: its writes bypass the router's query
- * chain).
+ * A random stack: each ingredient with probability 0.75, in a random order, each before or after the router;
+ * those of `before` always, before the router (the captured writer: its writes bypass the router's query chain;
+ * the batched writes: the router's writes run in a batch of the client under it).
  */
-export function randomStack(rng: Rng, capturedWriterBefore = false): Stack {
-  const chosen = INGREDIENTS.filter((ingredient) => rng.chance(0.75) || (ingredient === 'captured-writer' && capturedWriterBefore))
+export function randomStack(rng: Rng, before: readonly Ingredient[] = []): Stack {
+  const chosen = INGREDIENTS.filter((ingredient) => rng.chance(0.75) || before.includes(ingredient))
   for (let i = chosen.length - 1; i > 0; i--) {
     const j = rng.int(0, i)
     ;[chosen[i], chosen[j]] = [chosen[j] as Ingredient, chosen[i] as Ingredient]
   }
-  return new Stack(
-    chosen.map((ingredient) => ({
-      ingredient,
-      position: ingredient === 'captured-writer' && capturedWriterBefore ? 'before' : rng.chance(0.5) ? 'before' : 'after',
-    })),
-  )
+  return new Stack(chosen.map((ingredient) => ({ ingredient, position: before.includes(ingredient) ? 'before' : rng.chance(0.5) ? 'before' : 'after' })))
 }
 
 /** The model methods the stack may add. */

@@ -95,7 +95,7 @@ export function routedInstance(
  * `tag` on a plain client either), later releases do. The checker holds the router to what Prisma does.
  */
 export async function fluentComputesFields(primaryUrl: string, engine: Engine, tag: string): Promise<boolean> {
-  const plain = engine === 'postgresql' ? newClient(primaryUrl) : (new MariaClient({ adapter: new PrismaMariaDb(primaryUrl) }) as unknown as PrismaClient)
+  const plain = plainClient(primaryUrl, engine)
   const client = applyStack(plain, new Stack([{ ingredient: 'computed-tag', position: 'before' }]), 'before')
   const owner = `${tag}:probe`
   try {
@@ -108,6 +108,22 @@ export async function fluentComputesFields(primaryUrl: string, engine: Engine, t
   } finally {
     await client.cell.deleteMany({ where: { owner, parentId: { not: null } } })
     await client.cell.deleteMany({ where: { owner } })
+    await plain.$disconnect()
+  }
+}
+
+/** A client with no router and no extension (on MariaDB, typed as the PostgreSQL one). */
+export function plainClient(url: string, engine: Engine): PrismaClient {
+  return engine === 'postgresql' ? newClient(url) : (new MariaClient({ adapter: new PrismaMariaDb(url) }) as unknown as PrismaClient)
+}
+
+/** The version of each row of the run (ids `<tag>-…`) on the primary, read by a plain client: the writes-once check. */
+export async function finalVersions(primaryUrl: string, engine: Engine, tag: string): Promise<Map<string, number>> {
+  const plain = plainClient(primaryUrl, engine)
+  try {
+    const rows = await plain.cell.findMany({ where: { id: { startsWith: `${tag}-` } }, select: { id: true, version: true } })
+    return new Map(rows.map((row) => [row.id, row.version]))
+  } finally {
     await plain.$disconnect()
   }
 }
