@@ -6,8 +6,10 @@
  */
 import { PrismaPg } from '@prisma/adapter-pg'
 import fc from 'fast-check'
+import pg from 'pg'
 import { Prisma, PrismaClient } from '../../../generated/prisma/client.ts'
 import { readReplicas, runInScope, type RouteEvent } from '../../../src/index.ts'
+import { formatLsn, parseLsn, PRIMARY_LSN_SQL } from '../../../src/dialects/postgresql.ts'
 import { INTERNALS_WARNING } from '../../../src/prisma/self-check.ts'
 import { caseOf, DATA, type Case, type Query, type Read, type Write } from './arbitraries.ts'
 import { seedDataset } from './dataset.ts'
@@ -261,6 +263,58 @@ export interface DifferentialResult {
   readonly firstFailure: { readonly runs: number; readonly cases: number } | undefined
 }
 
+/**
+ * Waits until every replica has replayed the primary's WAL insert position, on one connection per server kept
+ * for the whole run: `target.waitForReplication` (the test kit's) connects to each server every time, which took
+ * 100–200 ms a wait here, a fifth of the tester's time. Falls back to it when a connection fails.
+ */
+class ReplayWaiter {
+  private clients: Promise<pg.Client[]> | undefined
+
+  constructor(private readonly target: DifferentialTarget) {}
+
+  async wait(): Promise<void> {
+    try {
+      const [primary, ...replicas] = await (this.clients ??= this.connect())
+      if (!primary) return
+      const { rows } = await primary.query<{ lsn: string; header: number }>(PRIMARY_LSN_SQL)
+      const row = rows[0]
+      const target = row ? formatLsn(parseLsn(row.lsn) - BigInt(row.header)) : '0/0'
+      const deadline = performance.now() + 15_000
+      await Promise.all(
+        replicas.map(async (client) => {
+          for (;;) {
+            const { rows: at } = await client.query<{ ok: boolean }>('SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn AS ok', [target])
+            if (at[0]?.ok) return
+            if (performance.now() > deadline) throw new Error(`a replica did not replay up to ${target} within 15 s`)
+            await new Promise((resolve) => setTimeout(resolve, 1))
+          }
+        }),
+      )
+    } catch {
+      await this.close()
+      await this.target.waitForReplication()
+    }
+  }
+
+  async close(): Promise<void> {
+    const clients = this.clients
+    this.clients = undefined
+    await Promise.all((await clients?.catch(() => []))?.map((c) => c.end().catch(() => undefined)) ?? [])
+  }
+
+  private async connect(): Promise<pg.Client[]> {
+    return await Promise.all(
+      [this.target.primaryUrl, ...this.target.replicas.map((r) => r.url)].map(async (url) => {
+        const client = new pg.Client({ connectionString: url })
+        client.on('error', () => undefined)
+        await client.connect()
+        return client
+      }),
+    )
+  }
+}
+
 /** The property: no case's reads differ between the routed client and the control. */
 export async function runDifferential(target: DifferentialTarget, options: DifferentialOptions): Promise<DifferentialResult> {
   const stats: CaseStats = { reads: 0, onReplicas: 0, errors: 0 }
@@ -273,13 +327,15 @@ export async function runDifferential(target: DifferentialTarget, options: Diffe
     if (warning.code === INTERNALS_WARNING) internals.push(warning.message)
   }
   process.on('warning', onWarning)
+  const waiter = new ReplayWaiter(target)
+  const waiting: DifferentialTarget = { ...target, waitForReplication: () => waiter.wait() }
   const property = fc.asyncProperty(caseOf(options.minReads ?? 5, options.maxReads ?? 25), async (c) => {
     runs += 1
     const failed = (message: string): never => {
       firstFailure ??= { runs, cases: stats.reads }
       throw new Error(message)
     }
-    const mismatch = await runCase(target, c, stats)
+    const mismatch = await runCase(waiting, c, stats)
     if (internals.length > 0) failed(`the router's self-check found an internal not as expected:\n  ${internals.join('\n  ')}`)
     if (runs % 50 === 0) options.log?.(`${String(runs)} runs, ${String(stats.reads)} cases (${String(stats.onReplicas)} on replicas, ${String(stats.errors)} errors)`)
     if (mismatch) {
@@ -306,5 +362,6 @@ export async function runDifferential(target: DifferentialTarget, options: Diffe
     return { seed: options.seed, runs, stats, failure: result.failed ? `${fc.defaultReportMessage(result) ?? 'failed'}${error}` : undefined, firstFailure }
   } finally {
     process.off('warning', onWarning)
+    await waiter.close()
   }
 }
