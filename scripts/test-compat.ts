@@ -1,5 +1,5 @@
 /**
- * `npm run test:compat -- [--at REV] [--fuzz-seconds N [--seed S] [--fuzz-only]] <version…>`: runs the whole suite (the
+ * `npm run test:compat -- [--at REV] [--fuzz-seconds N [--seed S] [--fuzz-jobs J] [--fuzz-only]] <version…>`: runs the whole suite (the
  * differential tester's seeded run included) against each Prisma release given, in a clean clone of this repository
  * at REV (default HEAD: `--at` keeps a table regenerated over several runs at one commit), and writes the compatibility table into docs/compatibility.md between `<!-- compat:start -->` and
  * `<!-- compat:end -->` (rows of versions not run are kept). Per release: `@prisma/client` and `@prisma/adapter-pg`
@@ -8,7 +8,7 @@
  * keep the pinned CLI (the offline schema engine fits only it).
  *
  * `--fuzz-seconds N`: then the differential tester for N more seconds per release (`npm run fuzz`, seed S,
- * default 1, on a cluster of its own), its cases, seed, commit and mismatches in the table. `--fuzz-only`: only that
+ * default 1, on a cluster of its own; `--fuzz-jobs J`: J seeds at once from S, `npm run fuzz -- --jobs`), its cases, seed, commit and mismatches in the table. `--fuzz-only`: only that
  * (the suite's columns of the row are kept from the last full run). Without `--fuzz-seconds`, the row keeps its
  * longer run's cell.
  *
@@ -26,21 +26,26 @@ const { values: flags, positionals: versions } = parseArgs({
     'fuzz-seconds': { type: 'string' },
     seed: { type: 'string', default: '1' },
     'fuzz-only': { type: 'boolean', default: false },
+    'fuzz-jobs': { type: 'string', default: '1' },
   },
   allowPositionals: true,
 })
 const fuzzSeconds = flags['fuzz-seconds'] === undefined ? 0 : Number(flags['fuzz-seconds'])
 const seed = Number(flags.seed)
 const fuzzOnly = flags['fuzz-only']
+const fuzzJobs = Number(flags['fuzz-jobs'])
 if (
   versions.length === 0 ||
   versions.some((v) => !/^7\.\d+\.\d+$/.test(v)) ||
   !Number.isInteger(fuzzSeconds) ||
   fuzzSeconds < 0 ||
   !Number.isInteger(seed) ||
+  !Number.isInteger(fuzzJobs) ||
+  fuzzJobs < 1 ||
+  fuzzJobs > 8 ||
   (fuzzOnly && fuzzSeconds === 0)
 ) {
-  console.error('usage: npm run test:compat -- [--at REV] [--fuzz-seconds N [--seed S] [--fuzz-only]] <7.x.y> [7.x.y …]   (Prisma Client releases to test against)')
+  console.error('usage: npm run test:compat -- [--at REV] [--fuzz-seconds N [--seed S] [--fuzz-jobs J] [--fuzz-only]] <7.x.y> [7.x.y …]   (Prisma Client releases to test against)')
   process.exit(2)
 }
 
@@ -94,7 +99,7 @@ try {
     let fuzz = ''
     if (fuzzSeconds > 0) {
       const env = { ...process.env, PRIMARY_URL: '', REPLICA_URLS: '' }
-      const run = spawnSync('npx', ['tsx', 'scripts/fuzz.ts', '--seconds', String(fuzzSeconds), '--seed', String(seed)], {
+      const run = spawnSync('npx', ['tsx', 'scripts/fuzz.ts', '--seconds', String(fuzzSeconds), '--seed', String(seed), ...(fuzzJobs > 1 ? ['--jobs', String(fuzzJobs)] : [])], {
         cwd: clone,
         encoding: 'utf8',
         env,
@@ -102,7 +107,7 @@ try {
       })
       const summary = /seed -?\d+: (\d+) runs, (\d+) cases .*: (0 mismatches|MISMATCH)/.exec(run.stdout)
       fuzz = summary
-        ? `${summary[2] ?? '?'} cases, ${summary[3] === 'MISMATCH' ? 'a mismatch' : '0 mismatches'} (seed ${String(seed)}, ${head})`
+        ? `${summary[2] ?? '?'} cases, ${summary[3] === 'MISMATCH' ? 'a mismatch' : '0 mismatches'} (${fuzzJobs > 1 ? `seeds ${String(seed)}-${String(seed + fuzzJobs - 1)}` : `seed ${String(seed)}`}, ${head})`
         : `did not run (exit ${String(run.status)})`
       console.log(`compat: ${version}: differential ${String(fuzzSeconds)} s: ${fuzz}`)
       if (!summary || summary[3] === 'MISMATCH') console.log(run.stdout.slice(-4000), run.stderr.slice(-2000))
