@@ -14,7 +14,7 @@ import { INTERNALS_WARNING } from '../../../src/prisma/self-check.ts'
 import { caseOf, DATA, type Case, type Query, type Read, type Write } from './arbitraries.ts'
 import { seedDataset } from './dataset.ts'
 import { applyLayers } from './extensions.ts'
-import { MODELS } from './schema.ts'
+import { MODELS, type ModelName } from './schema.ts'
 
 export interface DifferentialTarget {
   readonly primaryUrl: string
@@ -58,6 +58,42 @@ async function outcome(run: () => unknown): Promise<Outcome> {
   }
 }
 
+/**
+ * `value`, the rows of a read of `model` with `args`, with every relation list read without `orderBy` sorted:
+ * SQL gives such a list no order, and the primary and a replica may plan its query differently (the tester met a
+ * replica's answer in id order, an index scan's, where the primary's was in physical order, a sequential scan's).
+ * Those lists are compared as sets; every other order stays compared.
+ */
+function sortUnordered(value: unknown, model: ModelName, args: unknown, unorderedList = false): unknown {
+  if (Array.isArray(value)) {
+    const rows = value.map((row) => sortUnordered(row, model, args))
+    return unorderedList ? rows.sort((a, b) => compareText(JSON.stringify(canonical(a)), JSON.stringify(canonical(b)))) : rows
+  }
+  if (typeof value !== 'object' || value === null || value instanceof Date || value instanceof Uint8Array || Prisma.Decimal.isDecimal(value)) return value
+  const given = (typeof args === 'object' && args !== null ? args : {}) as { select?: Record<string, unknown>; include?: Record<string, unknown> }
+  const row = { ...(value as Record<string, unknown>) }
+  for (const relation of MODELS[model].relations) {
+    const relationArgs = given.select?.[relation.name] ?? given.include?.[relation.name]
+    if (relationArgs === undefined || relationArgs === false || !(relation.name in row)) continue
+    const unordered = relation.list && (relationArgs === true || (relationArgs as { orderBy?: unknown }).orderBy === undefined)
+    row[relation.name] = sortUnordered(row[relation.name], relation.model, relationArgs, unordered)
+  }
+  return row
+}
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0
+}
+
+/** The answer of `q` with its unordered relation lists sorted ({@link sortUnordered}). */
+function sortAnswer(q: Query, value: unknown): unknown {
+  if (!q.fluent) return sortUnordered(value, q.model, q.args)
+  const relation = MODELS[q.model].relations.find((r) => r.name === q.fluent?.relation)
+  if (!relation) return value
+  const args = q.fluent.args as { orderBy?: unknown } | undefined
+  return sortUnordered(value, relation.model, args, relation.list && args?.orderBy === undefined)
+}
+
 function send(client: Dynamic, q: Query): unknown {
   const delegate = client[MODELS[q.model].property]
   if (q.fluent) {
@@ -85,8 +121,24 @@ function doWrite(routed: Dynamic, base: Dynamic, w: Write): PromiseLike<unknown>
   }
 }
 
-/** Runs `read` through the routed client (`routed: true`) or the control, as its entry point says. */
-function through(read: Read, client: Dynamic, routed: boolean): unknown {
+/** Runs `read` through the routed client (`routed: true`) or the control, as its entry point says; its answer with unordered relation lists sorted. */
+async function through(read: Read, client: Dynamic, routed: boolean): Promise<unknown> {
+  const answer = await sent(read, client, routed)
+  switch (read.entry) {
+    case 'batch': {
+      const [first, second] = answer as [unknown, unknown]
+      return [sortAnswer(read.query, first), sortAnswer(read.second ?? read.query, second)]
+    }
+    case 'model-method':
+    case 'client-method':
+    case 'captured-reader':
+      return answer
+    default:
+      return sortAnswer(read.query, answer)
+  }
+}
+
+function sent(read: Read, client: Dynamic, routed: boolean): unknown {
   const q = read.query
   switch (read.entry) {
     case 'routed':
