@@ -247,6 +247,25 @@ export async function runSessionCheck(options: SessionRunOptions): Promise<Sessi
   }
 }
 
+/**
+ * What the writes-once check covered in `result`: the updates the second instance made through the batched writes
+ * before its router (a write the router ran again in that batch would show), the rows whose final version was
+ * checked, and the violations.
+ */
+export function writesOnce(result: SessionRunResult): {
+  readonly batchedBefore: boolean
+  readonly batchedUpdates: number
+  readonly rowsChecked: number
+  readonly violations: readonly string[]
+} {
+  return {
+    batchedBefore: result.stacks[1]?.position('batch-writes') === 'before',
+    batchedUpdates: result.history.ops.filter((op) => op.ok && op.instance === 1 && op.writes.some((w) => w.type === 'update')).length,
+    rowsChecked: result.history.finalVersions?.size ?? 0,
+    violations: result.violations.filter((v) => v.guarantee === 'writes-once').map((v) => v.what),
+  }
+}
+
 /** Violations counted by suspect (defect), with the time of the first of each. */
 export function bySuspect(violations: readonly Violation[]): Map<string, { count: number; firstMs: number; first: Violation }> {
   const out = new Map<string, { count: number; firstMs: number; first: Violation }>()
