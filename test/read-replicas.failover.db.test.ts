@@ -91,13 +91,18 @@ describe('a replica that dies', () => {
     const routes = toPrimary.events.entries.filter((e) => e.kind === 'route').slice(-20)
     expect(routes.every((e) => e.target === 'primary' && ['retry', 'fallback'].includes(e.reason))).toBe(true)
     expect(routes.at(-1)).toMatchObject({ target: 'primary', reason: 'fallback' })
-    for (let i = 0; i < 5; i++) expect((await untimed.prisma.note.findFirst({ where: { title } }))?.title).toBe(title)
-    expect(
-      untimed.events.entries
-        .filter((e) => e.kind === 'route')
-        .slice(-5)
-        .every((e) => e.target === 'primary'),
-    ).toBe(true)
+    // Each read is answered by the primary: the last route of each (a read that tried a replica its router did
+    // not yet know dead has a route there first, then its retry on the primary).
+    for (let i = 0; i < 5; i++) {
+      const from = untimed.events.entries.length
+      expect((await untimed.prisma.note.findFirst({ where: { title } }))?.title).toBe(title)
+      expect(
+        untimed.events.entries
+          .slice(from)
+          .filter((e) => e.kind === 'route')
+          .at(-1),
+      ).toMatchObject({ target: 'primary' })
+    }
 
     for (let i = 0; i < 3; i++) {
       const error = await strict.prisma.note.findFirst({ where: { title } }).catch((e: unknown) => e)
