@@ -114,6 +114,7 @@ try {
     }
     if (fuzzOnly) {
       rows.push({ version, commit: '', passed: -1, failed: -1, skipped: -1, failures: [], fuzz })
+      writeTable(rows)
       continue
     }
     const suite = spawnSync('npx', ['vitest', 'run', '--reporter=json', '--outputFile=compat.json'], { cwd: clone, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 })
@@ -135,47 +136,51 @@ try {
     rows.push({ version, commit: head, passed: report.numPassedTests, failed: failures.length, skipped: report.numPendingTests, failures, fuzz })
     console.log(`compat: ${version}: ${String(report.numPassedTests)} passed, ${String(report.numFailedTests)} failed (exit ${String(suite.status)})`)
     for (const failure of failures) console.log(`  failed: ${failure}`)
+    writeTable(rows)
   }
 } finally {
   rmSync(clone, { recursive: true, force: true })
 }
 
-// Merge into the README table: one row per version, newest first.
-const readmePath = join(root, 'docs', 'compatibility.md')
-const readme = readFileSync(readmePath, 'utf8')
-const start = readme.indexOf('<!-- compat:start -->')
-const end = readme.indexOf('<!-- compat:end -->')
-if (start === -1 || end === -1) throw new Error('docs/compatibility.md has no <!-- compat:start --> … <!-- compat:end --> block')
-const existing = new Map<string, string>()
-for (const line of readme.slice(start, end).split('\n')) {
-  const match = /^\| (7\.\d+\.\d+) \|/.exec(line)
-  // Rows of the older layout (no differential column) get an empty one.
-  if (!match?.[1]) continue
-  const cells = line.split('|').slice(1, -1)
-  if (cells.length === 7) cells.splice(6, 0, ' ')
-  existing.set(match[1], `|${cells.join('|')}|`)
-}
-const date = new Date().toISOString().slice(0, 10)
-for (const row of rows) {
-  if (row.passed === -1) {
-    // --fuzz-only: the suite's cells stay as the last full run left them.
-    const cells = (existing.get(row.version) ?? `| ${row.version} |  |  |  |  |  |  |  |`).split('|').slice(1, -1)
-    cells[6] = ` ${row.fuzz} `
-    existing.set(row.version, `|${cells.join('|')}|`)
-    continue
+/** Merges `done` into the table of docs/compatibility.md: one row per version, newest first (after each release, so that a run stopped midway keeps the rows it finished). */
+function writeTable(done: readonly Row[]): void {
+  // Merge into the README table: one row per version, newest first.
+  const readmePath = join(root, 'docs', 'compatibility.md')
+  const readme = readFileSync(readmePath, 'utf8')
+  const start = readme.indexOf('<!-- compat:start -->')
+  const end = readme.indexOf('<!-- compat:end -->')
+  if (start === -1 || end === -1) throw new Error('docs/compatibility.md has no <!-- compat:start --> … <!-- compat:end --> block')
+  const existing = new Map<string, string>()
+  for (const line of readme.slice(start, end).split('\n')) {
+    const match = /^\| (7\.\d+\.\d+) \|/.exec(line)
+    // Rows of the older layout (no differential column) get an empty one.
+    if (!match?.[1]) continue
+    const cells = line.split('|').slice(1, -1)
+    if (cells.length === 7) cells.splice(6, 0, ' ')
+    existing.set(match[1], `|${cells.join('|')}|`)
   }
-  const notes = row.failures.length === 0 ? '' : row.failures.map((f) => f.replaceAll('|', '\\|')).join('; ')
-  // Without --fuzz-seconds, the row's longer run stays as it was.
-  const fuzz = fuzzSeconds > 0 ? row.fuzz : ((existing.get(row.version) ?? '').split('|')[7]?.trim() ?? '')
-  existing.set(row.version, `| ${row.version} | ${String(row.passed)} | ${String(row.failed)} | ${String(row.skipped)} | ${date} | ${row.commit} | ${fuzz} | ${notes} |`)
+  const date = new Date().toISOString().slice(0, 10)
+  for (const row of done) {
+    if (row.passed === -1) {
+      // --fuzz-only: the suite's cells stay as the last full run left them.
+      const cells = (existing.get(row.version) ?? `| ${row.version} |  |  |  |  |  |  |  |`).split('|').slice(1, -1)
+      cells[6] = ` ${row.fuzz} `
+      existing.set(row.version, `|${cells.join('|')}|`)
+      continue
+    }
+    const notes = row.failures.length === 0 ? '' : row.failures.map((f) => f.replaceAll('|', '\\|')).join('; ')
+    // Without --fuzz-seconds, the row's longer run stays as it was.
+    const fuzz = fuzzSeconds > 0 ? row.fuzz : ((existing.get(row.version) ?? '').split('|')[7]?.trim() ?? '')
+    existing.set(row.version, `| ${row.version} | ${String(row.passed)} | ${String(row.failed)} | ${String(row.skipped)} | ${date} | ${row.commit} | ${fuzz} | ${notes} |`)
+  }
+  const byVersion = [...existing.entries()].sort(([a], [b]) => b.localeCompare(a, undefined, { numeric: true }))
+  const table = [
+    '<!-- compat:start -->',
+    '| @prisma/client | tests passed | failed | skipped | run on | commit | differential, longer run | failing tests |',
+    '| --- | ---: | ---: | ---: | --- | --- | --- | --- |',
+    ...byVersion.map(([, line]) => line),
+    '',
+  ].join('\n')
+  writeFileSync(readmePath, readme.slice(0, start) + table + readme.slice(end))
+  console.log(`compat: docs/compatibility.md table updated (${String(rows.length)} version(s) run)`)
 }
-const byVersion = [...existing.entries()].sort(([a], [b]) => b.localeCompare(a, undefined, { numeric: true }))
-const table = [
-  '<!-- compat:start -->',
-  '| @prisma/client | tests passed | failed | skipped | run on | commit | differential, longer run | failing tests |',
-  '| --- | ---: | ---: | ---: | --- | --- | --- | --- |',
-  ...byVersion.map(([, line]) => line),
-  '',
-].join('\n')
-writeFileSync(readmePath, readme.slice(0, start) + table + readme.slice(end))
-console.log(`compat: docs/compatibility.md table updated (${String(rows.length)} version(s) run)`)
