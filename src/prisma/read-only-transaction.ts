@@ -110,16 +110,13 @@ async function refusal(params: QueryParams, server: string, trust: RawTrust | un
  * an extension took out of the transaction into a batch of its own (below).
  */
 function readOnlyExtension(server: string, trust: () => RawTrust | undefined, inBatch: (params: QueryParams) => PromiseLike<unknown>) {
-  const checkedInBatch = async (params: QueryParams): Promise<unknown> => {
-    const refused = await refusal(params, 'primary', trust(), true)
+  /** Refuses `params` where it would run (`on`; `batched`: in a batch of its own), else runs it with `run`. */
+  const checked = async (params: QueryParams, on: string, batched: boolean, run: (params: QueryParams) => PromiseLike<unknown>): Promise<unknown> => {
+    const refused = await refusal(params, on, trust(), batched)
     if (refused) throw refused
-    return await inBatch(params)
+    return await run(params)
   }
-  const checked = async (params: QueryParams): Promise<unknown> => {
-    const refused = await refusal(params, server, trust())
-    if (refused) throw refused
-    return await params.query(params.args)
-  }
+  const inTransaction = (params: QueryParams) => params.query(params.args)
   return {
     name: READ_ONLY_EXTENSION,
     query: {
@@ -134,9 +131,9 @@ function readOnlyExtension(server: string, trust: () => RawTrust | undefined, in
         // client, only if it settles no later than there.
         if (inBatchTransaction(params)) {
           if (params.model !== undefined && READ_OPERATIONS.has(params.operation)) return inBatch(params)
-          return checkedInBatch(params)
+          return checked(params, 'primary', true, inBatch)
         }
-        return checked(params)
+        return checked(params, server, false, inTransaction)
       },
     },
     client: {
