@@ -57,6 +57,8 @@ const MESSAGES: readonly [RegExp, string][] = [
   [/Connection terminated due to connection timeout/i, 'connect-timeout'],
   [/timeout exceeded when trying to connect/i, 'connect-timeout'],
   [/server closed the connection unexpectedly/i, 'connection-terminated'],
+  // node-postgres, for a query on a client whose connection already failed (an error event it had no query for).
+  [/Client has encountered a connection error and is not queryable/i, 'connection-terminated'],
 ]
 
 const field = (value: unknown, key: string): unknown => (typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[key] : undefined)
@@ -127,4 +129,28 @@ export function connectionErrorCause(error: unknown, depth = 0): string | undefi
   }
   const nested = field(error, 'cause')
   return nested === undefined || nested === error ? undefined : connectionErrorCause(nested, depth + 1)
+}
+
+/** What the server says of a recovery conflict: `canceling statement …` (ERROR) or `terminating connection …` (FATAL). */
+const RECOVERY_CONFLICT = /due to conflict with recovery/i
+
+/** The messages an error carries: its own, and the server's as the driver adapter kept it (`originalMessage`), through `cause`. */
+function messagesOf(error: unknown, depth = 0): string[] {
+  if (typeof error !== 'object' || error === null || depth > 4) return []
+  const adapter = field(field(field(error, 'meta'), 'driverAdapterError'), 'cause')
+  const own = [field(error, 'message'), field(error, 'originalMessage'), field(adapter, 'originalMessage')].filter((m): m is string => typeof m === 'string')
+  const nested = field(error, 'cause')
+  return nested === undefined || nested === error ? own : [...own, ...messagesOf(nested, depth + 1)]
+}
+
+/**
+ * True when a hot standby cancelled the query (or ended the session) because WAL replay had to remove row versions
+ * its snapshot could see, or to take a lock it held (SQLSTATE 40001, or 40P01 for a deadlock with replay, with the
+ * server's "… due to conflict with recovery"). A replica's condition, not the query's fault: another server
+ * serves the same read. Prisma reports it as P2034 (a write conflict), which is why the message is checked too.
+ */
+export function isRecoveryConflict(error: unknown): boolean {
+  const state = sqlstateOf(error)
+  if (state !== undefined && state !== '40001' && state !== '40P01') return false
+  return messagesOf(error).some((message) => RECOVERY_CONFLICT.test(message))
 }

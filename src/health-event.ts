@@ -68,4 +68,10 @@ export interface ReplicaStatus {
   readonly reads: number
   /** Connection-level failures: of reads, and of health checks that took the replica out of rotation. */
   readonly failures: number
+  /**
+   * Reads and read-only transactions the replica cancelled for a conflict with recovery (SQLSTATE 40001: WAL
+   * replay had to remove row versions they could see). Each read was served elsewhere; the replica stayed in
+   * rotation. Frequent ones: set `hot_standby_feedback = on` on the replica, or raise `max_standby_streaming_delay`.
+   */
+  readonly recoveryConflicts: number
 }

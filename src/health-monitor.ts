@@ -5,7 +5,7 @@ import { covers, join, type Position } from './position.js'
 import type { ResolvedOptions } from './options.js'
 import type { ReplicaState, Router } from './router.js'
 import { tick } from './scope.js'
-import type { ServerLink } from './server-link.js'
+import type { Row, ServerLink } from './server-link.js'
 import { TimeoutError } from './errors/index.js'
 import { within } from './within.js'
 
@@ -237,6 +237,15 @@ export class HealthMonitor {
       // A server that answered, with an error, is alive.
       (error: unknown) => this.probeFailed(replica, error) === undefined,
     )
+  }
+
+  /**
+   * Runs `sql` on `replica`'s server through the router's own connection, within `health.timeoutMs`;
+   * `undefined` where the router has none of its own to that server (see {@link alive}).
+   */
+  ownQuery(replica: ReplicaState, sql: string): Promise<readonly Row[]> | undefined {
+    if (!replica.link.own || replica.pooled) return undefined
+    return within(replica.link.query(sql, true), this.options.health.timeoutMs, `a query of replica \`${replica.name}\``)
   }
 
   /**

@@ -86,6 +86,9 @@ export function prometheusMetrics(client: ReplicaRouterClientLike, options: { pr
   family('position_queries_total', 'counter', 'Primary WAL position queries for read-your-writes.', [['', stats.positionQueries]])
   family('replica_checks_total', 'counter', 'Replica replay position checks for read-your-writes and monotonic reads.', [['', stats.replicaChecks]])
   family('slow_reads_total', 'counter', 'Reads past readTimeoutMs on a replica that still answered the router (left to finish, not retried).', [['', stats.slowReads]])
+  family('recovery_conflicts_total', 'counter', 'Reads and read-only transactions a replica cancelled for a conflict with recovery (reads retried elsewhere).', [
+    ['', stats.recoveryConflicts],
+  ])
   family('health_checks_total', 'counter', 'Rounds of health checks (paused while the application is idle).', [['', stats.healthChecks]])
   return `${lines.join('\n')}\n`
 }

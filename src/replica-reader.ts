@@ -5,7 +5,7 @@
  * query itself are never retried. A read past `readTimeoutMs` is given up only if its server does not answer a
  * probe. A read whose replica was chosen by what was known of it is confirmed afterwards.
  */
-import { AbandonedReadError, connectionErrorCause } from './connection-error.js'
+import { AbandonedReadError, connectionErrorCause, isRecoveryConflict } from './connection-error.js'
 import { NoReplicaAvailableError, ReplicaModelError } from './errors/index.js'
 import type { ResolvedOptions } from './options.js'
 import { ClientActions } from './prisma/client-actions.js'
@@ -104,10 +104,20 @@ export class ReplicaReader {
     return this.attempt(replica, model, params, (error) => this.afterFailure(error, model, params, plan), watched, confirm)
   }
 
+  /**
+   * Whether a read's failure on `replica` is the replica's, so that another server may serve the read: a failure
+   * of the connection (the replica leaves rotation), or a recovery conflict (it stays: counted and warned).
+   */
+  private replicaFailed(replica: ReplicaState, error: unknown): boolean {
+    if (!isRecoveryConflict(error)) return this.router.set.failedBy(replica, error)
+    this.router.report.recoveryConflict(replica, 'read')
+    return true
+  }
+
   /** After a failure of a read on the plan's replica: once on another of its candidates, then the primary. */
   private async afterFailure(error: unknown, model: string | undefined, params: ReadRequest, plan: ReplicaPlan): Promise<unknown> {
     const { replica, watched, confirm } = plan
-    if (!this.router.set.failedBy(replica, error)) throw error
+    if (!this.replicaFailed(replica, error)) throw error
     this.router.report.retries += 1
     let failure = error
     const second = this.router.set.pick({ model, operation: params.operation }, replica, plan.candidates, plan.policy)
@@ -116,7 +126,7 @@ export class ReplicaReader {
       try {
         return await this.attempt(second, model, params, undefined, watched, confirm)
       } catch (secondError) {
-        if (!this.router.set.failedBy(second, secondError)) throw secondError
+        if (!this.replicaFailed(second, secondError)) throw secondError
         failure = secondError
       }
     }

@@ -76,6 +76,8 @@ export interface ReplicaState extends ReplicaCandidate {
   waitMissedAt: number
   reads: number
   failures: number
+  /** Reads and read-only transactions it cancelled for a conflict with recovery (see isRecoveryConflict). */
+  recoveryConflicts: number
   /** Reads in flight on it that are given up if it goes down (see {@link ReadInFlight.onAbandon}). */
   readonly reading: Set<ReadInFlight>
 }
@@ -193,6 +195,7 @@ export class ReplicaSet {
         waitMissedAt: -Infinity,
         reads: 0,
         failures: 0,
+        recoveryConflicts: 0,
         reading: new Set(),
       }
       return replica
@@ -379,6 +382,7 @@ export class ReplicaSet {
       inFlight: r.inFlight,
       reads: r.reads,
       failures: r.failures,
+      recoveryConflicts: r.recoveryConflicts,
     }))
   }
 }

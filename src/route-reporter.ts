@@ -9,6 +9,9 @@ import type { ResolvedOptions } from './options.js'
 import { activeSpan, annotateSpan, debugLogger, formatHealth, formatRoute, spanPossible } from './observability.js'
 import type { RouteEvent, RouteReason, StickyKind } from './route-event.js'
 
+/** The code of the process warning emitted the first time each replica cancels a read for a conflict with recovery. */
+export const RECOVERY_CONFLICT_WARNING = 'PRISMA_REPLICA_ROUTER_RECOVERY_CONFLICT'
+
 export class RouteReporter {
   private readonly onRoute: ((event: RouteEvent) => void) | undefined
   private readonly onHealthChange: ((event: HealthEvent) => void) | undefined
@@ -21,12 +24,33 @@ export class RouteReporter {
   retries = 0
   /** Times a read ran past `readTimeoutMs` on a replica whose server still answered (the read went on). */
   slowReads = 0
+  /** Reads and read-only transactions a replica cancelled for a conflict with recovery. */
+  recoveryConflicts = 0
   /** Rounds of health checks run (they pause while the application is idle). */
   healthChecks = 0
   /** Reads sent to the primary, or refused with `fallback: 'error'`, because no replica was usable. */
   fallbacks = 0
   /** Queries sent to the primary, by the reason of their route event (counted whether anyone listens or not). */
   readonly primaryByReason: Partial<Record<RouteReason, number>> = {}
+
+  /** Replicas already warned about for a conflict with recovery (once each). */
+  private readonly conflictWarned = new Set<string>()
+
+  /**
+   * Counts a read or a read-only transaction that `replica` cancelled for a conflict with recovery (its own
+   * counter and the router's), and warns once per replica with what to set.
+   */
+  recoveryConflict(replica: { readonly name: string; recoveryConflicts: number }, what: 'read' | 'transaction'): void {
+    replica.recoveryConflicts += 1
+    this.recoveryConflicts += 1
+    if (this.conflictWarned.has(replica.name)) return
+    this.conflictWarned.add(replica.name)
+    process.emitWarning(
+      `prisma-replica-router: replica \`${replica.name}\` cancelled a ${what === 'read' ? 'read (served by another server instead)' : 'read-only transaction (RecoveryConflictError)'} for a conflict with recovery (SQLSTATE 40001: WAL replay had to remove row versions it could see). ` +
+        'To let its queries finish, set hot_standby_feedback = on on the replica, or raise its max_standby_streaming_delay. Counted in $routerStats().recoveryConflicts; warned once per replica.',
+      { code: RECOVERY_CONFLICT_WARNING },
+    )
+  }
 
   constructor(options: Pick<ResolvedOptions, 'onRoute' | 'onHealthChange'>) {
     this.onRoute = options.onRoute

@@ -86,6 +86,13 @@ export interface RouterStats {
    */
   readonly slowReads: number
   /**
+   * Reads a replica cancelled for a conflict with recovery (SQLSTATE 40001, "canceling statement due to conflict
+   * with recovery": WAL replay had to remove row versions the read could see), each retried on another replica
+   * or the primary (and counted in `retries`), and read-only transactions cancelled that way (each failed with
+   * `RecoveryConflictError`). The replica stays in rotation: it is a condition of the replica, not an outage.
+   */
+  readonly recoveryConflicts: number
+  /**
    * Rounds of health checks run so far. They pause after `health.idleAfterMs` without a routed query (and the
    * router's own connections close) and resume with the next query.
    */
@@ -433,6 +440,7 @@ export class Router {
       mode: this.mode === 'lsn' && this.dialect.name !== 'postgresql' ? 'gtid' : this.mode,
       routed: { primary: { ...this.report.primaryByReason }, replicas: Object.fromEntries(this.replicas.map((r) => [r.name, r.reads])) },
       slowReads: this.report.slowReads,
+      recoveryConflicts: this.report.recoveryConflicts,
       healthChecks: this.report.healthChecks,
       positionQueries: this.primaryPosition.queries,
       replicaChecks: this.replicas.reduce((sum, r) => sum + r.checks.queries, 0),

@@ -54,4 +54,10 @@ export interface Dialect {
   positionUnavailable(error: unknown): boolean
   /** A position as the engine prints it (`16/B374D848`, `0-1-1836`), for status and errors. */
   format(position: Position): string
+  /**
+   * Where the engine has recovery conflicts (a hot standby cancelling queries for WAL replay: PostgreSQL): a
+   * query of the number of queries the server cancelled so, in the current database, as a column `n` (text).
+   * It also takes a transaction's snapshot, as any statement does.
+   */
+  readonly recoveryConflictsSql?: string
 }

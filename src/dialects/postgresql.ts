@@ -86,4 +86,6 @@ export const postgresql: Dialect = {
   heldReplicaPosition: async (query) => observationOf((await query(HELD_REPLAY_LSN_SQL))[0]),
   positionUnavailable: lsnUnavailable,
   format: (position: Position) => (typeof position === 'bigint' ? formatLsn(position) : position.toString()),
+  recoveryConflictsSql:
+    'SELECT (confl_tablespace + confl_lock + confl_snapshot + confl_bufferpin + confl_deadlock)::text AS n FROM pg_stat_database_conflicts WHERE datname = current_database()',
 }

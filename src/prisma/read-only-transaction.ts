@@ -16,7 +16,8 @@
  * callback's: it is thrown as is, and the callback never runs a second time.
  */
 import { Prisma } from '@prisma/client/extension'
-import { InvalidOptionError, ReadOnlyTransactionError } from '../errors/index.js'
+import { connectionErrorCause, isRecoveryConflict } from '../connection-error.js'
+import { InvalidOptionError, ReadOnlyTransactionError, RecoveryConflictError } from '../errors/index.js'
 import type { ReadPlan } from '../read-plan.js'
 import { ReadInFlight, type ReplicaState } from '../replica-set.js'
 import { asRouterWork, isRouterWork } from '../router-work.js'
@@ -397,6 +398,33 @@ export class ReadOnlyTransactions {
   }
 
   /**
+   * The error a read-only transaction on `replica` fails with, once its callback started: a
+   * {@link RecoveryConflictError} when the replica cancelled it for a conflict with recovery — the statement's own
+   * error says so, or (the session ended while the callback waited: PostgreSQL ends an idle transaction's
+   * session) the replica, asked on the router's own connection, counts more conflicts than at the transaction's
+   * start (`before`) —; else `error` as it is. Never run again: the callback may have done anything.
+   */
+  private async conflictOr(replica: ReplicaState, error: unknown, before: bigint | undefined): Promise<unknown> {
+    const { router } = this.routing
+    let conflict = isRecoveryConflict(error)
+    const sql = router.dialect.recoveryConflictsSql
+    const asked = !conflict && before !== undefined && sql !== undefined && connectionErrorCause(error) !== undefined ? this.routing.monitor.ownQuery(replica, sql) : undefined
+    if (asked && before !== undefined && sql !== undefined) {
+      // The ended session counts its conflict as it exits, about when its client sees the connection close:
+      // asked again twice, 50 ms apart, while the count is still the start's.
+      let now = await asked.then(conflictCount, () => undefined)
+      for (let again = 0; now === before && again < 2; again++) {
+        await new Promise((resolve) => setTimeout(resolve, 50))
+        now = await (this.routing.monitor.ownQuery(replica, sql) ?? Promise.resolve(undefined)).then(conflictCount, () => undefined)
+      }
+      conflict = now !== undefined && now > before
+    }
+    if (!conflict) return error
+    router.report.recoveryConflict(replica, 'transaction')
+    return new RecoveryConflictError(replica.name, { cause: error })
+  }
+
+  /**
    * On `replica`: its mode set, then (when the choice relied on what was known of the replica) the snapshot
    * taken and confirmed by a check that started after it — the same server, not gone back in time — before the
    * callback runs. Rejects with {@link NotStarted} when the callback has not started.
@@ -412,14 +440,19 @@ export class ReadOnlyTransactions {
     const mode = router.dialect.name === 'postgresql' ? POSTGRESQL_MODE : undefined
     const incarnation = replica.incarnation
     const read = new ReadInFlight(replica)
-    const progress = { started: false }
+    const progress: { started: boolean; conflicts?: bigint } = { started: false }
+    const conflictsSql = router.dialect.recoveryConflictsSql
     try {
       const result = await this.runner(replica).$transaction(async (tx) => {
         if (mode) await own(tx, (bare) => bare.$executeRawUnsafe(mode))
-        if (confirm) {
+        if (conflictsSql !== undefined) {
+          // The replica's recovery conflicts so far (it also takes the transaction's snapshot): should the server
+          // end the session while the callback waits, this tells whether a conflict with recovery did it.
+          progress.conflicts = conflictCount(await own(tx, (bare) => bare.$queryRawUnsafe(conflictsSql)))
+        } else if (confirm) {
           await own(tx, (bare) => bare.$queryRawUnsafe('SELECT 1')) // takes the transaction's snapshot
-          if (!(await reader.confirmed(replica, incarnation, tick()))) throw new NotStarted(new Error(`replica \`${replica.name}\` could not be confirmed`))
         }
+        if (confirm && !(await reader.confirmed(replica, incarnation, tick()))) throw new NotStarted(new Error(`replica \`${replica.name}\` could not be confirmed`))
         progress.started = true
         return await fn(guarded(tx))
       }, given)
@@ -427,7 +460,8 @@ export class ReadOnlyTransactions {
       return result
     } catch (error) {
       read.end(false)
-      if (progress.started || error instanceof NotStarted) throw error
+      if (progress.started) throw await this.conflictOr(replica, error, progress.conflicts)
+      if (error instanceof NotStarted) throw error
       // Before the callback: a failure to connect or begin (a connection-level cause) or of the mode statement.
       throw new NotStarted(error)
     } finally {
@@ -435,6 +469,12 @@ export class ReadOnlyTransactions {
       if (watched && progress.started) router.servedBy(watched, replica, tick())
     }
   }
+}
+
+/** The count a {@link Dialect.recoveryConflictsSql} query returned (`undefined`: none). */
+function conflictCount(rows: unknown): bigint | undefined {
+  const n = Array.isArray(rows) ? (rows[0] as { n?: unknown } | undefined)?.n : undefined
+  return typeof n === 'string' && /^\d+$/.test(n) ? BigInt(n) : undefined
 }
 
 /**

@@ -24,6 +24,7 @@ export {
   waitForReplay,
   type LocalClusterInfo,
   type LocalServerInfo,
+  type RecoveryConflictSettings,
   type StartLocalClusterOptions,
 } from './local-cluster.js'
 export {

@@ -71,6 +71,22 @@ export interface StartLocalClusterOptions {
   readonly watchdog?: boolean | undefined
 }
 
+/** How a replica resolves conflicts between replay and its queries ({@link LocalCluster.setRecoveryConflicts}). */
+export interface RecoveryConflictSettings {
+  /**
+   * `hot_standby_feedback`: the replica tells the primary which rows its queries may still see, so that the
+   * primary's vacuum keeps them (no conflict, at the cost of bloat on the primary).
+   * @default left as it is (the kit starts replicas with it on)
+   */
+  readonly hotStandbyFeedback?: boolean | undefined
+  /**
+   * `max_standby_streaming_delay`, in ms: how long replay waits for a conflicting query before cancelling it
+   * (`0`: at once; `-1`: for ever).
+   * @default left as it is (the kit starts replicas with PostgreSQL's default, 30000)
+   */
+  readonly maxStandbyStreamingDelayMs?: number | undefined
+}
+
 /** Thrown when the PostgreSQL server binaries cannot be found. */
 export class PostgresBinariesNotFoundError extends Error {
   /** `PostgresBinariesNotFoundError`: what the cross-realm type guard checks. */
@@ -284,6 +300,51 @@ export class LocalCluster {
     await withPg(this.replica(name).url, async (c) => {
       await c.query(ms === 0 ? 'ALTER SYSTEM RESET recovery_min_apply_delay' : `ALTER SYSTEM SET recovery_min_apply_delay = '${String(ms)}ms'`)
       await c.query('SELECT pg_reload_conf()')
+    })
+  }
+
+  /**
+   * Sets how a replica resolves a conflict between replay and its queries, reloads its configuration, and waits
+   * until the primary sees the change (its slot's `xmin` held or released). The kit starts replicas with
+   * `hot_standby_feedback = on`, which spares their queries; `{ hotStandbyFeedback: false,
+   * maxStandbyStreamingDelayMs: 0 }` makes a replica cancel a query (SQLSTATE 40001, "conflict with recovery")
+   * the moment replay must remove rows its snapshot may still see, as many managed replicas do after their delay.
+   * Settings left out stay as they are; `{ hotStandbyFeedback: true, maxStandbyStreamingDelayMs: 30_000 }`
+   * restores the kit's start.
+   */
+  async setRecoveryConflicts(name: string, settings: RecoveryConflictSettings): Promise<void> {
+    const { hotStandbyFeedback, maxStandbyStreamingDelayMs: delay } = settings
+    if (hotStandbyFeedback !== undefined && typeof hotStandbyFeedback !== 'boolean')
+      throw new TypeError(`Expected \`hotStandbyFeedback\` to be a boolean, got \`${describeValue(hotStandbyFeedback)}\``)
+    if (delay !== undefined && (!Number.isInteger(delay) || delay < -1))
+      throw new TypeError(`Expected \`maxStandbyStreamingDelayMs\` to be an integer >= -1, got \`${describeValue(delay)}\``)
+    const deadline = Date.now() + 15_000
+    const waited = (what: string) => {
+      if (Date.now() > deadline) throw new Error(`${what} within 15 s`)
+    }
+    await withPg(this.replica(name).url, async (c) => {
+      if (hotStandbyFeedback !== undefined) await c.query(`ALTER SYSTEM SET hot_standby_feedback = ${hotStandbyFeedback ? 'on' : 'off'}`)
+      if (delay !== undefined) await c.query(`ALTER SYSTEM SET max_standby_streaming_delay = '${String(delay)}ms'`)
+      await c.query('SELECT pg_reload_conf()')
+      for (;;) {
+        const { rows } = await c.query<{ feedback: string; delay: string }>(
+          "SELECT current_setting('hot_standby_feedback') AS feedback, current_setting('max_standby_streaming_delay') AS delay",
+        )
+        const row = rows[0]
+        if (row && (hotStandbyFeedback === undefined || row.feedback === (hotStandbyFeedback ? 'on' : 'off'))) break
+        waited(`${name} did not load its new settings`)
+        await sleep(POLL_MS)
+      }
+    })
+    if (hotStandbyFeedback === undefined) return
+    // The replica's WAL receiver tells the primary at once (off: it releases the slot's xmin; on: it holds one).
+    await withPg(this.primaryUrl, async (c) => {
+      for (;;) {
+        const { rows } = await c.query<{ held: boolean }>('SELECT xmin IS NOT NULL AS held FROM pg_replication_slots WHERE slot_name = $1', [slotName(name)])
+        if (rows[0]?.held === hotStandbyFeedback) return
+        waited(`the primary did not see ${name}'s hot_standby_feedback turn ${hotStandbyFeedback ? 'on' : 'off'}`)
+        await sleep(POLL_MS)
+      }
     })
   }
 
