@@ -163,6 +163,15 @@ const MUTANTS: readonly Mutant[] = [
     what: "a write an extension batches (row-level security's recipe) is run to be tracked, then again by the batch",
     tester: 'session',
   },
+  // ---- issue 29's recovery conflicts, undone ----
+  {
+    name: 'recovery-conflict-untyped',
+    file: 'src/prisma/read-only-transaction.ts',
+    find: '    if (!conflict) return error\n',
+    replace: '    if (conflict || !conflict) return error\n',
+    what: 'a read-only transaction a replica cancels for a conflict with recovery fails with the driver’s error (P2034, or a closed connection), not RecoveryConflictError',
+    tester: 'session',
+  },
 ]
 
 function usage(message: string): never {

@@ -235,6 +235,11 @@ class Checker {
     if (!op.label.startsWith('$replica().$transaction')) return false
     // `$replica()` without a name when no replica is in rotation: NoReplicaAvailableError, by design (its TSDoc).
     if (op.error?.startsWith('No replica available for `$replica`') === true) return true
+    // A replica that cancelled it for a conflict with recovery: RecoveryConflictError, typed and retryable, by
+    // design (the callback is never run again behind the application's back).
+    if (op.error?.includes('cancelled the read-only transaction: a conflict with recovery') === true) {
+      return this.history.faults.some((f) => f.kind === 'recoveryConflicts' && f.start <= op.end && (f.end === undefined || f.end >= op.start))
+    }
     const servers = new Set(op.events.filter((e) => e.target === 'replica').map((e) => e.replica))
     return this.history.faults.some(
       (f) => (f.kind === 'stop' || f.kind === 'crash' || f.kind === 'freeze') && servers.has(f.target) && f.start <= op.end && (f.end === undefined || f.end >= op.start),

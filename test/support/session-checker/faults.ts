@@ -21,24 +21,27 @@ export const DEFAULT_FAULTS: FaultScheduleOptions = {
   laggingReplica: 'replica-1',
   lagMs: [50, 300],
   gapMs: [200, 1200],
-  weights: { lag: 3, lagAll: 2, pause: 3, syncCommitOff: 2, freeze: 1, stop: 1, crash: 1 },
+  weights: { lag: 3, lagAll: 2, pause: 3, syncCommitOff: 2, freeze: 1, stop: 1, crash: 1, recoveryConflicts: 2 },
 }
 
 /**
  * MariaDB: the base lag is `MASTER_DELAY` (whole seconds), and there is no `synchronous_commit` to turn off (a
- * commit returns once it is in the binary log, which is where the router reads positions from).
+ * commit returns once it is in the binary log, which is where the router reads positions from), nor hot-standby
+ * recovery conflicts (a replica's SQL thread waits for locks; it cancels no query).
  */
 export const MARIADB_FAULTS: FaultScheduleOptions = {
   laggingReplica: 'replica-1',
   lagMs: [1000, 1000],
   gapMs: [200, 1200],
-  weights: { lag: 1, lagAll: 1, pause: 3, syncCommitOff: 0, freeze: 1, stop: 1, crash: 1 },
+  weights: { lag: 1, lagAll: 1, pause: 3, syncCommitOff: 0, freeze: 1, stop: 1, crash: 1, recoveryConflicts: 0 },
 }
 
 /**
  * A seeded fault schedule over a {@link LocalCluster}: replica apply delay, paused replay, outages (immediate
  * stop then start), crash reinitialisations (a backend SIGKILLed), SIGSTOP freezes, and `synchronous_commit =
- * off` on the primary (ALTER SYSTEM + reload).
+ * off` on the primary (ALTER SYSTEM + reload), and recovery conflicts (PostgreSQL: every replica with
+ * `hot_standby_feedback = off` and `max_standby_streaming_delay = 0` while the primary vacuums the workload's
+ * table every few ms, so that replay cancels replica queries whose snapshot sees the rows it removes).
  * One fault at a time besides the base lag; timers only space faults. {@link heal} undoes everything.
  */
 export class FaultSchedule {
@@ -194,6 +197,42 @@ export class FaultSchedule {
         )
         return
       }
+      case 'recoveryConflicts': {
+        if (!('pgBin' in cluster.info)) return // MariaDB: no recovery conflicts (see MARIADB_FAULTS)
+        const pg = cluster as LocalCluster
+        const ms = this.rng.int(500, 2500)
+        const vacuuming = { on: true }
+        let vacuum: Promise<void> | undefined
+        await this.hold(
+          'recoveryConflicts',
+          'every replica',
+          `hot_standby_feedback = off, max_standby_streaming_delay = 0, the primary vacuuming "Cell" under bursts of replay, ${String(ms)} ms`,
+          ms,
+          async () => {
+            await Promise.all(this.replicas.map((r) => pg.setRecoveryConflicts(r, { hotStandbyFeedback: false, maxStandbyStreamingDelayMs: 0 })))
+            vacuum = (async () => {
+              // Row versions the workload's updates left, removed as soon as no primary snapshot needs them; and
+              // replay held a moment on one replica, then let go: it applies the updates and their removal in one
+              // burst, under the reads that started meanwhile (their snapshots older than the removal), as a
+              // replica whose replay stalls does. A short read is cancelled only when it spans a removal's replay.
+              while (vacuuming.on) {
+                const target = this.rng.pick(this.replicas)
+                await pg.pauseReplay(target).catch(() => undefined)
+                await pg.query('primary', 'VACUUM "Cell"').catch(() => undefined)
+                await new Promise((resolve) => setTimeout(resolve, this.rng.int(20, 80)))
+                await pg.resumeReplay(target).catch(() => undefined)
+                await new Promise((resolve) => setTimeout(resolve, 10))
+              }
+            })()
+          },
+          async () => {
+            vacuuming.on = false
+            await vacuum
+            await Promise.all(this.replicas.map((r) => pg.setRecoveryConflicts(r, RECOVERY_CONFLICTS_HEALED)))
+          },
+        )
+        return
+      }
       case 'syncCommitOff': {
         const ms = this.rng.int(500, 2500)
         const detail = `ALTER SYSTEM SET synchronous_commit = off, ${String(ms)} ms`
@@ -229,6 +268,9 @@ export class FaultSchedule {
   }
 }
 
+/** The test kit's start: replicas keep what their queries see (`hot_standby_feedback = on`), PostgreSQL's default delay. */
+const RECOVERY_CONFLICTS_HEALED = { hotStandbyFeedback: true, maxStandbyStreamingDelayMs: 30_000 }
+
 async function setPrimarySyncCommit(cluster: FaultableCluster, on: boolean): Promise<void> {
   if (!('pgBin' in cluster.info)) return // MariaDB: nothing to turn off (see MARIADB_FAULTS)
   await cluster.query('primary', on ? 'ALTER SYSTEM RESET synchronous_commit' : 'ALTER SYSTEM SET synchronous_commit = off')
@@ -250,6 +292,7 @@ export async function healCluster(cluster: FaultableCluster, replicas: readonly 
     else await attempt(`start ${name}`, () => cluster.startReplica(name))
     await attempt(`lag ${name}`, () => cluster.setReplicaLag(name, 0))
     await attempt(`resume ${name}`, () => cluster.resumeReplay(name))
+    if ('pgBin' in cluster.info) await attempt(`recovery conflicts ${name}`, () => (cluster as LocalCluster).setRecoveryConflicts(name, RECOVERY_CONFLICTS_HEALED))
   }
   await attempt('replication', () => cluster.waitForReplication({ timeoutMs: 30_000 }))
 }

@@ -78,6 +78,8 @@ export interface SessionRunResult {
     readonly monotonic: number
     readonly extensions: number
     readonly failedReads: number
+    /** Reads and read-only transactions a replica cancelled for a conflict with recovery (`$routerStats()` of both instances). */
+    readonly recoveryConflicts: number
     /** Rows whose final version shows a write run twice (or one reported done that never ran). */
     readonly writesOnce: number
     readonly firstRywMs: number | undefined
@@ -147,6 +149,8 @@ export async function runSessionCheck(options: SessionRunOptions): Promise<Sessi
       )
     : undefined
   let faultErrors: string[] = []
+  /** Reads and read-only transactions the replicas cancelled for a conflict with recovery, as both routers counted them. */
+  let recoveryConflicts = 0
   try {
     // The rows a tenant filter hides (owner `…:hidden`): unknown to the history, never in a filtered answer.
     const seeder = plainClient(options.primaryUrl, engine)
@@ -186,6 +190,7 @@ export async function runSessionCheck(options: SessionRunOptions): Promise<Sessi
         faultErrors,
       )
     }
+    for (const instance of instances) recoveryConflicts += (instance.prisma.$routerStats() as { recoveryConflicts: number }).recoveryConflicts
     await Promise.allSettled(instances.map((i) => i.prisma.$disconnect()))
     await pooled?.stop()
     await Promise.all(bouncers?.all.map((b) => b.stop()) ?? [])
@@ -216,6 +221,7 @@ export async function runSessionCheck(options: SessionRunOptions): Promise<Sessi
     `session-check seed=${String(seed)} ${(options.durationMs / 1000).toFixed(0)}s: ` +
     `reads=${String(reads.length)} (ok ${String(reads.length - failed.filter((o) => o.kind === 'read').length)}) writes=${String(writes.length)} failed-ops=${String(failed.length)} ` +
     `faults=${String([...faultCounts.values()].reduce((a, b) => a + b, 0))} {${[...faultCounts].map(([k, n]) => `${k}:${String(n)}`).join(' ')}} ` +
+    `recovery-conflicts=${String(recoveryConflicts)} ` +
     `replica-share=${(reads.length === 0 ? 0 : (onReplica / reads.length) * 100).toFixed(1)}% ` +
     `violations: read-your-writes=${String(ryw.length)}${options.guarantees.readYourWrites ? '' : '(off)'} ` +
     `monotonic=${String(mono.length)}${options.guarantees.monotonicReads ? '' : '(off)'} ` +
@@ -239,6 +245,7 @@ export async function runSessionCheck(options: SessionRunOptions): Promise<Sessi
       monotonic: mono.length,
       extensions: skipped.length,
       failedReads: readFailures.length,
+      recoveryConflicts,
       writesOnce: doubled.length,
       firstRywMs: ryw[0]?.at,
       firstMonotonicMs: mono[0]?.at,
