@@ -10,6 +10,7 @@ const NEON_FILES = [
   'test/read-replicas.failover.db.test.ts',
   'test/session-guarantees.db.test.ts',
   'test/neon-driver.db.test.ts',
+  'test/recovery-conflicts.db.test.ts',
 ]
 
 export default defineConfig({
