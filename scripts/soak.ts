@@ -120,7 +120,14 @@ try {
     `time to first violation: read-your-writes ${result.stats.firstRywMs === undefined ? 'none' : `${(result.stats.firstRywMs / 1000).toFixed(2)}s`}, ` +
       `monotonic ${result.stats.firstMonotonicMs === undefined ? 'none' : `${(result.stats.firstMonotonicMs / 1000).toFixed(2)}s`}`,
   )
-  if (result.stats.ryw > 0 || result.stats.extensions > 0 || result.stats.failedReads > 0 || result.stats.writesOnce > 0 || (!values['ryw-only'] && result.stats.monotonic > 0))
+  if (
+    result.stats.ryw > 0 ||
+    result.stats.extensions > 0 ||
+    result.stats.failedReads > 0 ||
+    result.stats.writesOnce > 0 ||
+    result.stats.escaped.length > 0 ||
+    (!values['ryw-only'] && result.stats.monotonic > 0)
+  )
     exitCode = 1
 } catch (error) {
   console.error(error)

@@ -67,6 +67,8 @@ describe('session guarantees under faults, through extension stacks (seeded, ran
     expect(result.violations.filter((v) => v.guarantee === 'extensions').map((v) => v.what)).toEqual([])
     // No read failed (a read-only transaction whose replica died under its callback excepted: README).
     expect(result.violations.filter((v) => v.guarantee === 'reads-succeed').map((v) => v.what)).toEqual([])
+    // Nothing escaped: no unhandled rejection, no uncaught exception (either would end a Node process).
+    expect(result.stats.escaped).toEqual([])
     // Every write ran once: each row's final version on the primary is what the writes sent to it, writes
     // batched by an extension before the second instance's router included.
     const once = writesOnce(result)
@@ -99,5 +101,6 @@ describe('session guarantees with PgBouncer in the topology (transaction mode, i
     expect(result.stats.reads).toBeGreaterThan(100)
     expect(result.stats.replicaShare).toBeGreaterThan(0)
     expect(result.violations.map((v) => `${v.guarantee}: ${v.what}`)).toEqual([])
+    expect(result.stats.escaped).toEqual([])
   }, 90_000)
 })

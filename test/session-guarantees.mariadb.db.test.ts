@@ -40,6 +40,8 @@ describe('MariaDB: session guarantees under faults (seeded, randomized; Jepsen-s
     expect(result.history.ops.filter((op) => op.ok && op.label.includes('captured writer before')).length).toBeGreaterThan(0)
     expect(result.violations.filter((v) => v.guarantee === 'extensions').map((v) => v.what)).toEqual([])
     expect(result.violations.filter((v) => v.guarantee === 'reads-succeed').map((v) => v.what)).toEqual([])
+    // Nothing escaped: no unhandled rejection, no uncaught exception (either would end a Node process).
+    expect(result.stats.escaped).toEqual([])
     // Every write ran once: each row's final version on the primary is what the writes sent to it, writes
     // batched by an extension before the second instance's router included.
     const once = writesOnce(result)

@@ -80,6 +80,8 @@ export interface SessionRunResult {
     readonly failedReads: number
     /** Reads and read-only transactions a replica cancelled for a conflict with recovery (`$routerStats()` of both instances). */
     readonly recoveryConflicts: number
+    /** Unhandled promise rejections and uncaught exceptions during the run (each would end a Node process). */
+    readonly escaped: readonly string[]
     /** Rows whose final version shows a write run twice (or one reported done that never ran). */
     readonly writesOnce: number
     readonly firstRywMs: number | undefined
@@ -151,6 +153,13 @@ export async function runSessionCheck(options: SessionRunOptions): Promise<Sessi
   let faultErrors: string[] = []
   /** Reads and read-only transactions the replicas cancelled for a conflict with recovery, as both routers counted them. */
   let recoveryConflicts = 0
+  // A promise rejection nobody handles, or an exception nobody catches, ends a Node process by default: none may
+  // escape from anything the routers own or drive, whatever the faults.
+  const escaped: string[] = []
+  const onUnhandled = (reason: unknown) => escaped.push(`unhandled rejection: ${reason instanceof Error ? `${reason.name}: ${reason.message}` : String(reason)}`)
+  const onUncaught = (error: Error) => escaped.push(`uncaught exception: ${error.name}: ${error.message}`)
+  process.on('unhandledRejection', onUnhandled)
+  process.on('uncaughtExceptionMonitor', onUncaught)
   try {
     // The rows a tenant filter hides (owner `…:hidden`): unknown to the history, never in a filtered answer.
     const seeder = plainClient(options.primaryUrl, engine)
@@ -194,6 +203,10 @@ export async function runSessionCheck(options: SessionRunOptions): Promise<Sessi
     await Promise.allSettled(instances.map((i) => i.prisma.$disconnect()))
     await pooled?.stop()
     await Promise.all(bouncers?.all.map((b) => b.stop()) ?? [])
+    // One turn of the event loop for rejections of the last moment (they are reported after microtasks run).
+    await new Promise((resolve) => setImmediate(resolve))
+    process.off('unhandledRejection', onUnhandled)
+    process.off('uncaughtExceptionMonitor', onUncaught)
   }
   for (const e of faultErrors) log(`fault error: ${e}`)
   const checkStarted = performance.now()
@@ -221,7 +234,7 @@ export async function runSessionCheck(options: SessionRunOptions): Promise<Sessi
     `session-check seed=${String(seed)} ${(options.durationMs / 1000).toFixed(0)}s: ` +
     `reads=${String(reads.length)} (ok ${String(reads.length - failed.filter((o) => o.kind === 'read').length)}) writes=${String(writes.length)} failed-ops=${String(failed.length)} ` +
     `faults=${String([...faultCounts.values()].reduce((a, b) => a + b, 0))} {${[...faultCounts].map(([k, n]) => `${k}:${String(n)}`).join(' ')}} ` +
-    `recovery-conflicts=${String(recoveryConflicts)} ` +
+    `recovery-conflicts=${String(recoveryConflicts)} unhandled=${String(escaped.length)} ` +
     `replica-share=${(reads.length === 0 ? 0 : (onReplica / reads.length) * 100).toFixed(1)}% ` +
     `violations: read-your-writes=${String(ryw.length)}${options.guarantees.readYourWrites ? '' : '(off)'} ` +
     `monotonic=${String(mono.length)}${options.guarantees.monotonicReads ? '' : '(off)'} ` +
@@ -246,6 +259,7 @@ export async function runSessionCheck(options: SessionRunOptions): Promise<Sessi
       extensions: skipped.length,
       failedReads: readFailures.length,
       recoveryConflicts,
+      escaped,
       writesOnce: doubled.length,
       firstRywMs: ryw[0]?.at,
       firstMonotonicMs: mono[0]?.at,
@@ -293,6 +307,7 @@ export function report(result: SessionRunResult, full = 3): string {
   for (const [key, s] of bySuspect(result.violations)) {
     lines.push(`  ${key}: ${String(s.count)} (first at ${(s.firstMs / 1000).toFixed(2)}s, read #${String(s.first.read.id)})`)
   }
+  for (const e of result.stats.escaped.slice(0, 5)) lines.push(`  escaped: ${e}`)
   if (result.stats.errors.size > 0) {
     lines.push('  failed operations:')
     for (const [k, n] of [...result.stats.errors].sort((a, b) => b[1] - a[1]).slice(0, 8)) lines.push(`    ${String(n)} × ${k}`)
