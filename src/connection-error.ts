@@ -23,6 +23,21 @@ export class AbandonedReadError extends Error {
   }
 }
 
+/**
+ * A read given up because its connection no longer carries it: past `readTimeoutMs`, its server answered the
+ * router's probe but ran no statement as old as the read (the connection is half-open: the server's side gone
+ * without a word). Done elsewhere; the replica stays in rotation.
+ */
+export class LostReadError extends Error {
+  /** `LostReadError`, the class name. */
+  override name = 'LostReadError'
+  readonly code = 'read-lost'
+
+  constructor(replica: string) {
+    super(`a read on replica \`${replica}\` was lost with its connection (the server answers, but runs nothing that old)`)
+  }
+}
+
 /** Driver-adapter error kinds (from @prisma/driver-adapter-utils) that mean "this server cannot serve". */
 const ADAPTER_KINDS = new Set([
   'DatabaseNotReachable',

@@ -240,6 +240,21 @@ export class HealthMonitor {
   }
 
   /**
+   * Whether `replica`'s server runs a statement of this user's that started at least `ms` ago (a read sent that
+   * long ago may be it), asked on the router's own connection within `health.timeoutMs`: `false` means no read
+   * of that age can be running there; `undefined` where it cannot be asked (no connection of the router's own, a
+   * pooled entry, an engine that does not show it, or no answer).
+   */
+  async runsStatementOf(replica: ReplicaState, ms: number): Promise<boolean | undefined> {
+    const sql = this.dialect.runningSql?.(ms)
+    const asked = sql === undefined ? undefined : this.ownQuery(replica, sql)
+    if (!asked) return undefined
+    const rows = await asked.catch(() => undefined)
+    const n = rows?.[0]?.n
+    return typeof n === 'number' ? n > 0 : undefined
+  }
+
+  /**
    * Runs `sql` on `replica`'s server through the router's own connection, within `health.timeoutMs`;
    * `undefined` where the router has none of its own to that server (see {@link alive}).
    */

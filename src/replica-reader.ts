@@ -5,7 +5,7 @@
  * query itself are never retried. A read past `readTimeoutMs` is given up only if its server does not answer a
  * probe. A read whose replica was chosen by what was known of it is confirmed afterwards.
  */
-import { AbandonedReadError, connectionErrorCause, isRecoveryConflict } from './connection-error.js'
+import { AbandonedReadError, connectionErrorCause, isRecoveryConflict, LostReadError } from './connection-error.js'
 import { NoReplicaAvailableError, ReplicaModelError } from './errors/index.js'
 import type { ResolvedOptions } from './options.js'
 import { ClientActions } from './prisma/client-actions.js'
@@ -47,13 +47,17 @@ export function onPrimary(params: ReadRequest): Promise<unknown> {
 /** Runs reads: each decided by a {@link ReadPlanner}, then executed here. */
 export class ReplicaReader {
   /**
-   * @param alive whether a replica's server answers a probe on the router's own connection (`undefined`: it has
-   *   none); see HealthMonitor.alive.
+   * @param probes on the router's own connection: `alive`, whether a replica's server answers a probe
+   *   (`undefined`: it has none; HealthMonitor.alive), and `running`, whether it runs a statement at least `ms`
+   *   old (HealthMonitor.running).
    */
   constructor(
     private readonly router: Router,
     private readonly options: Pick<ResolvedOptions, 'fallback' | 'readTimeoutMs' | 'rules' | 'health'>,
-    private readonly alive: (replica: ReplicaState) => Promise<boolean> | undefined,
+    private readonly probes: {
+      readonly alive: (replica: ReplicaState) => Promise<boolean> | undefined
+      readonly running: (replica: ReplicaState, ms: number) => Promise<boolean | undefined>
+    },
   ) {
     this.deadlines = options.readTimeoutMs === false ? undefined : new ReadDeadlines(options.readTimeoutMs)
     this.replay = new ReplayChecks(router.set, this.deadlines)
@@ -109,6 +113,8 @@ export class ReplicaReader {
    * of the connection (the replica leaves rotation), or a recovery conflict (it stays: counted and warned).
    */
   private replicaFailed(replica: ReplicaState, error: unknown): boolean {
+    // A read lost with its connection, from a server that answers: the replica stays in rotation.
+    if (error instanceof LostReadError) return true
     if (!isRecoveryConflict(error)) return this.router.set.failedBy(replica, error)
     this.router.report.recoveryConflict(replica, 'read')
     return true
@@ -184,6 +190,7 @@ export class ReplicaReader {
     const deadlines = this.deadlines
     const incarnation = replica.incarnation
     const read = new ReadInFlight(replica)
+    const sentAt = performance.now()
     let query: PromiseLike<unknown>
     try {
       const args = params.replicaArgs
@@ -206,17 +213,29 @@ export class ReplicaReader {
       const onTimeout = (timeout: Error): void => {
         // Ended, or left to its disconnected client ($disconnect()): nothing to look at.
         if (!read.open || !read.counted) return
-        const check = replica.state === 'down' ? undefined : this.alive(replica)
+        const check = replica.state === 'down' ? undefined : this.probes.alive(replica)
         if (!check) {
           if (read.end(false)) fail(timeout)
           return
         }
-        void check.then((ok) => {
+        void check.then(async (ok) => {
           if (!read.open) return
-          if (ok) {
-            this.router.report.slowReads += 1
-            ticket = deadlines?.track(onTimeout)
-          } else if (read.end(false)) fail(timeout)
+          if (!ok) {
+            if (read.end(false)) fail(timeout)
+            return
+          }
+          // The server answers. It runs the read — or nothing of that age: the read's connection is gone without
+          // a word (half-open: the server's side closed, the client never told), and the read would wait for ever.
+          // Half its age: the server started it at most that much later than it was sent (network delay).
+          const running = await this.probes.running(replica, (performance.now() - sentAt) / 2)
+          // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- it may have ended while the probe ran
+          if (!read.open) return
+          if (running === false) {
+            if (read.end(false)) fail(new LostReadError(replica.name))
+            return
+          }
+          this.router.report.slowReads += 1
+          ticket = deadlines?.track(onTimeout)
         })
       }
       let ticket = deadlines?.track(onTimeout)

@@ -70,7 +70,10 @@ export function createRouting(options: ResolvedOptions, primary: PrismaClientLik
   }
   const router = new Router(options, primaryLsn, (r) => linkTo(r.client, `replica \`${r.name}\``, idleMs, r.connection), dialect)
   const monitor = new HealthMonitor(router, primaryLink, options)
-  const reader = new ReplicaReader(router, options, (replica) => monitor.alive(replica))
+  const reader = new ReplicaReader(router, options, {
+    alive: (replica) => monitor.alive(replica),
+    running: (replica, ms) => monitor.runsStatementOf(replica, ms),
+  })
   const trust = dialect.name === 'postgresql' ? new RawTrust(primaryLink, options.health.timeoutMs) : undefined
   const primaryQueries: PrimaryQueryObserver = {
     wrote: () => {

@@ -30,7 +30,7 @@ function setup(fails: Record<string, () => Error | undefined>, options: Partial<
     ...options,
   })
   const router = new Router(resolved, () => Promise.resolve(0n))
-  const reader = new ReplicaReader(router, resolved, () => undefined)
+  const reader = new ReplicaReader(router, resolved, { alive: () => undefined, running: () => Promise.resolve(undefined) })
   const read = (): Promise<unknown> => {
     const request: ReadRequest = { operation: 'findMany', args: {}, query: () => Promise.resolve(['primary']), path: undefined, replicaArgs: {}, request: undefined }
     return reader.read('User', request)
@@ -86,7 +86,7 @@ describe('a replica that goes down under its reads', () => {
     const b = replica('b', none)
     const resolved = resolveOptions({ replicas: [a, b], sticky: false, readTimeoutMs: false, policy: { name: 'a first', pick: (c: readonly ReplicaCandidate[]) => c[0]! } })
     const router = new Router(resolved, () => Promise.resolve(0n))
-    const reader = new ReplicaReader(router, resolved, () => undefined)
+    const reader = new ReplicaReader(router, resolved, { alive: () => undefined, running: () => Promise.resolve(undefined) })
     const request: ReadRequest = { operation: 'findMany', args: {}, query: () => Promise.resolve(['primary']), path: undefined, replicaArgs: {}, request: undefined }
     return { router, read: () => reader.read('User', request) }
   }

@@ -60,4 +60,10 @@ export interface Dialect {
    * It also takes a transaction's snapshot, as any statement does.
    */
   readonly recoveryConflictsSql?: string
+  /**
+   * Where the engine shows its sessions' queries: a query of how many statements of other sessions of the same
+   * user have been running for at least `ms`, as a column `n`. A read the router waits for that no such statement
+   * can be is not running there any more (its connection is gone without a word: half-open).
+   */
+  runningSql?(ms: number): string
 }

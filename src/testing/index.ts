@@ -27,6 +27,7 @@ export {
   type RecoveryConflictSettings,
   type StartLocalClusterOptions,
 } from './local-cluster.js'
+export { FaultProxy, startFaultProxy, type NetworkConditions, type StartFaultProxyOptions } from './fault-proxy.js'
 export {
   MariadbBinariesNotFoundError,
   MariadbCluster,

@@ -315,9 +315,9 @@ export class LocalCluster {
   async setRecoveryConflicts(name: string, settings: RecoveryConflictSettings): Promise<void> {
     const { hotStandbyFeedback, maxStandbyStreamingDelayMs: delay } = settings
     if (hotStandbyFeedback !== undefined && typeof hotStandbyFeedback !== 'boolean')
-      throw new TypeError(`Expected \`hotStandbyFeedback\` to be a boolean, got \`${describeValue(hotStandbyFeedback)}\``)
+      throw new TypeError(`Expected \`hotStandbyFeedback\` to be a boolean, got ${describeValue(hotStandbyFeedback)}`)
     if (delay !== undefined && (!Number.isInteger(delay) || delay < -1))
-      throw new TypeError(`Expected \`maxStandbyStreamingDelayMs\` to be an integer >= -1, got \`${describeValue(delay)}\``)
+      throw new TypeError(`Expected \`maxStandbyStreamingDelayMs\` to be an integer >= -1, got ${describeValue(delay)}`)
     const deadline = Date.now() + 15_000
     const waited = (what: string) => {
       if (Date.now() > deadline) throw new Error(`${what} within 15 s`)
