@@ -15,6 +15,9 @@ export interface Guarantees {
   readonly writesOnce?: boolean
 }
 
+/** Faults of a replica that end (or hang) the read-only transactions on it: they fail, and are not run again. */
+const DIED_UNDER: ReadonlySet<FaultRecord['kind']> = new Set(['stop', 'crash', 'freeze', 'reset', 'halfOpen', 'partition'])
+
 export type Guarantee = 'read-your-writes' | 'monotonic-reads' | 'extensions' | 'reads-succeed' | 'writes-once'
 
 export interface Violation {
@@ -231,6 +234,10 @@ class Checker {
    * started it is not run again (README, Read-only transactions on a replica), so its failure is the documented
    * one; so is `$replica()` when every replica is out of rotation.
    */
+  /**
+   * A read-only transaction on a replica that died, froze or lost its connection (reset, half-open, partitioned)
+   * while it ran: it fails, and is never run again behind the application's back (by design).
+   */
   private diedUnder(op: Operation): boolean {
     if (!op.label.startsWith('$replica().$transaction')) return false
     // `$replica()` without a name when no replica is in rotation: NoReplicaAvailableError, by design (its TSDoc).
@@ -242,7 +249,7 @@ class Checker {
     }
     const servers = new Set(op.events.filter((e) => e.target === 'replica').map((e) => e.replica))
     return this.history.faults.some(
-      (f) => (f.kind === 'stop' || f.kind === 'crash' || f.kind === 'freeze') && servers.has(f.target) && f.start <= op.end && (f.end === undefined || f.end >= op.start),
+      (f) => DIED_UNDER.has(f.kind) && servers.has(f.target) && f.start <= op.end && (f.end === undefined || f.end >= op.start),
     )
   }
 

@@ -1,3 +1,4 @@
+import type { FaultProxy } from '../../../src/testing/fault-proxy.ts'
 import type { LocalCluster } from '../../../src/testing/local-cluster.ts'
 import type { MariadbCluster } from '../../../src/testing/mariadb-cluster.ts'
 import type { FaultKind, History } from './history.ts'
@@ -21,7 +22,7 @@ export const DEFAULT_FAULTS: FaultScheduleOptions = {
   laggingReplica: 'replica-1',
   lagMs: [50, 300],
   gapMs: [200, 1200],
-  weights: { lag: 3, lagAll: 2, pause: 3, syncCommitOff: 2, freeze: 1, stop: 1, crash: 1, recoveryConflicts: 2 },
+  weights: { lag: 3, lagAll: 2, pause: 3, syncCommitOff: 2, freeze: 1, stop: 1, crash: 1, recoveryConflicts: 1, partition: 1, halfOpen: 1, reset: 1, slowNetwork: 1 },
 }
 
 /**
@@ -33,7 +34,7 @@ export const MARIADB_FAULTS: FaultScheduleOptions = {
   laggingReplica: 'replica-1',
   lagMs: [1000, 1000],
   gapMs: [200, 1200],
-  weights: { lag: 1, lagAll: 1, pause: 3, syncCommitOff: 0, freeze: 1, stop: 1, crash: 1, recoveryConflicts: 0 },
+  weights: { lag: 1, lagAll: 1, pause: 3, syncCommitOff: 0, freeze: 1, stop: 1, crash: 1, recoveryConflicts: 0, partition: 1, halfOpen: 1, reset: 1, slowNetwork: 1 },
 }
 
 /**
@@ -42,6 +43,8 @@ export const MARIADB_FAULTS: FaultScheduleOptions = {
  * off` on the primary (ALTER SYSTEM + reload), and recovery conflicts (PostgreSQL: every replica with
  * `hot_standby_feedback = off` and `max_standby_streaming_delay = 0` while the primary vacuums the workload's
  * table every few ms, so that replay cancels replica queries whose snapshot sees the rows it removes).
+ * Through the proxy in front of each replica (when given): network partitions (a blackhole), half-open
+ * connections, connections reset, and latency with jitter.
  * One fault at a time besides the base lag; timers only space faults. {@link heal} undoes everything.
  */
 export class FaultSchedule {
@@ -58,6 +61,8 @@ export class FaultSchedule {
     private readonly rng: Rng,
     private readonly history: History,
     private readonly options: FaultScheduleOptions = DEFAULT_FAULTS,
+    /** The fault-injecting proxy in front of each replica, by name (network faults; none: those are skipped). */
+    private readonly proxies: ReadonlyMap<string, FaultProxy> = new Map(),
   ) {}
 
   start(): void {
@@ -233,6 +238,48 @@ export class FaultSchedule {
         )
         return
       }
+      case 'partition':
+      case 'halfOpen':
+      case 'reset':
+      case 'slowNetwork': {
+        const proxy = this.proxies.get(replica)
+        if (!proxy) return
+        if (kind === 'halfOpen' || kind === 'reset') {
+          // At once, on the connections open now (the pools' and the router's): the next use finds them dead.
+          const what = kind === 'halfOpen' ? "every open connection half-open (the server's side closed without a word)" : 'every open connection reset (RST)'
+          await this.hold(
+            kind,
+            replica,
+            what,
+            0,
+            async () => {
+              if (kind === 'halfOpen') proxy.halfOpen()
+              else proxy.reset()
+              await Promise.resolve()
+            },
+            () => Promise.resolve(),
+          )
+          return
+        }
+        const ms = this.rng.int(300, 2000)
+        const latency = this.rng.int(5, 60)
+        await this.hold(
+          kind,
+          replica,
+          kind === 'partition' ? `network partition (blackhole), ${String(ms)} ms` : `latency ${String(latency)} ms + jitter ${String(latency)} ms each way, ${String(ms)} ms`,
+          ms,
+          async () => {
+            if (kind === 'partition') proxy.partition()
+            else proxy.setConditions({ latencyMs: latency, jitterMs: latency })
+            await Promise.resolve()
+          },
+          async () => {
+            proxy.heal()
+            await Promise.resolve()
+          },
+        )
+        return
+      }
       case 'syncCommitOff': {
         const ms = this.rng.int(500, 2500)
         const detail = `ALTER SYSTEM SET synchronous_commit = off, ${String(ms)} ms`
@@ -264,6 +311,7 @@ export class FaultSchedule {
 
   /** Starts, thaws, resumes and un-lags every replica and resets `synchronous_commit`; every step is tried. */
   async heal(): Promise<void> {
+    for (const proxy of this.proxies.values()) proxy.heal()
     await healCluster(this.cluster, this.replicas, this.errors)
   }
 }

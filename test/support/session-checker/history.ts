@@ -79,7 +79,7 @@ export interface ScopeInfo {
   readonly wide: boolean
 }
 
-export type FaultKind = 'lag' | 'lagAll' | 'pause' | 'stop' | 'crash' | 'freeze' | 'syncCommitOff' | 'recoveryConflicts'
+export type FaultKind = 'lag' | 'lagAll' | 'pause' | 'stop' | 'crash' | 'freeze' | 'syncCommitOff' | 'recoveryConflicts' | 'partition' | 'halfOpen' | 'reset' | 'slowNetwork'
 
 export interface FaultRecord {
   readonly kind: FaultKind

@@ -1,3 +1,4 @@
+import { startFaultProxy, type FaultProxy } from '../../../src/testing/fault-proxy.ts'
 import { waitForReplay } from '../../../src/testing/local-cluster.ts'
 import { checkHistory, formatViolation, type Guarantees, type Violation } from './checker.ts'
 import { DEFAULT_FAULTS, FaultSchedule, healCluster, MARIADB_FAULTS, type FaultableCluster, type FaultScheduleOptions } from './faults.ts'
@@ -117,7 +118,13 @@ export async function runSessionCheck(options: SessionRunOptions): Promise<Sessi
   const database = new URL(first.url).pathname.slice(1)
   const bouncers = options.poolers === 'pgbouncer' ? await startBouncers(options.primaryUrl, replicas) : undefined
   const pooled = bouncers ? undefined : await PooledEntry.start([first, second].map((r) => ({ host: '127.0.0.1', port: portOf(r.url) })))
-  const entries: { name: string; url: string; pooled?: boolean }[] = replicas.map((r, i) => ({ name: r.name, url: bouncers?.each[i]?.url(database) ?? r.url }))
+  // With a cluster to fault and no PgBouncer: each replica reached through a fault-injecting proxy (network faults).
+  const proxies = new Map<string, FaultProxy>()
+  if (options.cluster && !bouncers) for (const r of replicas) proxies.set(r.name, await startFaultProxy({ target: { port: portOf(r.url) } }))
+  const entries: { name: string; url: string; pooled?: boolean }[] = replicas.map((r, i) => ({
+    name: r.name,
+    url: bouncers?.each[i]?.url(database) ?? proxies.get(r.name)?.url(r.url) ?? r.url,
+  }))
   const pooledEntry = options.pooledEntry ?? 'configured'
   if (pooledEntry !== false) entries.push({ name: 'pooled', url: bouncers?.both.url(database) ?? pooled?.url(database, first.url) ?? '', pooled: pooledEntry === 'configured' })
   const primaryUrl = bouncers?.primary.url(database) ?? options.primaryUrl
@@ -148,6 +155,7 @@ export async function runSessionCheck(options: SessionRunOptions): Promise<Sessi
         rng.fork(11),
         history,
         options.faults ?? (engine === 'mariadb' ? MARIADB_FAULTS : DEFAULT_FAULTS),
+        proxies,
       )
     : undefined
   let faultErrors: string[] = []
@@ -203,6 +211,7 @@ export async function runSessionCheck(options: SessionRunOptions): Promise<Sessi
     await Promise.allSettled(instances.map((i) => i.prisma.$disconnect()))
     await pooled?.stop()
     await Promise.all(bouncers?.all.map((b) => b.stop()) ?? [])
+    await Promise.all([...proxies.values()].map((p) => p.close()))
     // One turn of the event loop for rejections of the last moment (they are reported after microtasks run).
     await new Promise((resolve) => setImmediate(resolve))
     process.off('unhandledRejection', onUnhandled)
