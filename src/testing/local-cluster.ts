@@ -427,6 +427,38 @@ export class LocalCluster {
   }
 
   /**
+   * Takes every connection slot of a server (`primary` or a replica name: `max_connections`, the superuser's
+   * reserved ones included) with idle connections of its own, so that the server refuses any new one ("sorry,
+   * too many clients already", SQLSTATE 53300) while the connections already open keep working. Resolves with
+   * how many it opened and the function that closes them.
+   */
+  async exhaustConnections(server: string): Promise<{ readonly opened: number; readonly release: () => Promise<void> }> {
+    const url = server === 'primary' ? this.primaryUrl : this.replica(server).url
+    const held: pg.Client[] = []
+    const release = async () => {
+      await Promise.all(held.splice(0).map((c) => c.end().catch(() => undefined)))
+    }
+    try {
+      for (;;) {
+        const client = await pgClient(url)
+        client.on('error', () => undefined)
+        try {
+          await client.connect()
+        } catch (error) {
+          if ((error as { code?: unknown }).code === '53300') break
+          throw error
+        }
+        held.push(client)
+        if (held.length > 10_000) throw new Error(`${server} accepted 10,000 connections`)
+      }
+    } catch (error) {
+      await release()
+      throw error
+    }
+    return { opened: held.length, release }
+  }
+
+  /**
    * Freezes a replica's whole server (SIGSTOP to the postmaster and every backend), like a hung host:
    * connections neither fail nor answer. Always pair with {@link thawReplica}.
    */
