@@ -149,23 +149,29 @@ export function connectionErrorCause(error: unknown, depth = 0): string | undefi
 /** What the server says of a recovery conflict: `canceling statement …` (ERROR) or `terminating connection …` (FATAL). */
 const RECOVERY_CONFLICT = /due to conflict with recovery/i
 
-/** The messages an error carries: its own, and the server's as the driver adapter kept it (`originalMessage`), through `cause`. */
-function messagesOf(error: unknown, depth = 0): string[] {
+/**
+ * The server's messages an error carries: as the driver adapter kept them (`originalMessage`), or a driver's own
+ * error (node-postgres: it has the server's `severity`), through `cause`.
+ */
+function serverMessagesOf(error: unknown, depth = 0): string[] {
   if (typeof error !== 'object' || error === null || depth > 4) return []
   const adapter = field(field(field(error, 'meta'), 'driverAdapterError'), 'cause')
-  const own = [field(error, 'message'), field(error, 'originalMessage'), field(adapter, 'originalMessage')].filter((m): m is string => typeof m === 'string')
+  const driver = typeof field(error, 'severity') === 'string' ? field(error, 'message') : undefined
+  const own = [driver, field(error, 'originalMessage'), field(adapter, 'originalMessage')].filter((m): m is string => typeof m === 'string')
   const nested = field(error, 'cause')
-  return nested === undefined || nested === error ? own : [...own, ...messagesOf(nested, depth + 1)]
+  return nested === undefined || nested === error ? own : [...own, ...serverMessagesOf(nested, depth + 1)]
 }
 
 /**
  * True when a hot standby cancelled the query (or ended the session) because WAL replay had to remove row versions
  * its snapshot could see, or to take a lock it held (SQLSTATE 40001, or 40P01 for a deadlock with replay, with the
  * server's "… due to conflict with recovery"). A replica's condition, not the query's fault: another server
- * serves the same read. Prisma reports it as P2034 (a write conflict), which is why the message is checked too.
+ * serves the same read. Prisma reports it as P2034 (a write conflict): the SQLSTATE the driver adapter kept must be
+ * one of the two, and the server's own message (never the error's text, which may show the query's arguments)
+ * must say so.
  */
 export function isRecoveryConflict(error: unknown): boolean {
   const state = sqlstateOf(error)
-  if (state !== undefined && state !== '40001' && state !== '40P01') return false
-  return messagesOf(error).some((message) => RECOVERY_CONFLICT.test(message))
+  if (state !== '40001' && state !== '40P01') return false
+  return serverMessagesOf(error).some((message) => RECOVERY_CONFLICT.test(message))
 }

@@ -89,6 +89,7 @@ export function prometheusMetrics(client: ReplicaRouterClientLike, options: { pr
   family('recovery_conflicts_total', 'counter', 'Reads and read-only transactions a replica cancelled for a conflict with recovery (reads retried elsewhere).', [
     ['', stats.recoveryConflicts],
   ])
+  family('lost_reads_total', 'counter', 'Reads lost with a half-open connection (the server answered, but ran nothing that old), done elsewhere.', [['', stats.lostReads]])
   family('health_checks_total', 'counter', 'Rounds of health checks (paused while the application is idle).', [['', stats.healthChecks]])
   return `${lines.join('\n')}\n`
 }

@@ -191,6 +191,8 @@ export class ReplicaReader {
     const incarnation = replica.incarnation
     const read = new ReadInFlight(replica)
     const sentAt = performance.now()
+    /** The last look at the server (past `readTimeoutMs`) found no statement as old as half the read's age. */
+    let notRunning = false
     let query: PromiseLike<unknown>
     try {
       const args = params.replicaArgs
@@ -226,14 +228,20 @@ export class ReplicaReader {
           }
           // The server answers. It runs the read — or nothing of that age: the read's connection is gone without
           // a word (half-open: the server's side closed, the client never told), and the read would wait for ever.
-          // Half its age: the server started it at most that much later than it was sent (network delay).
+          // Half its age: the server started it at most that much later than it was sent (network delay). Only
+          // when two rounds in a row find nothing that old is the read lost: a read that waited in a pool's queue,
+          // or runs as several statements, shows at one of them at least once it runs.
           const running = await this.probes.running(replica, (performance.now() - sentAt) / 2)
           // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- it may have ended while the probe ran
           if (!read.open) return
-          if (running === false) {
-            if (read.end(false)) fail(new LostReadError(replica.name))
+          if (running === false && notRunning) {
+            if (read.end(false)) {
+              this.router.report.lostRead(replica)
+              fail(new LostReadError(replica.name))
+            }
             return
           }
+          notRunning = running === false
           this.router.report.slowReads += 1
           ticket = deadlines?.track(onTimeout)
         })

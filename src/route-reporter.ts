@@ -12,6 +12,9 @@ import type { RouteEvent, RouteReason, StickyKind } from './route-event.js'
 /** The code of the process warning emitted the first time each replica cancels a read for a conflict with recovery. */
 export const RECOVERY_CONFLICT_WARNING = 'PRISMA_REPLICA_ROUTER_RECOVERY_CONFLICT'
 
+/** The code of the process warning emitted the first time a read on each replica is lost with its connection. */
+export const LOST_READ_WARNING = 'PRISMA_REPLICA_ROUTER_LOST_READ'
+
 export class RouteReporter {
   private readonly onRoute: ((event: RouteEvent) => void) | undefined
   private readonly onHealthChange: ((event: HealthEvent) => void) | undefined
@@ -26,6 +29,22 @@ export class RouteReporter {
   slowReads = 0
   /** Reads and read-only transactions a replica cancelled for a conflict with recovery. */
   recoveryConflicts = 0
+  /** Reads given up because their connection no longer carried them (half-open), each done elsewhere. */
+  lostReads = 0
+  /** Replicas already warned about for a lost read (once each). */
+  private readonly lostWarned = new Set<string>()
+
+  /** Counts a read lost with its connection on `replica` (see LostReadError), and warns once per replica. */
+  lostRead(replica: { readonly name: string }): void {
+    this.lostReads += 1
+    if (this.lostWarned.has(replica.name)) return
+    this.lostWarned.add(replica.name)
+    process.emitWarning(
+      `prisma-replica-router: a read on replica \`${replica.name}\` was lost with its connection (the server answers, but ran nothing that old: a half-open connection) and was served elsewhere. ` +
+        "The connection stays checked out of that replica client's pool until its socket fails: give the pool TCP keepalive (node-postgres: `keepAlive: true`) or a query timeout. Counted in $routerStats().lostReads; warned once per replica.",
+      { code: LOST_READ_WARNING },
+    )
+  }
   /** Rounds of health checks run (they pause while the application is idle). */
   healthChecks = 0
   /** Reads sent to the primary, or refused with `fallback: 'error'`, because no replica was usable. */

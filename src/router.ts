@@ -93,6 +93,14 @@ export interface RouterStats {
    */
   readonly recoveryConflicts: number
   /**
+   * Reads given up because their connection no longer carried them: past `readTimeoutMs` twice, the replica's
+   * server answered the router's probe but ran no statement as old as the read (a half-open connection: the
+   * server's side gone without a word). Each was done elsewhere (counted in `retries` too); the replica stayed
+   * in rotation. The dead connection stays in that replica client's pool until its socket fails: give the pool
+   * TCP keepalive or a query timeout.
+   */
+  readonly lostReads: number
+  /**
    * Rounds of health checks run so far. They pause after `health.idleAfterMs` without a routed query (and the
    * router's own connections close) and resume with the next query.
    */
@@ -441,6 +449,7 @@ export class Router {
       routed: { primary: { ...this.report.primaryByReason }, replicas: Object.fromEntries(this.replicas.map((r) => [r.name, r.reads])) },
       slowReads: this.report.slowReads,
       recoveryConflicts: this.report.recoveryConflicts,
+      lostReads: this.report.lostReads,
       healthChecks: this.report.healthChecks,
       positionQueries: this.primaryPosition.queries,
       replicaChecks: this.replicas.reduce((sum, r) => sum + r.checks.queries, 0),

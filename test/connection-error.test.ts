@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest'
-import { connectionErrorCause } from '../src/connection-error.ts'
+import { connectionErrorCause, isRecoveryConflict } from '../src/connection-error.ts'
 import { TimeoutError } from '../src/errors/index.ts'
 
 /** Shapes as Prisma 7 + @prisma/adapter-pg produce them (recorded against a real server, see health tests). */
@@ -54,4 +54,23 @@ it.each([
   ['null', null],
 ])('query-level, never retried: %s', (_label, error) => {
   expect(connectionErrorCause(error)).toBeUndefined()
+})
+
+/** A Prisma error as `@prisma/adapter-pg` reports a server error (P2034 for 40001 / 40P01). */
+const prismaError = (message: string, originalCode: string, originalMessage: string) =>
+  Object.assign(new Error(message), { code: 'P2034', meta: { driverAdapterError: { cause: { kind: 'TransactionWriteConflict', originalCode, originalMessage } } } })
+
+it('isRecoveryConflict: a standby’s cancellation (40001 / 40P01 with the server’s “conflict with recovery”), nothing else', () => {
+  expect(isRecoveryConflict(prismaError('Transaction failed due to a write conflict or a deadlock', '40001', 'canceling statement due to conflict with recovery'))).toBe(true)
+  expect(isRecoveryConflict(prismaError('…', '40P01', 'canceling statement due to conflict with recovery'))).toBe(true)
+  expect(isRecoveryConflict(prismaError('…', '40001', 'terminating connection due to conflict with recovery'))).toBe(true)
+  // node-postgres' own error (the router's connections): the server's message, with its severity.
+  expect(isRecoveryConflict(Object.assign(new Error('canceling statement due to conflict with recovery'), { code: '40001', severity: 'ERROR' }))).toBe(true)
+  // A serialization failure on the primary: the same SQLSTATE, another cause.
+  expect(isRecoveryConflict(prismaError('…', '40001', 'could not serialize access due to concurrent update'))).toBe(false)
+  // The phrase in the error's text only (e.g. the query's arguments shown by a validation error): not the server's.
+  expect(isRecoveryConflict(Object.assign(new Error("where: { title: 'x due to conflict with recovery' } Unknown argument"), { code: 'P2009' }))).toBe(false)
+  expect(isRecoveryConflict(new Error('canceling statement due to conflict with recovery'))).toBe(false)
+  // Another SQLSTATE with the phrase: not one.
+  expect(isRecoveryConflict(prismaError('…', '57014', 'canceling statement due to conflict with recovery'))).toBe(false)
 })

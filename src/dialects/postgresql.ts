@@ -87,7 +87,7 @@ export const postgresql: Dialect = {
   positionUnavailable: lsnUnavailable,
   format: (position: Position) => (typeof position === 'bigint' ? formatLsn(position) : position.toString()),
   runningSql: (ms: number) =>
-    "SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'active' AND backend_type = 'client backend' AND usename = current_user " +
+    "SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'active' AND backend_type = 'client backend' AND usename = session_user " +
     `AND pid <> pg_backend_pid() AND clock_timestamp() - query_start >= make_interval(secs => ${(Math.max(0, Math.floor(ms)) / 1000).toFixed(3)})`,
   recoveryConflictsSql:
     'SELECT (confl_tablespace + confl_lock + confl_snapshot + confl_bufferpin + confl_deadlock)::text AS n FROM pg_stat_database_conflicts WHERE datname = current_database()',

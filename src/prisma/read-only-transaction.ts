@@ -262,6 +262,8 @@ export class ReadOnlyTransactions {
   private readonly runners = new Map<ReplicaState | 'primary', TransactionRunner>()
   /** The raw-read trust once its parser is loaded (the read-only extension checks raw reads with it). */
   private loaded: RawTrust | undefined
+  /** Replicas whose count of recovery conflicts could not be read (not asked again). */
+  private readonly noConflictCounts = new WeakSet<ReplicaState>()
 
   /**
    * @param under the client under the router (the primary).
@@ -408,7 +410,10 @@ export class ReadOnlyTransactions {
     const { router } = this.routing
     let conflict = isRecoveryConflict(error)
     const sql = router.dialect.recoveryConflictsSql
-    const asked = !conflict && before !== undefined && sql !== undefined && connectionErrorCause(error) !== undefined ? this.routing.monitor.ownQuery(replica, sql) : undefined
+    // Only a session that ended under the transaction (PostgreSQL ends an idle one that conflicts): the count is
+    // the database's, so any other failure keeps its own error.
+    const ended = SESSION_ENDED.has(connectionErrorCause(error) ?? '')
+    const asked = !conflict && ended && before !== undefined && sql !== undefined ? this.routing.monitor.ownQuery(replica, sql) : undefined
     if (asked && before !== undefined && sql !== undefined) {
       // The ended session counts its conflict as it exits, about when its client sees the connection close:
       // asked again twice, 50 ms apart, while the count is still the start's.
@@ -445,10 +450,16 @@ export class ReadOnlyTransactions {
     try {
       const result = await this.runner(replica).$transaction(async (tx) => {
         if (mode) await own(tx, (bare) => bare.$executeRawUnsafe(mode))
-        if (conflictsSql !== undefined) {
+        if (conflictsSql !== undefined && !this.noConflictCounts.has(replica)) {
           // The replica's recovery conflicts so far (it also takes the transaction's snapshot): should the server
-          // end the session while the callback waits, this tells whether a conflict with recovery did it.
-          progress.conflicts = conflictCount(await own(tx, (bare) => bare.$queryRawUnsafe(conflictsSql)))
+          // end the session while the callback waits, this tells whether a conflict with recovery did it. A
+          // server that cannot tell (a PostgreSQL-compatible one without the view) is not asked again.
+          try {
+            progress.conflicts = conflictCount(await own(tx, (bare) => bare.$queryRawUnsafe(conflictsSql)))
+          } catch (error) {
+            this.noConflictCounts.add(replica)
+            throw error
+          }
         } else if (confirm) {
           await own(tx, (bare) => bare.$queryRawUnsafe('SELECT 1')) // takes the transaction's snapshot
         }
@@ -470,6 +481,9 @@ export class ReadOnlyTransactions {
     }
   }
 }
+
+/** Causes (connectionErrorCause) of a transaction whose session the server ended while it waited. */
+const SESSION_ENDED: ReadonlySet<string> = new Set(['connection-terminated', 'ConnectionClosed', 'P1017'])
 
 /** The count a {@link Dialect.recoveryConflictsSql} query returned (`undefined`: none). */
 function conflictCount(rows: unknown): bigint | undefined {

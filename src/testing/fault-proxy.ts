@@ -48,7 +48,9 @@ export interface NetworkConditions {
  *
  * - {@link partition}: a blackhole, as a cloud network partition looks: no byte goes through either way and no
  *   connection is refused or reset (a new one is accepted and hangs); what was sent meanwhile is held, as TCP
- *   retransmits it, and delivered in order once {@link heal}ed.
+ *   retransmits it, and delivered in order once {@link heal}ed. Not modelled: the proxy still opens its own
+ *   connection to the server for a connection accepted during a partition (the server sees it, and ends it after
+ *   its authentication timeout), and a side that closes or fails is passed on at once.
  * - {@link halfOpen}: the server's side of every open connection is gone without a word (its socket closed, as
  *   when the server's host died), while the client's stays open and hears nothing, ever.
  * - {@link reset}: every open connection reset at once (RST); {@link resetAfter}: each connection reset after
@@ -173,12 +175,15 @@ export class FaultProxy {
     return this.partitioned
   }
 
-  /** @internal The delay of a chunk of `size` bytes sent now, after the previous one of its direction at `after`. */
-  deliveryTime(size: number, after: number): number {
+  /**
+   * @internal When a chunk of `size` bytes sent now arrives: on the wire from when the link is free (`busyUntil`,
+   * the end of the previous chunk's transmission) for `size / bytesPerSecond`, then the latency and jitter; never
+   * before the previous chunk of its direction (`after`). Returns the arrival and the link's new `busyUntil`.
+   */
+  deliveryTime(size: number, after: number, busyUntil: number): { readonly at: number; readonly busyUntil: number } {
     const { latencyMs, jitterMs, bytesPerSecond } = this.conditions
-    const now = performance.now()
-    const transfer = bytesPerSecond === undefined ? 0 : (size / bytesPerSecond) * 1000
-    return Math.max(now + latencyMs + Math.random() * jitterMs, after + transfer)
+    const transmitted = Math.max(performance.now(), busyUntil) + (bytesPerSecond === undefined ? 0 : (size / bytesPerSecond) * 1000)
+    return { at: Math.max(transmitted + latencyMs + Math.random() * jitterMs, after), busyUntil: transmitted }
   }
 
   private accept(client: Socket): void {
@@ -281,6 +286,8 @@ class Pair {
 class Direction {
   private readonly queue: { chunk: Buffer; at: number }[] = []
   private last = 0
+  /** When the link (this direction) is done transmitting what was sent so far (the bandwidth cap). */
+  private busyUntil = 0
   private timer: NodeJS.Timeout | undefined
   private dropped = false
   private readonly waiting: (() => void)[] = []
@@ -296,8 +303,10 @@ class Direction {
 
   send(chunk: Buffer): void {
     if (this.dropped) return
-    this.last = this.proxy.deliveryTime(chunk.length, this.last)
-    this.queue.push({ chunk, at: this.last })
+    const { at, busyUntil } = this.proxy.deliveryTime(chunk.length, this.last, this.busyUntil)
+    this.last = at
+    this.busyUntil = busyUntil
+    this.queue.push({ chunk, at })
     this.schedule()
   }
 

@@ -22,6 +22,7 @@ export {
   PostgresBinariesNotFoundError,
   startLocalCluster,
   waitForReplay,
+  type ExhaustedConnections,
   type LocalClusterInfo,
   type LocalServerInfo,
   type RecoveryConflictSettings,

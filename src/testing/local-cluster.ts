@@ -71,6 +71,14 @@ export interface StartLocalClusterOptions {
   readonly watchdog?: boolean | undefined
 }
 
+/** What {@link LocalCluster.exhaustConnections} holds. */
+export interface ExhaustedConnections {
+  /** How many connections it opened (every slot the server had free). */
+  readonly opened: number
+  /** Closes them: the server accepts new connections again. */
+  readonly release: () => Promise<void>
+}
+
 /** How a replica resolves conflicts between replay and its queries ({@link LocalCluster.setRecoveryConflicts}). */
 export interface RecoveryConflictSettings {
   /**
@@ -328,10 +336,10 @@ export class LocalCluster {
       await c.query('SELECT pg_reload_conf()')
       for (;;) {
         const { rows } = await c.query<{ feedback: string; delay: string }>(
-          "SELECT current_setting('hot_standby_feedback') AS feedback, current_setting('max_standby_streaming_delay') AS delay",
+          "SELECT current_setting('hot_standby_feedback') AS feedback, (SELECT setting FROM pg_settings WHERE name = 'max_standby_streaming_delay') AS delay",
         )
         const row = rows[0]
-        if (row && (hotStandbyFeedback === undefined || row.feedback === (hotStandbyFeedback ? 'on' : 'off'))) break
+        if (row && (hotStandbyFeedback === undefined || row.feedback === (hotStandbyFeedback ? 'on' : 'off')) && (delay === undefined || row.delay === String(delay))) break
         waited(`${name} did not load its new settings`)
         await sleep(POLL_MS)
       }
@@ -432,7 +440,7 @@ export class LocalCluster {
    * too many clients already", SQLSTATE 53300) while the connections already open keep working. Resolves with
    * how many it opened and the function that closes them.
    */
-  async exhaustConnections(server: string): Promise<{ readonly opened: number; readonly release: () => Promise<void> }> {
+  async exhaustConnections(server: string): Promise<ExhaustedConnections> {
     const url = server === 'primary' ? this.primaryUrl : this.replica(server).url
     const held: pg.Client[] = []
     const release = async () => {

@@ -18,6 +18,12 @@ export interface Guarantees {
 /** Faults of a replica that end (or hang) the read-only transactions on it: they fail, and are not run again. */
 const DIED_UNDER: ReadonlySet<FaultRecord['kind']> = new Set(['stop', 'crash', 'freeze', 'reset', 'halfOpen', 'partition'])
 
+/** The network faults among them, which excuse only an error of the connection (or Prisma's transaction timeout). */
+const NETWORK_FAULTS: ReadonlySet<FaultRecord['kind']> = new Set(['reset', 'halfOpen', 'partition'])
+
+/** What a transaction whose connection a network fault ended or stalled fails with. */
+const CONNECTION_LOST = /P1017|ConnectionClosed|Connection terminated|not queryable|ECONNRESET|Transaction API error|Transaction already closed/
+
 export type Guarantee = 'read-your-writes' | 'monotonic-reads' | 'extensions' | 'reads-succeed' | 'writes-once'
 
 export interface Violation {
@@ -249,7 +255,12 @@ class Checker {
     }
     const servers = new Set(op.events.filter((e) => e.target === 'replica').map((e) => e.replica))
     return this.history.faults.some(
-      (f) => DIED_UNDER.has(f.kind) && servers.has(f.target) && f.start <= op.end && (f.end === undefined || f.end >= op.start),
+      (f) =>
+        DIED_UNDER.has(f.kind) &&
+        (!NETWORK_FAULTS.has(f.kind) || CONNECTION_LOST.test(op.error ?? '')) &&
+        servers.has(f.target) &&
+        f.start <= op.end &&
+        (f.end === undefined || f.end >= op.start),
     )
   }
 

@@ -208,14 +208,17 @@ export async function runSessionCheck(options: SessionRunOptions): Promise<Sessi
       )
     }
     for (const instance of instances) recoveryConflicts += (instance.prisma.$routerStats() as { recoveryConflicts: number }).recoveryConflicts
-    await Promise.allSettled(instances.map((i) => i.prisma.$disconnect()))
-    await pooled?.stop()
-    await Promise.all(bouncers?.all.map((b) => b.stop()) ?? [])
-    await Promise.all([...proxies.values()].map((p) => p.close()))
-    // One turn of the event loop for rejections of the last moment (they are reported after microtasks run).
-    await new Promise((resolve) => setImmediate(resolve))
-    process.off('unhandledRejection', onUnhandled)
-    process.off('uncaughtExceptionMonitor', onUncaught)
+    try {
+      await Promise.allSettled(instances.map((i) => i.prisma.$disconnect()))
+      await pooled?.stop()
+      await Promise.all(bouncers?.all.map((b) => b.stop()) ?? [])
+      await Promise.all([...proxies.values()].map((p) => p.close()))
+      // One turn of the event loop for rejections of the last moment (they are reported after microtasks run).
+      await new Promise((resolve) => setImmediate(resolve))
+    } finally {
+      process.off('unhandledRejection', onUnhandled)
+      process.off('uncaughtExceptionMonitor', onUncaught)
+    }
   }
   for (const e of faultErrors) log(`fault error: ${e}`)
   const checkStarted = performance.now()
