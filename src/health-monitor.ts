@@ -251,7 +251,7 @@ export class HealthMonitor {
     if (!asked) return undefined
     const rows = await asked.catch(() => undefined)
     const n = rows?.[0]?.n
-    return typeof n === 'number' ? n > 0 : undefined
+    return typeof n === 'number' || typeof n === 'bigint' ? n > 0 : undefined
   }
 
   /**

@@ -113,3 +113,57 @@ describe('a replica that goes down under its reads', () => {
     expect([settled, router.replicas[0]!.inFlight]).toEqual([false, 1])
   })
 })
+
+describe('a read lost with a half-open connection (its server answers, but runs nothing that old)', () => {
+  /** Replica `a` never answers (its connection is half-open); `b` does. `running` is what the server says, look by look. */
+  function lost(running: () => boolean | undefined) {
+    const events: RouteEvent[] = []
+    const hang = { client: { ...fakeClient(), user: { findMany: () => new Promise<never>(() => undefined) } }, name: 'a' }
+    const resolved = resolveOptions({
+      replicas: [hang, replica('b', none)],
+      sticky: false,
+      readTimeoutMs: 20,
+      policy: { name: 'a first', pick: (c: readonly ReplicaCandidate[]) => c[0]! },
+      onRoute: (e: RouteEvent) => events.push(e),
+    })
+    const router = new Router(resolved, () => Promise.resolve(0n))
+    let looks = 0
+    const reader = new ReplicaReader(router, resolved, {
+      alive: () => Promise.resolve(true),
+      running: () => {
+        looks += 1
+        return Promise.resolve(running())
+      },
+    })
+    const request: ReadRequest = { operation: 'findMany', args: {}, query: () => Promise.resolve(['primary']), path: undefined, replicaArgs: {}, request: undefined }
+    return { read: () => reader.read('User', request), router, events, looks: () => looks }
+  }
+
+  it('two looks in a row find nothing that old: given up as lost, served by another replica; the replica stays up; counted', async () => {
+    const { read, router, events, looks } = lost(() => false)
+    expect(await read()).toEqual(['b'])
+    expect(looks()).toBe(2)
+    expect(events.map((e) => `${e.reason} ${e.replica ?? e.target}`)).toEqual(['read a', 'retry b'])
+    expect(router.replicas.map((r) => r.state)).toEqual(['up', 'up'])
+    expect(router.stats()).toMatchObject({ lostReads: 1, retries: 1, slowReads: 1 })
+  })
+
+  it('a look that finds it running starts the count again: lost only after two in a row', async () => {
+    const answers = [false, true, false, false]
+    const { read, looks } = lost(() => answers.shift())
+    expect(await read()).toEqual(['b'])
+    expect(looks()).toBe(4)
+  })
+
+  it('a server that cannot tell (undefined): never lost, the read waits (as for a busy server)', async () => {
+    let n = 0
+    const { read, router } = lost(() => {
+      n += 1
+      // After three looks that cannot tell, the server says it runs nothing that old, twice.
+      return n <= 3 ? undefined : false
+    })
+    expect(await read()).toEqual(['b'])
+    expect(n).toBe(5)
+    expect(router.stats()).toMatchObject({ lostReads: 1, slowReads: 4 })
+  })
+})
