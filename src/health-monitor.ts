@@ -347,6 +347,35 @@ export class HealthMonitor {
   }
 
   /** A replica alive whose lag cannot be measured: usable only when no lag limit must be enforced. */
+  /** The primary's server (`ReplayObservation.server` form), as last asked; see {@link isPrimaryServer}. */
+  private primaryServer: string | undefined
+  private askingPrimaryServer = false
+
+  /**
+   * Whether `server` is the primary itself. Asked of the primary (once, then again whenever a server that is no
+   * replica does not match: the primary's address may lead elsewhere after a failover); until it has answered,
+   * `false` — such a server stays out of rotation a round longer, never in it wrongly.
+   */
+  private isPrimaryServer(server: string | undefined): boolean {
+    if (server !== undefined && server === this.primaryServer) return true
+    const sql = this.dialect.serverIdentitySql
+    if (sql !== undefined && !this.askingPrimaryServer) {
+      this.askingPrimaryServer = true
+      void within(this.primary.query(sql, false), this.options.health.timeoutMs, 'the primary’s identity')
+        .then(
+          (rows) => {
+            const answered = rows[0]?.server
+            if (typeof answered === 'string') this.primaryServer = answered
+          },
+          () => undefined,
+        )
+        .finally(() => {
+          this.askingPrimaryServer = false
+        })
+    }
+    return false
+  }
+
   private unmeasurable(replica: ReplicaState): void {
     this.router.set.setHealth(replica, this.lagLimited ? 'down' : 'up', 'lag-unmeasurable')
     // Already in that state (a replica up from the start): `$replicaStatus()` still says why it has no lag.
@@ -505,8 +534,18 @@ export class HealthMonitor {
     // Who answers through the entry is known now: read-your-writes may rely on it (unless found pooled).
     if (probed.identified) replica.identified = true
     if (replay === undefined) {
-      // Not in recovery (a promoted standby, a logical subscriber, a primary by mistake): it has no replay
-      // position, so read-your-writes never relies on it.
+      // A server that says it is no replica at all (PostgreSQL: out of recovery): promoted — it left replication
+      // without saying so, the primary's writes no longer reach it — unless it is the primary itself (an entry
+      // that points at the primary, as in development, or the promoted server the primary's address now leads to).
+      const left = observed.find((o) => o.replicating === false)
+      if (left && !this.isPrimaryServer(left.server)) {
+        this.router.set.setHealth(replica, 'down', NOT_A_REPLICA)
+        replica.cause = NOT_A_REPLICA
+        warnNotAReplica(replica.name)
+        return undefined
+      }
+      // Not in recovery (a logical subscriber, the primary itself) or no position: read-your-writes never relies
+      // on it.
       this.unmeasurable(replica)
       return undefined
     }
@@ -536,6 +575,25 @@ export class HealthMonitor {
 }
 
 const LATE = Symbol('late')
+
+/** The cause of a replica entry whose server is no replica (promoted) and not the primary. */
+export const NOT_A_REPLICA = 'not-a-replica'
+
+/** The warning code emitted the first time each replica entry is found to be no replica (promoted). */
+export const NOT_A_REPLICA_WARNING = 'PRISMA_REPLICA_ROUTER_NOT_A_REPLICA'
+
+const warnedNotAReplica = new Set<string>()
+
+/** One process warning per replica name: a replica that left replication (promoted) is out of rotation. */
+function warnNotAReplica(name: string): void {
+  if (warnedNotAReplica.has(name)) return
+  warnedNotAReplica.add(name)
+  process.emitWarning(
+    `prisma-replica-router: replica \`${name}\` is no replica any more (it is out of recovery: promoted) and is not the primary, so the primary's writes no longer reach it; it is out of rotation until it replicates again. ` +
+      'After a failover, point the replica entries at the servers that replicate the new primary.',
+    { code: NOT_A_REPLICA_WARNING },
+  )
+}
 
 /** Resolves after `ms`, never keeping the process alive. */
 function unrefDelay(ms: number): Promise<void> {

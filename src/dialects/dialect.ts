@@ -21,6 +21,11 @@ export interface ReplayObservation {
    * and for each start of a server.
    */
   readonly server: string | undefined
+  /**
+   * `false` when the server says it is not a replica at all (PostgreSQL: `pg_is_in_recovery()` is false: promoted,
+   * or a primary); `undefined` where the engine cannot say for sure.
+   */
+  readonly replicating?: boolean
   /** The lag the replica reports itself, in whole seconds (`null`: unknown now), where the engine has one. */
   readonly serverSeconds?: number | null
   /**
@@ -60,6 +65,11 @@ export interface Dialect {
    * It also takes a transaction's snapshot, as any statement does.
    */
   readonly recoveryConflictsSql?: string
+  /**
+   * A query of which server answers, as a column `server` in the form {@link ReplayObservation.server} has: how a
+   * replica entry that is not a replica is told from the primary itself.
+   */
+  readonly serverIdentitySql?: string
   /**
    * Where the engine shows its sessions' queries: a query of how many statements of other sessions of the same
    * user have been running for at least `ms`, as a column `n`. A read the router waits for that no such statement

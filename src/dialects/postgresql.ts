@@ -48,13 +48,18 @@ const PAGE_HEADER_SQL = (lsn: string) =>
  * write that has already returned; the insert position never is.
  */
 export const PRIMARY_LSN_SQL = `SELECT l::text AS lsn, ${PAGE_HEADER_SQL('l')} AS header FROM pg_current_wal_insert_lsn() AS l`
+/** Which server answers: its address and port, and when it started (each start is another incarnation). */
+const SERVER_IDENTITY = "concat_ws(':', inet_server_addr(), inet_server_port()) || '@' || pg_postmaster_start_time()::text AS server"
 export const REPLAY_LSN_SQL =
   'SELECT pg_last_wal_replay_lsn()::text AS lsn, pg_last_wal_receive_lsn()::text AS received, ' +
-  "concat_ws(':', inet_server_addr(), inet_server_port()) || '@' || pg_postmaster_start_time()::text AS server, pg_backend_pid() AS session"
+  `${SERVER_IDENTITY}, pg_backend_pid() AS session, pg_is_in_recovery() AS recovery`
 /** {@link REPLAY_LSN_SQL} holding its transaction 20 ms (see Dialect.heldReplicaPosition). */
 export const HELD_REPLAY_LSN_SQL = `${REPLAY_LSN_SQL}, (SELECT 1 FROM pg_sleep(0.02)) AS held`
 
 function observationOf(row: Row | undefined): ReplayObservation {
+  // Out of recovery (promoted, or a primary): `pg_last_wal_replay_lsn()` stays where recovery ended, which is
+  // no replay position: the server is not a replica.
+  if (row?.recovery === false) return { lsn: undefined, replicating: false, server: typeof row.server === 'string' ? row.server : undefined }
   return {
     lsn: typeof row?.lsn === 'string' ? parseLsn(row.lsn) : undefined,
     received: typeof row?.received === 'string' ? parseLsn(row.received) : undefined,
@@ -89,6 +94,7 @@ export const postgresql: Dialect = {
   runningSql: (ms: number) =>
     "SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'active' AND backend_type = 'client backend' AND usename = session_user " +
     `AND pid <> pg_backend_pid() AND clock_timestamp() - query_start >= make_interval(secs => ${(Math.max(0, Math.floor(ms)) / 1000).toFixed(3)})`,
+  serverIdentitySql: `SELECT ${SERVER_IDENTITY}`,
   recoveryConflictsSql:
     'SELECT (confl_tablespace + confl_lock + confl_snapshot + confl_bufferpin + confl_deadlock)::text AS n FROM pg_stat_database_conflicts WHERE datname = current_database()',
 }

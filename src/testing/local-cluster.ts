@@ -182,6 +182,34 @@ log_line_prefix = '%m [%p] sqlstate=%e '
 
 const slotName = (replica: string) => replica.replaceAll('-', '_')
 
+/** Makes `replica` from a base backup of `primary` through its slot, and starts it. */
+async function baseBackup(info: Pick<LocalClusterInfo, 'pgBin' | 'runAsPostgres'>, primary: LocalServerInfo, replica: LocalServerInfo & { readonly name: string }): Promise<void> {
+  await runPg(info, 'pg_basebackup', [
+    '-h',
+    '127.0.0.1',
+    '-p',
+    String(primary.port),
+    '-U',
+    'postgres',
+    '-D',
+    replica.dataDir,
+    '-R',
+    '-X',
+    'stream',
+    '-c',
+    'fast',
+    '--no-sync',
+    '-S',
+    slotName(replica.name),
+  ])
+  // Written last, so these settings win over the primary's copied postgresql.conf and -R's conninfo.
+  await appendFile(
+    join(replica.dataDir, 'postgresql.auto.conf'),
+    `port = ${String(replica.port)}\nprimary_conninfo = 'host=127.0.0.1 port=${String(primary.port)} user=postgres application_name=${replica.name}'\n`,
+  )
+  await runPg(info, 'pg_ctl', ['start', '-D', replica.dataDir, '-l', `${replica.dataDir}.log`, '-w', '-t', '60'])
+}
+
 function serverUrl(port: number, database: string): string {
   return `postgresql://postgres@127.0.0.1:${String(port)}/${database}`
 }
@@ -435,6 +463,38 @@ export class LocalCluster {
   }
 
   /**
+   * Promotes a replica to a primary of its own (`pg_ctl promote`), as a failover does: it leaves replication on a
+   * new timeline and accepts writes; the primary and the other replicas go on as they were. Waits until it is out
+   * of recovery. {@link rebuildReplica} makes it a replica of the primary again.
+   */
+  async promoteReplica(name: string): Promise<void> {
+    const { dataDir, url } = this.replica(name)
+    await runPg(this.info, 'pg_ctl', ['promote', '-D', dataDir, '-w', '-t', '60'])
+    const deadline = Date.now() + 30_000
+    for (;;) {
+      const inRecovery = await withPg(url, async (c) => (await c.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]?.r)
+      if (inRecovery === false) return
+      if (Date.now() > deadline) throw new Error(`${name} was still in recovery 30 s after pg_ctl promote`)
+      await sleep(POLL_MS)
+    }
+  }
+
+  /**
+   * Makes a replica anew from a base backup of the primary (after {@link promoteReplica}, or to re-initialise one):
+   * stops it, removes its data, copies the primary's through its replication slot, starts it with the kit's
+   * settings, and waits until it has replayed what the primary wrote so far.
+   */
+  async rebuildReplica(name: string): Promise<void> {
+    const replica = this.replica(name)
+    if (existsSync(join(replica.dataDir, 'postmaster.pid'))) {
+      await runPg(this.info, 'pg_ctl', ['stop', '-D', replica.dataDir, '-m', 'immediate', '-w']).catch(() => undefined)
+    }
+    await rm(replica.dataDir, { recursive: true, force: true })
+    await baseBackup(this.info, this.info.primary, replica)
+    await this.waitForReplication({ replicas: [name], timeoutMs: 60_000 })
+  }
+
+  /**
    * Takes every connection slot of a server (`primary` or a replica name: `max_connections`, the superuser's
    * reserved ones included) with idle connections of its own, so that the server refuses any new one ("sorry,
    * too many clients already", SQLSTATE 53300) while the connections already open keep working. Resolves with
@@ -595,34 +655,7 @@ async function startPostgresCluster(options: StartLocalClusterOptions): Promise<
         await c.query('SELECT pg_create_physical_replication_slot($1, true)', [slotName(replica.name)])
       }
     })
-    await Promise.all(
-      replicas.map(async (replica) => {
-        await runPg(base, 'pg_basebackup', [
-          '-h',
-          '127.0.0.1',
-          '-p',
-          String(primary.port),
-          '-U',
-          'postgres',
-          '-D',
-          replica.dataDir,
-          '-R',
-          '-X',
-          'stream',
-          '-c',
-          'fast',
-          '--no-sync',
-          '-S',
-          slotName(replica.name),
-        ])
-        // Written last, so these settings win over the primary's copied postgresql.conf and -R's conninfo.
-        await appendFile(
-          join(replica.dataDir, 'postgresql.auto.conf'),
-          `port = ${String(replica.port)}\nprimary_conninfo = 'host=127.0.0.1 port=${String(primary.port)} user=postgres application_name=${replica.name}'\n`,
-        )
-        await runPg(base, 'pg_ctl', ['start', '-D', replica.dataDir, '-l', `${replica.dataDir}.log`, '-w', '-t', '60'])
-      }),
-    )
+    await Promise.all(replicas.map((replica) => baseBackup(base, primary, replica)))
     await cluster.waitForReplication()
     return cluster
   } catch (error) {

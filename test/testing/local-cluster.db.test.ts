@@ -49,3 +49,25 @@ describe('startLocalCluster', () => {
     expect(pidFiles.some((f) => existsSync(f))).toBe(false)
   })
 })
+
+describe('promoteReplica / rebuildReplica (a failover of the kit’s cluster, and back)', () => {
+  it('a promoted replica leaves recovery and accepts writes the primary never sees; rebuilt, it replicates the primary again', async (ctx) => {
+    const cluster = requireCluster(ctx)
+    const table = `prr_promoted_${String(process.pid)}`
+    try {
+      await cluster.promoteReplica('replica-2')
+      expect(await cluster.query('replica-2', 'SELECT pg_is_in_recovery() AS r')).toEqual([{ r: false }])
+      // It is a primary of its own now: a write there is not the primary's, and the primary's is not there.
+      await cluster.query('replica-2', `CREATE TABLE ${table} (id int)`)
+      expect(await cluster.query('primary', `SELECT to_regclass('${table}') AS t`)).toEqual([{ t: null }])
+      await cluster.query('primary', `CREATE TABLE ${table}_primary (id int)`)
+      expect(await cluster.query('replica-2', `SELECT to_regclass('${table}_primary')::text AS t`)).toEqual([{ t: null }])
+    } finally {
+      await cluster.rebuildReplica('replica-2')
+    }
+    expect(await cluster.query('replica-2', 'SELECT pg_is_in_recovery() AS r')).toEqual([{ r: true }])
+    expect(await cluster.query('replica-2', `SELECT to_regclass('${table}') AS t, to_regclass('${table}_primary')::text AS p`)).toEqual([{ t: null, p: `${table}_primary` }])
+    await cluster.query('primary', `DROP TABLE ${table}_primary`)
+    await cluster.waitForReplication()
+  })
+})
