@@ -6,7 +6,8 @@
  * promotes for real (`pg_ctl promote`) and rebuilds the replica from a base backup afterwards.
  */
 import { afterAll, describe, expect, it } from 'vitest'
-import { readReplicas } from '../src/index.ts'
+import { readReplicas, runInScope } from '../src/index.ts'
+import { startFaultProxy } from '../src/testing/fault-proxy.ts'
 import { newClient, requireCluster, timeline, topology, unique, until, untilChecked, waitForReplication } from './support/db.ts'
 
 const clients: { $disconnect(): Promise<void> }[] = []
@@ -59,5 +60,69 @@ describe('a replica that left replication without saying so (promoted)', () => {
     const before = prisma.$routerStats().routed.replicas.self ?? 0
     await prisma.user.findMany({ take: 1 })
     expect(prisma.$routerStats().routed.replicas.self).toBe(before + 1)
+  })
+})
+
+describe('a primary failover: the primary dies, a replica is promoted, the primary’s address moves to it, the other replica follows', () => {
+  it('writes go on at the new primary (after the errors a plain client gets too); no stale read; a token from before the failover does not pin its scope to the primary', async (ctx) => {
+    const cluster = requireCluster(ctx)
+    // The primary's address: a proxy (a DNS name or a virtual IP), moved to the promoted server by the failover.
+    const address = await startFaultProxy({ target: { port: Number(new URL(topology.primaryUrl).port) } })
+    const primaryUrl = address.url(topology.primaryUrl)
+    const events = timeline()
+    const replicas = topology.replicas.map((r) => ({ client: newClient(r.url), name: r.name }))
+    const prisma = newClient(primaryUrl).$extends(
+      readReplicas({ replicas, health: { intervalMs: 100, timeoutMs: 500 }, onRoute: events.onRoute, onHealthChange: events.onHealthChange }),
+    )
+    clients.push(prisma)
+    const email = `${unique('failover')}@example.com`
+    try {
+      const token = await runInScope(async () => {
+        await prisma.user.create({ data: { email, name: 'before the failover' } })
+        return prisma.$consistencyToken()
+      })
+      await waitForReplication()
+      // The failover.
+      await cluster.stopPrimary()
+      await cluster.promoteReplica('replica-1')
+      address.retarget({ port: cluster.replica('replica-1').port })
+      address.reset()
+      await cluster.followReplica('replica-2', 'replica-1')
+      // Writes: the connections to the dead primary fail (as a plain client's do); new ones reach the new primary.
+      await until('a write succeeds at the new primary', async () =>
+        prisma.user.update({ where: { email }, data: { name: 'after the failover' } }).then(
+          () => true,
+          () => false,
+        ),
+      )
+      // Read-your-writes across the failover: every scoped read after a write sees it.
+      for (let i = 0; i < 10; i++) {
+        const seen = await runInScope(async () => {
+          await prisma.user.update({ where: { email }, data: { name: `after-${String(i)}` } })
+          return (await prisma.user.findUnique({ where: { email } }))?.name
+        })
+        expect(seen).toBe(`after-${String(i)}`)
+      }
+      // A token from before the failover: its reads see the row, and once a replica has replayed past it (the
+      // follower, on the new timeline), they are served there, not pinned to the primary.
+      await until(
+        'a read with the old token served by a replica',
+        async () => {
+          const from = events.entries.length
+          const row = await runInScope(() => prisma.user.findUnique({ where: { email } }), { token: token ?? '' })
+          expect(row?.email).toBe(email)
+          return events.entries.slice(from).some((e) => e.kind === 'route' && e.target === 'replica')
+        },
+        30_000,
+      )
+    } finally {
+      await prisma.$disconnect()
+      await address.close()
+      // The cluster as it was: the old primary back, both replicas rebuilt from it.
+      await cluster.stopReplica('replica-1').catch(() => undefined)
+      await cluster.startPrimary()
+      await cluster.rebuildReplica('replica-1')
+      await cluster.rebuildReplica('replica-2')
+    }
   })
 })

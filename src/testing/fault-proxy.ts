@@ -70,7 +70,7 @@ export class FaultProxy {
     private readonly server: Server,
     /** The port it listens on, on 127.0.0.1. */
     readonly port: number,
-    private readonly target: { readonly host: string; readonly port: number },
+    private target: { readonly host: string; readonly port: number },
   ) {}
 
   /** @internal */
@@ -150,6 +150,16 @@ export class FaultProxy {
     if (bytes !== undefined && (!Number.isInteger(bytes) || bytes < 0)) throw new TypeError(`Expected \`bytes\` to be an integer >= 0, got ${describeValue(bytes)}`)
     this.resetBytes = bytes
     for (const pair of this.pairs) pair.resetAfter(bytes)
+  }
+
+  /**
+   * Sends every new connection to another server from now on (as a DNS name or a virtual IP moved by a failover);
+   * the connections open now stay with the old one ({@link reset} them to end them).
+   */
+  retarget(target: { readonly host?: string | undefined; readonly port: number }): void {
+    if (!Number.isInteger(target.port) || target.port <= 0 || target.port > 65_535)
+      throw new TypeError(`Expected \`target.port\` to be a port number, got ${describeValue(target.port)}`)
+    this.target = { host: target.host ?? '127.0.0.1', port: target.port }
   }
 
   /** Ends the partition (delivering what it held), and every condition: no latency, jitter, cap or reset. */

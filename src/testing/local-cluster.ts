@@ -480,6 +480,45 @@ export class LocalCluster {
   }
 
   /**
+   * Points a replica at another server as its upstream (after a failover: the promoted one, named as a replica
+   * of this cluster), through a replication slot created there, and waits until it streams from it. PostgreSQL
+   * follows the new timeline if the replica has not replayed past the point where it forked; if it has, it
+   * stops replaying (as a real replica that cannot follow does) and this times out.
+   */
+  async followReplica(name: string, upstream: string): Promise<void> {
+    const replica = this.replica(name)
+    const to = this.replica(upstream)
+    await withPg(to.url, async (c) => {
+      await c.query('SELECT pg_create_physical_replication_slot($1, true) WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)', [slotName(name)])
+    })
+    await withPg(replica.url, async (c) => {
+      await c.query(`ALTER SYSTEM SET primary_conninfo = 'host=127.0.0.1 port=${String(to.port)} user=postgres application_name=${name}'`)
+      await c.query('SELECT pg_reload_conf()')
+    })
+    const deadline = Date.now() + 30_000
+    for (;;) {
+      const [row] = await withPg(
+        to.url,
+        async (c) => (await c.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_replication WHERE application_name = $1 AND state = 'streaming'", [name])).rows,
+      )
+      if ((row?.n ?? 0) > 0) return
+      if (Date.now() > deadline) throw new Error(`${name} did not stream from ${upstream} within 30 s`)
+      await sleep(POLL_MS)
+    }
+  }
+
+  /** Stops the primary at once (`pg_ctl -m immediate stop`), as a crash of its host. */
+  async stopPrimary(): Promise<void> {
+    await runPg(this.info, 'pg_ctl', ['stop', '-D', this.info.primary.dataDir, '-m', 'immediate', '-w'])
+  }
+
+  /** Starts the stopped primary and waits until it accepts connections. */
+  async startPrimary(): Promise<void> {
+    const { dataDir } = this.info.primary
+    await runPg(this.info, 'pg_ctl', ['start', '-D', dataDir, '-l', `${dataDir}.log`, '-w', '-t', '60'])
+  }
+
+  /**
    * Makes a replica anew from a base backup of the primary (after {@link promoteReplica}, or to re-initialise one):
    * stops it, removes its data, copies the primary's through its replication slot, starts it with the kit's
    * settings, and waits until it has replayed what the primary wrote so far.
