@@ -164,8 +164,16 @@ export async function runSessionCheck(options: SessionRunOptions): Promise<Sessi
   // A promise rejection nobody handles, or an exception nobody catches, ends a Node process by default: none may
   // escape from anything the routers own or drive, whatever the faults.
   const escaped: string[] = []
-  const onUnhandled = (reason: unknown) => escaped.push(`unhandled rejection: ${reason instanceof Error ? `${reason.name}: ${reason.message}` : String(reason)}`)
-  const onUncaught = (error: Error) => escaped.push(`uncaught exception: ${error.name}: ${error.message}`)
+  // With where it came from: the first frames of its stack.
+  const frames = (error: Error) =>
+    (error.stack ?? '')
+      .split('\n')
+      .slice(1, 6)
+      .map((line) => line.trim())
+      .join(' < ')
+  const onUnhandled = (reason: unknown) =>
+    escaped.push(`unhandled rejection: ${reason instanceof Error ? `${reason.name}: ${reason.message} (${frames(reason)})` : String(reason)}`)
+  const onUncaught = (error: Error) => escaped.push(`uncaught exception: ${error.name}: ${error.message} (${frames(error)})`)
   process.on('unhandledRejection', onUnhandled)
   process.on('uncaughtExceptionMonitor', onUncaught)
   try {
