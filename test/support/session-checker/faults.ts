@@ -34,8 +34,10 @@ export const MARIADB_FAULTS: FaultScheduleOptions = {
   laggingReplica: 'replica-1',
   lagMs: [1000, 1000],
   gapMs: [200, 1200],
-  // Network faults: off on MariaDB until the unhandled rejection they cause is found (`read ECONNRESET`, 1 in a
-  // 60 s run of seed 4 with them on: issue 29), so that the suite's short run stays deterministic.
+  // Network faults: off on MariaDB. Connections reset under @prisma/adapter-mariadb's pool give unhandled
+  // rejections (`read ECONNRESET`, SqlError 45009 "socket has unexpectedly been closed") with or without the
+  // router: a plain client through the same proxy, 200 resets in 5 s, gave 6 (2026-12-08). Until that is settled
+  // with the driver (issue 29), the suite's short run leaves them out.
   weights: { lag: 1, lagAll: 1, pause: 3, syncCommitOff: 0, freeze: 1, stop: 1, crash: 1, recoveryConflicts: 0, partition: 0, halfOpen: 0, reset: 0, slowNetwork: 0 },
 }
 
