@@ -117,7 +117,13 @@ try {
       writeTable(rows)
       continue
     }
-    const suite = spawnSync('npx', ['vitest', 'run', '--reporter=json', '--outputFile=compat.json'], { cwd: clone, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 })
+    // The Quick start test generates its fresh project's client with the release's CLI too (PRR_COMPAT_PRISMA_CLI).
+    const suite = spawnSync('npx', ['vitest', 'run', '--reporter=json', '--outputFile=compat.json'], {
+      cwd: clone,
+      encoding: 'utf8',
+      maxBuffer: 256 * 1024 * 1024,
+      env: { ...process.env, PRR_COMPAT_PRISMA_CLI: prisma },
+    })
     const report = JSON.parse(readFileSync(join(clone, 'compat.json'), 'utf8')) as {
       numPassedTests: number
       numFailedTests: number
