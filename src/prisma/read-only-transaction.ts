@@ -16,7 +16,7 @@
  * callback's: it is thrown as is, and the callback never runs a second time.
  */
 import { Prisma } from '@prisma/client/extension'
-import { connectionErrorCause, isRecoveryConflict } from '../connection-error.js'
+import { connectionErrorCause, isRecoveryConflict, sqlstateOf } from '../connection-error.js'
 import { InvalidOptionError, ReadOnlyTransactionError, RecoveryConflictError } from '../errors/index.js'
 import type { ReadPlan } from '../read-plan.js'
 import { ReadInFlight, type ReplicaState } from '../replica-set.js'
@@ -457,7 +457,9 @@ export class ReadOnlyTransactions {
           try {
             progress.conflicts = conflictCount(await own(tx, (bare) => bare.$queryRawUnsafe(conflictsSql)))
           } catch (error) {
-            this.noConflictCounts.add(replica)
+            // Only a server without the view (or the right to read it): a conflict or a lost connection that
+            // cancelled this statement says nothing of the next transaction's.
+            if (NO_CONFLICT_VIEW.has(sqlstateOf(error) ?? '')) this.noConflictCounts.add(replica)
             throw error
           }
         } else if (confirm) {
@@ -481,6 +483,9 @@ export class ReadOnlyTransactions {
     }
   }
 }
+
+/** SQLSTATEs of a server that cannot count recovery conflicts: no such relation or function, no privilege, not supported. */
+const NO_CONFLICT_VIEW: ReadonlySet<string> = new Set(['42P01', '42883', '42501', '0A000'])
 
 /** Causes (connectionErrorCause) of a transaction whose session the server ended while it waited. */
 const SESSION_ENDED: ReadonlySet<string> = new Set(['connection-terminated', 'ConnectionClosed', 'P1017'])
