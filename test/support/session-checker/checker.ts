@@ -22,7 +22,7 @@ const DIED_UNDER: ReadonlySet<FaultRecord['kind']> = new Set(['stop', 'crash', '
 const NETWORK_FAULTS: ReadonlySet<FaultRecord['kind']> = new Set(['reset', 'halfOpen', 'partition'])
 
 /** What a transaction whose connection a network fault ended or stalled fails with. */
-const CONNECTION_LOST = /P1017|ConnectionClosed|Connection terminated|not queryable|ECONNRESET|Transaction API error|Transaction already closed/
+const CONNECTION_LOST = /P1017|ConnectionClosed|Connection terminated|closed the connection|not queryable|ECONNRESET|Transaction API error|Transaction already closed/
 
 export type Guarantee = 'read-your-writes' | 'monotonic-reads' | 'extensions' | 'reads-succeed' | 'writes-once'
 
