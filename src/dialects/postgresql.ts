@@ -51,8 +51,7 @@ export const PRIMARY_LSN_SQL = `SELECT l::text AS lsn, ${PAGE_HEADER_SQL('l')} A
 /** Which server answers: its address and port, and when it started (each start is another incarnation). */
 const SERVER_IDENTITY = "concat_ws(':', inet_server_addr(), inet_server_port()) || '@' || pg_postmaster_start_time()::text AS server"
 export const REPLAY_LSN_SQL =
-  'SELECT pg_last_wal_replay_lsn()::text AS lsn, pg_last_wal_receive_lsn()::text AS received, ' +
-  `${SERVER_IDENTITY}, pg_backend_pid() AS session, pg_is_in_recovery() AS recovery`
+  'SELECT pg_last_wal_replay_lsn()::text AS lsn, pg_last_wal_receive_lsn()::text AS received, ' + `${SERVER_IDENTITY}, pg_backend_pid() AS session, pg_is_in_recovery() AS recovery`
 /** {@link REPLAY_LSN_SQL} holding its transaction 20 ms (see Dialect.heldReplicaPosition). */
 export const HELD_REPLAY_LSN_SQL = `${REPLAY_LSN_SQL}, (SELECT 1 FROM pg_sleep(0.02)) AS held`
 
