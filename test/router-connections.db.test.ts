@@ -408,7 +408,7 @@ describe('lifetime: the router never keeps a process alive, and never hangs a sh
       // Reads on their way to the frozen server are given up after readTimeoutMs and answered elsewhere…
       const reads = await Promise.all(Array.from({ length: 8 }, () => prisma.note.count()))
       expect(reads.every((n) => n >= 0)).toBe(true)
-      expect(events.health('replica-1', 'down')).toBeDefined()
+      expect(events.health('replica-1', 'down'), `events: ${JSON.stringify(events.entries)}`).toBeDefined()
       // …but their connections in replica-1's pool wait for the server. A graceful shutdown must not.
       // The condition: it returns while the server is still frozen (the thaw waits for it, up to 30 s).
       const started = performance.now()

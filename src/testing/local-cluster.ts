@@ -570,13 +570,18 @@ export class LocalCluster {
    * connections neither fail nor answer. Always pair with {@link thawReplica}.
    */
   async freezeReplica(name: string): Promise<void> {
-    for (const pid of await this.serverPids(name)) {
+    const stop = (pid: number) => {
       try {
         process.kill(pid, 'SIGSTOP')
       } catch {
         /* a backend that exited meanwhile */
       }
     }
+    // The postmaster first: stopped, it forks no backend, so the children listed next are all there are (listed
+    // before it, a backend forked meanwhile — a new connection — escaped the freeze and answered).
+    const [postmaster] = await this.serverPids(name)
+    if (postmaster !== undefined) stop(postmaster)
+    for (const pid of (await this.serverPids(name)).slice(1)) stop(pid)
   }
 
   /** Resumes a server frozen by {@link freezeReplica} (SIGCONT). Harmless on a running server. */
