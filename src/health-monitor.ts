@@ -346,7 +346,6 @@ export class HealthMonitor {
     }
   }
 
-  /** A replica alive whose lag cannot be measured: usable only when no lag limit must be enforced. */
   /** The primary's server (`ReplayObservation.server` form), as last asked; see {@link isPrimaryServer}. */
   private primaryServer: string | undefined
   private askingPrimaryServer = false
@@ -376,6 +375,7 @@ export class HealthMonitor {
     return false
   }
 
+  /** A replica alive whose lag cannot be measured: usable only when no lag limit must be enforced. */
   private unmeasurable(replica: ReplicaState): void {
     this.router.set.setHealth(replica, this.lagLimited ? 'down' : 'up', 'lag-unmeasurable')
     // Already in that state (a replica up from the start): `$replicaStatus()` still says why it has no lag.

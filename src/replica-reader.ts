@@ -49,7 +49,7 @@ export class ReplicaReader {
   /**
    * @param probes on the router's own connection: `alive`, whether a replica's server answers a probe
    *   (`undefined`: it has none; HealthMonitor.alive), and `running`, whether it runs a statement at least `ms`
-   *   old (HealthMonitor.running).
+   *   old (HealthMonitor.runsStatementOf).
    */
   constructor(
     private readonly router: Router,

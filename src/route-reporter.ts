@@ -31,18 +31,26 @@ export class RouteReporter {
   recoveryConflicts = 0
   /** Reads given up because their connection no longer carried them (half-open), each done elsewhere. */
   lostReads = 0
-  /** Replicas already warned about for a lost read (once each). */
-  private readonly lostWarned = new Set<string>()
+  /** The warnings given once per replica, as `code replica`. */
+  private readonly warned = new Set<string>()
+
+  /** Emits the process warning `code` about `replica` the first time only. */
+  private warnOnce(code: string, replica: string, message: () => string): void {
+    const key = `${code} ${replica}`
+    if (this.warned.has(key)) return
+    this.warned.add(key)
+    process.emitWarning(message(), { code })
+  }
 
   /** Counts a read lost with its connection on `replica` (see LostReadError), and warns once per replica. */
   lostRead(replica: { readonly name: string }): void {
     this.lostReads += 1
-    if (this.lostWarned.has(replica.name)) return
-    this.lostWarned.add(replica.name)
-    process.emitWarning(
-      `prisma-replica-router: a read on replica \`${replica.name}\` was lost with its connection (the server answers, but ran nothing that old: a half-open connection) and was served elsewhere. ` +
+    this.warnOnce(
+      LOST_READ_WARNING,
+      replica.name,
+      () =>
+        `prisma-replica-router: a read on replica \`${replica.name}\` was lost with its connection (the server answers, but ran nothing that old: a half-open connection) and was served elsewhere. ` +
         "The connection stays checked out of that replica client's pool until its socket fails: give the pool TCP keepalive (node-postgres: `keepAlive: true`) or a query timeout. Counted in $routerStats().lostReads; warned once per replica.",
-      { code: LOST_READ_WARNING },
     )
   }
   /** Rounds of health checks run (they pause while the application is idle). */
@@ -52,9 +60,6 @@ export class RouteReporter {
   /** Queries sent to the primary, by the reason of their route event (counted whether anyone listens or not). */
   readonly primaryByReason: Partial<Record<RouteReason, number>> = {}
 
-  /** Replicas already warned about for a conflict with recovery (once each). */
-  private readonly conflictWarned = new Set<string>()
-
   /**
    * Counts a read or a read-only transaction that `replica` cancelled for a conflict with recovery (its own
    * counter and the router's), and warns once per replica with what to set.
@@ -62,12 +67,12 @@ export class RouteReporter {
   recoveryConflict(replica: { readonly name: string; recoveryConflicts: number }, what: 'read' | 'transaction'): void {
     replica.recoveryConflicts += 1
     this.recoveryConflicts += 1
-    if (this.conflictWarned.has(replica.name)) return
-    this.conflictWarned.add(replica.name)
-    process.emitWarning(
-      `prisma-replica-router: replica \`${replica.name}\` cancelled a ${what === 'read' ? 'read (served by another server instead)' : 'read-only transaction (RecoveryConflictError)'} for a conflict with recovery (SQLSTATE 40001: WAL replay had to remove row versions it could see). ` +
+    this.warnOnce(
+      RECOVERY_CONFLICT_WARNING,
+      replica.name,
+      () =>
+        `prisma-replica-router: replica \`${replica.name}\` cancelled a ${what === 'read' ? 'read (served by another server instead)' : 'read-only transaction (RecoveryConflictError)'} for a conflict with recovery (SQLSTATE 40001: WAL replay had to remove row versions it could see). ` +
         'To let its queries finish, set hot_standby_feedback = on on the replica, or raise its max_standby_streaming_delay. Counted in $routerStats().recoveryConflicts; warned once per replica.',
-      { code: RECOVERY_CONFLICT_WARNING },
     )
   }
 
